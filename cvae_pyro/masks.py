@@ -1,0 +1,116 @@
+"""Quadrant masks: which pixels of a 28x28 digit are the input x and which the output y.
+
+The layout follows ``PROTOCOL.md`` (and Pyro's CVAE tutorial):
+
+============  ===========================  ==================================
+quadrants     input x                      output y
+============  ===========================  ==================================
+1             bottom-left                  top-left, top-right, bottom-right
+2             left half                    right half
+3             top half and bottom-left     bottom-right
+============  ===========================  ==================================
+
+Everything here is a pure function of tensors. Images are flat ``(B, 784)``
+tensors in row-major order, as stored by :mod:`cvae_pyro.data`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+IMAGE_SIDE = 28  #: pixels per image side
+QUADRANT_SIDE = IMAGE_SIDE // 2  #: pixels per quadrant side
+NUM_PIXELS = IMAGE_SIDE * IMAGE_SIDE  #: pixels per image (784)
+QUADRANT_PIXELS = QUADRANT_SIDE * QUADRANT_SIDE  #: pixels per quadrant (196)
+VALID_QUADRANTS = (1, 2, 3)  #: how many quadrants the model may be given
+
+# (row, column) of each quadrant, in units of quadrants.
+TOP_LEFT, TOP_RIGHT, BOTTOM_LEFT, BOTTOM_RIGHT = (0, 0), (0, 1), (1, 0), (1, 1)
+
+#: Quadrants given as input x, by number of quadrants given.
+INPUT_QUADRANTS = {
+    1: (BOTTOM_LEFT,),
+    2: (TOP_LEFT, BOTTOM_LEFT),
+    3: (TOP_LEFT, TOP_RIGHT, BOTTOM_LEFT),
+}
+
+
+def check_quadrants(quadrants: object) -> int:
+    """Return ``quadrants`` as an int, or raise ``ValueError`` if it is not 1, 2 or 3."""
+    if isinstance(quadrants, bool) or not isinstance(quadrants, int):
+        raise ValueError(
+            f"quadrants must be the integer 1, 2 or 3 (number of quadrants given), "
+            f"got {quadrants!r}"
+        )
+    if quadrants not in VALID_QUADRANTS:
+        raise ValueError(
+            f"quadrants must be 1, 2 or 3 (number of quadrants given), got {quadrants}"
+        )
+    return quadrants
+
+
+def input_mask(quadrants: int) -> torch.Tensor:
+    """Boolean mask of the input pixels x.
+
+    Args:
+        quadrants: number of quadrants given (1, 2 or 3).
+
+    Returns:
+        ``(784,)`` bool tensor, True where the pixel belongs to the input x.
+    """
+    check_quadrants(quadrants)
+    grid = torch.zeros(IMAGE_SIDE, IMAGE_SIDE, dtype=torch.bool)  # (28, 28)
+    for row, col in INPUT_QUADRANTS[quadrants]:
+        rows = slice(row * QUADRANT_SIDE, (row + 1) * QUADRANT_SIDE)
+        cols = slice(col * QUADRANT_SIDE, (col + 1) * QUADRANT_SIDE)
+        grid[rows, cols] = True
+    return grid.reshape(NUM_PIXELS)  # (784,)
+
+
+def output_mask(quadrants: int) -> torch.Tensor:
+    """Boolean mask of the output pixels y: the complement of :func:`input_mask`."""
+    return ~input_mask(quadrants)  # (784,)
+
+
+def input_dim(quadrants: int) -> int:
+    """Number of input pixels for ``quadrants`` given quadrants (196, 392 or 588)."""
+    return check_quadrants(quadrants) * QUADRANT_PIXELS
+
+
+def output_dim(quadrants: int) -> int:
+    """Number of output pixels for ``quadrants`` given quadrants (588, 392 or 196)."""
+    return NUM_PIXELS - input_dim(quadrants)
+
+
+def split_xy(images: torch.Tensor, quadrants: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut flat images into input and output pixels.
+
+    Args:
+        images: ``(B, 784)`` images.
+        quadrants: number of quadrants given.
+
+    Returns:
+        ``x`` of shape ``(B, input_dim)`` and ``y`` of shape ``(B, output_dim)``,
+        each in row-major pixel order.
+    """
+    mask = input_mask(quadrants).to(images.device)
+    return images[:, mask], images[:, ~mask]  # (B, n_x), (B, n_y)
+
+
+def merge_xy(x: torch.Tensor, y: torch.Tensor, quadrants: int) -> torch.Tensor:
+    """Inverse of :func:`split_xy`: put input and output pixels back into flat images.
+
+    Args:
+        x: ``(..., input_dim)`` input pixels.
+        y: ``(..., output_dim)`` output pixels (data, probabilities or samples).
+        quadrants: number of quadrants given.
+
+    Returns:
+        ``(..., 784)`` images.
+    """
+    mask = input_mask(quadrants).to(x.device)
+    batch_shape = torch.broadcast_shapes(x.shape[:-1], y.shape[:-1])
+    images = x.new_zeros(*batch_shape, NUM_PIXELS)  # (..., 784)
+    images[..., mask] = x.expand(*batch_shape, -1)
+    images[..., ~mask] = y.expand(*batch_shape, -1).to(x.dtype)
+    return images

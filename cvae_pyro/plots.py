@@ -1,0 +1,101 @@
+"""Figures: the input / truth / NN / CVAE-samples grid of the quadrant task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+
+from .masks import IMAGE_SIDE, input_mask, merge_xy, split_xy
+
+HIDDEN_GREY = 0.35  #: grey level that marks pixels the model is not given
+FIGURE_SEED = 1234  #: seed of the CVAE samples drawn for figures
+
+
+def pick_one_per_digit(labels: torch.Tensor, per_digit: int = 1) -> torch.Tensor:
+    """Indices of the first ``per_digit`` examples of each digit 0..9, in digit order."""
+    picks = [torch.nonzero(labels == d).flatten()[:per_digit] for d in range(10)]
+    return torch.cat(picks)
+
+
+def quadrant_rows(
+    images: torch.Tensor, quadrants: int, baseline, cvae, num_samples: int = 3
+) -> tuple[list[str], torch.Tensor]:
+    """Rows of the samples figure, each ``(N, 784)``: input, truth, NN, CVAE samples.
+
+    Input pixels are shown as given; predicted pixels are probabilities.
+    """
+    x, y = split_xy(images, quadrants)  # (N, n_x), (N, n_y)
+    shown_input = merge_xy(x, torch.full_like(y, HIDDEN_GREY), quadrants)
+    names, rows = ["input", "truth"], [shown_input, images]
+    if baseline is not None:
+        names.append("NN")
+        rows.append(merge_xy(x, baseline.predict(x), quadrants))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(FIGURE_SEED)
+        samples = cvae.sample(x, num_samples)  # (S, N, n_y)
+    for s in range(num_samples):
+        names.append(f"CVAE {s + 1}")
+        rows.append(merge_xy(x, samples[s], quadrants))
+    return names, torch.stack(rows)  # (R, N, 784)
+
+
+def plot_image_rows(
+    names: list[str], rows: torch.Tensor, title: str = "", boundary: torch.Tensor | None = None
+) -> plt.Figure:
+    """Draw ``rows`` ``(R, N, 784)`` as a grid of digits with a label on each row."""
+    num_rows, num_cols = rows.shape[:2]
+    fig, axes = plt.subplots(
+        num_rows, num_cols, figsize=(num_cols * 0.9, num_rows * 0.95), squeeze=False
+    )
+    for r in range(num_rows):
+        for col in range(num_cols):
+            ax = axes[r, col]
+            ax.imshow(
+                rows[r, col].reshape(IMAGE_SIDE, IMAGE_SIDE).cpu().numpy(),
+                cmap="gray",
+                vmin=0,
+                vmax=1,
+            )
+            if boundary is not None:
+                ax.contour(boundary.numpy(), levels=[0.5], colors="tab:red", linewidths=0.6)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(names[r], rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def samples_figure(
+    images: torch.Tensor, quadrants: int, baseline, cvae, num_samples: int = 3
+) -> plt.Figure:
+    """Pyro's tutorial figure: input, truth, NN prediction and CVAE samples per digit."""
+    names, rows = quadrant_rows(images, quadrants, baseline, cvae, num_samples)
+    boundary = input_mask(quadrants).reshape(IMAGE_SIDE, IMAGE_SIDE).float()
+    title = f"{quadrants} quadrant{'s' if quadrants > 1 else ''} given (red line: input border)"
+    return plot_image_rows(names, rows, title, boundary)
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Save ``fig`` as PNG (atomically) and close it."""
+    from .checkpoints import write_atomic
+
+    path = Path(path)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+    return path
+
+
+def save_training_figures(cfg, split, baseline, cvae) -> list[Path]:
+    """Figures written at the end of training, under ``cfg.run_dir``."""
+    if cfg.condition == "quadrant":
+        idx = pick_one_per_digit(split.labels)
+        fig = samples_figure(split.images[idx], cfg.quadrants, baseline, cvae)
+        name = "samples.png" if cfg.objective == "cvae" else f"samples_{cfg.objective}.png"
+        return [save_figure(fig, cfg.run_dir / name)]
+    from .label_plots import save_label_figures
+
+    return save_label_figures(cfg, split, cvae)

@@ -1,0 +1,222 @@
+"""One training loop for every model: SVI with Trace_ELBO, early stopping, checkpoints, resume.
+
+The baseline and the CVAE are both Pyro model/guide pairs (the baseline's guide
+is empty), so :func:`fit` trains either. After every epoch it saves a
+*last* checkpoint with everything needed to continue bit-for-bit (weights,
+Adam state, RNG states, early-stopping state, history); the *best* checkpoint
+holds the weights with the lowest validation loss. Both are written atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyro
+import torch
+from pyro.infer import SVI, Trace_ELBO
+from torch import nn
+from tqdm import tqdm
+
+from .checkpoints import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .errors import TrainingDiverged, TrainingInterrupted
+
+VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise
+
+
+@dataclass
+class TrainState:
+    """Early-stopping state and history; saved in every checkpoint."""
+
+    epoch: int = 0  # last finished epoch
+    best_val_loss: float = math.inf  # lowest validation loss so far, nats per image
+    best_epoch: int = 0  # epoch that reached it
+    bad_epochs: int = 0  # epochs since the last improvement
+    finished: bool = False  # early-stopped or reached the epoch limit
+    history: list[dict] = field(default_factory=list)  # one record per epoch
+
+
+Pairs = tuple[torch.Tensor, torch.Tensor]  # (condition c, output y)
+
+
+def elbo_loss(module: nn.Module, pairs: Pairs, batch_size: int, seed: int) -> float:
+    """Negative ELBO (Trace_ELBO, one particle) in nats per image, with fixed noise.
+
+    The noise comes from its own seed inside a forked RNG, so calling this does
+    not change the training random stream.
+    """
+    c, y = pairs
+    devices = [y.device] if y.device.type == "cuda" else []
+    elbo = Trace_ELBO()
+    total = 0.0
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(seed)
+        for start in range(0, len(y), batch_size):
+            batch = slice(start, start + batch_size)
+            total += elbo.loss(module.model, module.guide, c[batch], y[batch])
+    return total / len(y)
+
+
+def _rng_state(shuffle: torch.Generator) -> dict:
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": list(random.getstate()[1]),
+        "numpy": torch.from_numpy(np_state[1].astype(np.int64)),
+        "numpy_pos": int(np_state[2]),
+        "shuffle": shuffle.get_state(),
+    }
+
+
+def _set_rng_state(state: dict, shuffle: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    random.setstate((3, tuple(state["python"]), None))
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"]))
+    shuffle.set_state(state["shuffle"])
+
+
+def _train_epoch(
+    svi: SVI, pairs: Pairs, cfg: TrainConfig, shuffle: torch.Generator, label: str
+) -> float:
+    c, y = pairs
+    order = torch.randperm(len(y), generator=shuffle).to(y.device)
+    steps = range(0, len(y), cfg.batch_size)
+    total = 0.0
+    bar = tqdm(steps, desc=label, leave=False, disable=cfg.quiet, unit="step")
+    for step, start in enumerate(bar, start=1):
+        idx = order[start : start + cfg.batch_size]
+        loss = svi.step(c[idx], y[idx])
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"{label}: the loss became {loss} at step {step}")
+        total += loss
+        bar.set_postfix(loss=f"{total / min(start + cfg.batch_size, len(y)):.2f}")
+    return total / len(y)
+
+
+def fit(
+    module: nn.Module,
+    name: str,
+    train: Pairs,
+    validation: Pairs,
+    cfg: TrainConfig,
+    architecture: dict,
+) -> TrainState:
+    """Train ``module`` (with ``.model`` and ``.guide``) by SVI, early-stopping on validation.
+
+    Args:
+        module: a :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`.
+        name: file stem of its checkpoints in ``cfg.run_dir``: ``{name}.pt`` (best weights)
+            and ``{name}_last.pt`` (state to resume from).
+        train: ``(c, y)`` training pairs on the training device.
+        validation: ``(c, y)`` validation pairs.
+        cfg: the run's settings (epochs, patience, batch size, learning rate, seed, resume).
+        architecture: settings stored in the checkpoints and checked on resume.
+
+    Returns:
+        The final state; ``module`` holds the best weights.
+    """
+    best_path, last_path = cfg.run_dir / f"{name}.pt", cfg.run_dir / f"{name}_last.pt"
+    pyro.clear_param_store()
+    optim = pyro.optim.Adam({"lr": cfg.lr})
+    svi = SVI(module.model, module.guide, optim, Trace_ELBO())
+    shuffle = torch.Generator()
+    state = TrainState()
+    if cfg.resume and last_path.exists():
+        state = _restore(load_checkpoint(last_path, expect=architecture), module, optim, shuffle)
+        _log(cfg, f"{name}: resuming after epoch {state.epoch} from {last_path}")
+    else:
+        pyro.set_rng_seed(cfg.seed)
+        shuffle.manual_seed(cfg.seed)
+    val_seed = cfg.seed + VALIDATION_SEED_OFFSET
+    while not state.finished:
+        epoch = state.epoch + 1
+        start = time.perf_counter()
+        module.train()
+        try:
+            train_loss = _train_epoch(svi, train, cfg, shuffle, f"{name} epoch {epoch}")
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(
+                f"{name}: interrupted during epoch {epoch}; everything up to epoch "
+                f"{state.epoch} is saved in {last_path}. Run the same command with --resume "
+                "to continue"
+            ) from None
+        except TrainingDiverged as err:
+            raise TrainingDiverged(
+                f"{err} of epoch {epoch}; the last good checkpoint is {last_path}"
+            ) from None
+        module.eval()
+        val_loss = elbo_loss(module, validation, cfg.eval_batch_size, val_seed)
+        seconds = time.perf_counter() - start
+        _advance(state, epoch, train_loss, val_loss, seconds, cfg)
+        if state.best_epoch == epoch:
+            save_checkpoint(_payload(module, architecture, state), best_path)
+        payload = _payload(module, architecture, state)
+        payload.update(optimizer=optim.get_state(), rng=_rng_state(shuffle))
+        save_checkpoint(payload, last_path)
+        mark = "  *" if state.best_epoch == epoch else ""
+        _log(
+            cfg,
+            f"{name} epoch {epoch:3d}/{cfg.epochs}  train {train_loss:8.3f}  "
+            f"val {val_loss:8.3f} nats/image  {seconds:6.1f} s{mark}",
+        )
+    module.load_state_dict(load_checkpoint(best_path, expect=architecture)["state_dict"])
+    module.eval()
+    return state
+
+
+def _advance(
+    state: TrainState,
+    epoch: int,
+    train_loss: float,
+    val_loss: float,
+    seconds: float,
+    cfg: TrainConfig,
+) -> None:
+    if not math.isfinite(val_loss):
+        raise TrainingDiverged(f"the validation loss became {val_loss} after epoch {epoch}")
+    state.epoch = epoch
+    state.history.append(
+        {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds}
+    )
+    if val_loss < state.best_val_loss:
+        state.best_val_loss, state.best_epoch, state.bad_epochs = val_loss, epoch, 0
+    else:
+        state.bad_epochs += 1
+    state.finished = epoch >= cfg.epochs or state.bad_epochs >= cfg.patience
+
+
+def _payload(module: nn.Module, architecture: dict, state: TrainState) -> dict:
+    return {
+        "architecture": architecture,
+        "state_dict": module.state_dict(),
+        "train_state": asdict(state),
+    }
+
+
+def _restore(
+    ckpt: dict, module: nn.Module, optim: pyro.optim.PyroOptim, shuffle: torch.Generator
+) -> TrainState:
+    module.load_state_dict(ckpt["state_dict"])
+    optim.set_state(ckpt["optimizer"])
+    _set_rng_state(ckpt["rng"], shuffle)
+    return TrainState(**ckpt["train_state"])
+
+
+def _log(cfg: TrainConfig, message: str) -> None:
+    if not cfg.quiet:
+        tqdm.write(message)
+
+
+def is_finished(path: Path) -> bool:
+    """Whether the *last* checkpoint at ``path`` records a finished run."""
+    if not path.exists():
+        return False
+    return bool(load_checkpoint(path)["train_state"]["finished"])

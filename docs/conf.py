@@ -1,0 +1,153 @@
+"""Sphinx configuration of the cvae_pyro documentation.
+
+Build with ``bash docs/build.sh`` (it installs the local MathJax first). Everything
+is served from the built folder: no CDN, no web fonts, no intersphinx.
+
+Before Sphinx reads the sources, this file copies into ``docs/``:
+
+- the notebooks (``notebooks/*.ipynb`` to ``docs/notebooks/``), rendered with
+  their committed outputs (``nb_execution_mode = "off"``);
+- the results table and samples figure of the reproduction
+  (``results/cll_table.md`` and ``results/q1_samples.png`` to ``docs/_generated/``).
+
+``CVAE_PYRO_RESULTS_DIR`` points the build at another results folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(ROOT))
+
+RESULTS = Path(os.environ.get("CVAE_PYRO_RESULTS_DIR", ROOT / "results"))
+RESULT_FILES = ("cll_table.md", "q1_samples.png")  # what the landing page shows
+MATHJAX = DOCS / "_static" / "mathjax" / "tex-mml-chtml.js"
+
+
+def _copy_inputs() -> None:
+    """Copy notebooks and results into the source tree (both folders are gitignored)."""
+    notebooks = DOCS / "notebooks"
+    shutil.rmtree(notebooks, ignore_errors=True)
+    notebooks.mkdir()
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        shutil.copy2(nb, notebooks / nb.name)
+    generated = DOCS / "_generated"
+    generated.mkdir(exist_ok=True)
+    for name in RESULT_FILES:
+        if not (RESULTS / name).is_file():
+            raise FileNotFoundError(
+                f"{RESULTS / name} is missing: run `python -m cvae_pyro.reproduce` first, "
+                "or set CVAE_PYRO_RESULTS_DIR to a folder that holds its results"
+            )
+        shutil.copy2(RESULTS / name, generated / name)
+    if not MATHJAX.is_file():
+        raise FileNotFoundError(f"{MATHJAX} is missing: build with `bash docs/build.sh`")
+
+
+def _public_modules() -> list[str]:
+    """Every public module of the package (no leading underscore), in name order."""
+    import pkgutil
+
+    import cvae_pyro
+
+    return sorted(m.name for m in pkgutil.iter_modules(cvae_pyro.__path__) if m.name[0] != "_")
+
+
+def _write_api_pages() -> None:
+    """``docs/api/``: an index of the re-exported names and one page per public module.
+
+    Generated at every build, so a new module of the package is documented without
+    touching the docs.
+    """
+    import cvae_pyro
+
+    api = DOCS / "api"
+    shutil.rmtree(api, ignore_errors=True)
+    api.mkdir()
+    modules = _public_modules()
+    exported = [
+        f"   ~{getattr(cvae_pyro, name).__module__}.{name}" for name in sorted(cvae_pyro.__all__)
+    ]
+    index = [
+        "# API reference",
+        "",
+        "Every public module of `cvae_pyro`, one page each. The package itself re-exports "
+        "the names most scripts need:",
+        "",
+        "```{eval-rst}",
+        ".. autosummary::",
+        "   :nosignatures:",
+        "",
+        *exported,
+        "```",
+        "",
+        "```{toctree}",
+        ":maxdepth: 1",
+        "",
+        *modules,
+        "```",
+        "",
+    ]
+    (api / "index.md").write_text("\n".join(index))
+    for name in modules:
+        page = [
+            f"# `cvae_pyro.{name}`",
+            "",
+            "```{eval-rst}",
+            f".. automodule:: cvae_pyro.{name}",
+            "```",
+            "",
+        ]
+        (api / f"{name}.md").write_text("\n".join(page))
+
+
+_copy_inputs()
+_write_api_pages()
+
+project = "cvae_pyro"
+author = "cvae_pyro developers"
+copyright = "2026, cvae_pyro developers"
+release = "0.1.0"
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "sphinx_copybutton",
+]
+
+exclude_patterns = ["_build", "_generated", "**/.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+
+# Notebooks are rendered with the outputs committed to the repository.
+nb_execution_mode = "off"
+nb_ipywidgets_js = {}  # never load the widget manager from a CDN
+nb_render_markdown_format = "gfm"  # Markdown outputs may hold tables (notebook 02)
+myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_heading_anchors = 3
+
+# API reference.
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True, "show-inheritance": True}
+autosummary_generate = True
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_ivar = True  # "Attributes:" as a field list, not as duplicate attribute entries
+
+# Math: a local MathJax 3 (installed by docs/build.sh), never a CDN.
+mathjax_path = "mathjax/tex-mml-chtml.js"
+
+html_theme = "furo"
+html_title = "cvae_pyro"
+html_static_path = ["_static"]
+html_show_sourcelink = False
+html_theme_options = {"navigation_with_keys": True}

@@ -1,0 +1,104 @@
+import gzip
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cvae_pyro import data as data_mod
+from cvae_pyro.data import DataError, load_idx_verified, load_mnist, read_idx, resolve_data_dir
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
+    raw = header + array.astype(np.uint8).tobytes()
+    if compress:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(raw))
+    else:
+        path.write_bytes(raw)
+    return path
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_read_idx_round_trips(tmp_path, compress):
+    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    path = write_idx(tmp_path / "images-idx3-ubyte", array, compress)
+    assert np.array_equal(read_idx(path), array)
+
+
+def test_read_idx_labels(tmp_path):
+    labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
+    assert np.array_equal(read_idx(write_idx(tmp_path / "l", labels)), labels)
+
+
+def test_truncated_idx_names_the_file(tmp_path):
+    path = write_idx(tmp_path / "images", np.zeros((4, 5, 5), np.uint8))
+    path.write_bytes(path.read_bytes()[:-7])
+    with pytest.raises(DataError, match="images.*truncated"):
+        read_idx(path)
+
+
+def test_bad_magic_and_bad_gzip(tmp_path):
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"\x01\x02\x03\x04rest")
+    with pytest.raises(DataError, match="magic"):
+        read_idx(bad)
+    gz = tmp_path / "broken.gz"
+    gz.write_bytes(b"not gzip at all")
+    with pytest.raises(DataError, match="broken.gz"):
+        read_idx(gz)
+
+
+def test_md5_mismatch_is_reported(tmp_path, monkeypatch):
+    name = "t10k-labels-idx1-ubyte"
+    path = write_idx(tmp_path / name, np.array([1, 2, 3], np.uint8))
+    with pytest.raises(DataError, match="does not match the official"):
+        load_idx_verified(tmp_path, name)
+    monkeypatch.setitem(data_mod.OFFICIAL_MD5, name, hashlib.md5(path.read_bytes()).hexdigest())
+    assert load_idx_verified(tmp_path, name).tolist() == [1, 2, 3]
+
+
+def test_missing_file_says_what_to_do(tmp_path):
+    with pytest.raises(DataError, match="missing from .*put the four MNIST IDX files"):
+        load_idx_verified(tmp_path, "train-images-idx3-ubyte")
+
+
+def test_data_dir_sources(tmp_path, monkeypatch):
+    monkeypatch.setenv(data_mod.DATA_ENV_VAR, str(tmp_path))
+    assert resolve_data_dir() == tmp_path
+    assert resolve_data_dir(tmp_path / ".") == tmp_path / "."
+    with pytest.raises(DataError, match="does not exist"):
+        resolve_data_dir(tmp_path / "nope")
+
+
+def test_offline_without_data_explains_how_to_supply_it(tmp_path, monkeypatch):
+    monkeypatch.delenv(data_mod.DATA_ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    def no_network(cache):
+        raise ConnectionError("offline")
+
+    import torchvision.datasets
+
+    class Offline:
+        def __init__(self, *args, **kwargs):
+            raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
+    with pytest.raises(DataError, match="--data-dir DIR or CVAE_PYRO_DATA=DIR"):
+        load_mnist()
+
+
+def test_real_splits(mnist):
+    assert len(mnist.train) == 50_000 and len(mnist.validation) == 10_000
+    assert len(mnist.test) == 10_000
+    assert mnist.train.images.shape == (50_000, 784) and mnist.train.images.dtype == torch.float32
+    assert 0.0 <= mnist.train.images.min() and mnist.train.images.max() == 1.0
+    # the validation split is the last 10,000 training images; first labels of MNIST: 5 0 4 1
+    assert mnist.train.labels[:4].tolist() == [5, 0, 4, 1]
+    assert mnist.test.labels[:3].tolist() == [7, 2, 1]
+    assert torch.bincount(mnist.validation.labels, minlength=10).min() > 800

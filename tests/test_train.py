@@ -1,0 +1,239 @@
+"""The training CLI end to end, its outputs, determinism and its errors."""
+
+import json
+
+import pytest
+import torch
+
+from cvae_pyro.build import build_baseline, build_cvae, load_model
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.data import load_mnist
+from cvae_pyro.masks import split_xy
+from cvae_pyro.train import main, run
+from cvae_pyro.training import elbo_loss
+
+from .helpers import SMALL
+
+TRAIN_FILES = {
+    "baseline.pt",
+    "baseline_last.pt",
+    "cvae.pt",
+    "cvae_last.pt",
+    "metrics.json",
+    "samples.png",
+}
+
+
+def test_end_to_end_cli_run(tmp_path, data_dir, capsys):
+    args = [
+        "--quadrants",
+        "1",
+        "--data-dir",
+        str(data_dir),
+        "--out-dir",
+        str(tmp_path),
+        "--limit",
+        "300",
+        "--epochs",
+        "1",
+        "--seed",
+        "3",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "cvae epoch   1/1" in out and "nats/image" in out
+    run_dir = tmp_path / "q1"
+    assert TRAIN_FILES <= {p.name for p in run_dir.iterdir()}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["cvae"]["best_epoch"] == 1 and len(metrics["cvae"]["history"]) == 1
+    assert metrics["cvae"]["config"]["quadrants"] == 1
+    assert (run_dir / "samples.png").stat().st_size > 10_000
+    # the trained CVAE beats an untrained one of the same seed on validation
+    cfg = TrainConfig(quadrants=1, limit=300, seed=3)
+    data = load_mnist(data_dir)
+    val = data.validation.head(300)
+    torch.manual_seed(3)
+    untrained = build_cvae(cfg, build_baseline(1, cfg.hidden))
+    trained = load_model(run_dir / "cvae.pt")
+    pairs = split_xy(val.images, 1)
+    before = elbo_loss(untrained, pairs, 1000, seed=0)
+    after = elbo_loss(trained, pairs, 1000, seed=0)
+    assert after < before - 20, (before, after)
+    assert metrics["cvae"]["best_val_loss_nats_per_image"] < before
+
+
+def test_baseline_is_reused_and_frozen(tmp_path, data_dir):
+    cfg = TrainConfig(
+        quadrants=2,
+        limit=200,
+        epochs=1,
+        hidden=(64,),
+        z_dim=8,
+        data_dir=str(data_dir),
+        out_dir=str(tmp_path),
+        quiet=True,
+        figures=False,
+    )
+    run(cfg)
+    baseline_before = torch.load(tmp_path / "q2/baseline.pt", weights_only=True)["state_dict"]
+    stamp = (tmp_path / "q2/baseline.pt").stat().st_mtime_ns
+    cfg.objective = "hybrid"
+    metrics = run(cfg)
+    assert (tmp_path / "q2/baseline.pt").stat().st_mtime_ns == stamp  # loaded, not retrained
+    hybrid = torch.load(tmp_path / "q2/hybrid.pt", weights_only=True)["state_dict"]
+    for key, value in baseline_before.items():
+        assert torch.equal(hybrid[f"condition.baseline.{key.removeprefix('net.')}"], value)
+    assert {"baseline", "cvae", "hybrid"} <= set(metrics)
+
+
+def _losses(metrics):
+    return {
+        name: [(h["train_loss"], h["val_loss"]) for h in m["history"]]
+        for name, m in metrics.items()
+        if "history" in m
+    }
+
+
+def test_same_seed_same_numbers(tmp_path, data_dir):
+    common = dict(
+        quadrants=3,
+        limit=256,
+        epochs=2,
+        hidden=(64,),
+        z_dim=8,
+        seed=7,
+        data_dir=str(data_dir),
+        quiet=True,
+        figures=False,
+    )
+    first = run(TrainConfig(out_dir=str(tmp_path / "a"), **common))
+    second = run(TrainConfig(out_dir=str(tmp_path / "b"), **common))
+    third = run(TrainConfig(out_dir=str(tmp_path / "c"), **{**common, "seed": 8}))
+    assert _losses(first) == _losses(second)
+    assert _losses(first) != _losses(third)
+
+
+BAD_ARGS = [
+    (["--quadrants", "0"], "invalid choice"),
+    (["--quadrants", "4"], "invalid choice"),
+    (["--quadrants", "-1"], "invalid choice"),
+    (["--quadrants", "two"], "invalid int value"),
+    ([], "--quadrants is required"),
+    (["--quadrants", "1", "--epochs", "0"], "epochs must be a positive integer"),
+    (["--quadrants", "1", "--batch-size", "-5"], "batch_size must be a positive integer"),
+    (["--quadrants", "1", "--lr", "0"], "lr must be positive"),
+    (["--quadrants", "1", "--lr", "-0.001"], "lr must be positive"),
+    (["--quadrants", "1", "--z-dim", "0"], "z_dim must be a positive integer"),
+    (["--quadrants", "1", "--limit", "0"], "limit must be a positive integer"),
+    (["--quadrants", "1", "--alpha", "2"], "alpha must lie in"),
+    (["--quadrants", "1", "--objective", "elbo"], "invalid choice"),
+    (["--quadrants", "1", "--condition", "label"], "quadrants applies to the quadrant"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_ARGS)
+def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--out-dir", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def _error(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    return exc.value.code, err
+
+
+def test_missing_and_empty_data_folders(tmp_path, capsys):
+    code, err = _error(
+        [
+            "--quadrants",
+            "1",
+            "--data-dir",
+            str(tmp_path / "nope"),
+            "--out-dir",
+            str(tmp_path / "o"),
+        ],
+        capsys,
+    )
+    assert code == 2 and "does not exist" in err
+    (tmp_path / "empty").mkdir()
+    code, err = _error(
+        [
+            "--quadrants",
+            "1",
+            "--data-dir",
+            str(tmp_path / "empty"),
+            "--out-dir",
+            str(tmp_path / "o"),
+        ],
+        capsys,
+    )
+    assert code == 2 and "train-images-idx3-ubyte(.gz) is missing" in err
+
+
+def test_corrupt_idx_file(tmp_path, data_dir, capsys):
+    for f in data_dir.glob("*.gz"):
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    labels = tmp_path / "train-labels-idx1-ubyte.gz"
+    labels.write_bytes(labels.read_bytes()[:-100])
+    code, err = _error(
+        ["--quadrants", "1", "--data-dir", str(tmp_path), "--out-dir", str(tmp_path / "o")], capsys
+    )
+    assert code == 2 and "train-labels-idx1-ubyte.gz" in err
+
+
+def test_unwritable_out_dir(tmp_path, data_dir, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, err = _error(
+        ["--quadrants", "1", "--data-dir", str(data_dir), "--out-dir", str(blocker / "sub")], capsys
+    )
+    assert code == 2 and "--out-dir" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_gpu(tmp_path, data_dir, capsys):
+    code, err = _error(
+        [
+            "--quadrants",
+            "1",
+            "--device",
+            "cuda",
+            "--data-dir",
+            str(data_dir),
+            "--out-dir",
+            str(tmp_path),
+        ],
+        capsys,
+    )
+    assert code == 2 and "no CUDA GPU" in err
+
+
+def test_small_networks_run(tmp_path, data_dir):
+    assert (
+        main(
+            [
+                "--quadrants",
+                "2",
+                *SMALL,
+                "--limit",
+                "200",
+                "--epochs",
+                "1",
+                "--quiet",
+                "--data-dir",
+                str(data_dir),
+                "--out-dir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    model = load_model(tmp_path / "q2/cvae.pt")
+    assert model.z_dim == 8
