@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2)
+            f.write("\n")
     return result
 
 
