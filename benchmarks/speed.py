@@ -2,6 +2,8 @@
 
     python benchmarks/speed.py [--quadrants 1] [--data-dir DIR] [--out benchmarks/speed.json]
 
+``--limit N`` times on the first N training and test images only (for the tests).
+
 Times one full training epoch (50,000 images, batch 128) of the baseline and of the
 CVAE through the package's own SVI step, and the importance-sampling CLL with S = 100
 on the 10,000 test images. FLOPs are counted from the layer shapes (a Linear layer
@@ -70,13 +72,14 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--quadrants", type=int, default=1, choices=(1, 2, 3))
     p.add_argument("--data-dir")
     p.add_argument("--samples", type=int, default=100)
+    p.add_argument("--limit", type=int, default=None, help="first N train and test images")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
     pyro.set_rng_seed(0)
     cfg = TrainConfig(quadrants=args.quadrants)
     data = load_mnist(args.data_dir)
-    train = split_xy(data.train.images, cfg.quadrants)
-    test = split_xy(data.test.images, cfg.quadrants)
+    train = split_xy(data.train.images[: args.limit], cfg.quadrants)
+    test = split_xy(data.test.images[: args.limit], cfg.quadrants)
     n_train = len(train[1])
 
     peak = matmul_peak_gflops()

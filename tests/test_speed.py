@@ -1,0 +1,45 @@
+"""The speed benchmark: its throughput and FLOP arithmetic on a small subset."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "speed.py"
+
+
+@pytest.fixture(scope="module")
+def speed():
+    spec = importlib.util.spec_from_file_location("speed", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_linear_macs_counts_every_linear_layer(speed):
+    from torch import nn
+
+    net = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 3))
+    assert speed.linear_macs(net) == 10 * 20 + 20 * 3
+
+
+def test_speed_benchmark_reports_consistent_figures(speed, data_dir, tmp_path, capsys):
+    out = tmp_path / "speed.json"
+    args = ["--data-dir", str(data_dir), "--limit", "512", "--samples", "3", "--out", str(out)]
+    result = speed.main(args)
+    assert json.loads(out.read_text()) == result
+    assert result["matmul_peak_gflops"] > 0
+    for name in ("baseline", "cvae"):
+        r = result[name]
+        assert r["images_per_second"] == pytest.approx(512 / r["seconds_per_epoch"])
+        assert r["fraction_of_peak"] == pytest.approx(r["gflops"] / result["matmul_peak_gflops"])
+        assert 0 < r["fraction_of_peak"] < 2
+    # The CVAE trains three networks and runs the baseline: more work per image.
+    assert result["cvae"]["seconds_per_epoch"] > result["baseline"]["seconds_per_epoch"]
+    assert result["is_eval"]["images"] == 512 and result["is_eval"]["samples"] == 3
+    # An untrained model: a positive negative log-likelihood, below a few nats per pixel.
+    assert 0 < result["is_eval"]["nll_untrained_model"] < 588 * 2
+    assert "% of peak" in capsys.readouterr().out
