@@ -9,11 +9,16 @@ the test set, and writes under ``--results-dir``:
   hybrid (IS), performance gap);
 - ``q{n}_samples.png``: the samples figure of the CVAE;
 - ``run.json``: command, versions, seeds, epochs reached, wall-clock per phase, machine.
+
+``--combine RUN_JSON ...`` trains nothing: it pools the per-seed rows of earlier
+runs (for example seeds run on different machines or days) into one table with
+the spread over seeds, written under ``--results-dir``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -159,7 +164,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N images of each split (smoke runs)")
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--quiet", action="store_true", help="only the overall progress bar")
+    p.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="RUN_JSON",
+        help="train nothing: pool the rows of these run.json files into one table",
+    )
     return p
+
+
+def combine(run_files: Sequence[str | Path], results_dir: Path) -> pd.DataFrame:
+    """Pool the per-seed rows of several ``run.json`` files into one table.
+
+    Each (model, estimator, quadrants, seed) may come from one file only, and all
+    files must use the same S and the same number of test images.
+    """
+    from .errors import ConfigError
+
+    rows, sources = [], {}
+    for path in map(Path, run_files):
+        try:
+            found = json.loads(path.read_text())["rows"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ConfigError(f"{path}: not a run.json written by this command ({err})") from err
+        for row in found:
+            key = (row["model"], row["estimator"], row["quadrants"], row["seed"])
+            if key in sources:
+                raise ConfigError(
+                    f"{path} and {sources[key]} both hold seed {key[3]} of "
+                    f"{key[0]} {key[1]} at {key[2]} quadrants; combine each seed once"
+                )
+            sources[key] = path
+        rows += found
+    if not rows:
+        raise ConfigError("--combine: the run.json files hold no rows")
+    sampled = [r for r in rows if r["estimator"] != "NN"]  # the NN's value is exact
+    for field, pool in (("samples", sampled), ("images", rows)):
+        values = sorted({r[field] for r in pool})
+        if len(values) > 1:
+            raise ConfigError(f"--combine: the runs differ in {field} ({values})")
+    samples = max((r["samples"] for r in sampled), default=0)
+    quadrants = sorted({r["quadrants"] for r in rows})
+    table = write_results(rows, quadrants, results_dir, samples)
+    save_json(
+        {
+            "command": "python -m cvae_pyro.reproduce " + " ".join(sys.argv[1:]),
+            "combined": [str(p) for p in run_files],
+            "seeds": sorted({r["seed"] for r in rows}),
+            "rows": rows,
+        },
+        results_dir / "run.json",
+    )
+    return table
 
 
 def reproduce(args: argparse.Namespace) -> pd.DataFrame:
@@ -250,8 +306,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m cvae_pyro.reproduce``."""
 
     def body(args: argparse.Namespace) -> None:
-        table = reproduce(args)
-        print(markdown_table(table, args.quadrants))
+        if args.combine:
+            results_dir = check_out_dir(args.results_dir, "--results-dir")
+            table = combine(args.combine, results_dir)
+            quadrants = sorted(table.quadrants.unique())
+        else:
+            table = reproduce(args)
+            quadrants = args.quadrants
+        print(markdown_table(table, quadrants))
         print(f"wrote {Path(args.results_dir) / 'cll_table.md'}")
 
     return cli(argv, build_parser(), body)

@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from cvae_pyro.reproduce import CSV_COLUMNS, aggregate, main, markdown_table
 
@@ -83,3 +84,49 @@ def test_reproduce_smoke(tmp_path, data_dir):
     again = pd.read_csv(results / "cll_table.csv")
     nn_rows = again[again.model == "baseline"].nll_mean.tolist()
     assert nn_rows == table[table.model == "baseline"].nll_mean.tolist()
+
+
+def _run_json(path, rows):
+    path.write_text(json.dumps({"rows": rows}))
+    return str(path)
+
+
+def test_combine_pools_seeds_from_several_runs(tmp_path, capsys):
+    first = [_row("baseline", "NN", 1, 0, 100.0), _row("cvae", "IS", 1, 0, 70.0)]
+    first += [_row("gsnn", "MC", 1, 0, 99.0)]
+    later = [_row("baseline", "NN", 1, s, 100.0 + 3 * s) for s in (1, 2)]
+    later += [_row("cvae", "IS", 1, s, 70.0 + s) for s in (1, 2)]
+    files = [_run_json(tmp_path / "a.json", first), _run_json(tmp_path / "b.json", later)]
+    out = tmp_path / "pooled"
+    assert main(["--combine", *files, "--results-dir", str(out)]) == 0
+    table = pd.read_csv(out / "cll_table.csv")
+    cvae = table[(table.model == "cvae") & (table.estimator == "IS")].iloc[0]
+    assert cvae.nll_mean == 71.0 and cvae.seeds == 3 and abs(cvae.nll_seed_std - 1.0) < 1e-9
+    nn = table[table.model == "baseline"].iloc[0]
+    assert nn.nll_mean == 103.0 and abs(nn.nll_seed_std - 3.0) < 1e-9
+    assert table[table.model == "gsnn"].iloc[0].seeds == 1  # only in the first run
+    assert "seeds [0, 1, 2]" in (out / "cll_table.md").read_text()
+    assert json.loads((out / "run.json").read_text())["seeds"] == [0, 1, 2]
+    assert "| Performance gap (NN - CVAE (IS)) | 32.00 |" in capsys.readouterr().out
+
+
+def test_combine_refuses_a_seed_twice_and_foreign_files(tmp_path, capsys):
+    rows = [_row("cvae", "IS", 1, 0, 70.0)]
+    files = [_run_json(tmp_path / "a.json", rows), _run_json(tmp_path / "b.json", rows)]
+    out = str(tmp_path / "pooled")
+    with pytest.raises(SystemExit) as exit:
+        main(["--combine", *files, "--results-dir", out])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert "both hold seed 0 of cvae IS at 1 quadrants" in err and err.count("\n") == 1
+    (tmp_path / "c.json").write_text("{}")
+    with pytest.raises(SystemExit) as exit:
+        main(["--combine", str(tmp_path / "c.json"), "--results-dir", out])
+    assert exit.value.code == 2
+    assert "c.json: not a run.json" in capsys.readouterr().err
+    other = [_row("cvae", "IS", 1, 1, 70.0) | {"samples": 10}]
+    files = [files[0], _run_json(tmp_path / "d.json", other)]
+    with pytest.raises(SystemExit) as exit:
+        main(["--combine", *files, "--results-dir", out])
+    assert exit.value.code == 2
+    assert "differ in samples ([10, 100])" in capsys.readouterr().err
