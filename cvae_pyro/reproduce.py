@@ -35,6 +35,7 @@ from .build import BASELINE_NAME
 from .checkpoints import save_json, write_atomic
 from .cli import Parser, check_out_dir, cli
 from .config import DEVICES, TrainConfig
+from .errors import ConfigError
 from .evaluate import evaluate_run_dir
 from .metrics import DEFAULT_SAMPLES
 from .models import OBJECTIVES
@@ -173,14 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _command_line() -> str:
+    """How this run was started, for ``run.json``."""
+    return "python -m cvae_pyro.reproduce " + " ".join(sys.argv[1:])
+
+
 def combine(run_files: Sequence[str | Path], results_dir: Path) -> pd.DataFrame:
     """Pool the per-seed rows of several ``run.json`` files into one table.
 
     Each (model, estimator, quadrants, seed) may come from one file only, and all
     files must use the same S and the same number of test images.
     """
-    from .errors import ConfigError
-
     rows, sources = [], {}
     for path in map(Path, run_files):
         try:
@@ -208,7 +212,7 @@ def combine(run_files: Sequence[str | Path], results_dir: Path) -> pd.DataFrame:
     table = write_results(rows, quadrants, results_dir, samples)
     save_json(
         {
-            "command": "python -m cvae_pyro.reproduce " + " ".join(sys.argv[1:]),
+            "command": _command_line(),
             "combined": [str(p) for p in run_files],
             "seeds": sorted({r["seed"] for r in rows}),
             "rows": rows,
@@ -221,8 +225,6 @@ def combine(run_files: Sequence[str | Path], results_dir: Path) -> pd.DataFrame:
 def reproduce(args: argparse.Namespace) -> pd.DataFrame:
     """Train what is missing, evaluate on the test set, write the results."""
     if args.samples < 1:
-        from .errors import ConfigError
-
         raise ConfigError(f"--samples must be a positive integer, got {args.samples}")
     results_dir = check_out_dir(args.results_dir, "--results-dir")
     check_out_dir(args.runs_dir, "--runs-dir")
@@ -288,7 +290,7 @@ def reproduce(args: argparse.Namespace) -> pd.DataFrame:
     table = write_results(rows, args.quadrants, results_dir, args.samples)
     save_json(
         {
-            "command": "python -m cvae_pyro.reproduce " + " ".join(sys.argv[1:]),
+            "command": _command_line(),
             "arguments": vars(args),
             "seeds": args.seeds,
             "epochs_reached": epochs_reached,
