@@ -17,8 +17,8 @@ warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 
 from .conditions import LabelCondition, QuadrantCondition
 from .config import TrainConfig
-from .data import MNIST, DataError, Split, load_mnist
-from .errors import CheckpointError, ConfigError, CvaePyroError, TrainingDiverged
+from .data import MNIST, Split, load_mnist
+from .errors import CheckpointError, ConfigError, CvaePyroError, DataError, TrainingDiverged
 from .models import CVAE, BaselineNN
 
 __version__ = "0.1.0"

@@ -7,8 +7,13 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .data import DataError
-from .errors import CheckpointError, ConfigError, CvaePyroError, TrainingInterrupted
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    CvaePyroError,
+    DataError,
+    TrainingInterrupted,
+)
 
 EXIT_USAGE = 2  #: bad arguments, data or checkpoints
 EXIT_FAILURE = 1  #: the run itself failed (for example the loss diverged)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import CvaePyroError
+from .errors import DataError
 from .masks import NUM_PIXELS
 
 DATA_ENV_VAR = "CVAE_PYRO_DATA"  #: environment variable naming the data folder
@@ -45,10 +45,6 @@ OFFICIAL_MD5 = {
 }
 
 _IDX_DTYPES = {0x08: np.uint8}  # the only element type MNIST uses
-
-
-class DataError(CvaePyroError):
-    """The MNIST files are missing, truncated, corrupt or cannot be downloaded."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from cvae_pyro import data as data_mod
-from cvae_pyro.data import DataError, load_idx_verified, load_mnist, read_idx, resolve_data_dir
+from cvae_pyro.data import load_idx_verified, load_mnist, read_idx, resolve_data_dir
+from cvae_pyro.errors import DataError
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
