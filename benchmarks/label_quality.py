@@ -26,8 +26,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
-
 from cvae_pyro.build import load_model
 from cvae_pyro.checkpoints import save_json, write_atomic
 from cvae_pyro.classifier import (
@@ -38,12 +36,12 @@ from cvae_pyro.classifier import (
     save_classifier,
     train_classifier,
 )
-from cvae_pyro.cli import check_out_dir, cli
+from cvae_pyro.cli.common import check_out_dir, run_command
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.errors import ConfigError
+from cvae_pyro.experiment import load_data, resolve_device, run
 from cvae_pyro.metrics import DEFAULT_SAMPLES, is_nll, negative_elbo
-from cvae_pyro.reproduce import machine_info
-from cvae_pyro.train import load_data, resolve_device, run
+from cvae_pyro.reproduction import machine_info
 
 DEFAULT_FIGURES = ("digits.png", "reconstructions.png")  #: copied from the default run
 LATENT_FIGURES = ("latent_scatter.png", "latent_grid.png")  #: copied from the z_dim = 2 run
@@ -118,9 +116,8 @@ def estimate_on_test(cvae, test, cfg: BenchmarkConfig) -> dict:
     c, y = cvae.condition.pairs(test)
     out = {}
     for name, estimator in (("negative_elbo", negative_elbo), ("is_nll", is_nll)):
-        torch.manual_seed(cfg.seed)
         start = time.perf_counter()
-        out[name] = {**estimator(cvae, c, y, cfg.samples).as_dict()}
+        out[name] = {**estimator(cvae, c, y, cfg.samples, seed=cfg.seed).as_dict()}
         out[name]["seconds"] = time.perf_counter() - start
     return out
 
@@ -180,7 +177,7 @@ def run_benchmark(cfg: BenchmarkConfig, command: str) -> dict:
     check_out_dir(cfg.out_dir)
     device = resolve_device(cfg.device)
     start = time.perf_counter()
-    data = load_data(TrainConfig(condition="label", data_dir=cfg.data_dir, limit=cfg.limit), device)
+    data = load_data(cfg.data_dir, cfg.limit, device)
     classifier, clf = classifier_phase(cfg, data, device)
     cvae, summary = train_label_cvae(cfg, "default", cfg.epochs, TrainConfig.z_dim)
     cvae_2d, summary_2d = train_label_cvae(cfg, "z2", cfg.z2_epochs, 2)
@@ -231,10 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, run, print the numbers and the command that reproduces them."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    command = shlex.join(["python", "benchmarks/label_quality.py", *argv])
 
-    def body(args: argparse.Namespace) -> None:
+    def body(args: argparse.Namespace, argv: list[str]) -> None:
+        command = shlex.join(["python", "benchmarks/label_quality.py", *argv])
         for name in ("epochs", "z2_epochs", "classifier_epochs", "n_per_digit", "samples"):
             if getattr(args, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer")
@@ -244,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reproduce with: {command}")
         print(f"total {report['seconds_total']:.0f} s; files in {cfg.results_dir}")
 
-    return cli(argv, build_parser(), body)
+    return run_command(argv, build_parser(), body)
 
 
 if __name__ == "__main__":

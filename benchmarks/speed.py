@@ -20,12 +20,14 @@ import json
 import platform
 import time
 
+import cvae_pyro  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads its OpenMP runtime)
+
+# isort: split
 import pyro
 import torch
 from pyro.infer import SVI, Trace_ELBO
 from torch import nn
 
-import cvae_pyro  # noqa: F401  (sets OMP_WAIT_POLICY before torch starts its threads)
 from cvae_pyro.build import build_baseline, build_cvae
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_mnist
@@ -78,8 +80,8 @@ def main(argv: list[str] | None = None) -> dict:
     pyro.set_rng_seed(0)
     cfg = TrainConfig(quadrants=args.quadrants)
     data = load_mnist(args.data_dir)
-    train = split_xy(data.train.images[: args.limit], cfg.quadrants)
-    test = split_xy(data.test.images[: args.limit], cfg.quadrants)
+    train_split, test_split = data.train.head(args.limit), data.test.head(args.limit)
+    train = split_xy(train_split.images, cfg.quadrants)
     n_train = len(train[1])
 
     peak = matmul_peak_gflops()
@@ -90,10 +92,11 @@ def main(argv: list[str] | None = None) -> dict:
     trained_macs = sum(
         linear_macs(n) for n in (cvae.recognition_net, cvae.prior_net, cvae.generation_net)
     )
-    cvae_s = time_epoch(cvae, train, cfg.batch_size, cfg.lr)
+    cvae_s = time_epoch(cvae, cvae.condition.pairs(train_split), cfg.batch_size, cfg.lr)
     cvae_flops = n_train * 2 * (3 * trained_macs + base_macs)
     base_flops = n_train * 2 * 3 * base_macs
 
+    test = cvae.condition.pairs(test_split)
     gen_first = cvae.generation_net.net[0]
     h_dim = gen_first.in_features - cfg.z_dim
     per_sample = linear_macs(cvae.generation_net) - h_dim * gen_first.out_features

@@ -16,10 +16,11 @@ warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 # ruff: noqa: E402
 
 from .conditions import LabelCondition, QuadrantCondition
-from .config import TrainConfig
+from .config import EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
 from .data import MNIST, Split, load_mnist
 from .errors import CheckpointError, ConfigError, CvaePyroError, DataError, TrainingDiverged
 from .models import CVAE, BaselineNN
+from .objectives import objective_pair
 
 __version__ = "0.1.0"
 
@@ -31,10 +32,14 @@ __all__ = [
     "ConfigError",
     "CvaePyroError",
     "DataError",
+    "EvaluateConfig",
     "LabelCondition",
     "QuadrantCondition",
+    "ReproduceConfig",
+    "SampleConfig",
     "Split",
     "TrainConfig",
     "TrainingDiverged",
     "load_mnist",
+    "objective_pair",
 ]

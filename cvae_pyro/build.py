@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from .checkpoints import load_checkpoint
 from .conditions import LabelCondition, QuadrantCondition
@@ -13,7 +15,8 @@ from .errors import CheckpointError
 from .masks import input_dim, output_dim
 from .models import CVAE, BaselineNN
 
-BASELINE_NAME = "baseline"  #: file stem of the baseline's checkpoints
+BASELINE = "baseline"  #: kind and file stem of the baseline's checkpoints
+MODEL_KINDS = ("baseline", "cvae", "gsnn", "hybrid", "label")  #: checkpoints load_trained reads
 
 
 def baseline_architecture(cfg: TrainConfig) -> dict:
@@ -31,40 +34,67 @@ def build_cvae(cfg: TrainConfig, baseline: BaselineNN | None = None) -> CVAE:
     if cfg.condition == "quadrant":
         if baseline is None:
             raise ValueError("the quadrant CVAE needs the trained baseline")
-        condition = QuadrantCondition(cfg.quadrants, baseline.net)
+        condition = QuadrantCondition(cfg.quadrants, baseline)
     else:
         condition = LabelCondition()
-    return CVAE(condition, cfg.z_dim, cfg.hidden, cfg.objective, cfg.alpha, cfg.prior)
+    return CVAE(condition, cfg.z_dim, cfg.hidden, cfg.prior)
 
 
-def model_name(cfg: TrainConfig) -> str:
-    """File stem of the CVAE's checkpoints: the objective, e.g. ``cvae`` or ``hybrid``."""
-    return cfg.objective
+@dataclass
+class Trained:
+    """A model loaded from its best checkpoint.
+
+    Attributes:
+        kind: "baseline", "cvae", "gsnn", "hybrid" or "label".
+        architecture: the settings it was trained with (``TrainConfig.architecture()``).
+        module: the :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`,
+            in evaluation mode.
+    """
+
+    kind: str
+    architecture: dict
+    module: nn.Module
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> BaselineNN | CVAE:
+def load_trained(
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    kind: str | tuple[str, ...] = MODEL_KINDS,
+    expect: dict | None = None,
+) -> Trained:
     """Rebuild a trained baseline or CVAE from its best checkpoint.
 
     Args:
         path: a checkpoint written by training (``baseline.pt``, ``cvae.pt``, ...).
         device: where to put the model.
+        kind: the kind (or kinds) the caller can use.
+        expect: settings the checkpoint must have been trained with (for example
+            ``{"quadrants": 2}``).
 
     Raises:
-        CheckpointError: the file is missing, truncated or foreign.
+        CheckpointError: the file is missing, truncated, foreign, of another kind, or
+            trained with other settings.
     """
-    ckpt = load_checkpoint(path)
+    ckpt = load_checkpoint(path, expect=expect, kind=kind)
     arch = ckpt.get("architecture", {})
+    state = ckpt.get("state_dict", {})
     try:
-        if Path(path).stem == BASELINE_NAME:
+        if ckpt["kind"] == BASELINE:
             module = build_baseline(arch["quadrants"], tuple(arch["hidden"]))
+            state = {k.replace("net.net.", "net.", 1): v for k, v in state.items()}  # version 1
         else:
             cfg = TrainConfig(**{**arch, "hidden": tuple(arch["hidden"])})
             baseline = None
             if cfg.condition == "quadrant":
                 baseline = build_baseline(cfg.quadrants, cfg.hidden)
             module = build_cvae(cfg, baseline)
-        module.load_state_dict(ckpt["state_dict"])
-        module.architecture = arch
+        module.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError, ValueError) as err:
-        raise CheckpointError(f"{path} does not hold the model it claims to: {err}") from None
-    return module.to(device).eval()
+        reason = str(err).splitlines()[0][:160]
+        raise CheckpointError(f"{path} does not hold the model it claims to: {reason}") from None
+    return Trained(ckpt["kind"], arch, module.to(device).eval())
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> BaselineNN | CVAE:
+    """The trained baseline or CVAE at ``path`` (see :func:`load_trained`)."""
+    return load_trained(path, device).module

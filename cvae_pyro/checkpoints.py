@@ -19,7 +19,11 @@ import torch
 from .errors import CheckpointError
 
 CHECKPOINT_FORMAT = "cvae_pyro-checkpoint"  #: marker stored in every checkpoint
-CHECKPOINT_VERSION = 1  #: bumped when the layout changes
+CHECKPOINT_VERSION = 2  #: bumped when the layout changes (2: the ``kind`` field)
+READABLE_VERSIONS = (1, 2)  #: version 1 has no ``kind``; it is inferred from the settings
+#: What a checkpoint holds: the baseline NN, a quadrant CVAE trained with one of the three
+#: objectives, the label CVAE, or the digit classifier that scores label samples.
+KINDS = ("baseline", "cvae", "gsnn", "hybrid", "label", "classifier")
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -43,24 +47,41 @@ def save_json(data: object, path: str | os.PathLike) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
-def save_checkpoint(payload: dict, path: str | os.PathLike) -> Path:
-    """Save ``payload`` (tensors, numbers, strings, lists, dicts) as a checkpoint, atomically."""
-    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload}
+def save_checkpoint(payload: dict, path: str | os.PathLike, kind: str) -> Path:
+    """Save ``payload`` (tensors, numbers, strings, lists, dicts) as a checkpoint, atomically.
+
+    Args:
+        payload: what to save; ``architecture`` holds the settings that fix the model.
+        path: the file.
+        kind: what it holds, one of :data:`KINDS`.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "kind": kind, **payload}
     return write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load_checkpoint(
-    path: str | os.PathLike, expect: dict | None = None, map_location: str | None = "cpu"
+    path: str | os.PathLike,
+    expect: dict | None = None,
+    map_location: str | None = "cpu",
+    kind: str | tuple[str, ...] | None = None,
 ) -> dict:
     """Load a checkpoint written by :func:`save_checkpoint`.
 
     Args:
         path: the file.
-        expect: settings (``TrainConfig.architecture()``) the checkpoint must match.
+        expect: settings (``TrainConfig.architecture()``, or some of them) the checkpoint
+            must match.
         map_location: where tensors are loaded.
+        kind: the kind (or kinds) the caller can use; None accepts any.
+
+    Returns:
+        The payload, with ``kind`` filled in for version-1 checkpoints.
 
     Raises:
-        CheckpointError: missing, truncated or foreign file, or a setting differs.
+        CheckpointError: missing, truncated or foreign file, another kind, or a setting
+            differs.
     """
     path = Path(path)
     if not path.is_file():
@@ -74,11 +95,15 @@ def load_checkpoint(
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a cvae_pyro checkpoint")
-    if payload.get("version") != CHECKPOINT_VERSION:
+    if payload.get("version") not in READABLE_VERSIONS:
         raise CheckpointError(
             f"{path} has checkpoint version {payload.get('version')}, "
-            f"this cvae_pyro reads version {CHECKPOINT_VERSION}"
+            f"this cvae_pyro reads versions {READABLE_VERSIONS}"
         )
+    payload.setdefault("kind", infer_kind(payload.get("architecture", {})))
+    wanted = (kind,) if isinstance(kind, str) else kind
+    if wanted is not None and payload["kind"] not in wanted:
+        raise CheckpointError(f"{path} holds a {payload['kind']} model, not {' or '.join(wanted)}")
     if expect is not None:
         check_architecture(payload.get("architecture", {}), expect, path)
     return payload
@@ -93,3 +118,14 @@ def check_architecture(found: dict, expect: dict, path: Path) -> None:
     ]
     if diffs:
         raise CheckpointError(f"{path} was trained with other settings: " + ", ".join(diffs))
+
+
+def infer_kind(architecture: dict) -> str:
+    """The kind of a version-1 checkpoint (which did not record it), from its settings."""
+    if architecture.get("kind") == "digit_classifier":
+        return "classifier"
+    if "z_dim" not in architecture:
+        return "baseline"
+    if architecture.get("condition") == "label":
+        return "label"
+    return architecture.get("objective", "cvae")

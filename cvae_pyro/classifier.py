@@ -1,9 +1,9 @@
 """A small MLP digit classifier that scores the label CVAE's samples.
 
 :func:`digit_accuracy` draws samples of every digit with
-:func:`~cvae_pyro.sample.sample_digits` and reports the share that the
+:func:`~cvae_pyro.sampling.sample_digits` and reports the share that the
 classifier assigns to the digit that was asked for. The classifier is trained
-on the 50,000 training images only (PROTOCOL.md); its test accuracy says how
+on the 50,000 training images only; its test accuracy says how
 far its verdicts can be trusted.
 """
 
@@ -21,9 +21,11 @@ from .conditions import NUM_CLASSES
 from .data import Split
 from .errors import CheckpointError
 from .masks import NUM_PIXELS
+from .models import CVAE
 from .networks import mlp
+from .sampling import sample_digits
 
-CLASSIFIER_KIND = "digit_classifier"  #: marks classifier checkpoints
+CLASSIFIER = "classifier"  #: the kind of classifier checkpoints
 EVAL_BATCH = 2000  #: images per batch when predicting
 
 
@@ -89,21 +91,21 @@ def accuracy(classifier: DigitClassifier, split: Split) -> float:
     return (classifier.predict(split.images) == split.labels).double().mean().item()
 
 
-def digit_accuracy(classifier: DigitClassifier, cvae, n_per_digit: int, seed: int = 0) -> dict:
+def digit_accuracy(
+    classifier: DigitClassifier, cvae: CVAE, n_per_digit: int, seed: int = 0
+) -> dict:
     """Share of the CVAE's samples that the classifier reads as the digit asked for.
 
     Args:
         classifier: a trained :class:`DigitClassifier`.
         cvae: a trained label :class:`~cvae_pyro.models.CVAE`.
         n_per_digit: samples drawn for each digit 0..9.
-        seed: seed of the latent noise (see :func:`~cvae_pyro.sample.sample_digits`).
+        seed: seed of the latent noise (see :func:`~cvae_pyro.sampling.sample_digits`).
 
     Returns:
         ``per_digit`` (``{"0": share, ..., "9": share}``), ``overall`` (share of all
         samples), ``n_per_digit`` and ``seed``. Samples are pixel probabilities.
     """
-    from .sample import sample_digits
-
     samples = sample_digits(cvae, range(NUM_CLASSES), n_per_digit, seed)  # (10, n, 784)
     device = next(classifier.parameters()).device
     predicted = classifier.predict(samples.reshape(-1, NUM_PIXELS).to(device))  # (10 n,)
@@ -122,10 +124,10 @@ def save_classifier(
     classifier: DigitClassifier, path: str | os.PathLike, cfg: ClassifierConfig, **info
 ) -> None:
     """Save weights, settings and ``info`` (for example the test accuracy) as a checkpoint."""
-    architecture = {"kind": CLASSIFIER_KIND, "hidden": list(classifier.hidden)}
+    architecture = {"hidden": list(classifier.hidden)}
     settings = {**asdict(cfg), "hidden": list(cfg.hidden)}
     payload = {"state_dict": classifier.state_dict(), "config": settings, "info": info}
-    save_checkpoint({"architecture": architecture, **payload}, path)
+    save_checkpoint({"architecture": architecture, **payload}, path, CLASSIFIER)
 
 
 def load_classifier(path: str | os.PathLike) -> tuple[DigitClassifier, dict]:
@@ -134,13 +136,10 @@ def load_classifier(path: str | os.PathLike) -> tuple[DigitClassifier, dict]:
     Raises:
         CheckpointError: missing, truncated or not a classifier checkpoint.
     """
-    ckpt = load_checkpoint(path)
-    arch = ckpt.get("architecture", {})
-    if arch.get("kind") != CLASSIFIER_KIND:
-        raise CheckpointError(f"{path} is not a digit classifier checkpoint")
-    classifier = DigitClassifier(tuple(arch["hidden"]))
+    ckpt = load_checkpoint(path, kind=CLASSIFIER)
     try:
+        classifier = DigitClassifier(tuple(ckpt["architecture"]["hidden"]))
         classifier.load_state_dict(ckpt["state_dict"])
-    except (KeyError, RuntimeError) as err:
+    except (KeyError, TypeError, RuntimeError) as err:
         raise CheckpointError(f"{path} does not hold the classifier it claims to: {err}") from None
     return classifier.eval(), {**ckpt.get("info", {}), "config": ckpt.get("config", {})}

@@ -1,47 +1,75 @@
-"""The training configuration: one dataclass shared by the CLI, the tests and the notebooks."""
+"""Every setting of every command, written once: type, default and help text.
+
+Each command (train, evaluate, reproduce, sample) has one dataclass here. The
+command-line parsers are generated from these fields (:mod:`cvae_pyro.cli`), the
+notebooks and tests build the same dataclasses directly, and ``validate`` raises
+:class:`~cvae_pyro.errors.ConfigError` naming the first bad setting.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 from .masks import VALID_QUADRANTS
-from .models import OBJECTIVES, PRIORS
+from .metrics import DEFAULT_SAMPLES
+from .models import PRIORS
+from .objectives import OBJECTIVES
 
 CONDITIONS = ("quadrant", "label")  #: what the CVAE is conditioned on
 DEVICES = ("auto", "cpu", "cuda")  #: --device choices
+SPLITS = ("validation", "test")  #: splits evaluation may use
+MAX_SEED = 2**32 - 1  #: numpy's seeds are 32-bit
 
 #: Settings that fix the networks' shapes and objective; a checkpoint must match them.
 ARCHITECTURE_KEYS = ("condition", "quadrants", "z_dim", "hidden", "objective", "alpha", "prior")
 
 
+def setting(default: Any = dataclasses.MISSING, help: str = "", **meta: Any) -> Any:
+    """A dataclass field with its command-line help (and optional ``choices``)."""
+    if isinstance(default, tuple | list):
+        value = tuple(default)
+        return field(default_factory=lambda: value, metadata={"help": help, **meta})
+    return field(default=default, metadata={"help": help, **meta})
+
+
+def run_dir(out_dir: str | Path, condition: str, quadrants: int | None) -> Path:
+    """Folder of one task's files: ``out_dir/q{n}`` or ``out_dir/label``."""
+    return Path(out_dir) / (f"q{quadrants}" if condition == "quadrant" else "label")
+
+
 @dataclass
 class TrainConfig:
-    """Everything one training run needs. Defaults match Pyro's CVAE example."""
+    """One training run: the baseline (quadrant task) and one CVAE objective."""
 
-    quadrants: int | None = None  # quadrants given (1, 2, 3); None for the label condition
-    condition: str = "quadrant"  # "quadrant" (partial image) or "label" (digit)
-    objective: str = "cvae"  # "cvae", "gsnn" or "hybrid" (Sohn et al., section 4)
-    alpha: float = 0.5  # weight of the CVAE term in the hybrid objective
-    prior: str = "conditional"  # "conditional" prior network p(z|c) or "standard" N(0, I)
-    epochs: int = 50  # most epochs per model
-    patience: int = 5  # stop after this many epochs without a better validation loss
-    batch_size: int = 128  # images per SVI step
-    lr: float = 1e-3  # Adam learning rate
-    z_dim: int = 200  # latent size
-    hidden: tuple[int, ...] = (500, 500)  # hidden widths of every network
-    seed: int = 0  # seeds torch, numpy, random and the shuffling
-    device: str = "auto"  # "cpu", "cuda" or "auto" (cuda when available)
-    data_dir: str | None = None  # MNIST folder; None: $CVAE_PYRO_DATA, then the download cache
-    out_dir: str = "runs"  # checkpoints, metrics and figures go to out_dir/q{n} or out_dir/label
-    limit: int | None = None  # use only the first `limit` images of each split
-    resume: bool = False  # continue an interrupted run from its last checkpoint
-    quiet: bool = False  # no progress bars or per-epoch lines
-    eval_batch_size: int = 2000  # images per batch when evaluating
-    figures: bool = True  # write the sample figures after training
-    extra: dict = field(default_factory=dict)  # free-form notes saved with the metrics
+    quadrants: int | None = setting(
+        None, "quadrants given as input (required for the quadrant task)", choices=VALID_QUADRANTS
+    )
+    condition: str = setting(
+        "quadrant", "condition on a partial image (quadrant) or the digit label", choices=CONDITIONS
+    )
+    objective: str = setting("cvae", "training objective (Sohn et al., sec. 4)", choices=OBJECTIVES)
+    alpha: float = setting(0.5, "weight of the CVAE term in the hybrid objective")
+    prior: str = setting("conditional", "prior network p(z|x), or N(0, I)", choices=PRIORS)
+    epochs: int = setting(50, "most epochs per model")
+    patience: int = setting(5, "early stopping: epochs without a better validation loss")
+    batch_size: int = setting(128, "images per SVI step")
+    lr: float = setting(1e-3, "Adam learning rate")
+    z_dim: int = setting(200, "latent size")
+    hidden: tuple[int, ...] = setting((500, 500), "hidden widths of every network")
+    seed: int = setting(0, "seeds the initial weights, the noise and the shuffling")
+    device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
+    data_dir: str | None = setting(None, "folder with the MNIST IDX files (else $CVAE_PYRO_DATA)")
+    out_dir: str = setting("runs", "files go to OUT_DIR/q{n}/ or OUT_DIR/label/")
+    limit: int | None = setting(None, "use only the first N images of each split")
+    resume: bool = setting(False, "continue an interrupted run from its last checkpoint")
+    quiet: bool = setting(False, "no progress bars or per-epoch lines")
+    eval_batch_size: int = setting(2000, "images per batch when computing validation losses")
+    figures: bool = setting(True, "write the sample figures after training")
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -52,23 +80,19 @@ class TrainConfig:
         if self.condition not in CONDITIONS:
             raise ConfigError(f"condition must be one of {CONDITIONS}, got {self.condition!r}")
         if self.condition == "quadrant":
-            if isinstance(self.quadrants, bool) or self.quadrants not in VALID_QUADRANTS:
-                raise ConfigError(
-                    f"quadrants must be 1, 2 or 3 for the quadrant task, got {self.quadrants!r}"
-                )
+            check_quadrants(self.quadrants)
         elif self.quadrants is not None:
             raise ConfigError("quadrants applies to the quadrant condition only")
-        _choice("objective", self.objective, OBJECTIVES)
-        _choice("prior", self.prior, PRIORS)
-        _choice("device", self.device, DEVICES)
-        for name in ("epochs", "batch_size", "z_dim", "eval_batch_size"):
-            _positive_int(name, getattr(self, name))
-        if self.patience < 1:
-            raise ConfigError(f"patience must be a positive integer, got {self.patience}")
+        choice("objective", self.objective, OBJECTIVES)
+        choice("prior", self.prior, PRIORS)
+        choice("device", self.device, DEVICES)
+        for name in ("epochs", "batch_size", "z_dim", "eval_batch_size", "patience"):
+            positive_int(name, getattr(self, name))
         if self.limit is not None:
-            _positive_int("limit", self.limit)
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be positive, got {self.lr}")
+            positive_int("limit", self.limit)
+        seed_in_range(self.seed)
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be a positive finite number, got {self.lr}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"alpha must lie in [0, 1], got {self.alpha}")
         if not self.hidden or min(self.hidden) < 1:
@@ -77,27 +101,133 @@ class TrainConfig:
     @property
     def run_dir(self) -> Path:
         """Folder of this task's files: ``out_dir/q{n}`` or ``out_dir/label``."""
-        name = f"q{self.quadrants}" if self.condition == "quadrant" else "label"
-        return Path(self.out_dir) / name
+        return run_dir(self.out_dir, self.condition, self.quadrants)
+
+    @property
+    def kind(self) -> str:
+        """What the CVAE checkpoint holds: "label", or the objective for the quadrant task."""
+        return "label" if self.condition == "label" else self.objective
 
     def architecture(self) -> dict:
         """The settings a checkpoint must share with this run."""
-        return {key: _plain(getattr(self, key)) for key in ARCHITECTURE_KEYS}
+        return {key: plain(getattr(self, key)) for key in ARCHITECTURE_KEYS}
 
     def to_dict(self) -> dict:
         """All settings as JSON-friendly values."""
-        return {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
+        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
 
 
-def _plain(value: object) -> object:
+@dataclass
+class EvaluateConfig:
+    """Evaluate every model trained into one run folder."""
+
+    quadrants: int | None = setting(
+        None, "quadrant task to evaluate (omit with --condition label)", choices=VALID_QUADRANTS
+    )
+    condition: str = setting("quadrant", "the task's condition", choices=CONDITIONS)
+    out_dir: str = setting("runs", "the --out-dir used for training")
+    split: str = setting("test", "split to evaluate on", choices=SPLITS)
+    samples: int = setting(DEFAULT_SAMPLES, "S, latent samples per image for MC, IS and -ELBO")
+    seed: int = setting(0, "seed of the estimators' noise")
+    data_dir: str | None = setting(None, "folder with the MNIST IDX files (else $CVAE_PYRO_DATA)")
+    limit: int | None = setting(None, "evaluate only the first N images")
+    device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
+
+    def __post_init__(self) -> None:
+        if self.condition == "quadrant":
+            check_quadrants(self.quadrants)
+        elif self.quadrants is not None:
+            raise ConfigError("quadrants applies to the quadrant condition only")
+        positive_int("samples", self.samples)
+        if self.limit is not None:
+            positive_int("limit", self.limit)
+        seed_in_range(self.seed)
+
+    @property
+    def run_dir(self) -> Path:
+        """The training run's folder: ``out_dir/q{n}`` or ``out_dir/label``."""
+        return run_dir(self.out_dir, self.condition, self.quadrants)
+
+
+@dataclass
+class ReproduceConfig:
+    """Train, evaluate and tabulate the 1/2/3-quadrant table."""
+
+    quadrants: tuple[int, ...] = setting(
+        VALID_QUADRANTS, "quadrant counts to run", choices=VALID_QUADRANTS
+    )
+    seeds: tuple[int, ...] = setting((0,), "training seeds")
+    objectives: tuple[str, ...] = setting(OBJECTIVES, "CVAE objectives", choices=OBJECTIVES)
+    epochs: int = setting(30, "most epochs per model")
+    patience: int = setting(5, "early stopping patience")
+    samples: int = setting(DEFAULT_SAMPLES, "S for MC, IS and -ELBO")
+    runs_dir: str = setting("runs/reproduce", "checkpoints (not committed)")
+    results_dir: str = setting("results", "where the table and figures go")
+    data_dir: str | None = setting(None, "folder with the MNIST IDX files (else $CVAE_PYRO_DATA)")
+    limit: int | None = setting(None, "only the first N images of each split (smoke runs)")
+    device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
+    quiet: bool = setting(False, "only the overall progress bar")
+    combine: tuple[str, ...] | None = setting(
+        None, "train nothing: pool the rows of these run.json files into one table"
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("quadrants", "seeds", "objectives"):
+            setattr(self, name, tuple(getattr(self, name)))
+        for q in self.quadrants:
+            check_quadrants(q)
+        for objective in self.objectives:
+            choice("objective", objective, OBJECTIVES)
+        for seed in self.seeds:
+            seed_in_range(seed)
+        for name in ("epochs", "patience", "samples"):
+            positive_int(name, getattr(self, name))
+        if self.limit is not None:
+            positive_int("limit", self.limit)
+
+
+@dataclass
+class SampleConfig:
+    """Draw digits from a trained label CVAE."""
+
+    digit: str = setting(help="a digit 0..9, or 'all' for a 10-row grid")
+    n: int = setting(16, "samples per digit (1..100)")
+    out: str | None = setting(None, "PNG to write (default digit_<d>.png or digits.png)")
+    out_dir: str = setting("runs", "the --out-dir used for training")
+    checkpoint: str | None = setting(None, "checkpoint to load (default OUT_DIR/label/cvae.pt)")
+    seed: int = setting(0, "seed of the latent noise")
+
+    def __post_init__(self) -> None:
+        seed_in_range(self.seed)
+
+
+def plain(value: object) -> object:
+    """Tuples as lists, for JSON."""
     return list(value) if isinstance(value, tuple) else value
 
 
-def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+def choice(name: str, value: object, choices: tuple) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of ``choices``."""
     if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
 
 
-def _positive_int(name: str, value: object) -> None:
+def positive_int(name: str, value: object) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a positive integer."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def seed_in_range(seed: object) -> None:
+    """Raise :class:`ConfigError` unless ``seed`` is an integer in 0..2**32-1."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
+
+
+def check_quadrants(quadrants: object) -> None:
+    """Raise :class:`ConfigError` unless ``quadrants`` is 1, 2 or 3."""
+    if isinstance(quadrants, bool) or quadrants not in VALID_QUADRANTS:
+        raise ConfigError(
+            f"quadrants (1, 2 or 3 quadrants given) is required for the quadrant task, "
+            f"got {quadrants!r}"
+        )

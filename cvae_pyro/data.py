@@ -13,7 +13,7 @@ MD5 of the official decompressed file, so a truncated or corrupt file is caught
 before training. Problems raise :class:`DataError` with a one-line message
 that names the file and says what to do.
 
-Splits follow ``PROTOCOL.md``: the first 50,000 training images train, the last
+Splits: the first 50,000 training images train, the last
 10,000 validate, and the 10,000 test images are only for the final table.
 """
 

@@ -1,6 +1,6 @@
 """Quadrant masks: which pixels of a 28x28 digit are the input x and which the output y.
 
-The layout follows ``PROTOCOL.md`` (and Pyro's CVAE tutorial):
+The layout is that of Pyro's CVAE tutorial, so that figures and numbers compare with it:
 
 ============  ===========================  ==================================
 quadrants     input x                      output y

@@ -1,4 +1,4 @@
-r"""Negative conditional log-likelihood estimators, in nats per image (PROTOCOL.md).
+r"""Negative conditional log-likelihood estimators, in nats per image.
 
 For each image, lower is better:
 
@@ -13,9 +13,12 @@ For each image, lower is better:
   an upper bound on the negative CLL, never a CLL itself.
 
 All are vectorized over the S samples and over images, in chunks of images
-that bound the memory (about ``S * chunk * y_dim`` floats). Both sampling
-estimators are consistent, and by Jensen's inequality they are biased upward
-for finite S: their expectations decrease towards the true value as S grows.
+that bound the memory (about ``S * chunk * y_dim`` floats). Each image's S
+latent draws come from its own seed (``seed`` and the image's index), so the
+estimates do not depend on the chunk size or on what else was drawn before.
+Both sampling estimators are consistent, and by Jensen's inequality they are
+biased upward for finite S: their expectations decrease towards the true value
+as S grows.
 """
 
 from __future__ import annotations
@@ -24,9 +27,13 @@ import math
 from dataclasses import dataclass
 
 import torch
+from pyro.distributions import Distribution
+
+from .models import CVAE, BaselineNN, grey_bernoulli
 
 DEFAULT_SAMPLES = 100  #: S, the number of latent samples per image
 DEFAULT_CHUNK = 500  #: images per chunk
+SEED_STRIDE = 2**24  #: image i of a run with seed s draws its noise from seed s * SEED_STRIDE + i
 
 
 @dataclass(frozen=True)
@@ -67,50 +74,65 @@ class Estimate:
 
 def _chunks(n: int, size: int):
     for start in range(0, n, size):
-        yield slice(start, start + size)
+        yield slice(start, min(start + size, n))
 
 
-def nn_nll(baseline, x: torch.Tensor, y: torch.Tensor, chunk: int = DEFAULT_CHUNK) -> Estimate:
+def latent_noise(images: slice, num_samples: int, z_dim: int, seed: int) -> torch.Tensor:
+    """Standard-normal noise ``(S, B, z_dim)`` for the images ``images`` (a slice of indices).
+
+    Image ``i`` draws its S rows from its own generator, seeded ``seed * SEED_STRIDE + i``.
+    """
+    rows = []
+    for i in range(images.start, images.stop):
+        gen = torch.Generator().manual_seed(seed * SEED_STRIDE + i)
+        rows.append(torch.randn(num_samples, z_dim, generator=gen))  # (S, z)
+    return torch.stack(rows, dim=1)  # (S, B, z)
+
+
+def nn_nll(
+    baseline: BaselineNN, x: torch.Tensor, y: torch.Tensor, chunk: int = DEFAULT_CHUNK
+) -> Estimate:
     """Exact -log p(y|x) of the deterministic baseline, per image."""
-    from .models import grey_bernoulli
-
     with torch.no_grad():
-        values = [
-            -grey_bernoulli(baseline.net(x[s])).log_prob(y[s]) for s in _chunks(len(y), chunk)
-        ]
-    return Estimate("NN", torch.cat(values).cpu(), 0)
+        values = [-grey_bernoulli(baseline(x[s])).log_prob(y[s]) for s in _chunks(len(y), chunk)]
+    return Estimate("NN", torch.cat(values).cpu(), 0)  # (N,)
+
+
+def _draw(normal: Distribution, eps: torch.Tensor) -> torch.Tensor:
+    """``loc + scale * eps`` of a diagonal Normal with batch ``(B,)``: ``(S, B, z_dim)``."""
+    return normal.base_dist.loc + normal.base_dist.scale * eps
 
 
 def log_weights(
-    cvae, c: torch.Tensor, y: torch.Tensor, num_samples: int, proposal: str
+    cvae: CVAE, x: torch.Tensor, y: torch.Tensor, eps: torch.Tensor, proposal: str
 ) -> torch.Tensor:
     """Log importance weights ``(S, B)`` for one chunk of images.
 
     Args:
-        cvae: a :class:`~cvae_pyro.models.CVAE` (anything with ``prior``, ``posterior``
-            and ``likelihood`` methods).
-        c: ``(B, ...)`` raw conditions.
+        cvae: the trained model.
+        x: ``(B, ...)`` inputs, as the condition prepares them.
         y: ``(B, y_dim)`` outputs.
-        num_samples: S.
+        eps: ``(S, B, z_dim)`` standard-normal noise; z = loc + scale * eps.
         proposal: "prior" (weights are p(y|x,z)) or "posterior"
             (weights are p(y|x,z) p(z|x) / q(z|x,y)).
     """
-    prior = cvae.prior(c)
+    prior = cvae.prior(x)  # batch (B,), event (z_dim,)
     if proposal == "prior":
-        z = prior.sample((num_samples,))  # (S, B, z)
-        return cvae.likelihood(c, z).log_prob(y)  # (S, B)
-    posterior = cvae.posterior(c, y)
-    z = posterior.sample((num_samples,))  # (S, B, z)
-    return cvae.likelihood(c, z).log_prob(y) + prior.log_prob(z) - posterior.log_prob(z)
+        z = _draw(prior, eps)  # (S, B, z)
+        return cvae.likelihood(x, z).log_prob(y)  # (S, B)
+    posterior = cvae.posterior(x, y)
+    z = _draw(posterior, eps)  # (S, B, z)
+    return cvae.likelihood(x, z).log_prob(y) + prior.log_prob(z) - posterior.log_prob(z)
 
 
-def _estimate(cvae, c, y, num_samples, proposal, reduce, name, chunk) -> Estimate:
+def _estimate(cvae, x, y, num_samples, proposal, reduce, name, chunk, seed) -> Estimate:
     if num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples}")
     values = []
     with torch.no_grad():
         for s in _chunks(len(y), chunk):
-            values.append(reduce(log_weights(cvae, c[s], y[s], num_samples, proposal)))
+            eps = latent_noise(s, num_samples, cvae.z_dim, seed).to(y.device)  # (S, b, z)
+            values.append(reduce(log_weights(cvae, x[s], y[s], eps, proposal)))  # (b,)
     return Estimate(name, torch.cat(values).cpu(), num_samples)
 
 
@@ -118,60 +140,67 @@ def _neg_log_mean_exp(log_w: torch.Tensor) -> torch.Tensor:
     return -(torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0]))  # (B,)
 
 
+def _neg_mean(log_w: torch.Tensor) -> torch.Tensor:
+    return -log_w.mean(0)  # (B,)
+
+
 def mc_nll(
-    cvae,
-    c: torch.Tensor,
+    cvae: CVAE,
+    x: torch.Tensor,
     y: torch.Tensor,
     num_samples: int = DEFAULT_SAMPLES,
     chunk: int = DEFAULT_CHUNK,
+    seed: int = 0,
 ) -> Estimate:
     """Monte Carlo estimate of -log p(y|x) with z from the prior network, per image."""
-    return _estimate(cvae, c, y, num_samples, "prior", _neg_log_mean_exp, "MC", chunk)
+    return _estimate(cvae, x, y, num_samples, "prior", _neg_log_mean_exp, "MC", chunk, seed)
 
 
 def is_nll(
-    cvae,
-    c: torch.Tensor,
+    cvae: CVAE,
+    x: torch.Tensor,
     y: torch.Tensor,
     num_samples: int = DEFAULT_SAMPLES,
     chunk: int = DEFAULT_CHUNK,
+    seed: int = 0,
 ) -> Estimate:
     """Importance-sampling estimate of -log p(y|x) with z from the recognition network."""
-    return _estimate(cvae, c, y, num_samples, "posterior", _neg_log_mean_exp, "IS", chunk)
+    return _estimate(cvae, x, y, num_samples, "posterior", _neg_log_mean_exp, "IS", chunk, seed)
 
 
 def negative_elbo(
-    cvae,
-    c: torch.Tensor,
+    cvae: CVAE,
+    x: torch.Tensor,
     y: torch.Tensor,
     num_samples: int = DEFAULT_SAMPLES,
     chunk: int = DEFAULT_CHUNK,
+    seed: int = 0,
 ) -> Estimate:
     """The CVAE bound -E_q[log p(y|x,z) p(z|x) / q(z|x,y)], averaged over S particles.
 
     This is ``Trace_ELBO``'s estimate of the CVAE objective (see the tests). It is an
     upper bound on -log p(y|x), reported as such and never called a CLL.
     """
-    return _estimate(cvae, c, y, num_samples, "posterior", lambda w: -w.mean(0), "-ELBO", chunk)
+    return _estimate(cvae, x, y, num_samples, "posterior", _neg_mean, "-ELBO", chunk, seed)
 
 
 def evaluate_cvae(
-    cvae,
-    c: torch.Tensor,
+    cvae: CVAE,
+    x: torch.Tensor,
     y: torch.Tensor,
     num_samples: int = DEFAULT_SAMPLES,
     chunk: int = DEFAULT_CHUNK,
+    seed: int = 0,
+    kind: str = "cvae",
 ) -> list[Estimate]:
     """The estimates that apply to one CVAE on one split.
 
-    MC, IS and -ELBO for a model whose recognition network was trained (objectives
-    "cvae" and "hybrid"). A GSNN's guide is the prior network itself: its recognition
+    MC, IS and -ELBO for a model whose recognition network was trained (kinds
+    "cvae", "hybrid" and "label"). A GSNN's guide is the prior network itself: its recognition
     network is never trained, so importance sampling through it means nothing (with
     q = p(z|x) IS is MC). A GSNN gets MC and its own bound, -E_p(z|x)[log p(y|x,z)].
     """
-    if getattr(cvae, "objective", "cvae") == "gsnn":
-        gsnn_bound = _estimate(
-            cvae, c, y, num_samples, "prior", lambda w: -w.mean(0), "-ELBO", chunk
-        )
-        return [mc_nll(cvae, c, y, num_samples, chunk), gsnn_bound]
-    return [f(cvae, c, y, num_samples, chunk) for f in (mc_nll, is_nll, negative_elbo)]
+    if kind == "gsnn":
+        gsnn_bound = _estimate(cvae, x, y, num_samples, "prior", _neg_mean, "-ELBO", chunk, seed)
+        return [mc_nll(cvae, x, y, num_samples, chunk, seed), gsnn_bound]
+    return [f(cvae, x, y, num_samples, chunk, seed) for f in (mc_nll, is_nll, negative_elbo)]

@@ -1,27 +1,20 @@
-r"""Pyro model/guide pairs: the deterministic baseline and the conditional VAE.
+r"""The paper's models as Pyro programs: the baseline NN and the conditional VAE.
 
 Sohn, Lee and Yan, "Learning Structured Output Representation using Deep
-Conditional Generative Models", NIPS 2015.
+Conditional Generative Models", NIPS 2015 (see the docs' model page).
 
-The CVAE has three networks (:mod:`cvae_pyro.networks`): the recognition
-network :math:`q_\phi(z|x,y)`, the conditional prior network
-:math:`p_\theta(z|x)` and the generation network :math:`p_\theta(y|x,z)`.
-Its training objectives, to be maximized, are
+The CVAE's generative story is the **model**: draw a latent
+:math:`z \sim p_\theta(z|x)` from the conditional prior network, then the output
+:math:`y \sim p_\theta(y|x,z)` from the generation network. The **guide** is the
+recognition network :math:`q_\phi(z|x,y)`. ``Trace_ELBO`` of this pair estimates
+the paper's objective (eq. 4), a lower bound on the conditional log-likelihood:
 
 .. math::
 
-    \mathcal{L}_\mathrm{CVAE} &= \mathbb{E}_{q_\phi(z|x,y)}[\log p_\theta(y|x,z)]
-        - \mathrm{KL}(q_\phi(z|x,y) \,\|\, p_\theta(z|x)) \le \log p_\theta(y|x),
+    \mathcal{L}_\mathrm{CVAE}(x, y) = \mathbb{E}_{q_\phi(z|x,y)}[\log p_\theta(y|x,z)]
+        - \mathrm{KL}(q_\phi(z|x,y) \,\|\, p_\theta(z|x)) \le \log p_\theta(y|x).
 
-    \mathcal{L}_\mathrm{GSNN} &= \mathbb{E}_{p_\theta(z|x)}[\log p_\theta(y|x,z)],
-
-    \mathcal{L}_\mathrm{hybrid} &= \alpha\,\mathcal{L}_\mathrm{CVAE}
-        + (1 - \alpha)\,\mathcal{L}_\mathrm{GSNN}.
-
-All three are the ELBO of one Pyro model/guide pair, estimated by
-``Trace_ELBO``: the GSNN branch's guide samples z from the prior network
-itself, so its log p(z|x) - log q(z) term is zero and only the reconstruction
-term remains; the hybrid runs both branches under ``poutine.scale``.
+The GSNN and hybrid objectives are built on this pair in :mod:`cvae_pyro.objectives`.
 """
 
 from __future__ import annotations
@@ -31,18 +24,16 @@ from collections.abc import Sequence
 import pyro
 import pyro.distributions as dist
 import torch
-from pyro import poutine
 from torch import nn
 
 from .conditions import Condition
-from .networks import BaselineNet, GenerationNet, PriorNet, RecognitionNet, StandardNormalPrior
+from .networks import GenerationNet, PriorNet, RecognitionNet, StandardNormalPrior, mlp
 
-OBJECTIVES = ("cvae", "gsnn", "hybrid")  #: training objectives of Sohn et al.
 PRIORS = ("conditional", "standard")  #: prior network choices
 
 
 def grey_bernoulli(logits: torch.Tensor) -> dist.Distribution:
-    """Independent Bernoulli pixels, scored on grey levels in [0, 1] (PROTOCOL.md).
+    """Independent Bernoulli pixels ``(..., B, y_dim)``, scored on grey levels in [0, 1].
 
     ``log_prob(y)`` is ``y log sigmoid(l) + (1 - y) log sigmoid(-l)`` summed over pixels:
     minus the binary cross-entropy. Support validation is off because grey levels
@@ -52,47 +43,47 @@ def grey_bernoulli(logits: torch.Tensor) -> dist.Distribution:
 
 
 class BaselineNN(nn.Module):
-    """The deterministic baseline as a Pyro model: y ~ Bernoulli(sigmoid(NN(x))).
+    """The deterministic baseline NN, and its Pyro model y ~ Bernoulli(sigmoid(NN(x))).
 
-    Its guide is empty, so ``Trace_ELBO`` is exactly -log p(y|x): the summed
-    binary cross-entropy over the output pixels.
+    Its guide is empty, so ``Trace_ELBO`` of the pair is exactly -log p(y|x): the
+    summed binary cross-entropy over the output pixels.
 
     Args:
-        x_dim: input pixels.
+        x_dim: given pixels.
         y_dim: output pixels.
         hidden: hidden layer widths.
     """
 
     def __init__(self, x_dim: int, y_dim: int, hidden: Sequence[int]) -> None:
         super().__init__()
-        self.net = BaselineNet(x_dim, y_dim, hidden)
+        self.net = mlp(x_dim, hidden, y_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, x_dim)`` given pixels to ``(B, y_dim)`` logits of y."""
+        return self.net(x)
 
     def model(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """``x`` ``(B, x_dim)``, ``y`` ``(B, y_dim)`` or None; returns the logits."""
-        pyro.module("baseline_net", self.net)
-        logits = self.net(x)  # (B, y_dim)
+        """y ~ p(y|x). ``x`` ``(B, x_dim)``, ``y`` ``(B, y_dim)`` or None."""
+        pyro.module("baseline_net", self)
         with pyro.plate("data", x.shape[0]):
-            pyro.sample("y", grey_bernoulli(logits), obs=y)
-        return logits
+            return pyro.sample("y", grey_bernoulli(self(x)), obs=y)
 
     def guide(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         """No latent variables: nothing to sample."""
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Pixel probabilities ``(B, y_dim)`` of the output given ``(B, x_dim)`` inputs."""
+        """Pixel probabilities ``(B, y_dim)`` of the output given ``(B, x_dim)`` pixels."""
         with torch.no_grad():
-            return torch.sigmoid(self.net(x))
+            return torch.sigmoid(self(x))
 
 
 class CVAE(nn.Module):
     """The conditional VAE as a Pyro model/guide pair, for any condition.
 
     Args:
-        condition: encodes the raw condition c (see :mod:`cvae_pyro.conditions`).
+        condition: prepares and encodes the input x (see :mod:`cvae_pyro.conditions`).
         z_dim: latent size.
         hidden: hidden layer widths of every network.
-        objective: "cvae", "gsnn" or "hybrid".
-        alpha: weight of the CVAE term in the hybrid objective.
         prior: "conditional" (prior network p(z|x)) or "standard" (N(0, I)).
     """
 
@@ -101,19 +92,13 @@ class CVAE(nn.Module):
         condition: Condition,
         z_dim: int = 200,
         hidden: Sequence[int] = (500, 500),
-        objective: str = "cvae",
-        alpha: float = 0.5,
         prior: str = "conditional",
     ) -> None:
         super().__init__()
-        if objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
         if prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
         self.condition = condition
-        self.objective, self.alpha, self.z_dim = objective, alpha, z_dim
+        self.z_dim = z_dim
         h, y = condition.h_dim, condition.y_dim
         self.recognition_net = RecognitionNet(h, y, hidden, z_dim)
         if prior == "conditional":
@@ -122,68 +107,44 @@ class CVAE(nn.Module):
             self.prior_net = StandardNormalPrior(z_dim)
         self.generation_net = GenerationNet(h, z_dim, hidden, y)
 
-    def branches(self) -> list[tuple[str, str, float]]:
-        """``(site suffix, guide, weight)`` of each ELBO term of the objective."""
-        if self.objective == "hybrid":
-            return [("_cvae", "cvae", self.alpha), ("_gsnn", "gsnn", 1.0 - self.alpha)]
-        return [("", self.objective, 1.0)]
-
-    def _register(self) -> None:
-        for name in ("recognition_net", "prior_net", "generation_net"):
-            module = getattr(self, name)
-            if any(True for _ in module.parameters()):
-                pyro.module(name, module)
-
-    def model(self, c: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """p(z|c) p(y|c,z). ``c`` raw condition ``(B, ...)``, ``y`` ``(B, y_dim)`` or None.
-
-        Returns the Bernoulli logits of y ``(B, y_dim)`` of the last branch.
-        """
-        self._register()
-        h, h_prior = self.condition(c)
-        loc, scale = self.prior_net(h_prior)  # (B, z), (B, z)
+    def model(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """p(z|x) p(y|x,z). ``x`` ``(B, ...)`` as the condition prepares it, ``y`` ``(B, y_dim)``."""
+        pyro.module("prior_net", self.prior_net)
+        pyro.module("generation_net", self.generation_net)
+        h, h_prior = self.condition(x)  # (B, h_dim), (B, h_prior_dim)
         with pyro.plate("data", h.shape[0]):
-            for suffix, _, weight in self.branches():
-                with poutine.scale(scale=weight):
-                    z = pyro.sample(f"z{suffix}", dist.Normal(loc, scale).to_event(1))
-                    logits = self.generation_net(h, z)  # (B, y_dim)
-                    pyro.sample(f"y{suffix}", grey_bernoulli(logits), obs=y)
-        return logits
+            loc, scale = self.prior_net(h_prior)  # p(z|x): (B, z_dim) each
+            z = pyro.sample("z", dist.Normal(loc, scale).to_event(1))  # (B, z_dim)
+            logits = self.generation_net(h, z)  # p(y|x,z): (B, y_dim)
+            return pyro.sample("y", grey_bernoulli(logits), obs=y)
 
-    def guide(self, c: torch.Tensor, y: torch.Tensor | None = None) -> None:
-        """q(z|c,y) for the CVAE branch, p(z|c) for the GSNN branch. Same arguments as model."""
-        self._register()
-        h, h_prior = self.condition(c)
+    def guide(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """q(z|x,y), the recognition network. Same arguments as :meth:`model`."""
+        pyro.module("recognition_net", self.recognition_net)
+        h, _ = self.condition(x)  # (B, h_dim)
         with pyro.plate("data", h.shape[0]):
-            for suffix, guide, weight in self.branches():
-                if guide == "cvae":
-                    if y is None:
-                        raise ValueError("the recognition network q(z|x,y) needs y")
-                    loc, scale = self.recognition_net(h, y)
-                else:
-                    loc, scale = self.prior_net(h_prior)
-                with poutine.scale(scale=weight):
-                    pyro.sample(f"z{suffix}", dist.Normal(loc, scale).to_event(1))
+            loc, scale = self.recognition_net(h, y)  # q(z|x,y): (B, z_dim) each
+            return pyro.sample("z", dist.Normal(loc, scale).to_event(1))  # (B, z_dim)
 
-    def prior(self, c: torch.Tensor) -> dist.Distribution:
-        """p(z|c) with batch shape ``(B,)`` and event shape ``(z_dim,)``."""
-        _, h_prior = self.condition(c)
-        loc, scale = self.prior_net(h_prior)
+    def prior(self, x: torch.Tensor) -> dist.Distribution:
+        """p(z|x) with batch shape ``(B,)`` and event shape ``(z_dim,)``."""
+        _, h_prior = self.condition(x)  # (B, h_prior_dim)
+        loc, scale = self.prior_net(h_prior)  # (B, z_dim) each
         return dist.Normal(loc, scale).to_event(1)
 
-    def posterior(self, c: torch.Tensor, y: torch.Tensor) -> dist.Distribution:
-        """q(z|c,y) with batch shape ``(B,)`` and event shape ``(z_dim,)``."""
-        h, _ = self.condition(c)
-        loc, scale = self.recognition_net(h, y)
+    def posterior(self, x: torch.Tensor, y: torch.Tensor) -> dist.Distribution:
+        """q(z|x,y) with batch shape ``(B,)`` and event shape ``(z_dim,)``."""
+        h, _ = self.condition(x)  # (B, h_dim)
+        loc, scale = self.recognition_net(h, y)  # (B, z_dim) each
         return dist.Normal(loc, scale).to_event(1)
 
-    def likelihood(self, c: torch.Tensor, z: torch.Tensor) -> dist.Distribution:
-        """p(y|c,z) for ``z`` ``(..., B, z_dim)``: Bernoulli, batch ``(..., B)``."""
-        h, _ = self.condition(c)
-        return grey_bernoulli(self.generation_net(h, z))
+    def likelihood(self, x: torch.Tensor, z: torch.Tensor) -> dist.Distribution:
+        """p(y|x,z) for ``z`` ``(..., B, z_dim)``: Bernoulli with batch shape ``(..., B)``."""
+        h, _ = self.condition(x)  # (B, h_dim)
+        return grey_bernoulli(self.generation_net(h, z))  # logits (..., B, y_dim)
 
-    def sample(self, c: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
+    def sample(self, x: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
         """Pixel probabilities of y for z drawn from the prior: ``(num_samples, B, y_dim)``."""
         with torch.no_grad():
-            z = self.prior(c).sample((num_samples,))  # (S, B, z)
-            return torch.sigmoid(self.generation_net(self.condition(c)[0], z))
+            z = self.prior(x).sample((num_samples,))  # (S, B, z_dim)
+            return self.likelihood(x, z).base_dist.probs  # (S, B, y_dim)

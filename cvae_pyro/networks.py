@@ -1,15 +1,16 @@
-"""The neural networks of the CVAE, named after Sohn et al. (2015).
+"""The three neural networks of the CVAE, named after Sohn et al. (2015).
 
 Notation: ``h`` is the encoded condition (for the quadrant task the given
 pixels x, for the label task a one-hot label), ``h_prior`` the prior network's
 input (for the quadrant task x together with the baseline's guess y_hat, the
 paper's "recurrent connection"), ``y`` the output pixels and ``z`` the latent.
 
-- :class:`BaselineNet`: the deterministic NN, Bernoulli logits of y given x.
 - :class:`RecognitionNet`: q(z | x, y), a diagonal Normal.
 - :class:`PriorNet`: the conditional prior network p(z | x, y_hat), a diagonal Normal.
 - :class:`StandardNormalPrior`: p(z) = N(0, I), the unconditional alternative.
 - :class:`GenerationNet`: p(y | x, z), independent Bernoulli logits.
+
+The deterministic baseline NN is :class:`cvae_pyro.models.BaselineNN`.
 """
 
 from __future__ import annotations
@@ -31,24 +32,6 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
         layers += [nn.Linear(d_in, d_out), nn.ReLU()]
     layers.append(nn.Linear(dims[-1], out_dim))
     return nn.Sequential(*layers)
-
-
-class BaselineNet(nn.Module):
-    """The deterministic baseline: Bernoulli logits of the output pixels y given x.
-
-    Args:
-        x_dim: input pixels.
-        y_dim: output pixels.
-        hidden: hidden layer widths.
-    """
-
-    def __init__(self, x_dim: int, y_dim: int, hidden: Sequence[int]) -> None:
-        super().__init__()
-        self.net = mlp(x_dim, hidden, y_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, x_dim)`` inputs to ``(B, y_dim)`` logits."""
-        return self.net(x)
 
 
 class _DiagonalNormalNet(nn.Module):

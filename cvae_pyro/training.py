@@ -1,7 +1,8 @@
 """One training loop for every model: SVI with Trace_ELBO, early stopping, checkpoints, resume.
 
-The baseline and the CVAE are both Pyro model/guide pairs (the baseline's guide
-is empty), so :func:`fit` trains either. After every epoch it saves a
+The baseline and every CVAE objective are Pyro model/guide pairs (the baseline's
+guide is empty; see :mod:`cvae_pyro.objectives` for the CVAE's), so :func:`fit`
+trains any of them. After every epoch it saves a
 *last* checkpoint with everything needed to continue bit-for-bit (weights,
 Adam state, RNG states, early-stopping state, history); the *best* checkpoint
 holds the weights with the lowest validation loss. Both are written atomically.
@@ -25,6 +26,7 @@ from tqdm import tqdm
 from .checkpoints import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .errors import TrainingDiverged, TrainingInterrupted
+from .objectives import Pair
 
 VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise
 
@@ -44,8 +46,8 @@ class TrainState:
 Pairs = tuple[torch.Tensor, torch.Tensor]  # (condition c, output y)
 
 
-def elbo_loss(module: nn.Module, pairs: Pairs, batch_size: int, seed: int) -> float:
-    """Negative ELBO (Trace_ELBO, one particle) in nats per image, with fixed noise.
+def elbo_loss(pair: Pair, pairs: Pairs, batch_size: int, seed: int) -> float:
+    """Negative ELBO of a (model, guide) pair (Trace_ELBO, one particle), nats per image.
 
     The noise comes from its own seed inside a forked RNG, so calling this does
     not change the training random stream.
@@ -58,7 +60,7 @@ def elbo_loss(module: nn.Module, pairs: Pairs, batch_size: int, seed: int) -> fl
         torch.manual_seed(seed)
         for start in range(0, len(y), batch_size):
             batch = slice(start, start + batch_size)
-            total += elbo.loss(module.model, module.guide, c[batch], y[batch])
+            total += elbo.loss(*pair, c[batch], y[batch])
     return total / len(y)
 
 
@@ -103,18 +105,23 @@ def _train_epoch(
 
 def fit(
     module: nn.Module,
+    pair: Pair,
     name: str,
+    kind: str,
     train: Pairs,
     validation: Pairs,
     cfg: TrainConfig,
     architecture: dict,
 ) -> TrainState:
-    """Train ``module`` (with ``.model`` and ``.guide``) by SVI, early-stopping on validation.
+    """Train the (model, guide) ``pair`` by SVI, early-stopping on validation.
 
     Args:
-        module: a :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`.
+        module: the :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`
+            whose networks the pair uses; its weights are saved.
+        pair: ``(model, guide)``, for example ``objective_pair(cvae, "gsnn")``.
         name: file stem of its checkpoints in ``cfg.run_dir``: ``{name}.pt`` (best weights)
             and ``{name}_last.pt`` (state to resume from).
+        kind: what the checkpoints hold (baseline, cvae, gsnn, hybrid or label).
         train: ``(c, y)`` training pairs on the training device.
         validation: ``(c, y)`` validation pairs.
         cfg: the run's settings (epochs, patience, batch size, learning rate, seed, resume).
@@ -126,11 +133,12 @@ def fit(
     best_path, last_path = cfg.run_dir / f"{name}.pt", cfg.run_dir / f"{name}_last.pt"
     pyro.clear_param_store()
     optim = pyro.optim.Adam({"lr": cfg.lr})
-    svi = SVI(module.model, module.guide, optim, Trace_ELBO())
+    svi = SVI(*pair, optim, Trace_ELBO())
     shuffle = torch.Generator()
     state = TrainState()
     if cfg.resume and last_path.exists():
-        state = _restore(load_checkpoint(last_path, expect=architecture), module, optim, shuffle)
+        ckpt = load_checkpoint(last_path, expect=architecture, kind=kind)
+        state = _restore(ckpt, module, optim, shuffle)
         _log(cfg, f"{name}: resuming after epoch {state.epoch} from {last_path}")
     else:
         pyro.set_rng_seed(cfg.seed)
@@ -153,21 +161,21 @@ def fit(
                 f"{err} of epoch {epoch}; the last good checkpoint is {last_path}"
             ) from None
         module.eval()
-        val_loss = elbo_loss(module, validation, cfg.eval_batch_size, val_seed)
+        val_loss = elbo_loss(pair, validation, cfg.eval_batch_size, val_seed)
         seconds = time.perf_counter() - start
         _advance(state, epoch, train_loss, val_loss, seconds, cfg)
         if state.best_epoch == epoch:
-            save_checkpoint(_payload(module, architecture, state), best_path)
+            save_checkpoint(_payload(module, architecture, state), best_path, kind)
         payload = _payload(module, architecture, state)
         payload.update(optimizer=optim.get_state(), rng=_rng_state(shuffle))
-        save_checkpoint(payload, last_path)
+        save_checkpoint(payload, last_path, kind)
         mark = "  *" if state.best_epoch == epoch else ""
         _log(
             cfg,
             f"{name} epoch {epoch:3d}/{cfg.epochs}  train {train_loss:8.3f}  "
             f"val {val_loss:8.3f} nats/image  {seconds:6.1f} s{mark}",
         )
-    module.load_state_dict(load_checkpoint(best_path, expect=architecture)["state_dict"])
+    module.load_state_dict(load_checkpoint(best_path, expect=architecture, kind=kind)["state_dict"])
     module.eval()
     return state
 

@@ -21,16 +21,16 @@ from cvae_pyro.classifier import (
     save_classifier,
     train_classifier,
 )
+from cvae_pyro.cli.sample import main as sample_main
+from cvae_pyro.cli.train import main as train_main
 from cvae_pyro.conditions import LabelCondition, QuadrantCondition
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_mnist
 from cvae_pyro.errors import CheckpointError, ConfigError
-from cvae_pyro.models import CVAE
-from cvae_pyro.networks import BaselineNet
-from cvae_pyro.sample import main as sample_main
-from cvae_pyro.sample import prior_latents, sample_digits
-from cvae_pyro.train import main as train_main
-from cvae_pyro.train import run
+from cvae_pyro.experiment import run
+from cvae_pyro.models import CVAE, BaselineNN
+from cvae_pyro.objectives import objective_pair
+from cvae_pyro.sampling import prior_latents, sample_digits
 
 B, Z = 5, 4  # batch and latent size of the untrained models
 SHORT = {"limit": 2000, "epochs": 3, "batch_size": 32, "lr": 3e-3, "z_dim": 8}  # ~3 s of training
@@ -71,9 +71,9 @@ def trained(data, label_data_dir, tmp_path_factory):
     return cfg, load_model(cfg.run_dir / "cvae.pt"), classifier
 
 
-def small_cvae(**kwargs) -> CVAE:
+def small_cvae(prior: str = "conditional") -> CVAE:
     torch.manual_seed(0)
-    return CVAE(LabelCondition(), z_dim=Z, hidden=(16,), **kwargs)
+    return CVAE(LabelCondition(), z_dim=Z, hidden=(16,), prior=prior)
 
 
 def one_line(text: str) -> bool:
@@ -90,19 +90,20 @@ def test_label_condition_is_one_hot():
 @pytest.mark.parametrize("prior", ["conditional", "standard"])
 @pytest.mark.parametrize("objective", ["cvae", "hybrid"])
 def test_model_and_guide_site_shapes(prior, objective):
-    cvae = small_cvae(prior=prior, objective=objective)
+    cvae = small_cvae(prior=prior)
+    model_fn, guide_fn = objective_pair(cvae, objective)
     c, y = torch.randint(0, 10, (B,)), torch.rand(B, 784)
-    suffixes = ["_cvae", "_gsnn"] if objective == "hybrid" else [""]
-    model = poutine.trace(cvae.model).get_trace(c, y)
-    guide = poutine.trace(cvae.guide).get_trace(c, y)
+    prefixes = ["cvae/", "gsnn/"] if objective == "hybrid" else [""]
+    model = poutine.trace(model_fn).get_trace(c, y)
+    guide = poutine.trace(guide_fn).get_trace(c, y)
     model.compute_log_prob()
-    for s in suffixes:
-        z, y_site = model.nodes[f"z{s}"], model.nodes[f"y{s}"]
+    for s in prefixes:
+        z, y_site = model.nodes[f"{s}z"], model.nodes[f"{s}y"]
         assert z["value"].shape == (B, Z) and z["fn"].event_shape == (Z,)
         assert z["fn"].batch_shape == (B,) and z["log_prob"].shape == (B,)
         assert y_site["is_observed"] and y_site["value"].shape == (B, 784)
         assert y_site["fn"].batch_shape == (B,) and y_site["fn"].event_shape == (784,)
-        assert guide.nodes[f"z{s}"]["value"].shape == (B, Z)
+        assert guide.nodes[f"{s}z"]["value"].shape == (B, Z)
     assert torch.isfinite(model.log_prob_sum())
 
 
@@ -123,7 +124,7 @@ def test_sample_digits_shape_range_and_shared_noise():
 def test_sample_digits_rejects_bad_requests():
     with pytest.raises(ConfigError):
         sample_digits(small_cvae(), [10], 4)
-    quadrant = CVAE(QuadrantCondition(1, BaselineNet(196, 588, (8,))), z_dim=Z, hidden=(8,))
+    quadrant = CVAE(QuadrantCondition(1, BaselineNN(196, 588, (8,))), z_dim=Z, hidden=(8,))
     with pytest.raises(CheckpointError):
         sample_digits(quadrant, [2], 4)
 

@@ -12,6 +12,7 @@ from torch import nn
 from cvae_pyro.build import build_baseline
 from cvae_pyro.metrics import Estimate, evaluate_cvae, is_nll, mc_nll, negative_elbo, nn_nll
 from cvae_pyro.models import CVAE
+from cvae_pyro.objectives import objective_pair
 
 X_DIM, Y_DIM, N = 3, 32, 8
 
@@ -59,7 +60,9 @@ def exact_nll(cvae, x, y, points=20001):
 
 
 def repeated(estimator, cvae, x, y, samples, repeats=40):
-    return torch.stack([estimator(cvae, x, y, samples).per_image for _ in range(repeats)])
+    """``(repeats, N)`` estimates, each with its own noise seed."""
+    runs = [estimator(cvae, x, y, samples, seed=seed).per_image for seed in range(repeats)]
+    return torch.stack(runs)
 
 
 def test_quadrature_is_converged(toy):
@@ -112,10 +115,10 @@ def test_negative_elbo_agrees_with_trace_elbo(toy):
 def test_gsnn_gets_mc_and_its_own_bound(toy):
     """A GSNN's recognition network is untrained: no IS, and its bound uses q = p(z|x)."""
     cvae, x, y = toy
-    gsnn = CVAE(IdentityCondition(), z_dim=1, hidden=(32,), objective="gsnn")
+    gsnn = CVAE(IdentityCondition(), z_dim=1, hidden=(32,))
     gsnn.load_state_dict(cvae.state_dict())
     torch.manual_seed(6)
-    estimates = evaluate_cvae(gsnn, x, y, 4000)
+    estimates = evaluate_cvae(gsnn, x, y, 4000, seed=6, kind="gsnn")
     assert [e.estimator for e in estimates] == ["MC", "-ELBO"]
     mc, bound = estimates
     # the exact bound -E_p(z|x)[log p(y|x,z)], by quadrature over the 1-d latent
@@ -127,21 +130,23 @@ def test_gsnn_gets_mc_and_its_own_bound(toy):
         exact_bound = -(weights * gsnn.likelihood(x, z).log_prob(y)).sum(0)  # (N,)
     assert bound.per_image.sum().item() == pytest.approx(exact_bound.sum().item(), rel=1e-2)
     pyro_loss = Trace_ELBO(num_particles=4000, vectorize_particles=True).loss(
-        gsnn.model, gsnn.guide, x, y
+        *objective_pair(gsnn, "gsnn"), x, y
     )
     assert pyro_loss == pytest.approx(exact_bound.sum().item(), rel=1e-2)
     assert bound.mean > mc.mean >= exact_nll(cvae, x, y).mean().item() - 0.05
 
 
-def test_chunking_does_not_change_results(toy):
+@pytest.mark.parametrize("estimator", [mc_nll, is_nll, negative_elbo])
+def test_chunk_size_does_not_change_estimates(toy, estimator):
+    """Each image draws its noise from its own seed, so chunks of 1, 7 or 500 agree."""
     cvae, x, y = toy
-    torch.manual_seed(5)
-    whole = is_nll(cvae, x, y, 7, chunk=100).per_image
-    torch.manual_seed(5)
-    assert is_nll(cvae, x, y, 7, chunk=100).per_image.equal(whole)
-    torch.manual_seed(5)
-    parts = is_nll(cvae, x, y, 7, chunk=3).per_image
-    assert parts.shape == whole.shape == (N,)
+    x, y = x.repeat(3, 1), y.repeat(3, 1)  # 24 images: chunks of 7 split them unevenly
+    by_chunk = {c: estimator(cvae, x, y, 50, chunk=c, seed=3).per_image for c in (1, 7, 500)}
+    for chunk in (1, 7):
+        assert torch.allclose(by_chunk[chunk], by_chunk[500], rtol=1e-6, atol=1e-5), chunk
+    # the copies of an image are different images with their own draws
+    assert not torch.equal(by_chunk[500][:N], by_chunk[500][N : 2 * N])
+    assert not torch.equal(by_chunk[500], estimator(cvae, x, y, 50, chunk=500, seed=4).per_image)
 
 
 def test_nn_nll_is_summed_binary_cross_entropy():

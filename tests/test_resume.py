@@ -10,7 +10,7 @@ import torch
 from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint, save_json, write_atomic
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.errors import CheckpointError, TrainingDiverged
-from cvae_pyro.train import run
+from cvae_pyro.experiment import run
 
 from .helpers import SMALL, popen_module, run_module
 
@@ -131,7 +131,9 @@ def test_nan_loss_stops_with_epoch_and_step(tmp_path, data_dir, monkeypatch):
 
 
 def test_truncated_and_foreign_checkpoints(tmp_path):
-    path = save_checkpoint({"architecture": {"z_dim": 8}, "state_dict": {}}, tmp_path / "a.pt")
+    path = save_checkpoint(
+        {"architecture": {"z_dim": 8}, "state_dict": {}}, tmp_path / "a.pt", "cvae"
+    )
     assert load_checkpoint(path)["architecture"] == {"z_dim": 8}
     truncated = tmp_path / "t.pt"
     truncated.write_bytes(path.read_bytes()[:50])

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from cvae_pyro.build import build_baseline, build_cvae, load_model
+from cvae_pyro.cli.train import main
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_mnist
-from cvae_pyro.masks import split_xy
-from cvae_pyro.train import main, run
+from cvae_pyro.experiment import run
 from cvae_pyro.training import elbo_loss
 
 from .helpers import SMALL
@@ -55,9 +55,8 @@ def test_end_to_end_cli_run(tmp_path, data_dir, capsys):
     torch.manual_seed(3)
     untrained = build_cvae(cfg, build_baseline(1, cfg.hidden))
     trained = load_model(run_dir / "cvae.pt")
-    pairs = split_xy(val.images, 1)
-    before = elbo_loss(untrained, pairs, 1000, seed=0)
-    after = elbo_loss(trained, pairs, 1000, seed=0)
+    before = elbo_loss((untrained.model, untrained.guide), untrained.condition.pairs(val), 1000, 0)
+    after = elbo_loss((trained.model, trained.guide), trained.condition.pairs(val), 1000, 0)
     assert after < before - 20, (before, after)
     assert metrics["cvae"]["best_val_loss_nats_per_image"] < before
 
@@ -82,7 +81,7 @@ def test_baseline_is_reused_and_frozen(tmp_path, data_dir):
     assert (tmp_path / "q2/baseline.pt").stat().st_mtime_ns == stamp  # loaded, not retrained
     hybrid = torch.load(tmp_path / "q2/hybrid.pt", weights_only=True)["state_dict"]
     for key, value in baseline_before.items():
-        assert torch.equal(hybrid[f"condition.baseline.{key.removeprefix('net.')}"], value)
+        assert torch.equal(hybrid[f"condition.baseline.{key}"], value)
     assert {"baseline", "cvae", "hybrid"} <= set(metrics)
 
 
@@ -118,11 +117,15 @@ BAD_ARGS = [
     (["--quadrants", "4"], "invalid choice"),
     (["--quadrants", "-1"], "invalid choice"),
     (["--quadrants", "two"], "invalid int value"),
-    ([], "--quadrants is required"),
+    ([], "quadrants (1, 2 or 3 quadrants given) is required"),
     (["--quadrants", "1", "--epochs", "0"], "epochs must be a positive integer"),
     (["--quadrants", "1", "--batch-size", "-5"], "batch_size must be a positive integer"),
-    (["--quadrants", "1", "--lr", "0"], "lr must be positive"),
-    (["--quadrants", "1", "--lr", "-0.001"], "lr must be positive"),
+    (["--quadrants", "1", "--lr", "0"], "lr must be a positive finite number"),
+    (["--quadrants", "1", "--lr", "-0.001"], "lr must be a positive finite number"),
+    (["--quadrants", "1", "--lr", "inf"], "lr must be a positive finite number"),
+    (["--quadrants", "1", "--lr", "1e999"], "lr must be a positive finite number"),
+    (["--quadrants", "1", "--seed", "-1"], "seed must be an integer in 0.."),
+    (["--quadrants", "1", "--seed", "4294967296"], "seed must be an integer in 0.."),
     (["--quadrants", "1", "--z-dim", "0"], "z_dim must be a positive integer"),
     (["--quadrants", "1", "--limit", "0"], "limit must be a positive integer"),
     (["--quadrants", "1", "--alpha", "2"], "alpha must lie in"),

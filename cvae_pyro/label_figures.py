@@ -19,10 +19,12 @@ import matplotlib.pyplot as plt
 import torch
 
 from .conditions import NUM_CLASSES
+from .config import TrainConfig
 from .data import Split
+from .figures import FIGURE_SEED, pick_one_per_digit, save_figure
 from .masks import IMAGE_SIDE
-from .plots import FIGURE_SEED, pick_one_per_digit, save_figure
-from .sample import decode, prior_latents, sample_digits
+from .models import CVAE
+from .sampling import decode, prior_latents, sample_digits
 
 DIGIT_COLUMNS = 12  #: latent draws (columns) of digits.png
 WRAP_COLUMNS = 10  #: most images per row when one digit's samples are wrapped
@@ -71,21 +73,23 @@ def grid_figure(rows: list[torch.Tensor], names: list[str], title: str = "") -> 
     return fig
 
 
-def reconstruct(cvae, labels: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+def reconstruct(cvae: CVAE, labels: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """Probabilities of p(y|c,z) at z = the mean of q(z|y,c): ``(B, 784)``."""
     with torch.no_grad():
         z = cvae.posterior(labels, images).mean  # (B, z)
         return cvae.likelihood(labels, z).mean  # (B, 784)
 
 
-def digits_figure(cvae, num_columns: int = DIGIT_COLUMNS, seed: int = FIGURE_SEED) -> plt.Figure:
+def digits_figure(
+    cvae: CVAE, num_columns: int = DIGIT_COLUMNS, seed: int = FIGURE_SEED
+) -> plt.Figure:
     """One row per digit, one shared latent draw per column."""
     samples = sample_digits(cvae, range(NUM_CLASSES), num_columns, seed)  # (10, n, 784)
     title = "samples of p(y|c,z), z = loc_c + scale_c * eps; one eps per column"
     return grid_figure(list(samples), [str(d) for d in range(NUM_CLASSES)], title)
 
 
-def reconstructions_figure(cvae, split: Split) -> plt.Figure:
+def reconstructions_figure(cvae: CVAE, split: Split) -> plt.Figure:
     """Validation images (top) and their reconstructions through q(z|y,c), p(y|c,z)."""
     idx = pick_one_per_digit(split.labels, RECONSTRUCTIONS_PER_DIGIT)
     images, labels = split.images[idx], split.labels[idx]  # (N, 784), (N,)
@@ -93,7 +97,7 @@ def reconstructions_figure(cvae, split: Split) -> plt.Figure:
     return grid_figure(rows, ["input", "recon."], "reconstruction at the mean of q(z|y,c)")
 
 
-def latent_scatter_figure(cvae, split: Split) -> plt.Figure:
+def latent_scatter_figure(cvae: CVAE, split: Split) -> plt.Figure:
     """Means of q(z|y,c) over validation images in the plane, colored by label (z_dim = 2)."""
     images, labels = split.images[:SCATTER_POINTS], split.labels[:SCATTER_POINTS]
     with torch.no_grad():
@@ -108,7 +112,7 @@ def latent_scatter_figure(cvae, split: Split) -> plt.Figure:
     return fig
 
 
-def latent_grid_figure(cvae, digit: int = LATENT_GRID_DIGIT) -> plt.Figure:
+def latent_grid_figure(cvae: CVAE, digit: int = LATENT_GRID_DIGIT) -> plt.Figure:
     """p(y|c,z) decoded over the latent plane for one digit c (z_dim = 2).
 
     ``z = loc_c + scale_c * eps`` with eps on a grid of standard-normal quantiles;
@@ -129,7 +133,7 @@ def latent_grid_figure(cvae, digit: int = LATENT_GRID_DIGIT) -> plt.Figure:
     return grid_figure(rows, names, title)
 
 
-def save_label_figures(cfg, split: Split, cvae) -> list[Path]:
+def save_label_figures(cfg: TrainConfig, split: Split, cvae: CVAE) -> list[Path]:
     """Write the label CVAE's figures into ``cfg.run_dir``; returns their paths.
 
     Args:

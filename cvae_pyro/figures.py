@@ -1,4 +1,4 @@
-"""Figures: the input / truth / NN / CVAE-samples grid of the quadrant task."""
+"""Figures of the quadrant task (input, truth, NN guess and CVAE samples) and saving figures."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
+from .checkpoints import write_atomic
+from .config import TrainConfig
+from .data import Split
 from .masks import IMAGE_SIDE, input_mask, merge_xy, split_xy
+from .models import CVAE, BaselineNN
 
 HIDDEN_GREY = 0.35  #: grey level that marks pixels the model is not given
 FIGURE_SEED = 1234  #: seed of the CVAE samples drawn for figures
@@ -20,7 +24,11 @@ def pick_one_per_digit(labels: torch.Tensor, per_digit: int = 1) -> torch.Tensor
 
 
 def quadrant_rows(
-    images: torch.Tensor, quadrants: int, baseline, cvae, num_samples: int = 3
+    images: torch.Tensor,
+    quadrants: int,
+    baseline: BaselineNN | None,
+    cvae: CVAE,
+    num_samples: int = 3,
 ) -> tuple[list[str], torch.Tensor]:
     """Rows of the samples figure, each ``(N, 784)``: input, truth, NN, CVAE samples.
 
@@ -34,7 +42,7 @@ def quadrant_rows(
         rows.append(merge_xy(x, baseline.predict(x), quadrants))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(FIGURE_SEED)
-        samples = cvae.sample(x, num_samples)  # (S, N, n_y)
+        samples = cvae.sample(cvae.condition.prepare(x), num_samples)  # (S, N, n_y)
     for s in range(num_samples):
         names.append(f"CVAE {s + 1}")
         rows.append(merge_xy(x, samples[s], quadrants))
@@ -70,7 +78,11 @@ def plot_image_rows(
 
 
 def samples_figure(
-    images: torch.Tensor, quadrants: int, baseline, cvae, num_samples: int = 3
+    images: torch.Tensor,
+    quadrants: int,
+    baseline: BaselineNN | None,
+    cvae: CVAE,
+    num_samples: int = 3,
 ) -> plt.Figure:
     """Pyro's tutorial figure: input, truth, NN prediction and CVAE samples per digit."""
     names, rows = quadrant_rows(images, quadrants, baseline, cvae, num_samples)
@@ -81,21 +93,17 @@ def samples_figure(
 
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:
     """Save ``fig`` as PNG (atomically) and close it."""
-    from .checkpoints import write_atomic
-
     path = Path(path)
     write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
     return path
 
 
-def save_training_figures(cfg, split, baseline, cvae) -> list[Path]:
-    """Figures written at the end of training, under ``cfg.run_dir``."""
-    if cfg.condition == "quadrant":
-        idx = pick_one_per_digit(split.labels)
-        fig = samples_figure(split.images[idx], cfg.quadrants, baseline, cvae)
-        name = "samples.png" if cfg.objective == "cvae" else f"samples_{cfg.objective}.png"
-        return [save_figure(fig, cfg.run_dir / name)]
-    from .label_plots import save_label_figures
-
-    return save_label_figures(cfg, split, cvae)
+def save_quadrant_figures(
+    cfg: TrainConfig, split: Split, baseline: BaselineNN | None, cvae: CVAE
+) -> list[Path]:
+    """The samples figure written at the end of training, under ``cfg.run_dir``."""
+    idx = pick_one_per_digit(split.labels)
+    fig = samples_figure(split.images[idx], cfg.quadrants, baseline, cvae)
+    name = "samples.png" if cfg.objective == "cvae" else f"samples_{cfg.objective}.png"
+    return [save_figure(fig, cfg.run_dir / name)]

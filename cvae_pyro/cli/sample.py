@@ -1,0 +1,57 @@
+"""``python -m cvae_pyro.sample``: draw digits from a trained label CVAE into a PNG."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+
+from ..build import load_trained
+from ..config import SampleConfig
+from ..errors import ConfigError
+from ..figures import save_figure
+from ..label_figures import WRAP_COLUMNS, grid_figure
+from ..sampling import MAX_SAMPLES, parse_digits, sample_digits
+from .common import Parser, add_config_options, check_out_dir, config_from_args, run_command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m cvae_pyro.sample``, generated from :class:`SampleConfig`."""
+    parser = Parser(
+        prog="python -m cvae_pyro.sample",
+        description="Draw digits from a label CVAE trained with --condition label.",
+    )
+    add_config_options(parser, SampleConfig)
+    return parser
+
+
+def samples_figure(samples: torch.Tensor, digits: list[int]) -> plt.Figure:
+    """``samples`` ``(D, n, 784)``: one row per digit, or one digit's samples wrapped in rows."""
+    if len(digits) == 1:
+        n = samples.shape[1]
+        rows = [samples[0, i : i + WRAP_COLUMNS] for i in range(0, n, WRAP_COLUMNS)]
+        names = [str(digits[0])] + [""] * (len(rows) - 1)
+        return grid_figure(rows, names, f"digit {digits[0]}: {n} samples")
+    return grid_figure(list(samples), [str(d) for d in digits], "each column: one latent draw")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m cvae_pyro.sample`` and ``cvae-pyro-sample``."""
+
+    def body(args: argparse.Namespace, argv: list[str]) -> None:
+        cfg = config_from_args(SampleConfig, args)
+        digits = parse_digits(cfg.digit)
+        if not 1 <= cfg.n <= MAX_SAMPLES:
+            raise ConfigError(f"--n must lie in 1..{MAX_SAMPLES}, got {cfg.n}")
+        default = "digits.png" if len(digits) > 1 else f"digit_{digits[0]}.png"
+        out = Path(cfg.out or default)
+        check_out_dir(out.parent, "--out folder")
+        path = cfg.checkpoint or Path(cfg.out_dir) / "label" / "cvae.pt"
+        cvae = load_trained(path, kind="label").module
+        samples = sample_digits(cvae, digits, cfg.n, cfg.seed)  # (D, n, 784)
+        print(f"saved {save_figure(samples_figure(samples, digits), out)}")
+
+    return run_command(argv, build_parser(), body)

@@ -1,0 +1,124 @@
+"""Run one training experiment: the baseline (for the quadrant task), then one CVAE objective.
+
+:func:`run` is what ``python -m cvae_pyro.train`` calls, and what notebooks,
+benchmarks and :mod:`cvae_pyro.reproduction` call too. For the quadrant task the
+baseline NN is trained first (or loaded from the run folder when a finished one
+is there), frozen, and fed to the CVAE's prior network. For the label condition
+only the label CVAE is trained. Everything lands in ``cfg.run_dir``:
+checkpoints, ``metrics.json`` and the figures.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyro
+import torch
+
+from .build import BASELINE, baseline_architecture, build_baseline, build_cvae
+from .checkpoints import load_checkpoint, save_json
+from .config import TrainConfig
+from .data import MNIST, load_mnist
+from .errors import ConfigError
+from .figures import save_quadrant_figures
+from .label_figures import save_label_figures
+from .masks import split_xy
+from .models import CVAE, BaselineNN
+from .objectives import objective_pair
+from .training import TrainState, elbo_loss, fit, is_finished
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` means cuda when available; asking for cuda without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for, but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def load_data(data_dir: str | None, limit: int | None, device: torch.device) -> MNIST:
+    """MNIST's three splits on ``device``, each cut to its first ``limit`` images."""
+    data = load_mnist(data_dir)
+    return MNIST(*(data.split(s).head(limit).to(device) for s in ("train", "validation", "test")))
+
+
+def train_baseline(cfg: TrainConfig, data: MNIST) -> tuple[BaselineNN, TrainState]:
+    """Train the baseline, or load it when a finished one is in ``cfg.run_dir``."""
+    device = data.train.images.device
+    pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
+    baseline = build_baseline(cfg.quadrants, cfg.hidden).to(device)
+    arch = baseline_architecture(cfg)
+    last = cfg.run_dir / f"{BASELINE}_last.pt"
+    if is_finished(last):
+        ckpt = load_checkpoint(cfg.run_dir / f"{BASELINE}.pt", expect=arch, kind=BASELINE)
+        baseline.load_state_dict(ckpt["state_dict"])
+        if not cfg.quiet:
+            print(f"baseline: loaded the finished baseline from {cfg.run_dir}")
+        return baseline.eval(), TrainState(**load_checkpoint(last)["train_state"])
+    train = split_xy(data.train.images, cfg.quadrants)
+    val = split_xy(data.validation.images, cfg.quadrants)
+    pair = (baseline.model, baseline.guide)
+    state = fit(baseline, pair, BASELINE, BASELINE, train, val, cfg, arch)
+    return baseline, state
+
+
+def train_cvae(
+    cfg: TrainConfig, data: MNIST, baseline: BaselineNN | None
+) -> tuple[CVAE, TrainState]:
+    """Train the CVAE with ``cfg.objective`` (the baseline, if any, stays frozen)."""
+    pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
+    cvae = build_cvae(cfg, baseline).to(data.train.images.device)
+    train, val = cvae.condition.pairs(data.train), cvae.condition.pairs(data.validation)
+    pair = objective_pair(cvae, cfg.objective, cfg.alpha)
+    state = fit(cvae, pair, cfg.objective, cfg.kind, train, val, cfg, cfg.architecture())
+    return cvae, state
+
+
+def summary(state: TrainState) -> dict:
+    """What ``metrics.json`` records of one model's training."""
+    return {
+        "history": state.history,
+        "best_epoch": state.best_epoch,
+        "epochs_run": state.epoch,
+        "best_val_loss_nats_per_image": state.best_val_loss,
+        "seconds_total": sum(r["seconds"] for r in state.history),
+    }
+
+
+def update_metrics(cfg: TrainConfig, entries: dict) -> dict:
+    """Merge ``entries`` into ``run_dir/metrics.json`` (written atomically)."""
+    path = cfg.run_dir / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.exists() else {}
+    metrics.update(entries)
+    save_json(metrics, path)
+    return metrics
+
+
+def run(cfg: TrainConfig) -> dict:
+    """Train everything ``cfg`` asks for; returns the metrics written to ``metrics.json``."""
+    device = resolve_device(cfg.device)
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    data = load_data(cfg.data_dir, cfg.limit, device)
+    entries: dict = {}
+    baseline = None
+    if cfg.condition == "quadrant":
+        baseline, state = train_baseline(cfg, data)
+        val = split_xy(data.validation.images, cfg.quadrants)
+        nll = elbo_loss((baseline.model, baseline.guide), val, cfg.eval_batch_size, cfg.seed)
+        entries[BASELINE] = {**summary(state), "val_nll_nats_per_image": nll}
+    cvae, state = train_cvae(cfg, data, baseline)
+    val = cvae.condition.pairs(data.validation)
+    pair = objective_pair(cvae, cfg.objective, cfg.alpha)
+    entries[cfg.objective] = {
+        **summary(state),
+        "val_negative_elbo_nats_per_image": elbo_loss(pair, val, cfg.eval_batch_size, cfg.seed),
+        "config": cfg.to_dict(),
+    }
+    metrics = update_metrics(cfg, entries)
+    if cfg.figures:
+        if cfg.condition == "quadrant":
+            save_quadrant_figures(cfg, data.validation, baseline, cvae)
+        else:
+            save_label_figures(cfg, data.validation, cvae)
+    return metrics
