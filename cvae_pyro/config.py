@@ -55,10 +55,15 @@ class TrainConfig:
     objective: str = setting("cvae", "training objective (Sohn et al., sec. 4)", choices=OBJECTIVES)
     alpha: float = setting(0.5, "weight of the CVAE term in the hybrid objective")
     prior: str = setting("conditional", "prior network p(z|x), or N(0, I)", choices=PRIORS)
-    epochs: int = setting(50, "most epochs per model")
-    patience: int = setting(5, "early stopping: epochs without a better validation loss")
+    epochs: int = setting(200, "most epochs per model (early stopping ends training first)")
+    patience: int = setting(5, "stop after this many epochs in a row without improvement")
+    lr_patience: int = setting(2, "multiply the learning rate by lr-decay after this many")
+    lr_decay: float = setting(0.3, "factor applied to the learning rate on a plateau")
+    min_improvement: float = setting(
+        1e-3, "an epoch improves if it beats the best validation loss by this fraction"
+    )
     batch_size: int = setting(128, "images per SVI step")
-    lr: float = setting(1e-3, "Adam learning rate")
+    lr: float = setting(1e-3, "initial Adam learning rate")
     z_dim: int = setting(200, "latent size")
     hidden: tuple[int, ...] = setting((500, 500), "hidden widths of every network")
     seed: int = setting(0, "seeds the initial weights, the noise and the shuffling")
@@ -88,6 +93,11 @@ class TrainConfig:
         choice("device", self.device, DEVICES)
         for name in ("epochs", "batch_size", "z_dim", "eval_batch_size", "patience"):
             positive_int(name, getattr(self, name))
+        positive_int("lr_patience", self.lr_patience)
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise ConfigError(f"lr_decay must lie in (0, 1], got {self.lr_decay}")
+        if not 0.0 <= self.min_improvement < 1.0:
+            raise ConfigError(f"min_improvement must lie in [0, 1), got {self.min_improvement}")
         if self.limit is not None:
             positive_int("limit", self.limit)
         seed_in_range(self.seed)
@@ -158,7 +168,7 @@ class ReproduceConfig:
     )
     seeds: tuple[int, ...] = setting((0,), "training seeds")
     objectives: tuple[str, ...] = setting(OBJECTIVES, "CVAE objectives", choices=OBJECTIVES)
-    epochs: int = setting(30, "most epochs per model")
+    epochs: int = setting(200, "most epochs per model (early stopping ends training first)")
     patience: int = setting(5, "early stopping patience")
     samples: int = setting(DEFAULT_SAMPLES, "S for MC, IS and -ELBO")
     runs_dir: str = setting("runs/reproduce", "checkpoints (not committed)")

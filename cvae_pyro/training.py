@@ -2,10 +2,17 @@
 
 The baseline and every CVAE objective are Pyro model/guide pairs (the baseline's
 guide is empty; see :mod:`cvae_pyro.objectives` for the CVAE's), so :func:`fit`
-trains any of them. After every epoch it saves a
-*last* checkpoint with everything needed to continue bit-for-bit (weights,
-Adam state, RNG states, early-stopping state, history); the *best* checkpoint
-holds the weights with the lowest validation loss. Both are written atomically.
+trains any of them. After every epoch it saves a *last* checkpoint with
+everything needed to continue bit-for-bit (weights, Adam state, RNG states,
+early-stopping state, history); the *best* checkpoint holds the weights with the
+lowest validation loss. Both are written atomically.
+
+Learning rate and stopping, decided on the validation loss after each epoch: an
+epoch *improves* when it beats the best loss so far by more than
+``min_improvement`` (relative). After ``lr_patience`` epochs in a row without
+improvement the learning rate is multiplied by ``lr_decay``; after ``patience``
+such epochs training stops. The best checkpoint is the lowest loss, however small
+the gain.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import numpy as np
 import pyro
 import torch
 from pyro.infer import SVI, Trace_ELBO
+from pyro.optim import PyroOptim
 from torch import nn
 from tqdm import tqdm
 
@@ -38,12 +46,57 @@ class TrainState:
     epoch: int = 0  # last finished epoch
     best_val_loss: float = math.inf  # lowest validation loss so far, nats per image
     best_epoch: int = 0  # epoch that reached it
-    bad_epochs: int = 0  # epochs since the last improvement
+    bad_epochs: int = 0  # epochs in a row without improvement (early stopping)
+    plateau_epochs: int = 0  # the same, reset when the learning rate drops
+    lr: float = 0.0  # learning rate of the next epoch (0: not started)
     finished: bool = False  # early-stopped or reached the epoch limit
     history: list[dict] = field(default_factory=list)  # one record per epoch
 
 
-Pairs = tuple[torch.Tensor, torch.Tensor]  # (condition c, output y)
+Pairs = tuple[torch.Tensor, torch.Tensor]  # (input x, output y)
+
+
+class FusedAdam(PyroOptim):
+    """One fused ``torch.optim.Adam`` over all trainable parameters of a module, for SVI.
+
+    ``pyro.optim.Adam`` makes one optimizer per parameter tensor and steps them one
+    by one; this steps them all in one fused kernel (the same update rule, other
+    floating-point rounding). Gradients are cleared after each step.
+
+    Args:
+        module: the networks to train; frozen parameters (``requires_grad=False``) are left.
+        lr: learning rate.
+    """
+
+    def __init__(self, module: nn.Module, lr: float) -> None:
+        super().__init__(torch.optim.Adam, {"lr": lr})
+        params = [p for p in module.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(params, lr=lr, fused=True)
+
+    def __call__(self, params, *args, **kwargs) -> None:
+        """One Adam step of every parameter (SVI passes the ones it saw; all are stepped)."""
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def set_lr(self, lr: float) -> None:
+        """Use learning rate ``lr`` from the next step on."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def get_state(self) -> dict:
+        """The optimizer's state dict (moments and step counts)."""
+        return self.optimizer.state_dict()
+
+    def set_state(self, state_dict: dict) -> None:
+        """Restore a state dict from :meth:`get_state`."""
+        self.optimizer.load_state_dict(state_dict)
+
+
+def make_svi(module: nn.Module, pair: Pair, lr: float) -> tuple[SVI, FusedAdam]:
+    """SVI with ``Trace_ELBO`` for the (model, guide) ``pair`` over ``module``'s networks."""
+    pyro.clear_param_store()
+    optim = FusedAdam(module, lr)
+    return SVI(*pair, optim, Trace_ELBO()), optim
 
 
 def elbo_loss(pair: Pair, pairs: Pairs, batch_size: int, seed: int) -> float:
@@ -85,21 +138,34 @@ def _set_rng_state(state: dict, shuffle: torch.Generator) -> None:
     shuffle.set_state(state["shuffle"])
 
 
-def _train_epoch(
-    svi: SVI, pairs: Pairs, cfg: TrainConfig, shuffle: torch.Generator, label: str
+def train_epoch(
+    svi: SVI,
+    pairs: Pairs,
+    batch_size: int,
+    shuffle: torch.Generator,
+    label: str = "epoch",
+    quiet: bool = True,
 ) -> float:
-    c, y = pairs
+    """One pass of SVI steps over ``pairs`` in an order drawn from ``shuffle``.
+
+    Returns:
+        The mean training loss, nats per image.
+
+    Raises:
+        TrainingDiverged: a step's loss is NaN or infinite.
+    """
+    x, y = pairs
     order = torch.randperm(len(y), generator=shuffle).to(y.device)
-    steps = range(0, len(y), cfg.batch_size)
+    steps = range(0, len(y), batch_size)
     total = 0.0
-    bar = tqdm(steps, desc=label, leave=False, disable=cfg.quiet, unit="step")
+    bar = tqdm(steps, desc=label, leave=False, disable=quiet, unit="step")
     for step, start in enumerate(bar, start=1):
-        idx = order[start : start + cfg.batch_size]
-        loss = svi.step(c[idx], y[idx])
+        idx = order[start : start + batch_size]  # (b,)
+        loss = svi.step(x[idx], y[idx])
         if not math.isfinite(loss):
             raise TrainingDiverged(f"{label}: the loss became {loss} at step {step}")
         total += loss
-        bar.set_postfix(loss=f"{total / min(start + cfg.batch_size, len(y)):.2f}")
+        bar.set_postfix(loss=f"{total / min(start + batch_size, len(y)):.2f}")
     return total / len(y)
 
 
@@ -131,11 +197,9 @@ def fit(
         The final state; ``module`` holds the best weights.
     """
     best_path, last_path = cfg.run_dir / f"{name}.pt", cfg.run_dir / f"{name}_last.pt"
-    pyro.clear_param_store()
-    optim = pyro.optim.Adam({"lr": cfg.lr})
-    svi = SVI(*pair, optim, Trace_ELBO())
+    svi, optim = make_svi(module, pair, cfg.lr)
     shuffle = torch.Generator()
-    state = TrainState()
+    state = TrainState(lr=cfg.lr)
     if cfg.resume and last_path.exists():
         ckpt = load_checkpoint(last_path, expect=architecture, kind=kind)
         state = _restore(ckpt, module, optim, shuffle)
@@ -148,8 +212,10 @@ def fit(
         epoch = state.epoch + 1
         start = time.perf_counter()
         module.train()
+        optim.set_lr(state.lr)
         try:
-            train_loss = _train_epoch(svi, train, cfg, shuffle, f"{name} epoch {epoch}")
+            label = f"{name} epoch {epoch}"
+            train_loss = train_epoch(svi, train, cfg.batch_size, shuffle, label, cfg.quiet)
         except KeyboardInterrupt:
             raise TrainingInterrupted(
                 f"{name}: interrupted during epoch {epoch}; everything up to epoch "
@@ -192,12 +258,25 @@ def _advance(
         raise TrainingDiverged(f"the validation loss became {val_loss} after epoch {epoch}")
     state.epoch = epoch
     state.history.append(
-        {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds}
+        {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "lr": state.lr,
+            "seconds": seconds,
+        }
     )
+    improved = state.best_val_loss - val_loss > cfg.min_improvement * abs(state.best_val_loss)
     if val_loss < state.best_val_loss:
-        state.best_val_loss, state.best_epoch, state.bad_epochs = val_loss, epoch, 0
+        state.best_val_loss, state.best_epoch = val_loss, epoch
+    if improved or math.isinf(state.best_val_loss):
+        state.bad_epochs = state.plateau_epochs = 0
     else:
         state.bad_epochs += 1
+        state.plateau_epochs += 1
+    if state.plateau_epochs >= cfg.lr_patience:
+        state.lr *= cfg.lr_decay
+        state.plateau_epochs = 0
     state.finished = epoch >= cfg.epochs or state.bad_epochs >= cfg.patience
 
 
@@ -210,7 +289,7 @@ def _payload(module: nn.Module, architecture: dict, state: TrainState) -> dict:
 
 
 def _restore(
-    ckpt: dict, module: nn.Module, optim: pyro.optim.PyroOptim, shuffle: torch.Generator
+    ckpt: dict, module: nn.Module, optim: FusedAdam, shuffle: torch.Generator
 ) -> TrainState:
     module.load_state_dict(ckpt["state_dict"])
     optim.set_state(ckpt["optimizer"])
