@@ -165,8 +165,9 @@ def test_polyline_turns_corners():
 
 
 def test_strokes_hide_a_plausible_area():
-    one = only("strokes", max_strokes=1, stroke_vertices=2, stroke_min_step=10.0)
-    one = MaskFamilyConfig(**{**one.__dict__, "stroke_max_step": 10.0, "stroke_max_width": 2.0})
+    one = only(
+        "strokes", max_strokes=1, stroke_vertices=2, stroke_min_step=10.0, stroke_max_width=2.0
+    )  # the default longest step is 10 px and the thinnest brush 2 px
     hidden = (~stroke_masks(MANY, rng(), one)).sum(1).float()  # one 10-px segment, 2 px wide
     assert hidden.min() >= 1
     # a capsule of 10 x 2 px plus round ends is about 23 pixels (less where it meets the border)
