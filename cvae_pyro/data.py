@@ -1,17 +1,26 @@
-"""MNIST from the four official IDX files, held in memory as float tensors.
+"""MNIST or Fashion-MNIST from the four official IDX files, held in memory as float tensors.
+
+Two datasets share the format, the file names, the sizes and the splits:
+``"mnist"`` (LeCun et al., digits "0".."9") and ``"fashion-mnist"`` (Xiao, Rasul
+and Vollgraf 2017, ten classes of clothing: T-shirt/top, Trouser, ...).
 
 Where the files come from, in order:
 
-1. the folder given as ``data_dir`` (the CLI's ``--data-dir``);
-2. the folder in the environment variable ``CVAE_PYRO_DATA``;
-3. a user cache folder (``$XDG_CACHE_HOME/cvae_pyro/mnist``), filled by
+1. the folder given as ``data_dir`` (the CLI's ``--data-dir``); an empty string
+   is an error, not "no folder";
+2. the folder in the dataset's environment variable: ``CVAE_PYRO_DATA`` for
+   MNIST, ``CVAE_PYRO_FASHION_DATA`` for Fashion-MNIST (set but empty counts as
+   unset);
+3. for Fashion-MNIST, ``/usr/share/datasets/fashion-mnist``, where Debian's
+   package ``dataset-fashion-mnist`` installs the files;
+4. a user cache folder (``$XDG_CACHE_HOME/cvae_pyro/<name>``), filled by
    torchvision's download when empty.
 
 A folder may hold the files gzip-compressed (``*.gz``) or raw, directly or
-under ``MNIST/raw/`` (torchvision's layout). Every file is checked against the
-MD5 of the official decompressed file, so a truncated or corrupt file is caught
-before training. Problems raise :class:`DataError` with a one-line message
-that names the file and says what to do.
+under torchvision's layout (``MNIST/raw/``, ``FashionMNIST/raw/``). Every file
+is checked against the MD5 of the official decompressed file, so a truncated or
+corrupt file is caught before training. Problems raise :class:`DataError` with
+a one-line message that names the file and says what to do.
 
 Splits: the first 50,000 training images train, the last
 10,000 validate, and the 10,000 test images are only for the final table.
@@ -22,21 +31,23 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .masks import NUM_PIXELS
 
-DATA_ENV_VAR = "CVAE_PYRO_DATA"  #: environment variable naming the data folder
+DATA_ENV_VAR = "CVAE_PYRO_DATA"  #: environment variable naming the MNIST folder
+FASHION_DATA_ENV_VAR = "CVAE_PYRO_FASHION_DATA"  #: environment variable naming Fashion-MNIST
 NUM_TRAIN = 50_000  #: training images (first part of MNIST's training set)
 NUM_VALIDATION = 10_000  #: validation images (last part of MNIST's training set)
 MAX_GREY_LEVEL = 255.0  #: IDX pixels are bytes 0..255
 
-#: MD5 of each official file, decompressed (from the MNIST README in shared/).
+#: MD5 of each official MNIST file, decompressed (from the MNIST README in shared/).
 OFFICIAL_MD5 = {
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
     "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
@@ -44,7 +55,72 @@ OFFICIAL_MD5 = {
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
 
+#: MD5 of each official Fashion-MNIST file, decompressed (the values published by the
+#: dataset's README and torchvision's ``FashionMNIST``; see shared/data/fashion-mnist).
+FASHION_OFFICIAL_MD5 = {
+    "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+    "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+    "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+    "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+}
+
 _IDX_DTYPES = {0x08: np.uint8}  # the only element type MNIST uses
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What differs between MNIST and Fashion-MNIST: names, checksums and places to look."""
+
+    name: str  # the --dataset value: "mnist" or "fashion-mnist"
+    title: str  # how messages and figures name it: "MNIST", "Fashion-MNIST"
+    md5: dict[str, str]  # IDX file name -> MD5 of the official decompressed file
+    class_names: tuple[str, ...]  # label 0..9 -> class name
+    env_var: str  # environment variable naming the data folder
+    system_dirs: tuple[Path, ...]  # folders a system package installs the files into
+    torchvision_class: str  # torchvision.datasets class that downloads it (and its raw/ layout)
+
+
+#: The datasets this package reads, by ``--dataset`` name.
+DATASETS = {
+    "mnist": DatasetInfo(
+        name="mnist",
+        title="MNIST",
+        md5=OFFICIAL_MD5,
+        class_names=tuple(str(digit) for digit in range(10)),
+        env_var=DATA_ENV_VAR,
+        system_dirs=(),
+        torchvision_class="MNIST",
+    ),
+    "fashion-mnist": DatasetInfo(
+        name="fashion-mnist",
+        title="Fashion-MNIST",
+        md5=FASHION_OFFICIAL_MD5,
+        class_names=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
+        env_var=FASHION_DATA_ENV_VAR,
+        system_dirs=(Path("/usr/share/datasets/fashion-mnist"),),  # Debian dataset-fashion-mnist
+        torchvision_class="FashionMNIST",
+    ),
+}
+DATASET_NAMES = tuple(DATASETS)  #: the choices of --dataset
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The :class:`DatasetInfo` of dataset ``name``; ConfigError naming the choices otherwise."""
+    if name not in DATASETS:
+        choices = ", ".join(DATASET_NAMES)
+        raise ConfigError(f"unknown dataset {name!r}: use one of {choices}")
+    return DATASETS[name]
 
 
 @dataclass(frozen=True)
@@ -75,11 +151,20 @@ class Split:
 
 @dataclass(frozen=True)
 class MNIST:
-    """The three splits of the protocol: train (50k), validation (10k), test (10k)."""
+    """The three splits of the protocol: train (50k), validation (10k), test (10k).
+
+    The same container holds Fashion-MNIST; ``dataset`` says which one it is.
+    """
 
     train: Split
     validation: Split
     test: Split
+    dataset: str = "mnist"  # "mnist" or "fashion-mnist"
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Name of each label 0..9 ("0".."9" for MNIST, "T-shirt/top", ... for Fashion-MNIST)."""
+        return dataset_info(self.dataset).class_names
 
     def split(self, name: str) -> Split:
         """The split called ``name`` ("train", "validation" or "test")."""
@@ -101,17 +186,18 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         DataError: the file cannot be read or its header does not match its size.
     """
     path = Path(path)
-    try:
-        raw = _read_bytes(path)
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise DataError(f"cannot read {path}: {err}; replace the file") from None
-    return _parse_idx(raw, path)
+    return _parse_idx(_read_bytes(path), path)
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The file's content, decompressed when it ends in ``.gz``; DataError if unreadable."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        return f.read()
+    try:
+        with opener(path, "rb") as f:
+            return f.read()
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        reason = f"corrupt gzip stream ({err})" if isinstance(err, zlib.error) else str(err)
+        raise DataError(f"cannot read {path}: {reason}; replace the file") from None
 
 
 def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
@@ -132,96 +218,121 @@ def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
     return data.reshape(shape)
 
 
-def find_idx_file(folder: Path, name: str) -> Path | None:
-    """The path of IDX file ``name`` in ``folder`` (``.gz`` or raw, or under MNIST/raw)."""
-    for sub in (folder, folder / "MNIST" / "raw"):
+def find_idx_file(folder: Path, name: str, dataset: str = "mnist") -> Path | None:
+    """The path of IDX file ``name`` in ``folder`` (``.gz`` or raw, or under torchvision's raw/)."""
+    raw_dir = folder / dataset_info(dataset).torchvision_class / "raw"
+    for sub in (folder, raw_dir):
         for candidate in (sub / name, sub / f"{name}.gz"):
             if candidate.is_file():
                 return candidate
     return None
 
 
-def load_idx_verified(folder: Path, name: str, verify: bool = True) -> np.ndarray:
-    """Load IDX file ``name`` from ``folder``, checking the official MD5 when ``verify``."""
-    path = find_idx_file(folder, name)
+def load_idx_verified(
+    folder: Path, name: str, verify: bool = True, dataset: str = "mnist"
+) -> np.ndarray:
+    """Load IDX file ``name`` of ``dataset`` from ``folder``, checking its official MD5 when ``verify``."""
+    info = dataset_info(dataset)
+    path = find_idx_file(folder, name, dataset)
     if path is None:
         raise DataError(
-            f"{name}(.gz) is missing from {folder}; put the four MNIST IDX files there "
+            f"{name}(.gz) is missing from {folder}; put the four {info.title} IDX files there "
             f"(see README, 'Data')"
         )
-    try:
-        raw = _read_bytes(path)
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise DataError(f"cannot read {path}: {err}; replace the file") from None
-    if verify and hashlib.md5(raw).hexdigest() != OFFICIAL_MD5[name]:
+    raw = _read_bytes(path)
+    if verify and hashlib.md5(raw).hexdigest() != info.md5[name]:
         raise DataError(
-            f"{path} does not match the official MNIST file (MD5 of its content differs): "
-            "it is truncated or corrupt; replace it with the official file"
+            f"{path} does not match the official {info.title} file (MD5 of its content "
+            "differs): it is truncated or corrupt; replace it with the official file"
         )
     return _parse_idx(raw, path)
 
 
-def default_cache_dir() -> Path:
-    """Where downloaded MNIST is kept: ``$XDG_CACHE_HOME/cvae_pyro/mnist``."""
+def default_cache_dir(dataset: str = "mnist") -> Path:
+    """Where downloaded data is kept: ``$XDG_CACHE_HOME/cvae_pyro/<dataset>``."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "cvae_pyro" / "mnist"
+    return Path(base) / "cvae_pyro" / dataset_info(dataset).name
 
 
-def resolve_data_dir(data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
-    """Decide which folder MNIST is read from, downloading into the cache if needed.
+def resolve_data_dir(
+    data_dir: str | os.PathLike | None = None, download: bool = True, dataset: str = "mnist"
+) -> Path:
+    """Decide which folder ``dataset`` is read from, downloading into the cache if needed.
 
     Args:
         data_dir: an explicit folder (``--data-dir``); wins over everything else.
+            An empty string is an error.
         download: allow torchvision's download into the cache folder.
+        dataset: "mnist" or "fashion-mnist".
 
     Returns:
-        A folder that holds the four IDX files.
+        A folder that holds the four IDX files (see the module docstring for the order).
     """
-    explicit = data_dir if data_dir is not None else os.environ.get(DATA_ENV_VAR)
+    info = dataset_info(dataset)
+    if data_dir is not None and not os.fspath(data_dir).strip():
+        raise DataError(
+            "the data folder is an empty string: give a folder with --data-dir DIR, "
+            "or leave the option out to use the default places"
+        )
+    explicit = data_dir if data_dir is not None else os.environ.get(info.env_var)
     if explicit:
         folder = Path(explicit).expanduser()
         if not folder.is_dir():
-            source = "--data-dir" if data_dir is not None else DATA_ENV_VAR
+            source = "--data-dir" if data_dir is not None else info.env_var
             raise DataError(f"data folder {folder} (from {source}) does not exist")
         return folder
-    cache = default_cache_dir()
-    if all(find_idx_file(cache, name) for name in OFFICIAL_MD5):
-        return cache
+    cache = default_cache_dir(dataset)
+    for folder in (*info.system_dirs, cache):
+        if all(find_idx_file(folder, name, dataset) for name in info.md5):
+            return folder
     if download:
-        _download_with_torchvision(cache)
+        _download_with_torchvision(cache, info)
         return cache
-    raise DataError(f"no MNIST files in {cache} and downloading is off")
+    raise DataError(f"no {info.title} files in {cache} and downloading is off")
 
 
-def _download_with_torchvision(cache: Path) -> None:
-    from torchvision.datasets import MNIST as TorchvisionMNIST
+def _download_with_torchvision(cache: Path, info: DatasetInfo) -> None:
+    import torchvision.datasets
 
+    reader = getattr(torchvision.datasets, info.torchvision_class)
     try:
-        TorchvisionMNIST(root=str(cache), train=True, download=True)
-        TorchvisionMNIST(root=str(cache), train=False, download=True)
+        reader(root=str(cache), train=True, download=True)
+        reader(root=str(cache), train=False, download=True)
     except Exception as err:  # network errors come in many types
         raise DataError(
-            f"MNIST is not on this machine and the download failed ({type(err).__name__}). "
-            f"Give the folder holding the four IDX files with --data-dir DIR or "
-            f"{DATA_ENV_VAR}=DIR, or connect to the internet"
+            f"{info.title} is not on this machine and the download failed "
+            f"({type(err).__name__}). Give the folder holding the four IDX files with "
+            f"--data-dir DIR or {info.env_var}=DIR, or connect to the internet"
         ) from None
 
 
 def load_mnist(
     data_dir: str | os.PathLike | None = None, verify: bool = True, download: bool = True
 ) -> MNIST:
+    """Load MNIST's train / validation / test splits: ``load_dataset("mnist", ...)``."""
+    return load_dataset("mnist", data_dir, verify=verify, download=download)
+
+
+def load_dataset(
+    name: str = "mnist",
+    data_dir: str | os.PathLike | None = None,
+    verify: bool = True,
+    download: bool = True,
+) -> MNIST:
     """Load the train / validation / test splits of the protocol into memory.
 
     Args:
+        name: "mnist" or "fashion-mnist".
         data_dir: folder with the IDX files; see the module docstring for the fallbacks.
         verify: check every file against the official MD5.
         download: allow torchvision's download when no folder holds the files.
 
     Returns:
-        The three splits; images ``(N, 784)`` float32 in [0, 1].
+        The three splits; images ``(N, 784)`` float32 in [0, 1], labels ``(N,)`` int64.
     """
-    folder = resolve_data_dir(data_dir, download=download)
-    arrays = {name: load_idx_verified(folder, name, verify) for name in OFFICIAL_MD5}
+    info = dataset_info(name)
+    folder = resolve_data_dir(data_dir, download=download, dataset=name)
+    arrays = {file: load_idx_verified(folder, file, verify, name) for file in info.md5}
     train_images = _to_images(arrays["train-images-idx3-ubyte"])  # (60000, 784)
     train_labels = torch.from_numpy(arrays["train-labels-idx1-ubyte"].astype(np.int64))
     test = Split(
@@ -233,6 +344,7 @@ def load_mnist(
         train=Split(train_images[:NUM_TRAIN], train_labels[:NUM_TRAIN]),
         validation=Split(train_images[NUM_TRAIN:end], train_labels[NUM_TRAIN:end]),
         test=test,
+        dataset=name,
     )
 
 

@@ -1,5 +1,6 @@
 import gzip
 import hashlib
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +8,14 @@ import pytest
 import torch
 
 from cvae_pyro import data as data_mod
-from cvae_pyro.data import load_idx_verified, load_mnist, read_idx, resolve_data_dir
-from cvae_pyro.errors import DataError
+from cvae_pyro.data import (
+    load_dataset,
+    load_idx_verified,
+    load_mnist,
+    read_idx,
+    resolve_data_dir,
+)
+from cvae_pyro.errors import ConfigError, DataError
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
@@ -103,3 +110,36 @@ def test_real_splits(mnist):
     assert mnist.train.labels[:4].tolist() == [5, 0, 4, 1]
     assert mnist.test.labels[:3].tolist() == [7, 2, 1]
     assert torch.bincount(mnist.validation.labels, minlength=10).min() > 800
+
+
+def test_corrupt_gzip_stream_names_the_file(tmp_path):
+    name = "t10k-images-idx3-ubyte"
+    images = (np.random.default_rng(0).random((50, 28, 28)) < 0.2).astype(np.uint8) * 255
+    path = write_idx(tmp_path / name, images, compress=True)
+    corrupt = bytearray(path.read_bytes())
+    corrupt[50] ^= 0xFF  # one byte flipped inside the deflate stream
+    path.write_bytes(bytes(corrupt))
+    with pytest.raises(zlib.error):  # the case guarded here: zlib's error, not a gzip OSError
+        gzip.decompress(bytes(corrupt))
+    with pytest.raises(DataError, match=f"cannot read .*{name}.gz: corrupt gzip stream"):
+        read_idx(path)
+    with pytest.raises(DataError, match=f"{name}.gz: corrupt gzip stream"):
+        load_idx_verified(tmp_path, name)
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_empty_data_folder_is_an_error_not_a_download(tmp_path, monkeypatch, empty):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("an empty --data-dir must not start a download")
+
+    monkeypatch.setattr(data_mod, "_download_with_torchvision", no_download)
+    with pytest.raises(DataError, match="empty string") as caught:
+        load_mnist(empty)
+    assert "\n" not in str(caught.value)
+
+
+def test_unknown_dataset_names_the_choices():
+    with pytest.raises(ConfigError, match="mnist, fashion-mnist"):
+        load_dataset("kmnist")

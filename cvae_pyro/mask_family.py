@@ -1,0 +1,259 @@
+"""Random masks for the mask-conditioned CVAE: a fresh mask for every image of every batch.
+
+A mask is a ``(784,)`` bool tensor over the row-major pixels of a 28x28 image,
+True where the pixel is visible (part of the condition) and False where it is
+hidden (to be completed). Each mask is drawn from one of five kinds, chosen with
+the weights of :class:`MaskFamilyConfig`:
+
+==============  ==============================================================
+kind            visible pixels
+==============  ==============================================================
+``quadrants``   one of the three quadrant layouts of Sohn et al. (2015), each
+                with probability 1/3 (:func:`cvae_pyro.masks.input_mask`)
+``rectangles``  all but one axis-aligned rectangle with integer sides drawn
+                uniformly from ``[rectangle_min_side, rectangle_max_side]`` at a
+                uniform position; with probability ``rectangle_keep_prob`` the
+                rectangle is the visible part instead
+``halves``      the top, bottom, left or right half (392 pixels), each 1/4
+``strokes``     all but 1 to ``max_strokes`` brush strokes: polylines of
+                ``stroke_vertices`` points (a random walk with uniform
+                directions and step lengths), each with a width drawn uniformly
+                from ``[stroke_min_width, stroke_max_width]`` pixels
+``pixels``      each pixel independently, with a keep rate drawn uniformly from
+                ``[min_keep_rate, max_keep_rate]`` for each mask
+==============  ==============================================================
+
+No mask is all visible or all hidden: the rare one that comes out so (a keep
+rate near 0 or 1, strokes covering everything) has one random pixel flipped.
+Everything is drawn from the ``torch.Generator`` passed in, on its device, so
+the same seed gives the same masks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import torch
+
+from .errors import ConfigError
+from .masks import IMAGE_SIDE, NUM_PIXELS, VALID_QUADRANTS, input_mask
+
+HALF_SIDE = IMAGE_SIDE // 2  #: rows (or columns) in half an image
+MASK_KINDS = ("quadrants", "rectangles", "halves", "strokes", "pixels")  #: in sampling order
+HALVES = ("top", "bottom", "left", "right")  #: the visible half, in table order
+LONGEST_SIDE = IMAGE_SIDE - 1  #: longest rectangle side, so that a rectangle never fills the image
+_TINY = 1e-12  # squared length below which a stroke segment is a dot
+
+
+@dataclass(frozen=True)
+class MaskFamilyConfig:
+    """Mixture weights and shape parameters of the mask family (see the module docstring)."""
+
+    quadrants: float = 1.0  # weight of the three quadrant layouts
+    rectangles: float = 1.0  # weight of a hidden (or kept) random rectangle
+    halves: float = 1.0  # weight of a random visible half
+    strokes: float = 1.0  # weight of random brush strokes hidden
+    pixels: float = 1.0  # weight of independently kept pixels
+    rectangle_min_side: int = 4  # shortest rectangle side, pixels
+    rectangle_max_side: int = 20  # longest rectangle side, pixels (at most 27)
+    rectangle_keep_prob: float = 0.5  # chance that the rectangle is visible, the rest hidden
+    max_strokes: int = 3  # strokes per mask, uniform on 1..max_strokes
+    stroke_vertices: int = 4  # points per stroke polyline (segments + 1)
+    stroke_min_step: float = 3.0  # shortest segment of a stroke, pixels
+    stroke_max_step: float = 10.0  # longest segment of a stroke, pixels
+    stroke_min_width: float = 2.0  # thinnest brush, pixels
+    stroke_max_width: float = 5.0  # thickest brush, pixels
+    min_keep_rate: float = 0.1  # lowest fraction of pixels kept by the pixels kind
+    max_keep_rate: float = 0.9  # highest fraction of pixels kept by the pixels kind
+
+    def __post_init__(self) -> None:
+        weights = self.weights()
+        if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+            raise ConfigError(f"mask weights must be >= 0 with a positive sum, got {weights}")
+        _check_range(
+            "rectangle side", self.rectangle_min_side, self.rectangle_max_side, 1, LONGEST_SIDE
+        )
+        _check_range("stroke step", self.stroke_min_step, self.stroke_max_step, 0, IMAGE_SIDE)
+        _check_range("stroke width", self.stroke_min_width, self.stroke_max_width, 1, IMAGE_SIDE)
+        _check_range("keep rate", self.min_keep_rate, self.max_keep_rate, 0, 1)
+        if not 0 <= self.rectangle_keep_prob <= 1:
+            raise ConfigError(
+                f"rectangle_keep_prob must be in [0, 1], got {self.rectangle_keep_prob}"
+            )
+        if self.max_strokes < 1 or self.stroke_vertices < 2:
+            raise ConfigError("max_strokes must be >= 1 and stroke_vertices >= 2")
+
+    def weights(self) -> tuple[float, ...]:
+        """The mixture weights, in the order of :data:`MASK_KINDS`."""
+        return tuple(float(getattr(self, kind)) for kind in MASK_KINDS)
+
+
+def _check_range(what: str, low: float, high: float, lowest: float, highest: float) -> None:
+    if not lowest <= low <= high <= highest:
+        raise ConfigError(f"{what}: need {lowest} <= {low} <= {high} <= {highest}")
+
+
+def sample_masks(
+    batch: int, generator: torch.Generator, cfg: MaskFamilyConfig | None = None
+) -> torch.Tensor:
+    """Draw ``batch`` masks from the family.
+
+    Args:
+        batch: number of masks B.
+        generator: the source of randomness; masks are made on its device.
+        cfg: mixture weights and shapes (defaults: every kind equally likely).
+
+    Returns:
+        ``(B, 784)`` bool, True = visible; no row is all True or all False.
+    """
+    cfg = cfg or MaskFamilyConfig()
+    kinds = sample_kinds(batch, generator, cfg)  # (B,)
+    masks = torch.zeros(batch, NUM_PIXELS, dtype=torch.bool, device=generator.device)
+    for index, sampler in enumerate(_SAMPLERS):
+        rows = (kinds == index).nonzero().squeeze(1)  # (n,)
+        if len(rows):
+            masks[rows] = sampler(len(rows), generator, cfg)
+    return ensure_mixed(masks, generator)
+
+
+def sample_kinds(batch: int, generator: torch.Generator, cfg: MaskFamilyConfig) -> torch.Tensor:
+    """``(B,)`` int64 index into :data:`MASK_KINDS` of each mask, drawn with the weights."""
+    weights = torch.tensor(cfg.weights(), device=generator.device)
+    return torch.multinomial(weights, batch, replacement=True, generator=generator)
+
+
+def ensure_mixed(masks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Flip one random pixel of every all-visible or all-hidden mask in ``(B, 784)`` ``masks``."""
+    count = masks.sum(1)  # (B,)
+    uniform = (count == 0) | (count == NUM_PIXELS)  # (B,)
+    pixel = torch.randint(NUM_PIXELS, (len(masks),), generator=generator, device=masks.device)
+    flip = torch.zeros_like(masks)
+    flip[torch.arange(len(masks), device=masks.device), pixel] = uniform
+    return masks ^ flip  # (B, 784)
+
+
+def quadrant_masks(n: int, generator: torch.Generator, cfg: MaskFamilyConfig) -> torch.Tensor:
+    """``(n, 784)`` masks, each one of the three quadrant layouts with probability 1/3."""
+    table = _quadrant_table().to(generator.device)  # (3, 784)
+    return table[torch.randint(len(table), (n,), generator=generator, device=generator.device)]
+
+
+def half_masks(n: int, generator: torch.Generator, cfg: MaskFamilyConfig) -> torch.Tensor:
+    """``(n, 784)`` masks, each the top, bottom, left or right half visible, 1/4 each."""
+    table = _half_table().to(generator.device)  # (4, 784)
+    return table[torch.randint(len(table), (n,), generator=generator, device=generator.device)]
+
+
+def rectangle_masks(n: int, generator: torch.Generator, cfg: MaskFamilyConfig) -> torch.Tensor:
+    """``(n, 784)`` masks hiding (or, with ``rectangle_keep_prob``, keeping) one rectangle."""
+    device = generator.device
+    sides = torch.randint(
+        cfg.rectangle_min_side,
+        cfg.rectangle_max_side + 1,
+        (n, 2),
+        generator=generator,
+        device=device,
+    )  # (n, 2): height, width
+    corner = (
+        torch.rand(n, 2, generator=generator, device=device) * (IMAGE_SIDE - sides + 1)
+    ).long()
+    keep = torch.rand(n, generator=generator, device=device) < cfg.rectangle_keep_prob  # (n,)
+    coords = torch.arange(IMAGE_SIDE, device=device)  # (28,)
+    inside = (coords >= corner[:, :, None]) & (coords < (corner + sides)[:, :, None])  # (n, 2, 28)
+    rectangle = inside[:, 0, :, None] & inside[:, 1, None, :]  # (n, 28, 28)
+    return (rectangle == keep[:, None, None]).reshape(n, NUM_PIXELS)
+
+
+def stroke_masks(n: int, generator: torch.Generator, cfg: MaskFamilyConfig) -> torch.Tensor:
+    """``(n, 784)`` masks hiding 1 to ``max_strokes`` random brush strokes."""
+    device = generator.device
+    shape = (n, cfg.max_strokes)
+    start = torch.rand(*shape, 1, 2, generator=generator, device=device) * (IMAGE_SIDE - 1)
+    steps = cfg.stroke_vertices - 1
+    angle = torch.rand(*shape, steps, generator=generator, device=device) * (2 * math.pi)
+    length = _uniform(cfg.stroke_min_step, cfg.stroke_max_step, (*shape, steps), generator)
+    moves = torch.stack((angle.sin(), angle.cos()), -1) * length[..., None]  # (n, S, V-1, 2)
+    vertices = torch.cat((start, start + moves.cumsum(2)), 2).clamp(0, IMAGE_SIDE - 1)
+    width = _uniform(cfg.stroke_min_width, cfg.stroke_max_width, shape, generator)  # (n, S)
+    count = torch.randint(1, cfg.max_strokes + 1, (n, 1), generator=generator, device=device)
+    active = torch.arange(cfg.max_strokes, device=device) < count  # (n, S)
+    return ~polyline_mask(vertices, width.masked_fill(~active, 0.0))
+
+
+def polyline_mask(vertices: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+    """Pixels painted by thick polylines with round ends.
+
+    Args:
+        vertices: ``(n, S, V, 2)`` (row, column) points of S polylines per mask, in
+            pixel units with pixel (r, c) centred at (r, c).
+        width: ``(n, S)`` brush width in pixels; 0 paints nothing.
+
+    Returns:
+        ``(n, 784)`` bool, True where a pixel centre lies within ``width / 2`` of a polyline.
+    """
+    n, strokes, points, _ = vertices.shape
+    active = (width > 0)[:, :, None].expand(n, strokes, points - 1)  # (n, S, V-1)
+    owner = torch.arange(n, device=width.device)[:, None, None].expand_as(active)[active]  # (M,)
+    a = vertices[:, :, :-1][active]  # (M, 2): segment starts
+    d = (vertices[:, :, 1:] - vertices[:, :, :-1])[active]  # (M, 2): segment directions
+    radius2 = (width[:, :, None].expand_as(active)[active] / 2).square()  # (M,)
+    # For a pixel centre p, u = p - a and t = clamp(u.d / |d|^2, 0, 1), the squared
+    # distance to the segment is |u - t d|^2 = |u|^2 - t (2 u.d - t |d|^2). Both u.d and
+    # |u|^2 = |p|^2 - 2 p.a + |a|^2 are linear in (p_r, p_c, 1, |p|^2): two small matmuls.
+    features = _pixel_features(width.device)  # (4, 784)
+    zero, one = torch.zeros_like(radius2), torch.ones_like(radius2)
+    u_dot_d = torch.stack((d[:, 0], d[:, 1], -(a * d).sum(1), zero), 1) @ features  # (M, 784)
+    u_norm2 = torch.stack((-2 * a[:, 0], -2 * a[:, 1], a.square().sum(1), one), 1) @ features
+    length2 = d.square().sum(1, keepdim=True)  # (M, 1)
+    t = (u_dot_d / length2.clamp_min(_TINY)).clamp(0, 1)  # (M, 784)
+    distance2 = u_norm2 - t * (2 * u_dot_d - t * length2)  # (M, 784)
+    painted = (distance2 <= radius2[:, None]).float()  # (M, 784)
+    canvas = torch.zeros(n, NUM_PIXELS, device=width.device)  # (n, 784)
+    return canvas.index_add_(0, owner, painted) > 0
+
+
+def pixel_masks(n: int, generator: torch.Generator, cfg: MaskFamilyConfig) -> torch.Tensor:
+    """``(n, 784)`` masks keeping each pixel with a per-mask rate from the configured range."""
+    rate = _uniform(cfg.min_keep_rate, cfg.max_keep_rate, (n, 1), generator)  # (n, 1)
+    return keep_pixels(rate, generator)
+
+
+def keep_pixels(rate: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """``(n, 784)`` masks keeping each pixel independently with probability ``rate`` ``(n, 1)``."""
+    draws = torch.rand(len(rate), NUM_PIXELS, generator=generator, device=rate.device)
+    return draws < rate  # (n, 784)
+
+
+def _uniform(
+    low: float, high: float, shape: tuple[int, ...], generator: torch.Generator
+) -> torch.Tensor:
+    draws = torch.rand(shape, generator=generator, device=generator.device)
+    return low + (high - low) * draws
+
+
+@cache
+def _quadrant_table() -> torch.Tensor:
+    return torch.stack([input_mask(q) for q in VALID_QUADRANTS])  # (3, 784)
+
+
+@cache
+def _half_table() -> torch.Tensor:
+    rows = torch.arange(IMAGE_SIDE)[:, None].expand(IMAGE_SIDE, IMAGE_SIDE)  # (28, 28)
+    cols = rows.T
+    halves = (rows < HALF_SIDE, rows >= HALF_SIDE, cols < HALF_SIDE, cols >= HALF_SIDE)
+    return torch.stack(halves).reshape(len(HALVES), NUM_PIXELS)  # (4, 784)
+
+
+@cache
+def _pixel_features(device: torch.device) -> torch.Tensor:
+    """``(4, 784)`` rows p_r, p_c, 1, |p|^2 of every pixel centre p."""
+    coords = torch.arange(IMAGE_SIDE, dtype=torch.float32, device=device)
+    rows, cols = (
+        grid.reshape(NUM_PIXELS) for grid in torch.meshgrid(coords, coords, indexing="ij")
+    )
+    return torch.stack((rows, cols, torch.ones_like(rows), rows.square() + cols.square()))
+
+
+_SAMPLERS = (quadrant_masks, rectangle_masks, half_masks, stroke_masks, pixel_masks)

@@ -1,0 +1,188 @@
+"""A user's picture becomes an MNIST-like digit; masks from an image or from --hide rectangles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from cvae_pyro.errors import ConfigError, DataError
+from cvae_pyro.masks import IMAGE_SIDE, NUM_PIXELS
+from cvae_pyro.pictures import (
+    DIGIT_BOX,
+    MASS_CENTRE,
+    hide_mask,
+    parse_rectangle,
+    picture_to_digit,
+    read_mask,
+)
+
+COORDS = torch.arange(IMAGE_SIDE, dtype=torch.float32)
+
+
+def draw_seven(ink="black", paper="white", mode="RGB", size=(400, 300)) -> Image.Image:
+    """A large 7, 100 px wide and 238 px tall, in the top-left part of a big picture."""
+    image = Image.new(mode, size, paper)
+    ImageDraw.Draw(image).line([(40, 30), (140, 30), (70, 250)], fill=ink, width=18)
+    return image
+
+
+def centre_of_mass(digit: torch.Tensor) -> tuple[float, float]:
+    grid = digit.reshape(IMAGE_SIDE, IMAGE_SIDE)
+    mass = grid.sum()
+    return float((grid.sum(1) * COORDS).sum() / mass), float((grid.sum(0) * COORDS).sum() / mass)
+
+
+def ink_box(digit: torch.Tensor) -> tuple[int, int]:
+    """Height and width of the bounding box of the non-zero pixels."""
+    grid = digit.reshape(IMAGE_SIDE, IMAGE_SIDE) > 0
+    rows, cols = grid.any(1).nonzero(), grid.any(0).nonzero()
+    return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
+
+
+def test_drawn_digit_is_centred_scaled_and_light_on_dark():
+    digit = picture_to_digit(draw_seven())
+    assert digit.shape == (NUM_PIXELS,) and digit.dtype == torch.float32
+    grid = digit.reshape(IMAGE_SIDE, IMAGE_SIDE)
+    assert grid[0].max() == 0 and grid[:, 0].max() == 0 and grid[-1].max() == 0  # dark field
+    assert digit.max() == 1.0 and (digit > 0.5).sum() > 40  # light ink
+    height, width = ink_box(digit)
+    assert height == DIGIT_BOX  # the longer side, 238 px tall in the picture
+    assert width == pytest.approx(DIGIT_BOX * 118 / 256, abs=1.5)  # aspect ratio kept
+    row, col = centre_of_mass(digit)
+    assert abs(row - MASS_CENTRE) <= 0.5 and abs(col - MASS_CENTRE) <= 0.5
+
+
+def test_wide_picture_is_twenty_pixels_wide():
+    image = Image.new("L", (300, 300), 255)
+    ImageDraw.Draw(image).rectangle([(200, 250), (290, 270)], fill=0)  # a dash, 91 x 21 px
+    height, width = ink_box(picture_to_digit(image))
+    assert (height, width) == (round(DIGIT_BOX * 21 / 91), DIGIT_BOX)
+
+
+def test_mnist_centre_of_mass_is_where_mnist_puts_it(mnist):
+    images = mnist.test.images[:2000]
+    rows, cols = zip(*(centre_of_mass(image) for image in images), strict=True)
+    assert np.mean(rows) == pytest.approx(MASS_CENTRE, abs=0.05)
+    assert np.mean(cols) == pytest.approx(MASS_CENTRE, abs=0.05)
+
+
+def test_large_print_of_an_mnist_digit_comes_back_close(mnist):
+    differences = []
+    for image in mnist.test.images[:50]:
+        dark_on_white = ((1 - image.reshape(IMAGE_SIDE, IMAGE_SIDE)) * 255).to(torch.uint8)
+        print_ = Image.fromarray(dark_on_white.numpy()).resize((280, 280), Image.Resampling.BICUBIC)
+        differences.append((picture_to_digit(print_) - image).abs().mean().item())
+    assert np.mean(differences) < 0.04  # MNIST's mean grey level is 0.13
+
+
+@pytest.mark.parametrize(
+    "ink, paper, mode",
+    [
+        ("white", "black", "RGB"),  # light on dark: not inverted
+        ((0, 0, 0, 255), (0, 0, 0, 0), "RGBA"),  # dark ink on a transparent background
+        ((255, 255, 255, 255), (255, 255, 255, 0), "RGBA"),  # light ink on transparent
+        ((20, 20, 20), (90, 90, 90), "RGB"),  # low-contrast ink: stretched to 0..1
+        ((60, 60, 60), (200, 200, 200), "RGB"),  # grey paper, as in a photograph
+    ],
+)
+def test_other_inks_and_papers_read_the_same(ink, paper, mode):
+    digit = picture_to_digit(draw_seven(ink=ink, paper=paper, mode=mode))
+    assert (digit - picture_to_digit(draw_seven())).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("mode", ["L", "1", "P", "LA", "CMYK", "I", "I;16", "F"])
+def test_every_image_mode_reads_the_same(mode):
+    reference = picture_to_digit(draw_seven())
+    assert (picture_to_digit(draw_seven().convert(mode)) - reference).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("suffix, tolerance", [(".png", 1e-6), (".jpg", 0.03)])
+def test_files_read_like_the_image(tmp_path, suffix, tolerance):
+    path = tmp_path / f"seven{suffix}"
+    draw_seven().save(path)
+    difference = (picture_to_digit(path) - picture_to_digit(draw_seven())).abs()
+    assert difference.mean() < tolerance
+
+
+def one_line_error(error, match, call, *args):
+    with pytest.raises(error, match=match) as caught:
+        call(*args)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_and_unreadable_pictures(tmp_path):
+    one_line_error(
+        DataError, "picture .*nope.png does not exist", picture_to_digit, tmp_path / "nope.png"
+    )
+    one_line_error(DataError, f"picture {tmp_path} is not a file", picture_to_digit, tmp_path)
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    one_line_error(DataError, "cannot read picture .*notes.png", picture_to_digit, text)
+    truncated = tmp_path / "truncated.png"
+    draw_seven().save(truncated)
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    one_line_error(DataError, "cannot read picture .*truncated.png", picture_to_digit, truncated)
+
+
+@pytest.mark.parametrize("grey", [0, 128, 255])
+def test_blank_picture_is_an_error(tmp_path, grey):
+    path = tmp_path / "blank.png"
+    Image.new("L", (50, 40), grey).save(path)
+    one_line_error(DataError, "picture .*blank.png is blank", picture_to_digit, path)
+    faint = Image.new("L", (50, 40), 200)
+    ImageDraw.Draw(faint).line([(10, 10), (40, 30)], fill=190, width=3)  # 4% contrast
+    one_line_error(DataError, "blank", picture_to_digit, faint)
+
+
+def test_mask_image_white_is_visible(tmp_path):
+    image = Image.new("L", (IMAGE_SIDE, IMAGE_SIDE), 0)
+    ImageDraw.Draw(image).rectangle([(0, 0), (13, 27)], fill=255)  # white left half
+    path = tmp_path / "left.png"
+    image.convert("RGB").save(path)
+    visible = read_mask(path)
+    assert visible.shape == (NUM_PIXELS,) and visible.dtype == torch.bool
+    grid = visible.reshape(IMAGE_SIDE, IMAGE_SIDE)
+    assert grid[:, :14].all() and not grid[:, 14:].any()
+
+
+@pytest.mark.parametrize("size", [(30, 28), (28, 27), (280, 280)])
+def test_mask_of_the_wrong_size(tmp_path, size):
+    path = tmp_path / "mask.png"
+    Image.new("L", size, 255).save(path)
+    width, height = size
+    match = f"mask .*mask.png is {width}x{height} pixels; a mask must be 28x28"
+    one_line_error(DataError, match, read_mask, path)
+
+
+def test_mask_that_hides_nothing_or_everything(tmp_path):
+    for grey, problem in ((255, "hides no pixel"), (0, "hides every pixel")):
+        path = tmp_path / f"{grey}.png"
+        Image.new("L", (IMAGE_SIDE, IMAGE_SIDE), grey).save(path)
+        one_line_error(DataError, problem, read_mask, path)
+    one_line_error(DataError, "mask .*gone.png does not exist", read_mask, tmp_path / "gone.png")
+
+
+def test_hide_rectangles():
+    assert parse_rectangle("14,0,28,28") == (14, 0, 28, 28)
+    grid = hide_mask("14,0,28,28").reshape(IMAGE_SIDE, IMAGE_SIDE)
+    assert grid[:, :14].all() and not grid[:, 14:].any()  # x is the column
+    grid = hide_mask(["0,0,5,3", " 20, 25, 22, 28"]).reshape(IMAGE_SIDE, IMAGE_SIDE)
+    assert not grid[:3, :5].any() and not grid[25:, 20:22].any()
+    assert grid.sum() == NUM_PIXELS - 15 - 6  # x1 and y1 are excluded
+
+
+@pytest.mark.parametrize(
+    "spec, problem",
+    [
+        ("1,2,3", "four integers"),
+        ("a,b,c,d", "four integers"),
+        ("5,0,3,28", "0 <= x0 < x1 <= 28"),
+        ("0,0,29,28", "0 <= x0 < x1 <= 28"),
+        ("0,-1,4,4", "0 <= y0 < y1 <= 28"),
+        ("0,0,28,28", "hides every pixel"),
+    ],
+)
+def test_bad_hide_rectangles(spec, problem):
+    one_line_error(ConfigError, problem, hide_mask, [spec])
