@@ -34,7 +34,7 @@ def build_cvae(cfg: TrainConfig, baseline: BaselineNN | None = None) -> CVAE:
     if cfg.condition == "quadrant":
         if baseline is None:
             raise ValueError("the quadrant CVAE needs the trained baseline")
-        condition = QuadrantCondition(cfg.quadrants, baseline)
+        condition = QuadrantCondition(cfg.quadrants, baseline, cfg.guess)
     else:
         condition = LabelCondition()
     return CVAE(condition, cfg.z_dim, cfg.hidden, cfg.prior)

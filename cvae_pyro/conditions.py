@@ -34,23 +34,26 @@ class QuadrantCondition(nn.Module):
 
     The model's input is ``x = [given pixels, y_hat]`` ``(B, 784)`` with
     ``y_hat = sigmoid(baseline(given pixels))``; ``h`` is the given pixels and
-    ``h_prior`` all of ``x``. The baseline is frozen: its parameters never
+    ``h_prior`` all of ``x`` (or only the given pixels when ``guess`` is off, to
+    see what the guess buys). The baseline is frozen: its parameters never
     require gradients.
 
     Args:
         quadrants: number of quadrants given (1, 2 or 3).
         baseline: the trained :class:`~cvae_pyro.models.BaselineNN`, given pixels to
             the logits of y.
+        guess: whether the prior network reads the baseline's guess y_hat.
     """
 
     kind = "quadrant"
 
-    def __init__(self, quadrants: int, baseline: nn.Module) -> None:
+    def __init__(self, quadrants: int, baseline: nn.Module, guess: bool = True) -> None:
         super().__init__()
         self.quadrants = check_quadrants(quadrants)
         self.baseline = baseline.requires_grad_(False).eval()
+        self.guess = guess
         self.h_dim = input_dim(quadrants)
-        self.h_prior_dim = input_dim(quadrants) + output_dim(quadrants)
+        self.h_prior_dim = NUM_PIXELS if guess else self.h_dim
         self.y_dim = output_dim(quadrants)
 
     def train(self, mode: bool = True) -> QuadrantCondition:
@@ -74,8 +77,9 @@ class QuadrantCondition(nn.Module):
         return self.prepare(given), y
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, 784)`` inputs to ``h`` (the given pixels, ``(B, x_dim)``) and ``h_prior = x``."""
-        return x[..., : self.h_dim], x
+        """``(B, 784)`` inputs to ``h`` (the given pixels, ``(B, x_dim)``) and ``h_prior``."""
+        given = x[..., : self.h_dim]  # (B, x_dim)
+        return given, x[..., : self.h_prior_dim]  # (B, x_dim), (B, 784) or (B, x_dim)
 
 
 class LabelCondition(nn.Module):

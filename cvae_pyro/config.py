@@ -26,7 +26,16 @@ SPLITS = ("validation", "test")  #: splits evaluation may use
 MAX_SEED = 2**32 - 1  #: numpy's seeds are 32-bit
 
 #: Settings that fix the networks' shapes and objective; a checkpoint must match them.
-ARCHITECTURE_KEYS = ("condition", "quadrants", "z_dim", "hidden", "objective", "alpha", "prior")
+ARCHITECTURE_KEYS = (
+    "condition",
+    "quadrants",
+    "z_dim",
+    "hidden",
+    "objective",
+    "alpha",
+    "prior",
+    "guess",
+)
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", **meta: Any) -> Any:
@@ -55,6 +64,7 @@ class TrainConfig:
     objective: str = setting("cvae", "training objective (Sohn et al., sec. 4)", choices=OBJECTIVES)
     alpha: float = setting(0.5, "weight of the CVAE term in the hybrid objective")
     prior: str = setting("conditional", "prior network p(z|x), or N(0, I)", choices=PRIORS)
+    guess: bool = setting(True, "feed the baseline's guess y_hat to the prior network")
     epochs: int = setting(200, "most epochs per model (early stopping ends training first)")
     patience: int = setting(5, "stop after this many epochs in a row without improvement")
     lr_patience: int = setting(2, "multiply the learning rate by lr-decay after this many")
@@ -88,6 +98,8 @@ class TrainConfig:
             check_quadrants(self.quadrants)
         elif self.quadrants is not None:
             raise ConfigError("quadrants applies to the quadrant condition only")
+        elif not self.guess:
+            raise ConfigError("guess (the baseline's y_hat) applies to the quadrant condition only")
         choice("objective", self.objective, OBJECTIVES)
         choice("prior", self.prior, PRIORS)
         choice("device", self.device, DEVICES)
