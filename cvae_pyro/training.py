@@ -165,7 +165,7 @@ def train_epoch(
         if not math.isfinite(loss):
             raise TrainingDiverged(f"{label}: the loss became {loss} at step {step}")
         total += loss
-        bar.set_postfix(loss=f"{total / min(start + batch_size, len(y)):.2f}")
+        bar.set_postfix(loss=f"{total / min(start + batch_size, len(y)):.2f}", refresh=False)
     return total / len(y)
 
 
