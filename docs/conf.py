@@ -15,7 +15,9 @@ Before Sphinx reads the sources, this file copies into ``docs/``:
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import shutil
 import sys
 from pathlib import Path
@@ -51,33 +53,70 @@ def _copy_inputs() -> None:
 
 def _public_modules() -> list[str]:
     """Every public module of the package (no leading underscore), in name order."""
-    import pkgutil
-
     import cvae_pyro
 
     return sorted(m.name for m in pkgutil.iter_modules(cvae_pyro.__path__) if m.name[0] != "_")
 
 
-def _write_api_pages() -> None:
-    """``docs/api/``: an index of the re-exported names and one page per public module.
+#: The API index, layer by layer from the bottom up: (layer, its modules).
+LAYERS = [
+    ("Data and masks", ["errors", "data", "masks", "mask_family", "pictures"]),
+    ("Networks", ["networks", "conditions"]),
+    ("Models and objectives", ["models", "objectives"]),
+    ("Estimators", ["metrics", "evaluation", "tables"]),
+    ("Training", ["config", "checkpoints", "build", "training", "experiment", "reproduction"]),
+    ("Sampling and figures", ["sampling", "figures", "label_figures", "classifier"]),
+    (
+        "Command line",
+        ["cli", "cli.common", "cli.train", "cli.evaluate", "cli.reproduce", "cli.sample"],
+    ),
+]
+#: ``python -m`` entry points: five-line shims around cvae_pyro.cli, not documented apart.
+SHIMS = {"train", "evaluate", "reproduce", "sample", "complete"}
 
-    Generated at every build, so a new module of the package is documented without
-    touching the docs.
+
+def _summary(module: str) -> str:
+    """The first line of a module's docstring."""
+    doc = importlib.import_module(f"cvae_pyro.{module}").__doc__ or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _write_api_pages() -> None:
+    """``docs/api/``: the modules grouped by layer with a line each, and one page per module.
+
+    Generated at every build; a module missing from :data:`LAYERS` fails the build, so
+    a new module cannot go undocumented.
     """
     import cvae_pyro
 
+    listed = [m for _, modules in LAYERS for m in modules]
+    found = [m for m in _public_modules() if m not in SHIMS]
+    cli = importlib.import_module("cvae_pyro.cli")
+    found += [f"cli.{m.name}" for m in pkgutil.iter_modules(cli.__path__) if m.name not in SHIMS]
+    missing = sorted(set(found) - set(listed))
+    if missing:
+        raise RuntimeError(f"docs/conf.py LAYERS does not list {missing}")
     api = DOCS / "api"
     shutil.rmtree(api, ignore_errors=True)
     api.mkdir()
-    modules = _public_modules()
     exported = [
         f"   ~{getattr(cvae_pyro, name).__module__}.{name}" for name in sorted(cvae_pyro.__all__)
     ]
     index = [
         "# API reference",
         "",
-        "Every public module of `cvae_pyro`, one page each. The package itself re-exports "
-        "the names most scripts need:",
+        "The package layer by layer, from the data up to the command line: each layer uses "
+        "only the layers above it in this list. One line per module; its page has the rest.",
+        "",
+    ]
+    for layer, modules in LAYERS:
+        index += [f"## {layer}", "", "| module | what it holds |", "| --- | --- |"]
+        index += [f"| {{doc}}`cvae_pyro.{m} <{m}>` | {_summary(m)} |" for m in modules]
+        index.append("")
+    index += [
+        "## Re-exported names",
+        "",
+        "`import cvae_pyro` gives the names most scripts need:",
         "",
         "```{eval-rst}",
         ".. autosummary::",
@@ -87,14 +126,14 @@ def _write_api_pages() -> None:
         "```",
         "",
         "```{toctree}",
-        ":maxdepth: 1",
+        ":hidden:",
         "",
-        *modules,
+        *listed,
         "```",
         "",
     ]
     (api / "index.md").write_text("\n".join(index))
-    for name in modules:
+    for name in listed:
         page = [
             f"# `cvae_pyro.{name}`",
             "",

@@ -1,5 +1,6 @@
 """The reproduction pipeline: table layout, aggregation over seeds, files written."""
 
+import hashlib
 import json
 
 import pandas as pd
@@ -80,11 +81,18 @@ def test_reproduce_smoke(tmp_path, data_dir):
     assert {"command", "seeds", "epochs_reached", "phases", "machine"} <= set(run)
     assert run["epochs_reached"]["seed0/q3/cvae"] == 1
     assert (results / "q1_samples.png").stat().st_size > 10_000
-    # a second call trains nothing and gives the same table
+    # a second call trains nothing (no checkpoint changes) and gives the same table
+    checkpoints = sorted((tmp_path / "runs").rglob("*.pt"))
+    assert len(checkpoints) == 2 * 3 * 2  # q1, q3 x baseline, cvae, gsnn x best, last
+    before = {
+        p: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest()) for p in checkpoints
+    }
     main(args)
-    again = pd.read_csv(results / "cll_table.csv")
-    nn_rows = again[again.model == "baseline"].nll_mean.tolist()
-    assert nn_rows == table[table.model == "baseline"].nll_mean.tolist()
+    after = {
+        p: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest()) for p in checkpoints
+    }
+    assert after == before
+    assert pd.read_csv(results / "cll_table.csv").equals(table)
 
 
 def _run_json(path, rows):

@@ -1,0 +1,105 @@
+"""``python -m cvae_pyro.evaluate``: the numbers it reports, the file it writes, what it refuses."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from cvae_pyro.build import load_trained
+from cvae_pyro.cli.evaluate import main
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.data import load_mnist
+from cvae_pyro.experiment import run
+from cvae_pyro.masks import split_xy
+from cvae_pyro.metrics import is_nll, nn_nll
+
+IMAGES, SAMPLES = 120, 5
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_dir):
+    """A 2-quadrant baseline and CVAE trained one epoch on 300 images."""
+    out = tmp_path_factory.mktemp("runs")
+    cfg = TrainConfig(
+        quadrants=2, epochs=1, limit=300, hidden=(32,), z_dim=4, data_dir=str(data_dir),
+        out_dir=str(out), quiet=True, figures=False,
+    )  # fmt: skip
+    run(cfg)
+    return cfg
+
+
+def evaluate(cfg, *extra):
+    args = ["--quadrants", str(cfg.quadrants), "--out-dir", cfg.out_dir, "--limit", str(IMAGES)]
+    return main([*args, "--data-dir", cfg.data_dir, "--samples", str(SAMPLES), *extra])
+
+
+def test_rows_file_and_values(trained, capsys):
+    assert evaluate(trained, "--split", "validation") == 0
+    out = capsys.readouterr().out
+    assert "validation split, 120 images" in out
+    saved = json.loads((trained.run_dir / "evaluation_validation.json").read_text())
+    rows = {(r["model"], r["estimator"]): r for r in saved["rows"]}
+    assert set(rows) == {("baseline", "NN"), ("cvae", "MC"), ("cvae", "IS"), ("cvae", "-ELBO")}
+    assert all(r["images"] == IMAGES for r in rows.values())
+    assert rows[("cvae", "IS")]["samples"] == SAMPLES and rows[("baseline", "NN")]["samples"] == 0
+    # the NN row is the baseline's exact -log p(y|x) on those images
+    baseline = load_trained(trained.run_dir / "baseline.pt").module
+    x, y = split_xy(load_mnist(trained.data_dir).validation.images[:IMAGES], 2)
+    assert rows[("baseline", "NN")]["nll_mean"] == pytest.approx(nn_nll(baseline, x, y).mean)
+    # with the same draws, IS (a log-mean-exp) is never above the bound (a mean)
+    assert rows[("cvae", "IS")]["nll_mean"] <= rows[("cvae", "-ELBO")]["nll_mean"]
+    # and a second evaluation with the same seed gives the same numbers
+    assert evaluate(trained, "--split", "validation") == 0
+    again = json.loads((trained.run_dir / "evaluation_validation.json").read_text())["rows"]
+    assert [r["nll_mean"] for r in again] == [r["nll_mean"] for r in saved["rows"]]
+
+
+def test_another_seed_moves_only_the_sampled_estimates(trained):
+    assert evaluate(trained, "--seed", "1") == 0
+    first = json.loads((trained.run_dir / "evaluation_test.json").read_text())["rows"]
+    assert evaluate(trained, "--seed", "2") == 0
+    second = json.loads((trained.run_dir / "evaluation_test.json").read_text())["rows"]
+    for a, b in zip(first, second, strict=True):
+        assert (a["nll_mean"] == b["nll_mean"]) == (a["estimator"] == "NN"), a
+
+
+def test_a_checkpoint_of_another_task_is_refused(trained, tmp_path, capsys):
+    """A 2-quadrant model copied into q1/ must not be reported as a 1-quadrant result."""
+    wrong = tmp_path / "q1"
+    wrong.mkdir()
+    for name in ("baseline.pt", "cvae.pt"):
+        shutil.copy(trained.run_dir / name, wrong / name)
+    cfg = TrainConfig(quadrants=1, out_dir=str(tmp_path), data_dir=trained.data_dir)
+    with pytest.raises(SystemExit) as exit:
+        evaluate(cfg)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert "baseline.pt was trained with other settings: quadrants=2 (this run: 1)" in err
+    assert err.count("\n") == 1
+    assert not (wrong / "evaluation_test.json").exists()
+
+
+def test_missing_run_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["--quadrants", "3", "--out-dir", str(tmp_path)])
+    assert exit.value.code == 2
+    assert "q3 does not exist: train first" in capsys.readouterr().err
+
+
+def test_label_condition_takes_no_quadrants(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["--condition", "label", "--quadrants", "2", "--out-dir", str(tmp_path)])
+    assert exit.value.code == 2
+    assert "quadrants applies to the quadrant condition only" in capsys.readouterr().err
+
+
+def test_estimates_do_not_touch_the_global_random_stream(trained):
+    cvae = load_trained(trained.run_dir / "cvae.pt").module
+    x, y = cvae.condition.pairs(load_mnist(trained.data_dir).test.head(20))
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    first = is_nll(cvae, x, y, SAMPLES, seed=0).per_image
+    assert torch.equal(torch.rand(3), expected)
+    assert torch.equal(is_nll(cvae, x, y, SAMPLES, seed=0).per_image, first)
