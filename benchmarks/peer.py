@@ -64,13 +64,12 @@ from pathlib import Path
 import pyro
 import torch
 import torchvision
-from speed import PEAK_SIZE, linear_macs, matmul_peak_gflops, time_epoch
+from speed import PEAK_SIZE, cvae_train_flops, linear_macs, matmul_peak_gflops, rates, time_epoch
 from torch.utils.data import DataLoader, Subset
 
 from cvae_pyro.build import build_baseline, build_cvae
 from cvae_pyro.config import TrainConfig
-from cvae_pyro.data import OFFICIAL_MD5, find_idx_file, load_mnist, resolve_data_dir
-from cvae_pyro.masks import split_xy
+from cvae_pyro.data import OFFICIAL_MD5, Split, find_idx_file, load_mnist, resolve_data_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PEER_DIR = REPO_ROOT.parent / "shared" / "peers" / "pyro-examples-cvae"
@@ -80,14 +79,10 @@ PEER_Z_DIM = 200
 SIDES = ("ours", "peer")
 
 
-def ours_epoch_seconds(cvae, pairs, cfg: TrainConfig) -> float:
-    """Seconds for one training epoch of our CVAE over ``pairs`` = ``(x, y)``."""
-    return time_epoch(cvae, pairs, cfg.batch_size, cfg.lr)
-
-
-def train_flops_per_image(trained: list, frozen) -> int:
-    """FLOPs per training image: trained layers forward and backward, frozen forward only."""
-    return 2 * (3 * sum(linear_macs(n) for n in trained) + linear_macs(frozen))
+def ours_epoch_seconds(cvae, train: Split, cfg: TrainConfig) -> float:
+    """Seconds for one training epoch of our CVAE over ``train`` (the package's own loop)."""
+    prepare = lambda: cvae.condition.pairs(train)  # noqa: E731
+    return time_epoch(cvae, (cvae.model, cvae.guide), prepare, cfg.batch_size, cfg.lr)
 
 
 def load_peer(peer_dir: Path) -> dict:
@@ -172,19 +167,8 @@ def peer_flops_per_image(peer: dict) -> int:
     """Training FLOPs per image of the CVAE the peer's ``train`` builds."""
     baseline = peer["baseline"].BaselineNet(PEER_HIDDEN, PEER_HIDDEN)
     net = peer["cvae"].CVAE(PEER_Z_DIM, PEER_HIDDEN, PEER_HIDDEN, baseline)
-    return train_flops_per_image([net.recognition_net, net.prior_net, net.generation_net], baseline)
-
-
-def rates(images: int, seconds: float, flops_per_image: int, peak: float) -> dict:
-    """Throughput of one timed epoch, also as a fraction of the round's matmul peak."""
-    gflops = images * flops_per_image / seconds / 1e9
-    return {
-        "images": images,
-        "seconds": seconds,
-        "images_per_second": images / seconds,
-        "gflops": gflops,
-        "fraction_of_peak": gflops / peak,
-    }
+    trained = (net.recognition_net, net.prior_net, net.generation_net)
+    return 2 * (3 * sum(linear_macs(n) for n in trained) + linear_macs(baseline))
 
 
 def spread(values: list[float]) -> dict:
@@ -274,7 +258,7 @@ def main(argv: list[str] | None = None) -> dict:
     pyro.set_rng_seed(0)
     cfg = TrainConfig(quadrants=args.quadrants, z_dim=PEER_Z_DIM, hidden=(PEER_HIDDEN,) * 2)
     data_dir = resolve_data_dir(args.data_dir)
-    train = split_xy(load_mnist(data_dir).train.images[: args.limit], cfg.quadrants)
+    train = load_mnist(data_dir).train.head(args.limit)
     peer = load_peer(peer_dir)
 
     with tempfile.TemporaryDirectory(prefix="cvae_pyro_peer_") as name:
@@ -288,14 +272,12 @@ def main(argv: list[str] | None = None) -> dict:
 
         baseline = build_baseline(cfg.quadrants, cfg.hidden)
         cvae = build_cvae(cfg, baseline)
-        ours_flops = train_flops_per_image(
-            [cvae.recognition_net, cvae.prior_net, cvae.generation_net], baseline
-        )
+        ours_flops = cvae_train_flops(cvae, baseline)
         peer_flops = peer_flops_per_image(peer)
 
         def ours_run(peak: float) -> dict:
             seconds = ours_epoch_seconds(cvae, train, cfg)
-            return rates(len(train[1]), seconds, ours_flops, peak)
+            return rates(len(train), seconds, ours_flops, peak)
 
         def peer_run(peak: float) -> dict:
             epoch = peer_epoch(peer, loader, cfg, scratch)

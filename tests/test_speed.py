@@ -32,14 +32,21 @@ def test_speed_benchmark_reports_consistent_figures(speed, data_dir, tmp_path, c
     result = speed.main(args)
     assert json.loads(out.read_text()) == result
     assert result["matmul_peak_gflops"] > 0
-    for name in ("baseline", "cvae"):
+    for name in ("baseline", "cvae", "mc_eval", "is_eval", "elbo_eval"):
         r = result[name]
-        assert r["images_per_second"] == pytest.approx(512 / r["seconds_per_epoch"])
+        assert r["images"] == 512
+        assert r["images_per_second"] == pytest.approx(512 / r["seconds"])
         assert r["fraction_of_peak"] == pytest.approx(r["gflops"] / result["matmul_peak_gflops"])
         assert 0 < r["fraction_of_peak"] < 2
     # The CVAE trains three networks and runs the baseline: more work per image.
-    assert result["cvae"]["seconds_per_epoch"] > result["baseline"]["seconds_per_epoch"]
-    assert result["is_eval"]["images"] == 512 and result["is_eval"]["samples"] == 3
-    # An untrained model: a positive negative log-likelihood, below a few nats per pixel.
-    assert 0 < result["is_eval"]["nll_untrained_model"] < 588 * 2
+    assert result["cvae"]["seconds"] > result["baseline"]["seconds"]
+    for name in ("mc_eval", "is_eval", "elbo_eval"):
+        assert result[name]["samples"] == 3
+        # an untrained model: a positive negative log-likelihood, below a few nats per pixel
+        assert 0 < result[name]["nll_untrained_model"] < 588 * 2
+    # with the same draws, IS (log-mean-exp) is below the bound (mean); MC has no recognition net
+    assert result["is_eval"]["nll_untrained_model"] <= result["elbo_eval"]["nll_untrained_model"]
+    assert result["mc_eval"]["gflops"] / result["mc_eval"]["images_per_second"] < (
+        result["is_eval"]["gflops"] / result["is_eval"]["images_per_second"]
+    )
     assert "% of peak" in capsys.readouterr().out
