@@ -24,6 +24,7 @@ as S grows.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -72,7 +73,7 @@ class Estimate:
         }
 
 
-def _chunks(n: int, size: int):
+def _chunks(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
 
@@ -125,7 +126,17 @@ def log_weights(
     return cvae.likelihood(x, z).log_prob(y) + prior.log_prob(z) - posterior.log_prob(z)
 
 
-def _estimate(cvae, x, y, num_samples, proposal, reduce, name, chunk, seed) -> Estimate:
+def _estimate(
+    cvae: CVAE,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    num_samples: int,
+    proposal: str,
+    reduce: Callable[[torch.Tensor], torch.Tensor],
+    name: str,
+    chunk: int,
+    seed: int,
+) -> Estimate:
     if num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples}")
     values = []

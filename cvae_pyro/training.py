@@ -20,8 +20,10 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyro
@@ -73,7 +75,7 @@ class FusedAdam(PyroOptim):
         params = [p for p in module.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=lr, fused=True)
 
-    def __call__(self, params, *args, **kwargs) -> None:
+    def __call__(self, params: Iterable[torch.Tensor], *args: Any, **kwargs: Any) -> None:
         """One Adam step of every parameter (SVI passes the ones it saw; all are stepped)."""
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
