@@ -170,3 +170,14 @@ def test_bad_sample_count(toy):
     with pytest.raises(ValueError, match="positive"):
         is_nll(cvae, x, y, 0)
     assert math.isfinite(mc_nll(cvae, x, y, 1).mean)
+
+
+def test_evaluate_cvae_shares_draws_but_not_numbers_across_proposals(toy):
+    """IS and -ELBO come from one pass with shared draws: the same as the separate calls."""
+    cvae, x, y = toy
+    mc, is_, bound = evaluate_cvae(cvae, x, y, 30, chunk=3, seed=9)
+    assert [e.estimator for e in (mc, is_, bound)] == ["MC", "IS", "-ELBO"]
+    assert torch.equal(is_.per_image, is_nll(cvae, x, y, 30, chunk=3, seed=9).per_image)
+    assert torch.equal(bound.per_image, negative_elbo(cvae, x, y, 30, chunk=3, seed=9).per_image)
+    assert torch.equal(mc.per_image, mc_nll(cvae, x, y, 30, chunk=3, seed=9).per_image)
+    assert (is_.per_image <= bound.per_image + 1e-5).all()  # log-mean-exp >= mean, per image
