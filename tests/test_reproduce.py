@@ -80,6 +80,7 @@ def test_reproduce_smoke(tmp_path, data_dir):
     run = json.loads((results / "run.json").read_text())
     assert {"command", "seeds", "epochs_reached", "phases", "machine"} <= set(run)
     assert run["epochs_reached"]["seed0/q3/cvae"] == 1
+    assert run["command"] == "python -m cvae_pyro.reproduce " + " ".join(args)  # not sys.argv
     assert (results / "q1_samples.png").stat().st_size > 10_000
     # a second call trains nothing (no checkpoint changes) and gives the same table
     checkpoints = sorted((tmp_path / "runs").rglob("*.pt"))
