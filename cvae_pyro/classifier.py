@@ -76,7 +76,7 @@ def train_classifier(train: Split, cfg: ClassifierConfig | None = None) -> Digit
     shuffle = torch.Generator().manual_seed(cfg.seed)
     classifier.train()
     for _ in range(cfg.epochs):
-        order = torch.randperm(len(train), generator=shuffle).to(train.images.device)
+        order = torch.randperm(len(train), generator=shuffle).to(train.images.device)  # (N,)
         for start in range(0, len(train), cfg.batch_size):
             idx = order[start : start + cfg.batch_size]  # (b,)
             loss = F.cross_entropy(classifier(train.images[idx]), train.labels[idx])

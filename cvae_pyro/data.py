@@ -334,7 +334,7 @@ def load_dataset(
     folder = resolve_data_dir(data_dir, download=download, dataset=name)
     arrays = {file: load_idx_verified(folder, file, verify, name) for file in info.md5}
     train_images = _to_images(arrays["train-images-idx3-ubyte"])  # (60000, 784)
-    train_labels = torch.from_numpy(arrays["train-labels-idx1-ubyte"].astype(np.int64))
+    train_labels = torch.from_numpy(arrays["train-labels-idx1-ubyte"].astype(np.int64))  # (60000,)
     test = Split(
         _to_images(arrays["t10k-images-idx3-ubyte"]),
         torch.from_numpy(arrays["t10k-labels-idx1-ubyte"].astype(np.int64)),

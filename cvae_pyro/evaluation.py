@@ -58,10 +58,10 @@ def evaluate_run_dir(
         trained = load_trained(path, device, expect=expect)
         start = time.perf_counter()
         if trained.kind == BASELINE:
-            x, y = split_xy(part.images, trained.architecture["quadrants"])
+            x, y = split_xy(part.images, trained.architecture["quadrants"])  # (N, x), (N, y)
             estimates = [nn_nll(trained.module, x, y)]
         else:
-            x, y = trained.module.condition.pairs(part)
+            x, y = trained.module.condition.pairs(part)  # (N, ...), (N, y_dim)
             estimates = evaluate_cvae(
                 trained.module, x, y, num_samples, seed=seed, kind=trained.kind
             )

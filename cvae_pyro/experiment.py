@@ -56,8 +56,8 @@ def train_baseline(cfg: TrainConfig, data: MNIST) -> tuple[BaselineNN, TrainStat
         if not cfg.quiet:
             print(f"baseline: loaded the finished baseline from {cfg.run_dir}")
         return baseline.eval(), TrainState(**load_checkpoint(last)["train_state"])
-    train = split_xy(data.train.images, cfg.quadrants)
-    val = split_xy(data.validation.images, cfg.quadrants)
+    train = split_xy(data.train.images, cfg.quadrants)  # (N, x_dim), (N, y_dim)
+    val = split_xy(data.validation.images, cfg.quadrants)  # (N_val, x_dim), (N_val, y_dim)
     pair = (baseline.model, baseline.guide)
     state = fit(baseline, pair, BASELINE, BASELINE, train, val, cfg, arch)
     return baseline, state
@@ -69,7 +69,8 @@ def train_cvae(
     """Train the CVAE with ``cfg.objective`` (the baseline, if any, stays frozen)."""
     pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
     cvae = build_cvae(cfg, baseline).to(data.train.images.device)
-    train, val = cvae.condition.pairs(data.train), cvae.condition.pairs(data.validation)
+    train = cvae.condition.pairs(data.train)  # (N, ...), (N, y_dim)
+    val = cvae.condition.pairs(data.validation)  # (N_val, ...), (N_val, y_dim)
     pair = objective_pair(cvae, cfg.objective, cfg.alpha)
     state = fit(cvae, pair, cfg.objective, cfg.kind, train, val, cfg, cfg.architecture())
     return cvae, state
@@ -104,11 +105,11 @@ def run(cfg: TrainConfig) -> dict:
     baseline = None
     if cfg.condition == "quadrant":
         baseline, state = train_baseline(cfg, data)
-        val = split_xy(data.validation.images, cfg.quadrants)
+        val = split_xy(data.validation.images, cfg.quadrants)  # (N_val, x), (N_val, y)
         nll = elbo_loss((baseline.model, baseline.guide), val, cfg.eval_batch_size, cfg.seed)
         entries[BASELINE] = {**summary(state), "val_nll_nats_per_image": nll}
     cvae, state = train_cvae(cfg, data, baseline)
-    val = cvae.condition.pairs(data.validation)
+    val = cvae.condition.pairs(data.validation)  # (N_val, ...), (N_val, y_dim)
     pair = objective_pair(cvae, cfg.objective, cfg.alpha)
     entries[cfg.objective] = {
         **summary(state),

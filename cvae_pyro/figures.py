@@ -20,7 +20,7 @@ FIGURE_SEED = 1234  #: seed of the CVAE samples drawn for figures
 def pick_one_per_digit(labels: torch.Tensor, per_digit: int = 1) -> torch.Tensor:
     """Indices of the first ``per_digit`` examples of each digit 0..9, in digit order."""
     picks = [torch.nonzero(labels == d).flatten()[:per_digit] for d in range(10)]
-    return torch.cat(picks)
+    return torch.cat(picks)  # (10 * per_digit,)
 
 
 def quadrant_rows(
@@ -86,7 +86,7 @@ def samples_figure(
 ) -> plt.Figure:
     """Pyro's tutorial figure: input, truth, NN prediction and CVAE samples per digit."""
     names, rows = quadrant_rows(images, quadrants, baseline, cvae, num_samples)
-    boundary = input_mask(quadrants).reshape(IMAGE_SIDE, IMAGE_SIDE).float()
+    boundary = input_mask(quadrants).reshape(IMAGE_SIDE, IMAGE_SIDE).float()  # (28, 28)
     title = f"{quadrants} quadrant{'s' if quadrants > 1 else ''} given (red line: input border)"
     return plot_image_rows(names, rows, title, boundary)
 

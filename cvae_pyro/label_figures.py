@@ -118,7 +118,7 @@ def latent_grid_figure(cvae: CVAE, digit: int = LATENT_GRID_DIGIT) -> plt.Figure
     ``z = loc_c + scale_c * eps`` with eps on a grid of standard-normal quantiles;
     eps_1 grows to the right, eps_2 upwards.
     """
-    u = torch.linspace(*QUANTILE_RANGE, LATENT_GRID_SIZE)
+    u = torch.linspace(*QUANTILE_RANGE, LATENT_GRID_SIZE)  # (G,)
     q = torch.distributions.Normal(0.0, 1.0).icdf(u)  # (G,)
     eps_2, eps_1 = torch.meshgrid(q.flip(0), q, indexing="ij")  # (G, G) each
     eps = torch.stack([eps_1.flatten(), eps_2.flatten()], dim=-1)  # (G*G, 2)
@@ -127,7 +127,7 @@ def latent_grid_figure(cvae: CVAE, digit: int = LATENT_GRID_DIGIT) -> plt.Figure
     with torch.no_grad():
         z = prior_latents(cvae, label, eps.to(device))  # (G*G, 1, 2)
         images = decode(cvae, label, z)[:, 0]  # (G*G, 784)
-    rows = list(images.reshape(LATENT_GRID_SIZE, LATENT_GRID_SIZE, -1))
+    rows = list(images.reshape(LATENT_GRID_SIZE, LATENT_GRID_SIZE, -1))  # G x (G, 784)
     names = [f"{v:+.1f}" for v in q.flip(0).tolist()]
     title = f"digit {digit}: z = loc_c + scale_c * eps; eps_1 to the right, eps_2 (labels) up"
     return grid_figure(rows, names, title)

@@ -149,7 +149,9 @@ def _estimates(
             log_w = log_weights(cvae, x[s], y[s], eps, proposal)  # (S, b)
             for name, reduce in reduces.items():
                 values[name].append(reduce(log_w))  # (b,)
-    return [Estimate(name, torch.cat(v).cpu(), num_samples) for name, v in values.items()]
+    return [
+        Estimate(name, torch.cat(v).cpu(), num_samples) for name, v in values.items()
+    ]  # (N,) each
 
 
 def _estimate(

@@ -62,7 +62,7 @@ class RecognitionNet(_DiagonalNormalNet):
 
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, h_dim)``, ``(B, y_dim)`` to loc and scale, each ``(B, z_dim)``."""
-        return self._normal_params(torch.cat([h, y], dim=-1))
+        return self._normal_params(torch.cat([h, y], dim=-1))  # input (B, h_dim + y_dim)
 
 
 class PriorNet(_DiagonalNormalNet):
