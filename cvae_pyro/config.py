@@ -218,6 +218,7 @@ class SampleConfig:
     out_dir: str = setting("runs", "the --out-dir used for training")
     checkpoint: str | None = setting(None, "checkpoint to load (default OUT_DIR/label/cvae.pt)")
     seed: int = setting(0, "seed of the latent noise")
+    device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
 
     def __post_init__(self) -> None:
         seed_in_range(self.seed)

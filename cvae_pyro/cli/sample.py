@@ -12,6 +12,7 @@ import torch
 from ..build import load_trained
 from ..config import SampleConfig
 from ..errors import ConfigError
+from ..experiment import resolve_device
 from ..figures import save_figure
 from ..label_figures import WRAP_COLUMNS, grid_figure
 from ..sampling import MAX_SAMPLES, parse_digits, sample_digits
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = Path(cfg.out or default)
         check_out_dir(out.parent, "--out folder")
         path = cfg.checkpoint or Path(cfg.out_dir) / "label" / "cvae.pt"
-        cvae = load_trained(path, kind="label").module
+        cvae = load_trained(path, resolve_device(cfg.device), kind="label").module
         samples = sample_digits(cvae, digits, cfg.n, cfg.seed)  # (D, n, 784)
         print(f"saved {save_figure(samples_figure(samples, digits), out)}")
 
