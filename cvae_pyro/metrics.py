@@ -33,7 +33,7 @@ from pyro.distributions import Distribution
 from .models import CVAE, BaselineNN, grey_bernoulli
 
 DEFAULT_SAMPLES = 100  #: S, the number of latent samples per image
-DEFAULT_CHUNK = 500  #: images per chunk
+DEFAULT_CHUNK = 50  #: images per chunk (measured: 20-50 ran about 1.3x faster than 100-500)
 SEED_STRIDE = 2**24  #: image i of a run with seed s draws its noise from seed s * SEED_STRIDE + i
 
 
