@@ -22,7 +22,7 @@ from .errors import CheckpointError, ConfigError, CvaePyroError, DataError, Trai
 from .models import CVAE, BaselineNN
 from .objectives import objective_pair
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "CVAE",
