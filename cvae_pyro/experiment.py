@@ -8,7 +8,9 @@ only the label CVAE is trained. Everything lands in ``cfg.run_dir``:
 checkpoints, ``metrics.json`` and the figures. The folder is locked for the
 whole run (:func:`~cvae_pyro.locks.folder_lock`), and a finished baseline is
 reused only if it was trained with the same settings
-(:data:`~cvae_pyro.training.RECORDED_KEYS`); otherwise the run is refused.
+(:data:`~cvae_pyro.training.RECORDED_KEYS`; with ``resume``, ``epochs`` and
+``patience`` may differ: the finished baseline is kept as it is); otherwise the
+run is refused.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from .masks import split_xy
 from .models import CVAE, BaselineNN
 from .objectives import objective_pair
 from .training import (
+    RECORDED_KEYS,
+    RUN_KEYS,
     TrainState,
     check_run_settings,
     elbo_loss,
@@ -72,7 +76,9 @@ def train_baseline(cfg: TrainConfig, data: MNIST) -> tuple[BaselineNN, TrainStat
     if is_finished(last):
         best = cfg.run_dir / f"{BASELINE}.pt"
         ckpt = load_checkpoint(best, expect=arch, kind=BASELINE)
-        check_run_settings(ckpt, run_settings(cfg), best)
+        settings = run_settings(cfg)
+        keys = RUN_KEYS if cfg.resume else RECORDED_KEYS  # --resume keeps it, new epochs or not
+        check_run_settings(ckpt, {k: settings[k] for k in keys}, best)
         baseline.load_state_dict(ckpt["state_dict"])
         if not cfg.quiet:
             print(f"baseline: loaded the finished baseline from {cfg.run_dir}")
