@@ -11,7 +11,7 @@ from torch import nn
 from .checkpoints import load_checkpoint
 from .conditions import LabelCondition, QuadrantCondition
 from .config import TrainConfig
-from .errors import CheckpointError
+from .errors import CheckpointError, one_line
 from .masks import input_dim, output_dim
 from .models import CVAE, BaselineNN
 
@@ -90,7 +90,7 @@ def load_trained(
             module = build_cvae(cfg, baseline)
         module.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError, ValueError) as err:
-        reason = str(err).splitlines()[0][:160]
+        reason = one_line(err, 160)
         raise CheckpointError(f"{path} does not hold the model it claims to: {reason}") from None
     return Trained(ckpt["kind"], arch, module.to(device).eval())
 

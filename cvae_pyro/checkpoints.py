@@ -1,11 +1,17 @@
 """Checkpoints and result files, written atomically and checked when read.
 
 Every file is written to a temporary file in the same folder and renamed over
-the target, so a crash never leaves a truncated file where a good one was.
+the target, so a crash never leaves a truncated file where a good one was. The
+temporary names are short (``.<first 32 characters of the name>.<random>.tmp``)
+so that a legal file name never gives an illegal temporary one, and the files get
+the user's umask (``mkstemp`` alone would make them 0600). Temporary files that a
+killed process left behind are removed by :func:`remove_stale_temp_files`, which
+the commands call once they hold the folder's lock.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
@@ -16,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError
+from .errors import CheckpointError, one_line
 
 CHECKPOINT_FORMAT = "cvae_pyro-checkpoint"  #: marker stored in every checkpoint
 CHECKPOINT_VERSION = 2  #: bumped when the layout changes (2: the ``kind`` field)
@@ -26,19 +32,54 @@ READABLE_VERSIONS = (1, 2)  #: version 1 has no ``kind``; it is inferred from th
 KINDS = ("baseline", "cvae", "gsnn", "hybrid", "label", "classifier")
 
 
+TEMP_PREFIX_CHARS = 32  #: characters of the target's name kept in its temporary name
+TEMP_PATTERN = ".*.tmp"  #: what temporary files look like (glob)
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` and rename the temporary file to ``path``."""
+    """Call ``write(tmp_path)`` and rename the temporary file to ``path``.
+
+    Raises:
+        OSError: the folder cannot be written (``ENOSPC`` also for torch's "unexpected pos"
+            error, which is how ``torch.save`` reports a full disk).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    prefix = f".{path.name[:TEMP_PREFIX_CHARS]}."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     os.close(fd)
     try:
-        write(Path(tmp))
+        try:
+            write(Path(tmp))
+        except RuntimeError as err:  # torch.save's writer reports a full disk this way
+            if "unexpected pos" in str(err) or "write failed" in str(err):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+            raise
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def current_umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files a killed writer left in ``folder``; returns them.
+
+    Call it only while holding the folder's lock, so no live writer's file is removed.
+    """
+    folder = Path(folder)
+    stale = [p for p in folder.glob(TEMP_PATTERN) if p.is_file()] if folder.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def save_json(data: object, path: str | os.PathLike) -> Path:
@@ -89,9 +130,9 @@ def load_checkpoint(
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        reason = one_line(err, 120) or type(err).__name__
         raise CheckpointError(
-            f"{path} is truncated or not a cvae_pyro checkpoint ({reason[:120]})"
+            f"{path} is truncated or not a cvae_pyro checkpoint ({reason})"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a cvae_pyro checkpoint")

@@ -214,7 +214,9 @@ class SampleConfig:
 
     digit: str = setting(help="a digit 0..9, or 'all' for a 10-row grid")
     n: int = setting(16, "samples per digit (1..100)")
-    out: str | None = setting(None, "PNG to write (default digit_<d>.png or digits.png)")
+    out: str | None = setting(
+        None, "image to write, format from its suffix (default digit_<d>.png or digits.png)"
+    )
     out_dir: str = setting("runs", "the --out-dir used for training")
     checkpoint: str | None = setting(None, "checkpoint to load (default OUT_DIR/label/cvae.pt)")
     seed: int = setting(0, "seed of the latent noise")

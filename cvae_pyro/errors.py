@@ -1,5 +1,7 @@
 """Errors that the command-line tools report as one line, without a traceback."""
 
+import re
+
 
 class CvaePyroError(Exception):
     """Base class: a problem the user can fix (bad input, bad files, a diverged run)."""
@@ -18,8 +20,31 @@ class CheckpointError(CvaePyroError):
 
 
 class TrainingDiverged(CvaePyroError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss became NaN, infinite or implausibly large; the last good checkpoint is kept."""
 
 
 class TrainingInterrupted(CvaePyroError):
     """The user pressed Ctrl-C; progress up to the last finished epoch is saved."""
+
+
+class FolderBusy(CvaePyroError):
+    """Another live command holds the run folder's lock."""
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  #: terminal colour and cursor codes
+MESSAGE_CHARS = 200  #: longest quoted reason in a one-line message
+
+
+def one_line(text: object, limit: int = MESSAGE_CHARS) -> str:
+    """``text`` as one short line: ANSI codes stripped, first non-empty line, cut to ``limit``.
+
+    Torch's size-mismatch errors start with a header line; the first line that names a
+    parameter (``size mismatch for ...``) is kept instead.
+    """
+    lines = [line.strip() for line in ANSI_ESCAPE.sub("", str(text)).splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return ""
+    named = [line for line in lines if line.startswith(("size mismatch", "Missing key"))]
+    line = (named or lines)[0]
+    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -19,6 +19,8 @@ from .objectives import OBJECTIVES
 
 #: Checkpoint file stems evaluation looks for, in table order.
 MODEL_FILES = (BASELINE, *OBJECTIVES)
+#: The kinds each file may hold (``cvae.pt`` holds the label CVAE in a label run).
+FILE_KINDS = {BASELINE: (BASELINE,), "cvae": ("cvae", "label"), "gsnn": ("gsnn",)}
 
 
 def evaluate_run_dir(
@@ -55,7 +57,7 @@ def evaluate_run_dir(
         path = run_dir / f"{name}.pt"
         if not path.exists():
             continue
-        trained = load_trained(path, device, expect=expect)
+        trained = load_trained(path, device, FILE_KINDS.get(name, (name,)), expect)
         start = time.perf_counter()
         if trained.kind == BASELINE:
             x, y = split_xy(part.images, trained.architecture["quadrants"])  # (N, x), (N, y)

@@ -5,12 +5,18 @@ benchmarks and :mod:`cvae_pyro.reproduction` call too. For the quadrant task the
 baseline NN is trained first (or loaded from the run folder when a finished one
 is there), frozen, and fed to the CVAE's prior network. For the label condition
 only the label CVAE is trained. Everything lands in ``cfg.run_dir``:
-checkpoints, ``metrics.json`` and the figures.
+checkpoints, ``metrics.json`` and the figures. The folder is locked for the
+whole run (:func:`~cvae_pyro.locks.folder_lock`), and a finished baseline is
+reused only if it was trained with the same settings
+(:data:`~cvae_pyro.training.RECORDED_KEYS`; with ``resume``, ``epochs`` and
+``patience`` may differ: the finished baseline is kept as it is); otherwise the
+run is refused.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyro
 import torch
@@ -19,13 +25,23 @@ from .build import BASELINE, baseline_architecture, build_baseline, build_cvae
 from .checkpoints import load_checkpoint, save_json
 from .config import TrainConfig
 from .data import MNIST, load_mnist
-from .errors import ConfigError
+from .errors import ConfigError, one_line
 from .figures import save_quadrant_figures
 from .label_figures import save_label_figures
+from .locks import folder_lock
 from .masks import split_xy
 from .models import CVAE, BaselineNN
 from .objectives import objective_pair
-from .training import TrainState, elbo_loss, fit, is_finished
+from .training import (
+    RECORDED_KEYS,
+    RUN_KEYS,
+    TrainState,
+    check_run_settings,
+    elbo_loss,
+    fit,
+    is_finished,
+    run_settings,
+)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -38,8 +54,15 @@ def resolve_device(name: str) -> torch.device:
 
 
 def load_data(data_dir: str | None, limit: int | None, device: torch.device) -> MNIST:
-    """MNIST's three splits on ``device``, each cut to its first ``limit`` images."""
+    """MNIST's three splits on ``device``, each cut to its first ``limit`` images.
+
+    A ``limit`` above the largest split's size is refused (ConfigError); a smaller split
+    than ``limit`` is used whole.
+    """
     data = load_mnist(data_dir)
+    largest = max(len(data.split(s)) for s in ("train", "validation", "test"))
+    if limit is not None and limit > largest:
+        raise ConfigError(f"limit {limit} is more than the {largest} images of the largest split")
     return MNIST(*(data.split(s).head(limit).to(device) for s in ("train", "validation", "test")))
 
 
@@ -51,7 +74,11 @@ def train_baseline(cfg: TrainConfig, data: MNIST) -> tuple[BaselineNN, TrainStat
     arch = baseline_architecture(cfg)
     last = cfg.run_dir / f"{BASELINE}_last.pt"
     if is_finished(last):
-        ckpt = load_checkpoint(cfg.run_dir / f"{BASELINE}.pt", expect=arch, kind=BASELINE)
+        best = cfg.run_dir / f"{BASELINE}.pt"
+        ckpt = load_checkpoint(best, expect=arch, kind=BASELINE)
+        settings = run_settings(cfg)
+        keys = RUN_KEYS if cfg.resume else RECORDED_KEYS  # --resume keeps it, new epochs or not
+        check_run_settings(ckpt, {k: settings[k] for k in keys}, best)
         baseline.load_state_dict(ckpt["state_dict"])
         if not cfg.quiet:
             print(f"baseline: loaded the finished baseline from {cfg.run_dir}")
@@ -90,17 +117,41 @@ def summary(state: TrainState) -> dict:
 def update_metrics(cfg: TrainConfig, entries: dict) -> dict:
     """Merge ``entries`` into ``run_dir/metrics.json`` (written atomically)."""
     path = cfg.run_dir / "metrics.json"
-    metrics = json.loads(path.read_text()) if path.exists() else {}
+    metrics = read_metrics(path)
     metrics.update(entries)
     save_json(metrics, path)
     return metrics
 
 
+def read_metrics(path: Path) -> dict:
+    """The ``metrics.json`` at ``path`` ({} if none); ConfigError if it is not a JSON object."""
+    if not path.exists():
+        return {}
+    try:
+        metrics = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            f"{path} is corrupt ({one_line(err, 80)}); delete it, the checkpoints are enough"
+        ) from None
+    if not isinstance(metrics, dict):
+        raise ConfigError(f"{path} does not hold a JSON object; delete it")
+    return metrics
+
+
 def run(cfg: TrainConfig) -> dict:
-    """Train everything ``cfg`` asks for; returns the metrics written to ``metrics.json``."""
+    """Train everything ``cfg`` asks for; returns the metrics written to ``metrics.json``.
+
+    Raises:
+        FolderBusy: another live command is using ``cfg.run_dir``.
+    """
     device = resolve_device(cfg.device)
-    cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    data = load_data(cfg.data_dir, cfg.limit, device)
+    with folder_lock(cfg.run_dir):
+        read_metrics(cfg.run_dir / "metrics.json")  # a corrupt file is found before training
+        data = load_data(cfg.data_dir, cfg.limit, device)
+        return _run_locked(cfg, data)
+
+
+def _run_locked(cfg: TrainConfig, data: MNIST) -> dict:
     entries: dict = {}
     baseline = None
     if cfg.condition == "quadrant":

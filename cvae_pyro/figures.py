@@ -92,9 +92,10 @@ def samples_figure(
 
 
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:
-    """Save ``fig`` as PNG (atomically) and close it."""
+    """Save ``fig`` (atomically) in the format its suffix names (PNG without one); close it."""
     path = Path(path)
-    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    kind = path.suffix.lstrip(".").lower() or "png"
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format=kind))
     plt.close(fig)
     return path
 

@@ -13,10 +13,18 @@ on the test set, and writes under the results folder:
 :func:`combine` trains nothing: it pools the per-seed rows of earlier runs (for
 example seeds run on different machines or days) into one table with the spread
 over seeds.
+
+The result files are written as one set: all of them go into
+``results_dir/.staging`` first, a marker says the set is complete, then they are
+moved into place with ``run.json`` last (it lists every file with its SHA-256).
+If the process dies while moving, the next ``reproduce`` (or ``--combine``) in
+that folder finishes the move before doing anything else; an incomplete staging
+folder is deleted. The results folder is locked while a command writes it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -33,13 +41,62 @@ import torch
 from .build import BASELINE
 from .checkpoints import save_json
 from .config import ReproduceConfig, TrainConfig
-from .errors import ConfigError
+from .errors import ConfigError, one_line
 from .evaluation import evaluate_run_dir
 from .experiment import load_data, resolve_device, run
+from .locks import folder_lock
 from .tables import write_table
 
 #: Called after each phase with a short description of the next one (progress bars).
 Progress = Callable[[str], None]
+STAGING = ".staging"  #: folder inside the results folder where a new set is written
+COMPLETE = "COMPLETE"  #: marker file: the staged set is whole and may be moved into place
+MANIFEST = "run.json"  #: moved last; lists the files of the set
+#: What every row of a ``run.json`` holds (``--combine`` checks them).
+ROW_KEYS = (
+    "model",
+    "estimator",
+    "quadrants",
+    "seed",
+    "nll_mean",
+    "nll_stderr",
+    "samples",
+    "images",
+)
+
+
+def publish(results_dir: Path, write: Callable[[Path], dict]) -> None:
+    """Write a set of result files with ``write(staging)`` and move them in as one set.
+
+    ``write`` writes every file but the manifest into ``staging`` and returns the
+    manifest's content; the manifest gets ``files`` (name to SHA-256) and is moved last.
+    """
+    staging = results_dir / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    manifest = write(staging)
+    files = sorted(p.name for p in staging.iterdir() if p.is_file())
+    manifest["files"] = {name: sha256(staging / name) for name in files}
+    save_json(manifest, staging / MANIFEST)
+    save_json({"files": [*files, MANIFEST]}, staging / COMPLETE)
+    finish_publish(results_dir)
+
+
+def finish_publish(results_dir: Path) -> None:
+    """Move a complete staged set into ``results_dir`` (manifest last); drop an incomplete one."""
+    staging = results_dir / STAGING
+    if not staging.is_dir():
+        return
+    if (staging / COMPLETE).is_file():
+        for name in json.loads((staging / COMPLETE).read_text())["files"]:
+            if (staging / name).is_file():
+                os.replace(staging / name, results_dir / name)
+    shutil.rmtree(staging)
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def machine_info(device: torch.device) -> dict:
@@ -68,12 +125,31 @@ def combine(run_files: Sequence[str | Path], results_dir: Path, command: str) ->
         results_dir: where the pooled table and its ``run.json`` go.
         command: the command line recorded in ``run.json``.
     """
+    with folder_lock(results_dir):
+        finish_publish(results_dir)
+        return _combine(run_files, results_dir, command)
+
+
+def _read_rows(path: Path) -> list[dict]:
+    """The rows of one ``run.json``; ConfigError naming the file and what is wrong."""
+    try:
+        found = json.loads(path.read_text())["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        reason = f"{type(err).__name__}: {one_line(err, 80)}"
+        raise ConfigError(f"{path}: not a run.json written by this command ({reason})") from None
+    if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
+        raise ConfigError(f"{path}: its rows are not a list of objects")
+    for i, row in enumerate(found):
+        missing = [k for k in ROW_KEYS if k not in row]
+        if missing:
+            raise ConfigError(f"{path}: row {i} lacks {', '.join(missing)}")
+    return found
+
+
+def _combine(run_files: Sequence[str | Path], results_dir: Path, command: str) -> pd.DataFrame:
     rows, sources = [], {}
     for path in map(Path, run_files):
-        try:
-            found = json.loads(path.read_text())["rows"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ConfigError(f"{path}: not a run.json written by this command ({err})") from err
+        found = _read_rows(path)
         for row in found:
             key = (row["model"], row["estimator"], row["quadrants"], row["seed"])
             if key in sources:
@@ -92,17 +168,19 @@ def combine(run_files: Sequence[str | Path], results_dir: Path, command: str) ->
             raise ConfigError(f"--combine: the runs differ in {field} ({values})")
     samples = max((r["samples"] for r in sampled), default=0)
     quadrants = sorted({r["quadrants"] for r in rows})
-    table = write_table(rows, quadrants, results_dir, samples)
-    save_json(
-        {
+    tables = []
+
+    def write(staging: Path) -> dict:
+        tables.append(write_table(rows, quadrants, staging, samples))
+        return {
             "command": command,
             "combined": [str(p) for p in run_files],
             "seeds": sorted({r["seed"] for r in rows}),
             "rows": rows,
-        },
-        results_dir / "run.json",
-    )
-    return table
+        }
+
+    publish(results_dir, write)
+    return tables[0]
 
 
 def reproduce(cfg: ReproduceConfig, command: str, progress: Progress | None = None) -> pd.DataFrame:
@@ -114,7 +192,16 @@ def reproduce(cfg: ReproduceConfig, command: str, progress: Progress | None = No
         progress: called with a description of each phase as it starts.
     """
     results_dir = Path(cfg.results_dir)
+    with folder_lock(results_dir):
+        finish_publish(results_dir)
+        return _reproduce(cfg, command, progress, results_dir)
+
+
+def _reproduce(
+    cfg: ReproduceConfig, command: str, progress: Progress | None, results_dir: Path
+) -> pd.DataFrame:
     device = resolve_device(cfg.device)
+    figures = {}
     jobs = [(s, q, o) for s in cfg.seeds for q in cfg.quadrants for o in cfg.objectives]
     phases, epochs_reached, rows = [], {}, []
     data = None
@@ -167,10 +254,14 @@ def reproduce(cfg: ReproduceConfig, command: str, progress: Progress | None = No
         )
         figure = train_cfg.run_dir / "samples.png"
         if figure.exists() and seed == cfg.seeds[0]:
-            shutil.copyfile(figure, results_dir / f"q{q}_samples.png")
-    table = write_table(rows, cfg.quadrants, results_dir, cfg.samples)
-    save_json(
-        {
+            figures[f"q{q}_samples.png"] = figure
+    tables = []
+
+    def write(staging: Path) -> dict:
+        for name, figure in figures.items():
+            shutil.copyfile(figure, staging / name)
+        tables.append(write_table(rows, cfg.quadrants, staging, cfg.samples))
+        return {
             "command": command,
             "arguments": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(cfg).items()},
             "seeds": list(cfg.seeds),
@@ -179,7 +270,7 @@ def reproduce(cfg: ReproduceConfig, command: str, progress: Progress | None = No
             "seconds_total": sum(p["seconds"] for p in phases),
             "machine": machine_info(device),
             "rows": rows,
-        },
-        results_dir / "run.json",
-    )
-    return table
+        }
+
+    publish(results_dir, write)
+    return tables[0]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,10 +35,21 @@ from tqdm import tqdm
 
 from .checkpoints import load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .errors import TrainingDiverged, TrainingInterrupted
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    TrainingDiverged,
+    TrainingInterrupted,
+    one_line,
+)
 from .objectives import Pair
 
 VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise
+MAX_LOSS_NATS_PER_IMAGE = 1e5  #: a loss above this (nats per image) means divergence
+#: Settings besides the architecture that define a run's numbers; a resumed run must match.
+RUN_KEYS = ("seed", "limit", "batch_size", "lr", "lr_patience", "lr_decay", "min_improvement")
+#: What every checkpoint records of its run: :data:`RUN_KEYS` and the stopping settings.
+RECORDED_KEYS = (*RUN_KEYS, "epochs", "patience")
 
 
 @dataclass
@@ -154,21 +165,42 @@ def train_epoch(
         The mean training loss, nats per image.
 
     Raises:
-        TrainingDiverged: a step's loss is NaN or infinite.
+        TrainingDiverged: a step's loss is NaN, infinite or implausibly large.
     """
     x, y = pairs
     order = torch.randperm(len(y), generator=shuffle).to(y.device)
     steps = range(0, len(y), batch_size)
     total = 0.0
     bar = tqdm(steps, desc=label, leave=False, disable=quiet, unit="step")
-    for step, start in enumerate(bar, start=1):
-        idx = order[start : start + batch_size]  # (b,)
-        loss = svi.step(x[idx], y[idx])
-        if not math.isfinite(loss):
-            raise TrainingDiverged(f"{label}: the loss became {loss} at step {step}")
-        total += loss
-        bar.set_postfix(loss=f"{total / min(start + batch_size, len(y)):.2f}", refresh=False)
+    try:
+        for step, start in enumerate(bar, start=1):
+            idx = order[start : start + batch_size]  # (b,)
+            loss = diverged_check(svi.step, (x[idx], y[idx]), len(idx), f"at step {step}")
+            total += loss
+            bar.set_postfix(loss=f"{total / min(start + batch_size, len(y)):.2f}", refresh=False)
+    finally:
+        bar.close()
     return total / len(y)
+
+
+def diverged_check(compute: Callable[..., float], args: tuple, images: int, where: str) -> float:
+    """``compute(*args)``, a loss summed over ``images`` images, checked for divergence.
+
+    Raises:
+        TrainingDiverged: the loss is NaN, infinite or past :data:`MAX_LOSS_NATS_PER_IMAGE`
+            per image, or a distribution rejected its parameters (NaN weights).
+    """
+    try:
+        loss = compute(*args)
+    except ValueError as err:  # a distribution's argument check: NaN or invalid parameters
+        if "constraint" not in str(err) and "nan" not in str(err).lower():
+            raise
+        raise TrainingDiverged(
+            f"the networks produced invalid distribution parameters {where}"
+        ) from None
+    if not math.isfinite(loss) or loss / images > MAX_LOSS_NATS_PER_IMAGE:
+        raise TrainingDiverged(f"the loss became {loss / images:.4g} nats/image {where}")
+    return loss
 
 
 def fit(
@@ -202,9 +234,12 @@ def fit(
     svi, optim = make_svi(module, pair, cfg.lr)
     shuffle = torch.Generator()
     state = TrainState(lr=cfg.lr)
+    settings = run_settings(cfg)
     if cfg.resume and last_path.exists():
         ckpt = load_checkpoint(last_path, expect=architecture, kind=kind)
-        state = _restore(ckpt, module, optim, shuffle)
+        check_run_settings(ckpt, {k: settings[k] for k in RUN_KEYS}, last_path)
+        state = _restore(ckpt, module, optim, shuffle, last_path)
+        state.finished = _finished(state, cfg)  # new --epochs or --patience apply
         _log(cfg, f"{name}: resuming after epoch {state.epoch} from {last_path}")
     else:
         pyro.set_rng_seed(cfg.seed)
@@ -215,26 +250,32 @@ def fit(
         start = time.perf_counter()
         module.train()
         optim.set_lr(state.lr)
+        saved = (
+            f"epochs up to {state.epoch} are saved in {last_path}"
+            if state.epoch
+            else "no epoch had finished, so nothing was saved"
+        )
         try:
             label = f"{name} epoch {epoch}"
             train_loss = train_epoch(svi, train, cfg.batch_size, shuffle, label, cfg.quiet)
+            module.eval()
+            val_loss = diverged_check(
+                elbo_loss,
+                (pair, validation, cfg.eval_batch_size, val_seed),
+                1,  # elbo_loss is already per image
+                "on the validation split",
+            )
         except KeyboardInterrupt:
             raise TrainingInterrupted(
-                f"{name}: interrupted during epoch {epoch}; everything up to epoch "
-                f"{state.epoch} is saved in {last_path}. Run the same command with --resume "
-                "to continue"
+                f"{name}: interrupted during epoch {epoch}; {saved}"
             ) from None
         except TrainingDiverged as err:
-            raise TrainingDiverged(
-                f"{err} of epoch {epoch}; the last good checkpoint is {last_path}"
-            ) from None
-        module.eval()
-        val_loss = elbo_loss(pair, validation, cfg.eval_batch_size, val_seed)
+            raise TrainingDiverged(f"{name} epoch {epoch}: {err}; {saved}") from None
         seconds = time.perf_counter() - start
         _advance(state, epoch, train_loss, val_loss, seconds, cfg)
+        payload = _payload(module, architecture, state, settings)
         if state.best_epoch == epoch:
-            save_checkpoint(_payload(module, architecture, state), best_path, kind)
-        payload = _payload(module, architecture, state)
+            save_checkpoint(payload, best_path, kind)
         payload.update(optimizer=optim.get_state(), rng=_rng_state(shuffle))
         save_checkpoint(payload, last_path, kind)
         mark = "  *" if state.best_epoch == epoch else ""
@@ -248,6 +289,31 @@ def fit(
     return state
 
 
+def run_settings(cfg: TrainConfig) -> dict:
+    """The settings of :data:`RECORDED_KEYS`, as stored in every checkpoint."""
+    return {key: getattr(cfg, key) for key in RECORDED_KEYS}
+
+
+def check_run_settings(ckpt: dict, expect: dict, path: Path) -> None:
+    """Raise :class:`ConfigError` naming every setting of ``expect`` the checkpoint differs in.
+
+    Checkpoints written before the settings were recorded are not checked.
+    """
+    found = ckpt.get("run")
+    if found is None:
+        return
+    diffs = [
+        f"{key}={found.get(key)!r} (this run: {value!r})"
+        for key, value in expect.items()
+        if found.get(key) != value
+    ]
+    if diffs:
+        raise ConfigError(
+            f"{path} was made with other settings: {', '.join(diffs)}; run with the same "
+            "settings, or use another --out-dir"
+        )
+
+
 def _advance(
     state: TrainState,
     epoch: int,
@@ -256,8 +322,6 @@ def _advance(
     seconds: float,
     cfg: TrainConfig,
 ) -> None:
-    if not math.isfinite(val_loss):
-        raise TrainingDiverged(f"the validation loss became {val_loss} after epoch {epoch}")
     state.epoch = epoch
     state.history.append(
         {
@@ -279,24 +343,35 @@ def _advance(
     if state.plateau_epochs >= cfg.lr_patience:
         state.lr *= cfg.lr_decay
         state.plateau_epochs = 0
-    state.finished = epoch >= cfg.epochs or state.bad_epochs >= cfg.patience
+    state.finished = _finished(state, cfg)
 
 
-def _payload(module: nn.Module, architecture: dict, state: TrainState) -> dict:
+def _finished(state: TrainState, cfg: TrainConfig) -> bool:
+    return state.epoch >= cfg.epochs or state.bad_epochs >= cfg.patience
+
+
+def _payload(module: nn.Module, architecture: dict, state: TrainState, settings: dict) -> dict:
     return {
         "architecture": architecture,
+        "run": settings,
         "state_dict": module.state_dict(),
         "train_state": asdict(state),
     }
 
 
 def _restore(
-    ckpt: dict, module: nn.Module, optim: FusedAdam, shuffle: torch.Generator
+    ckpt: dict, module: nn.Module, optim: FusedAdam, shuffle: torch.Generator, path: Path
 ) -> TrainState:
-    module.load_state_dict(ckpt["state_dict"])
-    optim.set_state(ckpt["optimizer"])
-    _set_rng_state(ckpt["rng"], shuffle)
-    return TrainState(**ckpt["train_state"])
+    try:
+        module.load_state_dict(ckpt["state_dict"])
+        optim.set_state(ckpt["optimizer"])
+        _set_rng_state(ckpt["rng"], shuffle)
+        return TrainState(**ckpt["train_state"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise CheckpointError(
+            f"{path} cannot be resumed from (no or broken {one_line(err, 80)}: it is not a "
+            "*_last.pt written by training); delete it, or run without --resume"
+        ) from None
 
 
 def _log(cfg: TrainConfig, message: str) -> None:
@@ -308,4 +383,10 @@ def is_finished(path: Path) -> bool:
     """Whether the *last* checkpoint at ``path`` records a finished run."""
     if not path.exists():
         return False
-    return bool(load_checkpoint(path)["train_state"]["finished"])
+    try:
+        return bool(load_checkpoint(path)["train_state"]["finished"])
+    except (KeyError, TypeError) as err:
+        raise CheckpointError(
+            f"{path} has no training state ({one_line(err, 80)}); it is not a *_last.pt "
+            "written by training: delete it to train again"
+        ) from None

@@ -124,7 +124,7 @@ def test_nan_loss_stops_with_epoch_and_step(tmp_path, data_dir, monkeypatch):
         return float("nan") if len(calls) == 5 else real_step(self, *args, **kwargs)
 
     monkeypatch.setattr(pyro.infer.SVI, "step", step)
-    with pytest.raises(TrainingDiverged, match="at step 2 of epoch 2.*baseline_last.pt"):
+    with pytest.raises(TrainingDiverged, match="baseline epoch 2: .*at step 2.*baseline_last.pt"):
         run(cfg)  # 300 images, batch 128: 3 steps per epoch, the 5th step is epoch 2 step 2
     last = load_checkpoint(tmp_path / "q1/baseline_last.pt")
     assert last["train_state"]["epoch"] == 1  # the last good checkpoint is kept

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
 import shlex
 import sys
@@ -18,12 +19,27 @@ from ..errors import (
     ConfigError,
     CvaePyroError,
     DataError,
+    FolderBusy,
     TrainingInterrupted,
+    one_line,
 )
 
 EXIT_USAGE = 2  #: bad arguments, data or checkpoints
 EXIT_FAILURE = 1  #: the run itself failed (for example the loss diverged)
 EXIT_INTERRUPTED = 130  #: Ctrl-C
+MESSAGE_CHARS = 1000  #: longest error line printed
+#: What a failed write or read of a file means, and the exit status it gets.
+OS_ERRORS = {
+    errno.ENOSPC: ("no space left on the disk", EXIT_FAILURE),
+    errno.EDQUOT: ("disk quota exceeded", EXIT_FAILURE),
+    errno.EACCES: ("permission denied", EXIT_USAGE),
+    errno.EPERM: ("operation not permitted", EXIT_USAGE),
+    errno.EROFS: ("read-only file system", EXIT_USAGE),
+    errno.ENAMETOOLONG: ("file name too long", EXIT_USAGE),
+    errno.EISDIR: ("is a folder, not a file", EXIT_USAGE),
+    errno.ENOTDIR: ("a part of the path is not a folder", EXIT_USAGE),
+    errno.ENOENT: ("no such file or folder", EXIT_USAGE),
+}
 
 Config = TypeVar("Config")
 
@@ -108,26 +124,64 @@ def check_out_dir(path: str | os.PathLike, flag: str = "--out-dir") -> Path:
 
 def exit_code(err: CvaePyroError) -> int:
     """Exit status for an error: 2 for bad input, 130 for Ctrl-C, 1 otherwise."""
-    if isinstance(err, (ConfigError, DataError, CheckpointError)):
+    if isinstance(err, (ConfigError, DataError, CheckpointError, FolderBusy)):
         return EXIT_USAGE
     if isinstance(err, TrainingInterrupted):
         return EXIT_INTERRUPTED
     return EXIT_FAILURE
 
 
+def os_error_line(err: OSError) -> tuple[str, int]:
+    """One line for a failed file operation, and its exit status (2 if the user's path is bad)."""
+    what, code = OS_ERRORS.get(err.errno, (err.strerror or type(err).__name__, EXIT_FAILURE))
+    name = err.filename if err.filename is not None else ""
+    name = str(name) if len(str(name)) <= 120 else str(name)[:117] + "..."
+    where = f" ({name})" if name else ""
+    if code == EXIT_FAILURE:
+        advice = "; files finished before are intact: fix it and run the same command again"
+    else:
+        advice = "; choose another path"
+    return f"{what}{where}{advice}", code
+
+
 def run_command(
     argv: Sequence[str] | None,
     parser: argparse.ArgumentParser,
     body: Callable[[argparse.Namespace, list[str]], None],
+    interrupted: str = "run the same command again",
+    cleanup: Callable[[], None] | None = None,
 ) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run ``body(args, argv)``.
 
-    Our errors become one line on stderr and an exit status (see :func:`exit_code`).
+    Our errors, failed file operations and Ctrl-C become one line on stderr and an exit
+    status (see :func:`exit_code`); ``interrupted`` ends a Ctrl-C message (what to do
+    next). ``cleanup`` (for example closing a progress bar) runs before any message.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
         body(args, argv)
-    except CvaePyroError as err:
-        parser.exit(exit_code(err), f"{parser.prog}: error: {err}\n")
+    except BaseException as err:
+        if cleanup is not None:
+            cleanup()
+        message, code = describe(err, interrupted)
+        if code is None:
+            raise
+        parser.exit(code, f"{parser.prog}: error: {message}\n")
     return 0
+
+
+def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
+    """The line and exit status for ``err``; status None for errors shown as tracebacks."""
+    if isinstance(err, KeyboardInterrupt):
+        return (
+            f"interrupted (Ctrl-C); files finished before are kept; {interrupted}",
+            EXIT_INTERRUPTED,
+        )
+    if isinstance(err, TrainingInterrupted):
+        return f"{one_line(err, MESSAGE_CHARS)}; {interrupted}", EXIT_INTERRUPTED
+    if isinstance(err, CvaePyroError):
+        return one_line(err, MESSAGE_CHARS), exit_code(err)
+    if isinstance(err, OSError):
+        return os_error_line(err)
+    return "", None

@@ -10,6 +10,7 @@ from ..config import EvaluateConfig
 from ..errors import ConfigError
 from ..evaluation import evaluate_run_dir, format_rows
 from ..experiment import load_data, resolve_device
+from ..locks import folder_lock
 from .common import Parser, add_config_options, config_from_args, run_command
 
 
@@ -31,17 +32,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not cfg.run_dir.is_dir():
             raise ConfigError(f"{cfg.run_dir} does not exist: train first, or check --out-dir")
         device = resolve_device(cfg.device)
-        data = load_data(cfg.data_dir, cfg.limit, device)
-        expect = {"condition": cfg.condition, "quadrants": cfg.quadrants}
-        rows = evaluate_run_dir(cfg.run_dir, data, cfg.split, cfg.samples, cfg.seed, expect)
+        with folder_lock(cfg.run_dir):  # no training writes the folder while it is read
+            data = load_data(cfg.data_dir, cfg.limit, device)
+            expect = {"condition": cfg.condition, "quadrants": cfg.quadrants}
+            rows = evaluate_run_dir(cfg.run_dir, data, cfg.split, cfg.samples, cfg.seed, expect)
+            out = save_json(
+                {"split": cfg.split, "rows": rows}, cfg.run_dir / f"evaluation_{cfg.split}.json"
+            )
         print(
             f"{cfg.run_dir}, {cfg.split} split, {rows[0]['images']} images, grey-level "
             "Bernoulli likelihood; negative CLL in nats per image (lower is better)"
         )
         print(format_rows(rows))
-        out = save_json(
-            {"split": cfg.split, "rows": rows}, cfg.run_dir / f"evaluation_{cfg.split}.json"
-        )
         print(f"saved {out}")
 
-    return run_command(argv, build_parser(), body)
+    return run_command(argv, build_parser(), body, "nothing was saved; run it again")

@@ -21,6 +21,8 @@ from .common import (
 )
 
 PROG = "python -m cvae_pyro.reproduce"
+#: What to do after Ctrl-C: reproduce resumes interrupted runs by itself (it has no --resume).
+RESUMES_ITSELF = "run the same command again to continue; it resumes by itself"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m cvae_pyro.reproduce`` and ``cvae-pyro-reproduce``."""
 
+    bars: list[tqdm] = []
+
+    def close_bars() -> None:
+        """Close the progress bar and end its line, so an error gets a line of its own."""
+        for bar in bars:
+            if not bar.disable:
+                bar.close()
+                bar.fp.write("\n")
+                bar.fp.flush()
+
     def body(args: argparse.Namespace, argv: list[str]) -> None:
         cfg = config_from_args(ReproduceConfig, args)
         results_dir = check_out_dir(cfg.results_dir, "--results-dir")
@@ -43,18 +55,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             check_out_dir(cfg.runs_dir, "--runs-dir")
             jobs = len(cfg.seeds) * len(cfg.quadrants) * (len(cfg.objectives) + 1)
-            with tqdm(total=jobs, unit="job", desc="reproduce", position=0) as bar:
-                started = []
+            bar = tqdm(total=jobs, unit="job", desc="reproduce", position=0)
+            bars.append(bar)
+            started = []
 
-                def progress(phase: str) -> None:
-                    bar.update(len(started))  # the phase before this one is done
-                    started[:] = [phase]
-                    bar.set_description(phase)
+            def progress(phase: str) -> None:
+                bar.update(len(started))  # the phase before this one is done
+                started[:] = [phase]
+                bar.set_description(phase)
 
-                table = reproduce(cfg, command, progress)
-                bar.update(1)
+            table = reproduce(cfg, command, progress)
+            bar.update(1)
+            bar.close()
             quadrants = list(cfg.quadrants)
         print(markdown_table(table, quadrants))
         print(f"wrote {Path(cfg.results_dir) / 'cll_table.md'}")
 
-    return run_command(argv, build_parser(), body)
+    return run_command(argv, build_parser(), body, RESUMES_ITSELF, close_bars)

@@ -18,6 +18,8 @@ from ..label_figures import WRAP_COLUMNS, grid_figure
 from ..sampling import MAX_SAMPLES, parse_digits, sample_digits
 from .common import Parser, add_config_options, check_out_dir, config_from_args, run_command
 
+MAX_NAME_BYTES = 255  #: longest file name most file systems accept
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m cvae_pyro.sample``, generated from :class:`SampleConfig`."""
@@ -48,11 +50,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not 1 <= cfg.n <= MAX_SAMPLES:
             raise ConfigError(f"--n must lie in 1..{MAX_SAMPLES}, got {cfg.n}")
         default = "digits.png" if len(digits) > 1 else f"digit_{digits[0]}.png"
-        out = Path(cfg.out or default)
-        check_out_dir(out.parent, "--out folder")
+        out = check_image_path(Path(cfg.out or default))
         path = cfg.checkpoint or Path(cfg.out_dir) / "label" / "cvae.pt"
         cvae = load_trained(path, resolve_device(cfg.device), kind="label").module
         samples = sample_digits(cvae, digits, cfg.n, cfg.seed)  # (D, n, 784)
         print(f"saved {save_figure(samples_figure(samples, digits), out)}")
 
-    return run_command(argv, build_parser(), body)
+    return run_command(argv, build_parser(), body, "nothing was written; run it again")
+
+
+def check_image_path(out: Path) -> Path:
+    """``out`` if an image can be written there in the format its suffix names; else ConfigError.
+
+    The suffix picks the format (.png, .jpg, .pdf, .svg, ... as matplotlib writes them).
+    """
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name such as {out / 'digits.png'}")
+    if len(out.name.encode()) > MAX_NAME_BYTES:
+        raise ConfigError(f"--out file name is {len(out.name.encode())} bytes; the limit is 255")
+    kind = out.suffix.lstrip(".").lower()
+    formats = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    if kind not in formats:
+        raise ConfigError(
+            f"--out {out.name}: use a suffix matplotlib writes ({', '.join(formats)})"
+        )
+    check_out_dir(out.parent, "--out folder")
+    return out

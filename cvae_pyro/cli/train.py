@@ -10,6 +10,8 @@ from ..config import TrainConfig
 from ..experiment import run
 from .common import Parser, add_config_options, check_out_dir, config_from_args, run_command
 
+RESUME_HINT = "run the same command with --resume to continue"
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m cvae_pyro.train``, generated from :class:`TrainConfig`."""
@@ -35,4 +37,4 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{metrics[cfg.objective]['best_epoch']}; files in {cfg.run_dir}"
             )
 
-    return run_command(argv, build_parser(), body)
+    return run_command(argv, build_parser(), body, RESUME_HINT)
