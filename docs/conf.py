@@ -64,7 +64,10 @@ LAYERS = [
     ("Networks", ["networks", "conditions"]),
     ("Models and objectives", ["models", "objectives"]),
     ("Estimators", ["metrics", "evaluation", "tables"]),
-    ("Training", ["config", "checkpoints", "build", "training", "experiment", "reproduction"]),
+    (
+        "Training",
+        ["config", "checkpoints", "locks", "build", "training", "experiment", "reproduction"],
+    ),
     ("Sampling and figures", ["sampling", "figures", "label_figures", "classifier"]),
     (
         "Command line",
