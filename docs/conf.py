@@ -10,6 +10,10 @@ Before Sphinx reads the sources, this file copies into ``docs/``:
 - the results table and samples figure of the reproduction
   (``results/cll_table.md`` and ``results/q1_samples.png`` to ``docs/_generated/``).
 
+It also fails the build at once if a notebook is not valid nbformat, and writes the
+table of every :class:`~cvae_pyro.config.TrainConfig` field (``docs/_generated/train_config.md``)
+from the dataclass and the comment on each field's line.
+
 ``CVAE_PYRO_RESULTS_DIR`` points the build at another results folder.
 """
 
@@ -49,6 +53,71 @@ def _copy_inputs() -> None:
         shutil.copy2(RESULTS / name, generated / name)
     if not MATHJAX.is_file():
         raise FileNotFoundError(f"{MATHJAX} is missing: build with `bash docs/build.sh`")
+
+
+def _validate_notebooks() -> None:
+    """Raise if any notebook is not valid nbformat (myst-nb would only log it)."""
+    import nbformat
+
+    invalid = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        try:
+            nbformat.validate(nbformat.read(path, as_version=nbformat.NO_CONVERT))
+        except (nbformat.ValidationError, ValueError) as err:
+            first_line = str(err).strip().splitlines()[0]
+            invalid.append(f"{path.relative_to(ROOT)}: {first_line}")
+    if invalid:
+        raise RuntimeError("invalid notebooks (nbformat.validate):\n" + "\n".join(invalid))
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """The end-of-line comment of each field assignment in a dataclass's source."""
+    import inspect
+    import io
+    import tokenize
+
+    lines = inspect.getsource(cls).splitlines(keepends=True)
+    comments: dict[int, str] = {}
+    for token in tokenize.generate_tokens(io.StringIO("".join(lines)).readline):
+        if token.type == tokenize.COMMENT:
+            comments[token.start[0]] = token.string.lstrip("#").strip()
+    found = {}
+    for number, line in enumerate(lines, start=1):
+        name = line.strip().split(":", 1)[0]
+        if line.startswith("    ") and not line.startswith("     ") and name.isidentifier():
+            if number in comments:
+                found[name] = comments[number]
+    return found
+
+
+def _write_config_table() -> None:
+    """``docs/_generated/train_config.md``: every TrainConfig field, its type, default and
+    meaning (the field's ``help`` metadata, else the comment on its line)."""
+    import dataclasses
+
+    from cvae_pyro.config import TrainConfig
+
+    comments = _field_comments(TrainConfig)
+    rows = ["| setting | type | default | meaning |", "| --- | --- | --- | --- |"]
+    missing = []
+    for f in dataclasses.fields(TrainConfig):
+        meaning = (f.metadata.get("help") or comments.get(f.name, "")).replace("$", "\\$")
+        if not meaning:
+            missing.append(f.name)
+        if f.default is not dataclasses.MISSING:
+            default = repr(f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            default = repr(f.default_factory())
+        else:
+            default = "required"
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        cells = [f"`{f.name}`", f"`{kind}`", f"`{default}`", meaning]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if missing:
+        raise RuntimeError(f"TrainConfig fields without a description: {', '.join(missing)}")
+    generated = DOCS / "_generated"
+    generated.mkdir(exist_ok=True)
+    (generated / "train_config.md").write_text("\n".join(rows) + "\n")
 
 
 def _public_modules() -> list[str]:
@@ -145,7 +214,9 @@ def _write_api_pages() -> None:
         (api / f"{name}.md").write_text("\n".join(page))
 
 
+_validate_notebooks()
 _copy_inputs()
+_write_config_table()
 _write_api_pages()
 
 project = "cvae_pyro"
@@ -188,5 +259,6 @@ mathjax_path = "mathjax/tex-mml-chtml.js"
 html_theme = "furo"
 html_title = "cvae_pyro"
 html_static_path = ["_static"]
+html_css_files = ["custom.css"]  # tables, wide equations, captions
 html_show_sourcelink = False
 html_theme_options = {"navigation_with_keys": True}
