@@ -95,6 +95,10 @@ NOTEBOOK_PAGES = {
     ),
     "03_label_conditional": PageExpect(
         texts=("Ask for a '2'", "generated samples read as the digit asked for"),
+        selectors=tuple(
+            f"figure#fig-label-{name} figcaption"
+            for name in ("twos", "digits", "reconstructions", "latent-scatter", "latent-grid")
+        ),
         folded_setup=True,
     ),
 }
