@@ -17,7 +17,7 @@ Selenium), waits for MathJax, and asserts on the *rendered* DOM:
   a folded setup cell);
 - the results chart of notebook 02 is shown at its natural size (so its 9 pt text
   reads as 9 pt) with a caption, and the landing figure has its caption;
-- the training-settings page describes every ``TrainConfig`` field;
+- the settings page describes every field of every command's config dataclass;
 - at a phone's width (390 CSS px) no display equation of the model page is cut off:
   each fits in the screen or scrolls inside its own box.
 
@@ -345,13 +345,18 @@ def check_phone_width(checks: Checks, driver, base: str, page: str, shot: Path) 
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
-def train_config_fields() -> list[str]:
-    """Names of TrainConfig's fields (the training-settings page describes each)."""
+def settings_fields() -> dict[str, list[str]]:
+    """Field names of every config dataclass of :mod:`cvae_pyro.config`, by class name."""
     import dataclasses
+    import inspect
 
-    from cvae_pyro.config import TrainConfig
+    from cvae_pyro import config
 
-    return [f.name for f in dataclasses.fields(TrainConfig)]
+    return {
+        name: [f.name for f in dataclasses.fields(cls)]
+        for name, cls in inspect.getmembers(config, inspect.isclass)
+        if dataclasses.is_dataclass(cls) and cls.__module__ == config.__name__
+    }
 
 
 def count_image_outputs(notebook: Path) -> int:
@@ -414,14 +419,20 @@ def run_checks(driver, base: str) -> Checks:
     check_outside_links(checks, page, report)
     check_phone_width(checks, driver, base, page, SCREENSHOTS / "model_390px.png")
 
-    page = "config.html"
+    page = "settings.html"
     report = open_page(driver, base, page)
     check_common(checks, page, report, base)
-    rows = {cells[0]: cells for table in report["table_cells"] for cells in table if cells}
-    for name in train_config_fields():
-        cells = rows.get(name, [])
-        described = len(cells) >= 4 and bool(cells[-1])
-        checks.expect(described, page, f"TrainConfig.{name} is not described")
+    for name, fields in settings_fields().items():
+        tables = [
+            {cells[0]: cells for cells in table if cells}
+            for table in report["table_cells"]
+            if table and all(f in {cells[0] for cells in table if cells} for f in fields)
+        ]
+        checks.expect(len(tables) == 1, page, f"no table of every {name} field")
+        for field_name in fields if tables else ():
+            cells = tables[0][field_name]
+            described = len(cells) >= 5 and bool(cells[-1])
+            checks.expect(described, page, f"{name}.{field_name} is not described")
 
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
     checks.expect(bool(notebooks), "notebooks/", "no notebooks found")

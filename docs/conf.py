@@ -10,9 +10,9 @@ Before Sphinx reads the sources, this file copies into ``docs/``:
 - the results table and samples figure of the reproduction
   (``results/cll_table.md`` and ``results/q1_samples.png`` to ``docs/_generated/``).
 
-It also fails the build at once if a notebook is not valid nbformat, and writes the
-table of every :class:`~cvae_pyro.config.TrainConfig` field (``docs/_generated/train_config.md``)
-from the dataclass and the comment on each field's line.
+It also fails the build at once if a notebook is not valid nbformat, and writes one
+table per command of every setting (``docs/_generated/settings.md``) from the config
+dataclasses of :mod:`cvae_pyro.config`: type, default and help text of each field.
 
 ``CVAE_PYRO_RESULTS_DIR`` points the build at another results folder.
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -70,54 +71,59 @@ def _validate_notebooks() -> None:
         raise RuntimeError("invalid notebooks (nbformat.validate):\n" + "\n".join(invalid))
 
 
-def _field_comments(cls: type) -> dict[str, str]:
-    """The end-of-line comment of each field assignment in a dataclass's source."""
-    import inspect
-    import io
-    import tokenize
-
-    lines = inspect.getsource(cls).splitlines(keepends=True)
-    comments: dict[int, str] = {}
-    for token in tokenize.generate_tokens(io.StringIO("".join(lines)).readline):
-        if token.type == tokenize.COMMENT:
-            comments[token.start[0]] = token.string.lstrip("#").strip()
-    found = {}
-    for number, line in enumerate(lines, start=1):
-        name = line.strip().split(":", 1)[0]
-        if line.startswith("    ") and not line.startswith("     ") and name.isidentifier():
-            if number in comments:
-                found[name] = comments[number]
-    return found
+#: The settings page: one table per command, generated from its config dataclass.
+SETTINGS = (  # (dataclass name in cvae_pyro.config, command)
+    ("TrainConfig", "python -m cvae_pyro.train"),
+    ("EvaluateConfig", "python -m cvae_pyro.evaluate"),
+    ("ReproduceConfig", "python -m cvae_pyro.reproduce"),
+    ("SampleConfig", "python -m cvae_pyro.sample"),
+)
 
 
-def _write_config_table() -> None:
-    """``docs/_generated/train_config.md``: every TrainConfig field, its type, default and
-    meaning (the field's ``help`` metadata, else the comment on its line)."""
+def _option(f) -> str:
+    """The command-line option of a dataclass field, as :mod:`cvae_pyro.cli.common` makes it."""
+    name = f.name.replace("_", "-")
+    if f.type == "bool" and f.default is True:
+        return f"--no-{name}"
+    return f"--{name}"
+
+
+def _settings_table(config: type) -> list[str]:
+    """Markdown rows: setting, option, type, default and meaning of every field."""
     import dataclasses
 
-    from cvae_pyro.config import TrainConfig
-
-    comments = _field_comments(TrainConfig)
-    rows = ["| setting | type | default | meaning |", "| --- | --- | --- | --- |"]
-    missing = []
-    for f in dataclasses.fields(TrainConfig):
-        meaning = (f.metadata.get("help") or comments.get(f.name, "")).replace("$", "\\$")
+    rows = ["| setting | option | type | default | meaning |", "| --- | --- | --- | --- | --- |"]
+    for f in dataclasses.fields(config):
+        meaning = f.metadata.get("help", "")
         if not meaning:
-            missing.append(f.name)
+            raise RuntimeError(f"{config.__name__}.{f.name} has no help text to document")
+        if "choices" in f.metadata:
+            meaning += "; one of " + ", ".join(map(str, f.metadata["choices"]))
         if f.default is not dataclasses.MISSING:
-            default = repr(f.default)
+            default = f"`{f.default!r}`"
         elif f.default_factory is not dataclasses.MISSING:
-            default = repr(f.default_factory())
+            default = f"`{f.default_factory()!r}`"
         else:
             default = "required"
-        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-        cells = [f"`{f.name}`", f"`{kind}`", f"`{default}`", meaning]
-        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    if missing:
-        raise RuntimeError(f"TrainConfig fields without a description: {', '.join(missing)}")
+        cells = [f"`{f.name}`", f"`{_option(f)}`", f"`{f.type}`", default, meaning]
+        cells[-1] = re.sub(r"(\$[A-Z_]+)", r"`\1`", meaning)  # environment variables as code
+        cells = [c.replace("|", "\\|") for c in cells]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+def _write_settings_tables() -> None:
+    """``docs/_generated/settings.md``: a table of every setting of every command."""
+    from cvae_pyro import config
+
+    lines = []
+    for name, command in SETTINGS:
+        cls = getattr(config, name)
+        summary = (cls.__doc__ or "").strip().splitlines()[0]
+        lines += [f"## `{name}`: `{command}`", "", summary, "", *_settings_table(cls), ""]
     generated = DOCS / "_generated"
     generated.mkdir(exist_ok=True)
-    (generated / "train_config.md").write_text("\n".join(rows) + "\n")
+    (generated / "settings.md").write_text("\n".join(lines))
 
 
 def _public_modules() -> list[str]:
@@ -216,7 +222,7 @@ def _write_api_pages() -> None:
 
 _validate_notebooks()
 _copy_inputs()
-_write_config_table()
+_write_settings_tables()
 _write_api_pages()
 
 project = "cvae_pyro"
