@@ -369,12 +369,24 @@ def count_image_outputs(notebook: Path) -> int:
     )
 
 
+def conf_constant(name: str):
+    """A literal assigned in docs/conf.py, read without running it (it writes files)."""
+    import ast
+
+    for node in ast.parse((DOCS / "conf.py").read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise KeyError(f"docs/conf.py assigns no {name}")
+
+
 def public_modules() -> list[str]:
-    """Public modules of cvae_pyro, as docs/conf.py documents them."""
+    """Public modules of cvae_pyro, as docs/conf.py documents them (without the shims)."""
     sys.path.insert(0, str(ROOT))
     import cvae_pyro
 
-    return sorted(m.name for m in pkgutil.iter_modules(cvae_pyro.__path__) if m.name[0] != "_")
+    shims = conf_constant("SHIMS")
+    found = pkgutil.iter_modules(cvae_pyro.__path__)
+    return sorted(m.name for m in found if m.name[0] != "_" and m.name not in shims)
 
 
 def public_classes() -> list[str]:

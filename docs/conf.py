@@ -138,7 +138,7 @@ LAYERS = [
     ("Data and masks", ["errors", "data", "masks", "mask_family", "pictures"]),
     ("Networks", ["networks", "conditions"]),
     ("Models and objectives", ["models", "objectives"]),
-    ("Estimators", ["metrics", "evaluation", "tables"]),
+    ("Estimators", ["metrics", "evaluation", "formatting", "tables"]),
     ("Training", ["config", "checkpoints", "build", "training", "experiment", "reproduction"]),
     ("Sampling and figures", ["sampling", "figures", "label_figures", "classifier"]),
     (
