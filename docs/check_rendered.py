@@ -85,7 +85,9 @@ class PageExpect:
 
 
 #: Per notebook (file stem): what its page must show. A notebook missing here gets
-#: only the common checks.
+#: only the common checks. This is where a notebook's own checks go, for example the
+#: model graph of notebook 01 (a selector for its image) and its editable model cell
+#: (a line of the cell's code in ``texts``): :func:`expect_page_shows` runs them.
 NOTEBOOK_PAGES = {
     "02_cll_table": PageExpect(
         texts=("Compared with Pyro's tutorial", "rerun = False", "Performance gap"),
