@@ -9,6 +9,7 @@ import pandas as pd
 
 from .build import BASELINE
 from .checkpoints import write_atomic
+from .formatting import format_pm
 
 #: Rows of the markdown table: (label, model, estimator).
 TABLE_ROWS = [
@@ -47,7 +48,7 @@ def aggregate(rows: list[dict]) -> pd.DataFrame:
 
 
 def _cell(row: pd.Series) -> str:
-    text = f"{row.nll_mean:.2f} ± {row.nll_stderr:.2f}"
+    text = format_pm(row.nll_mean, row.nll_stderr)
     if row.seeds > 1:
         text += f" (± {row.nll_seed_std:.2f} over {row.seeds} seeds)"
     return text

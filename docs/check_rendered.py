@@ -10,10 +10,19 @@ Selenium), waits for MathJax, and asserts on the *rendered* DOM:
   has image outputs;
 - every equation was typeset by MathJax: each ``.math`` element holds an
   ``mjx-container`` and no raw ``$...$``, ``\\(`` or ``\\[`` is left in the text;
-- the API reference lists the package's public classes and every public module.
+- the API reference lists the package's public classes and every public module;
+- the landing and model pages link the paper and Pyro's CVAE and VAE tutorials;
+- the notebooks page has a working ``.ipynb`` download link per notebook;
+- each notebook page shows what :data:`NOTEBOOK_PAGES` asks of it (texts, elements,
+  a folded setup cell);
+- the results chart of notebook 02 is shown at its natural size (so its 9 pt text
+  reads as 9 pt) with a caption, and the landing figure has its caption;
+- the settings page describes every field of every command's config dataclass;
+- at a phone's width (390 CSS px) no display equation of the model page is cut off:
+  each fits in the screen or scrolls inside its own box.
 
-Screenshots of the landing, model, tutorial and table pages go to
-``docs/_build/screenshots/``. Exits 1 with one line per failed check.
+Screenshots of the landing, model, tutorial and table pages, and of the model page
+390 px wide, go to ``docs/_build/screenshots/``. Exits 1 with one line per failed check.
 """
 
 from __future__ import annotations
@@ -27,8 +36,10 @@ import shutil
 import sys
 import tempfile
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
@@ -43,6 +54,55 @@ SCREENSHOT_PAGES = {  # file name: page
     "model.png": "model.html",
     "tutorial.png": "notebooks/01_quadrant_cvae.html",
     "cll_table.png": "notebooks/02_cll_table.html",
+}
+PHONE = (390, 844)  # a phone's viewport, CSS pixels: no display equation may be cut off
+PAPER_URL = (  # Sohn, Lee and Yan (2015) on the NeurIPS proceedings site
+    "https://proceedings.neurips.cc/paper_files/paper/2015/hash/"
+    "8d55a249e6baa5c06772297520da2051-Abstract.html"
+)
+OUTSIDE_LINKS = {  # name: URL; the landing and model pages link each of them
+    "the paper": PAPER_URL,
+    "Pyro's CVAE tutorial": "https://pyro.ai/examples/cvae.html",
+    "Pyro's VAE tutorial": "https://pyro.ai/examples/vae.html",
+}
+
+
+@dataclass(frozen=True)
+class PageExpect:
+    """What a notebook page must show, beyond the checks every notebook page gets.
+
+    Attributes:
+        texts: strings the article's text must contain.
+        selectors: CSS selectors that must each match at least one element of the article.
+        links: URLs the article must link to.
+        folded_setup: the page has a folded (closed) input cell holding imports.
+    """
+
+    texts: tuple[str, ...] = ()
+    selectors: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+    folded_setup: bool = False
+
+
+#: Per notebook (file stem): what its page must show. A notebook missing here gets
+#: only the common checks. This is where a notebook's own checks go, for example the
+#: model graph of notebook 01 (a selector for its image) and its editable model cell
+#: (a line of the cell's code in ``texts``): :func:`expect_page_shows` runs them.
+NOTEBOOK_PAGES = {
+    "02_cll_table": PageExpect(
+        texts=("Compared with Pyro's tutorial", "rerun = False", "Performance gap"),
+        selectors=("figure#fig-cll-bars figcaption",),
+        links=(PAPER_URL, OUTSIDE_LINKS["Pyro's CVAE tutorial"]),
+        folded_setup=True,
+    ),
+    "03_label_conditional": PageExpect(
+        texts=("Ask for a '2'", "generated samples read as the digit asked for"),
+        selectors=tuple(
+            f"figure#fig-label-{name} figcaption"
+            for name in ("twos", "digits", "reconstructions", "latent-scatter", "latent-grid")
+        ),
+        folded_setup=True,
+    ),
 }
 CHROMIUM_FLAGS = (
     "--headless=new",
@@ -79,9 +139,16 @@ function report(mathjax) {
     math_untypeset: math.filter(e => !e.querySelector("mjx-container")).length,
     mjx_containers: article.querySelectorAll("mjx-container").length,
     tables: Array.from(article.querySelectorAll("table")).map(t => t.innerText),
+    table_cells: Array.from(article.querySelectorAll("table")).map(
+      t => Array.from(t.rows).map(r => Array.from(r.cells).map(c => c.innerText.trim()))),
     resources: performance.getEntriesByType("resource").map(r => r.name),
     ids: Array.from(article.querySelectorAll("[id]")).map(e => e.id),
     links: Array.from(article.querySelectorAll("a[href]")).map(a => a.getAttribute("href")),
+    downloads: Array.from(article.querySelectorAll("a[download]")).map(a => a.href),
+    captions: Array.from(article.querySelectorAll("figcaption")).map(f => f.innerText),
+    folded: Array.from(article.querySelectorAll("details")).map(
+      d => ({open: d.open, classes: d.className, text: d.textContent})),
+    stylesheets: Array.from(document.styleSheets).map(s => s.href || ""),
   });
 }
 function wait() {
@@ -98,6 +165,27 @@ function wait() {
   setTimeout(wait, 100);
 }
 wait();
+"""
+
+
+# Runs in the page: each display equation, and whether it is cut off at this width. An
+# equation is fine when it fits in the viewport, or when it (or a box around it) scrolls
+# sideways and that box itself fits in the viewport.
+EQUATIONS_JS = """
+const vw = document.documentElement.clientWidth;
+return Array.from(document.querySelectorAll('article mjx-container[display="true"]')).map(eq => {
+  const r = eq.getBoundingClientRect();
+  let box = null;
+  for (let e = eq; e && e.tagName !== "ARTICLE"; e = e.parentElement) {
+    const ox = getComputedStyle(e).overflowX;
+    if (ox === "auto" || ox === "scroll") { box = e; break; }
+  }
+  const b = box ? box.getBoundingClientRect() : null;
+  const fits = eq.scrollWidth <= eq.clientWidth + 1 && r.left >= -1 && r.right <= vw + 1;
+  const scrolls = box !== null && b.left >= -1 && b.right <= vw + 1;
+  return {tex: (eq.getAttribute("aria-label") || eq.textContent).slice(0, 60),
+          width: eq.scrollWidth, shown: Math.round(r.width), fits: fits, scrolls: scrolls};
+});
 """
 
 
@@ -200,6 +288,79 @@ def check_common(checks: Checks, page: str, report: dict, base: str) -> None:
     checks.expect(prose.count("$") < 2, page, "raw $...$ math left in the text")
 
 
+def expect_page_shows(checks: Checks, driver, page: str, report: dict, expect: PageExpect) -> None:
+    """The checks of one :class:`PageExpect` on a page opened by :func:`open_page`."""
+    shown = report["text"].replace("\u2018", "'").replace("\u2019", "'")  # Sphinx's quotes
+    for text in expect.texts:
+        checks.expect(text in shown, page, f"text {text!r} not on the page")
+    for selector in expect.selectors:
+        found = driver.execute_script(
+            "const a = document.querySelector('article') || document.body;"
+            "return a.querySelectorAll(arguments[0]).length;",
+            selector,
+        )
+        checks.expect(found > 0, page, f"no element matches {selector!r}")
+    for url in expect.links:
+        checks.expect(url in report["links"], page, f"no link to {url}")
+    if expect.folded_setup:
+        folded = [
+            d
+            for d in report["folded"]
+            if "above-input" in d["classes"] and not d["open"] and "import " in d["text"]
+        ]
+        checks.expect(bool(folded), page, "no folded setup cell (hide-input tag with imports)")
+
+
+def check_outside_links(checks: Checks, page: str, report: dict) -> None:
+    """The paper and Pyro's tutorials are linked from ``page``."""
+    for name, url in OUTSIDE_LINKS.items():
+        checks.expect(url in report["links"], page, f"no link to {name} ({url})")
+
+
+def check_downloads(checks: Checks, page: str, report: dict, notebooks: list[Path]) -> None:
+    """One download link per notebook, each serving the notebook's bytes."""
+    for nb in notebooks:
+        links = [u for u in report["downloads"] if u.endswith("/" + nb.name)]
+        checks.expect(len(links) == 1, page, f"{len(links)} download links to {nb.name}")
+        if links:
+            with urllib.request.urlopen(links[0]) as response:  # the local server
+                served = response.read()
+            checks.expect(served == nb.read_bytes(), page, f"download of {nb.name} differs")
+
+
+def check_phone_width(checks: Checks, driver, base: str, page: str, shot: Path) -> None:
+    """Open ``page`` at a phone's width; no display equation may be cut off."""
+    width, height = PHONE
+    metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    try:
+        report = open_page(driver, base, page)
+        where = f"{page} at {width} px"
+        checks.expect(report["mathjax"], where, "MathJax did not finish typesetting")
+        equations = driver.execute_script(EQUATIONS_JS)
+        checks.expect(bool(equations), where, "no display equation found")
+        for eq in equations:
+            ok = eq["fits"] or eq["scrolls"]
+            checks.expect(ok, where, f"equation cut off ({eq['width']} px wide): {eq['tex']}")
+        full_screenshot(driver, shot)
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def settings_fields() -> dict[str, list[str]]:
+    """Field names of every config dataclass of :mod:`cvae_pyro.config`, by class name."""
+    import dataclasses
+    import inspect
+
+    from cvae_pyro import config
+
+    return {
+        name: [f.name for f in dataclasses.fields(cls)]
+        for name, cls in inspect.getmembers(config, inspect.isclass)
+        if dataclasses.is_dataclass(cls) and cls.__module__ == config.__name__
+    }
+
+
 def count_image_outputs(notebook: Path) -> int:
     """Image outputs saved in a notebook (what its page must show)."""
     nb = json.loads(notebook.read_text())
@@ -210,12 +371,24 @@ def count_image_outputs(notebook: Path) -> int:
     )
 
 
+def conf_constant(name: str):
+    """A literal assigned in docs/conf.py, read without running it (it writes files)."""
+    import ast
+
+    for node in ast.parse((DOCS / "conf.py").read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise KeyError(f"docs/conf.py assigns no {name}")
+
+
 def public_modules() -> list[str]:
-    """Public modules of cvae_pyro, as docs/conf.py documents them."""
+    """Public modules of cvae_pyro, as docs/conf.py documents them (without the shims)."""
     sys.path.insert(0, str(ROOT))
     import cvae_pyro
 
-    return sorted(m.name for m in pkgutil.iter_modules(cvae_pyro.__path__) if m.name[0] != "_")
+    shims = conf_constant("SHIMS")
+    found = pkgutil.iter_modules(cvae_pyro.__path__)
+    return sorted(m.name for m in found if m.name[0] != "_" and m.name not in shims)
 
 
 def public_classes() -> list[str]:
@@ -242,14 +415,45 @@ def run_checks(driver, base: str) -> Checks:
     samples = [i for i in report["images"] if "q1_samples" in i["src"]]
     checks.expect(len(samples) == 1, page, "the samples figure is not on the page")
     checks.expect(report["mjx_containers"] > 0, page, "no equation typeset by MathJax")
+    captioned = any("blurred average" in c for c in report["captions"])
+    checks.expect(captioned, page, "the samples figure has no caption saying what it shows")
+    check_outside_links(checks, page, report)
+    css = any("/_static/custom.css" in s for s in report["stylesheets"])
+    checks.expect(css, page, "custom.css (tables, equations, captions) is not loaded")
+    header_rule = driver.execute_script(
+        "const th = document.querySelector('article table thead th');"
+        "return th ? getComputedStyle(th).borderBottomWidth : null;"
+    )
+    checks.expect(header_rule == "2px", page, f"table header not styled (rule {header_rule})")
 
     page = "model.html"
     report = open_page(driver, base, page)
     check_common(checks, page, report, base)
     checks.expect(report["mjx_containers"] >= 10, page, "fewer than 10 typeset equations")
+    check_outside_links(checks, page, report)
+    check_phone_width(checks, driver, base, page, SCREENSHOTS / "model_390px.png")
+
+    page = "settings.html"
+    report = open_page(driver, base, page)
+    check_common(checks, page, report, base)
+    for name, fields in settings_fields().items():
+        tables = [
+            {cells[0]: cells for cells in table if cells}
+            for table in report["table_cells"]
+            if table and all(f in {cells[0] for cells in table if cells} for f in fields)
+        ]
+        checks.expect(len(tables) == 1, page, f"no table of every {name} field")
+        for field_name in fields if tables else ():
+            cells = tables[0][field_name]
+            described = len(cells) >= 5 and bool(cells[-1])
+            checks.expect(described, page, f"{name}.{field_name} is not described")
 
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
     checks.expect(bool(notebooks), "notebooks/", "no notebooks found")
+    page = "notebooks.html"
+    report = open_page(driver, base, page)
+    check_common(checks, page, report, base)
+    check_downloads(checks, page, report, notebooks)
     for nb in notebooks:
         page = f"notebooks/{nb.stem}.html"
         report = open_page(driver, base, page)
@@ -260,6 +464,16 @@ def run_checks(driver, base: str) -> Checks:
         checks.expect(shown == expected, page, f"{shown} figures shown, notebook has {expected}")
         if report["math_elements"]:
             checks.expect(report["mjx_containers"] > 0, page, "no equation typeset by MathJax")
+        if nb.stem in NOTEBOOK_PAGES:
+            expect_page_shows(checks, driver, page, report, NOTEBOOK_PAGES[nb.stem])
+
+    page = "notebooks/02_cll_table.html"
+    report = open_page(driver, base, page)
+    charts = [i for i in report["images"] if i["width"] > 0]
+    checks.expect(bool(charts), page, "no chart")
+    for img in charts:  # shown smaller than drawn, the chart's 9 pt text would read smaller
+        full_size = img["shown"] >= 0.95 * img["width"]
+        checks.expect(full_size, page, f"chart shown {img['shown']} px wide, drawn {img['width']}")
 
     page = "api/index.html"
     report = open_page(driver, base, page)

@@ -10,6 +10,10 @@ Before Sphinx reads the sources, this file copies into ``docs/``:
 - the results table and samples figure of the reproduction
   (``results/cll_table.md`` and ``results/q1_samples.png`` to ``docs/_generated/``).
 
+It also fails the build at once if a notebook is not valid nbformat, and writes one
+table per command of every setting (``docs/_generated/settings.md``) from the config
+dataclasses of :mod:`cvae_pyro.config`: type, default and help text of each field.
+
 ``CVAE_PYRO_RESULTS_DIR`` points the build at another results folder.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -51,6 +56,76 @@ def _copy_inputs() -> None:
         raise FileNotFoundError(f"{MATHJAX} is missing: build with `bash docs/build.sh`")
 
 
+def _validate_notebooks() -> None:
+    """Raise if any notebook is not valid nbformat (myst-nb would only log it)."""
+    import nbformat
+
+    invalid = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        try:
+            nbformat.validate(nbformat.read(path, as_version=nbformat.NO_CONVERT))
+        except (nbformat.ValidationError, ValueError) as err:
+            first_line = str(err).strip().splitlines()[0]
+            invalid.append(f"{path.relative_to(ROOT)}: {first_line}")
+    if invalid:
+        raise RuntimeError("invalid notebooks (nbformat.validate):\n" + "\n".join(invalid))
+
+
+#: The settings page: one table per command, generated from its config dataclass.
+SETTINGS = (  # (dataclass name in cvae_pyro.config, command)
+    ("TrainConfig", "python -m cvae_pyro.train"),
+    ("EvaluateConfig", "python -m cvae_pyro.evaluate"),
+    ("ReproduceConfig", "python -m cvae_pyro.reproduce"),
+    ("SampleConfig", "python -m cvae_pyro.sample"),
+)
+
+
+def _option(f) -> str:
+    """The command-line option of a dataclass field, as :mod:`cvae_pyro.cli.common` makes it."""
+    name = f.name.replace("_", "-")
+    if f.type == "bool" and f.default is True:
+        return f"--no-{name}"
+    return f"--{name}"
+
+
+def _settings_table(config: type) -> list[str]:
+    """Markdown rows: setting, option, type, default and meaning of every field."""
+    import dataclasses
+
+    rows = ["| setting | option | type | default | meaning |", "| --- | --- | --- | --- | --- |"]
+    for f in dataclasses.fields(config):
+        meaning = f.metadata.get("help", "")
+        if not meaning:
+            raise RuntimeError(f"{config.__name__}.{f.name} has no help text to document")
+        if "choices" in f.metadata:
+            meaning += "; one of " + ", ".join(map(str, f.metadata["choices"]))
+        if f.default is not dataclasses.MISSING:
+            default = f"`{f.default!r}`"
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f"`{f.default_factory()!r}`"
+        else:
+            default = "required"
+        cells = [f"`{f.name}`", f"`{_option(f)}`", f"`{f.type}`", default, meaning]
+        cells[-1] = re.sub(r"(\$[A-Z_]+)", r"`\1`", meaning)  # environment variables as code
+        cells = [c.replace("|", "\\|") for c in cells]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+def _write_settings_tables() -> None:
+    """``docs/_generated/settings.md``: a table of every setting of every command."""
+    from cvae_pyro import config
+
+    lines = []
+    for name, command in SETTINGS:
+        cls = getattr(config, name)
+        summary = (cls.__doc__ or "").strip().splitlines()[0]
+        lines += [f"## `{name}`: `{command}`", "", summary, "", *_settings_table(cls), ""]
+    generated = DOCS / "_generated"
+    generated.mkdir(exist_ok=True)
+    (generated / "settings.md").write_text("\n".join(lines))
+
+
 def _public_modules() -> list[str]:
     """Every public module of the package (no leading underscore), in name order."""
     import cvae_pyro
@@ -63,7 +138,7 @@ LAYERS = [
     ("Data and masks", ["errors", "data", "masks", "mask_family", "pictures"]),
     ("Networks", ["networks", "conditions"]),
     ("Models and objectives", ["models", "objectives"]),
-    ("Estimators", ["metrics", "evaluation", "tables"]),
+    ("Estimators", ["metrics", "evaluation", "formatting", "tables"]),
     (
         "Training",
         ["config", "checkpoints", "locks", "build", "training", "experiment", "reproduction"],
@@ -148,7 +223,9 @@ def _write_api_pages() -> None:
         (api / f"{name}.md").write_text("\n".join(page))
 
 
+_validate_notebooks()
 _copy_inputs()
+_write_settings_tables()
 _write_api_pages()
 
 project = "cvae_pyro"
@@ -191,5 +268,6 @@ mathjax_path = "mathjax/tex-mml-chtml.js"
 html_theme = "furo"
 html_title = "cvae_pyro"
 html_static_path = ["_static"]
+html_css_files = ["custom.css"]  # tables, wide equations, captions
 html_show_sourcelink = False
 html_theme_options = {"navigation_with_keys": True}

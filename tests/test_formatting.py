@@ -1,0 +1,32 @@
+"""One way to write a value ± its standard error, in results/, the README and notebook 02."""
+
+import json
+from pathlib import Path
+
+from cvae_pyro.formatting import format_pm
+from cvae_pyro.tables import aggregate, markdown_table
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_format_pm():
+    assert format_pm(66.48767852783203, 0.21470099687576294) == "66.49 ± 0.21"
+    assert format_pm(22.91, 0.11496, digits=1) == "22.9 ± 0.1"
+    assert format_pm(-1.0, 0.0, digits=0) == "-1 ± 0"
+
+
+def test_committed_table_is_formatted_from_the_unrounded_rows():
+    """results/cll_table.md, the README and notebook 02 format the rows of run.json.
+
+    The CSV keeps four decimals, and formatting those again can move the last digit
+    (hybrid IS, 3 quadrants: stderr 0.11496 is 0.1150 in the CSV, which prints 0.12).
+    """
+    rows = json.loads((ROOT / "results" / "run.json").read_text())["rows"]
+    table = aggregate(rows)
+    committed = (ROOT / "results" / "cll_table.md").read_text()
+    assert markdown_table(table, [1, 2, 3]) in committed
+    readme = (ROOT / "README.md").read_text()
+    for row in table.itertuples():
+        if (row.model, row.estimator) in {("hybrid", "MC"), ("hybrid", "-ELBO")}:
+            continue  # in results/ but not in the README's table
+        assert format_pm(row.nll_mean, row.nll_stderr) in readme, row
