@@ -286,6 +286,7 @@ class SampleConfig:
         None, "checkpoint to load (default OUT_DIR/label/cvae.pt, OUT_DIR/fashion-mnist/label/...)"
     )
     seed: int = setting(0, "seed of the latent noise")
+    device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
     dataset: str = dataset_setting()
 
     def __post_init__(self) -> None:

@@ -245,7 +245,7 @@ def test_interrupted_mask_run_resumes_to_the_same_losses(tmp_path, data_dir, mon
         return redraw(self, x, y)
 
     monkeypatch.setattr(MaskCondition, "redraw", interrupting)
-    with pytest.raises(TrainingInterrupted, match="--resume"):
+    with pytest.raises(TrainingInterrupted, match="interrupted during epoch 2"):
         run(config("killed"))
     monkeypatch.setattr(MaskCondition, "redraw", redraw)
     resumed = run(config("killed", resume=True))
