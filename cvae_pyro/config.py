@@ -214,7 +214,10 @@ class EvaluateConfig:
         elif self.condition == "mask" and self.quadrants is not None:
             check_quadrants(self.quadrants)
         elif self.quadrants is not None:
-            raise ConfigError("quadrants applies to the quadrant and mask conditions only")
+            raise ConfigError(
+                "quadrants applies to the quadrant condition only (and to a mask model, "
+                "evaluated on that quadrant layout)"
+            )
         positive_int("samples", self.samples)
         if self.limit is not None:
             positive_int("limit", self.limit)

@@ -91,7 +91,7 @@ def test_label_condition_takes_no_quadrants(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit:
         main(["--condition", "label", "--quadrants", "2", "--out-dir", str(tmp_path)])
     assert exit.value.code == 2
-    assert "quadrants applies to the quadrant and mask conditions only" in capsys.readouterr().err
+    assert "quadrants applies to the quadrant condition only" in capsys.readouterr().err
 
 
 def test_estimates_do_not_touch_the_global_random_stream(trained):
