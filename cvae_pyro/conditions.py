@@ -197,7 +197,10 @@ class MaskCondition(nn.Module):
         return self.prepare(split.images, visible.to(split.images.device)), split.images
 
     def redraw(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The training loop's per-batch hook: the batch ``(x, y)`` with fresh masks."""
+        """The training loop's per-batch hook: ``x`` made afresh from the images ``y`` ``(B, 784)``.
+
+        The ``x`` passed in is not read (training stores the images as both halves).
+        """
         return self.prepare(y, fresh_masks(y, self.family)), y  # (B, 2352), (B, 784)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -212,7 +215,10 @@ class MaskCondition(nn.Module):
 def redraw_baseline_batch(
     family: MaskFamilyConfig,
 ) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """The mask baseline's per-batch hook: ``(x, y)`` to ``([y * mask, mask], y)``, fresh masks."""
+    """The mask baseline's per-batch hook: ``(x, y)`` to ``([y * mask, mask], y)``, fresh masks.
+
+    The ``x`` passed in is not read.
+    """
 
     def redraw(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return mask_input(y, fresh_masks(y, family)), y  # (B, 1568), (B, 784)

@@ -82,6 +82,15 @@ def baseline_pairs(cfg: TrainConfig, split: Split) -> tuple[torch.Tensor, torch.
     return split_xy(split.images, cfg.quadrants)
 
 
+def mask_training_pairs(split: Split) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mask task's training pairs before the per-batch hook: ``(images, images)``.
+
+    The hook (:meth:`~cvae_pyro.conditions.MaskCondition.redraw` and its baseline's
+    counterpart) builds each batch's input from its images, so no input is stored.
+    """
+    return split.images, split.images  # (N, 784) each
+
+
 def train_baseline(cfg: TrainConfig, data: MNIST) -> tuple[BaselineNN, TrainState]:
     """Train the baseline, or load it when a finished one is in ``cfg.run_dir``."""
     device = data.train.images.device
@@ -100,8 +109,10 @@ def train_baseline(cfg: TrainConfig, data: MNIST) -> tuple[BaselineNN, TrainStat
             print(f"baseline: loaded the finished baseline from {cfg.run_dir}")
         return baseline.eval(), TrainState(**load_checkpoint(last)["train_state"])
     train, val = baseline_pairs(cfg, data.train), baseline_pairs(cfg, data.validation)
+    redraw = None
+    if cfg.condition == "mask":  # the hook draws every batch's masks and inputs afresh
+        train, redraw = mask_training_pairs(data.train), redraw_baseline_batch(cfg.family)
     pair = (baseline.model, baseline.guide)
-    redraw = redraw_baseline_batch(cfg.family) if cfg.condition == "mask" else None
     state = fit(baseline, pair, BASELINE, BASELINE, train, val, cfg, arch, redraw)
     return baseline, state
 
@@ -112,10 +123,12 @@ def train_cvae(
     """Train the CVAE with ``cfg.objective`` (the baseline, if any, stays frozen)."""
     pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
     cvae = build_cvae(cfg, baseline).to(data.train.images.device)
-    train = cvae.condition.pairs(data.train)  # (N, ...), (N, y_dim)
     val = cvae.condition.pairs(data.validation)  # (N_val, ...), (N_val, y_dim)
+    if cfg.condition == "mask":  # the hook draws every batch's masks and inputs afresh
+        train, redraw = mask_training_pairs(data.train), cvae.condition.redraw
+    else:
+        train, redraw = cvae.condition.pairs(data.train), None  # (N, ...), (N, y_dim)
     pair = objective_pair(cvae, cfg.objective, cfg.alpha)
-    redraw = cvae.condition.redraw if cfg.condition == "mask" else None
     state = fit(cvae, pair, cfg.objective, cfg.kind, train, val, cfg, cfg.architecture(), redraw)
     return cvae, state
 
