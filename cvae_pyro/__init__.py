@@ -15,11 +15,11 @@ warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 
 # ruff: noqa: E402
 
-from .conditions import LabelCondition, QuadrantCondition
-from .config import EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
-from .data import MNIST, Split, load_mnist
+from .conditions import LabelCondition, MaskCondition, QuadrantCondition
+from .config import CompleteConfig, EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
+from .data import MNIST, Split, load_dataset, load_mnist
 from .errors import CheckpointError, ConfigError, CvaePyroError, DataError, TrainingDiverged
-from .models import CVAE, BaselineNN
+from .models import CVAE, BaselineNN, MaskBaselineNN
 from .objectives import objective_pair
 
 __version__ = "0.2.0"
@@ -29,17 +29,21 @@ __all__ = [
     "MNIST",
     "BaselineNN",
     "CheckpointError",
+    "CompleteConfig",
     "ConfigError",
     "CvaePyroError",
     "DataError",
     "EvaluateConfig",
     "LabelCondition",
+    "MaskBaselineNN",
+    "MaskCondition",
     "QuadrantCondition",
     "ReproduceConfig",
     "SampleConfig",
     "Split",
     "TrainConfig",
     "TrainingDiverged",
+    "load_dataset",
     "load_mnist",
     "objective_pair",
 ]

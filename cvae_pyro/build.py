@@ -9,32 +9,40 @@ import torch
 from torch import nn
 
 from .checkpoints import load_checkpoint
-from .conditions import LabelCondition, QuadrantCondition
-from .config import TrainConfig
+from .conditions import LabelCondition, MaskCondition, QuadrantCondition
+from .config import DEFAULT_DATASET, TrainConfig
 from .errors import CheckpointError, one_line
 from .masks import input_dim, output_dim
-from .models import CVAE, BaselineNN
+from .models import CVAE, BaselineNN, MaskBaselineNN
 
 BASELINE = "baseline"  #: kind and file stem of the baseline's checkpoints
-MODEL_KINDS = ("baseline", "cvae", "gsnn", "hybrid", "label")  #: checkpoints load_trained reads
+#: Checkpoints load_trained reads.
+MODEL_KINDS = ("baseline", "cvae", "gsnn", "hybrid", "label", "mask")
 
 
 def baseline_architecture(cfg: TrainConfig) -> dict:
     """The settings a baseline checkpoint must match (the CVAE's extra settings do not matter)."""
-    return {"condition": "quadrant", "quadrants": cfg.quadrants, "hidden": list(cfg.hidden)}
+    arch = {"condition": cfg.condition, "quadrants": cfg.quadrants, "hidden": list(cfg.hidden)}
+    if cfg.condition == "mask":
+        arch["mask_weights"] = list(cfg.mask_weights)
+    return {**arch, "dataset": cfg.dataset}
 
 
-def build_baseline(quadrants: int, hidden: tuple[int, ...]) -> BaselineNN:
-    """An untrained baseline NN for ``quadrants`` given quadrants."""
+def build_baseline(quadrants: int | None, hidden: tuple[int, ...]) -> BaselineNN:
+    """An untrained baseline NN for ``quadrants`` given quadrants, or the mask task's (None)."""
+    if quadrants is None:
+        return MaskBaselineNN(hidden)
     return BaselineNN(input_dim(quadrants), output_dim(quadrants), hidden)
 
 
 def build_cvae(cfg: TrainConfig, baseline: BaselineNN | None = None) -> CVAE:
-    """An untrained CVAE for ``cfg``; the quadrant condition needs the trained ``baseline``."""
+    """An untrained CVAE for ``cfg``; the quadrant and mask conditions need the trained ``baseline``."""
+    if cfg.condition != "label" and baseline is None:
+        raise ValueError(f"the {cfg.condition} CVAE needs the trained baseline")
     if cfg.condition == "quadrant":
-        if baseline is None:
-            raise ValueError("the quadrant CVAE needs the trained baseline")
         condition = QuadrantCondition(cfg.quadrants, baseline, cfg.guess)
+    elif cfg.condition == "mask":
+        condition = MaskCondition(baseline, cfg.family)
     else:
         condition = LabelCondition()
     return CVAE(condition, cfg.z_dim, cfg.hidden, cfg.prior)
@@ -45,7 +53,7 @@ class Trained:
     """A model loaded from its best checkpoint.
 
     Attributes:
-        kind: "baseline", "cvae", "gsnn", "hybrid" or "label".
+        kind: "baseline", "cvae", "gsnn", "hybrid", "label" or "mask".
         architecture: the settings it was trained with (``TrainConfig.architecture()``).
         module: the :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`,
             in evaluation mode.
@@ -80,18 +88,19 @@ def load_trained(
     state = ckpt.get("state_dict", {})
     try:
         if ckpt["kind"] == BASELINE:
-            module = build_baseline(arch["quadrants"], tuple(arch["hidden"]))
+            module = build_baseline(arch.get("quadrants"), tuple(arch["hidden"]))
             state = {k.replace("net.net.", "net.", 1): v for k, v in state.items()}  # version 1
         else:
             cfg = TrainConfig(**{**arch, "hidden": tuple(arch["hidden"])})
             baseline = None
-            if cfg.condition == "quadrant":
+            if cfg.condition != "label":
                 baseline = build_baseline(cfg.quadrants, cfg.hidden)
             module = build_cvae(cfg, baseline)
         module.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError, ValueError) as err:
         reason = one_line(err, 160)
         raise CheckpointError(f"{path} does not hold the model it claims to: {reason}") from None
+    arch = {"dataset": DEFAULT_DATASET, **arch}  # older checkpoints hold MNIST models
     return Trained(ckpt["kind"], arch, module.to(device).eval())
 
 

@@ -28,8 +28,10 @@ CHECKPOINT_FORMAT = "cvae_pyro-checkpoint"  #: marker stored in every checkpoint
 CHECKPOINT_VERSION = 2  #: bumped when the layout changes (2: the ``kind`` field)
 READABLE_VERSIONS = (1, 2)  #: version 1 has no ``kind``; it is inferred from the settings
 #: What a checkpoint holds: the baseline NN, a quadrant CVAE trained with one of the three
-#: objectives, the label CVAE, or the digit classifier that scores label samples.
-KINDS = ("baseline", "cvae", "gsnn", "hybrid", "label", "classifier")
+#: objectives, the label CVAE, the mask CVAE, or the digit classifier that scores label samples.
+KINDS = ("baseline", "cvae", "gsnn", "hybrid", "label", "mask", "classifier")
+#: Settings recorded only by later checkpoints, and what an older checkpoint without them holds.
+ARCHITECTURE_DEFAULTS = {"dataset": "mnist"}
 
 
 TEMP_PREFIX_CHARS = 32  #: characters of the target's name kept in its temporary name
@@ -152,6 +154,7 @@ def load_checkpoint(
 
 def check_architecture(found: dict, expect: dict, path: Path) -> None:
     """Raise :class:`CheckpointError` naming every setting where ``found`` differs."""
+    found = {**ARCHITECTURE_DEFAULTS, **found}
     diffs = [
         f"{key}={found.get(key)!r} (this run: {value!r})"
         for key, value in expect.items()

@@ -14,13 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .data import DATASET_NAMES
 from .errors import ConfigError
+from .mask_family import MASK_KINDS, MaskFamilyConfig
 from .masks import VALID_QUADRANTS
 from .metrics import DEFAULT_SAMPLES
 from .models import PRIORS
 from .objectives import OBJECTIVES
 
-CONDITIONS = ("quadrant", "label")  #: what the CVAE is conditioned on
+CONDITIONS = ("quadrant", "label", "mask")  #: what the CVAE is conditioned on
+DEFAULT_DATASET = "mnist"  #: --dataset default; checkpoints that record no dataset hold MNIST
+KEEP_LAYOUTS = {"bottom-left": 1, "left": 2, "top-and-bottom-left": 3}  #: --keep: quadrants given
 DEVICES = ("auto", "cpu", "cuda")  #: --device choices
 SPLITS = ("validation", "test")  #: splits evaluation may use
 MAX_SEED = 2**32 - 1  #: numpy's seeds are 32-bit
@@ -35,7 +39,9 @@ ARCHITECTURE_KEYS = (
     "alpha",
     "prior",
     "guess",
+    "dataset",
 )
+MASK_KEYS = ("mask_weights",)  #: further settings a mask-task checkpoint must match
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", **meta: Any) -> Any:
@@ -46,9 +52,30 @@ def setting(default: Any = dataclasses.MISSING, help: str = "", **meta: Any) -> 
     return field(default=default, metadata={"help": help, **meta})
 
 
-def run_dir(out_dir: str | Path, condition: str, quadrants: int | None) -> Path:
-    """Folder of one task's files: ``out_dir/q{n}`` or ``out_dir/label``."""
-    return Path(out_dir) / (f"q{quadrants}" if condition == "quadrant" else "label")
+def run_dir(
+    out_dir: str | Path, condition: str, quadrants: int | None, dataset: str = DEFAULT_DATASET
+) -> Path:
+    """Folder of one task's files: ``out_dir/q{n}``, ``out_dir/label`` or ``out_dir/mask``.
+
+    Other datasets than MNIST get their own folder level: ``out_dir/fashion-mnist/q{n}``.
+    """
+    base = Path(out_dir) if dataset == DEFAULT_DATASET else Path(out_dir) / dataset
+    return base / (f"q{quadrants}" if condition == "quadrant" else condition)
+
+
+def dataset_setting() -> Any:
+    """The ``--dataset`` field every command shares."""
+    return setting(DEFAULT_DATASET, "mnist or fashion-mnist", choices=DATASET_NAMES)
+
+
+def mask_family(weights: tuple[float, ...]) -> MaskFamilyConfig:
+    """The mask family with mixture ``weights`` in the order of :data:`MASK_KINDS`."""
+    if len(weights) != len(MASK_KINDS):
+        raise ConfigError(
+            f"mask_weights needs {len(MASK_KINDS)} weights ({', '.join(MASK_KINDS)}), "
+            f"got {len(weights)}"
+        )
+    return MaskFamilyConfig(**dict(zip(MASK_KINDS, map(float, weights), strict=True)))
 
 
 @dataclass
@@ -59,7 +86,14 @@ class TrainConfig:
         None, "quadrants given as input (required for the quadrant task)", choices=VALID_QUADRANTS
     )
     condition: str = setting(
-        "quadrant", "condition on a partial image (quadrant) or the digit label", choices=CONDITIONS
+        "quadrant",
+        "condition on given quadrants, the digit label, or any visible region (mask)",
+        choices=CONDITIONS,
+    )
+    dataset: str = dataset_setting()
+    mask_weights: tuple[float, ...] = setting(
+        (1.0,) * len(MASK_KINDS),
+        "mask task: mixture weights of " + ", ".join(MASK_KINDS) + " masks",
     )
     objective: str = setting("cvae", "training objective (Sohn et al., sec. 4)", choices=OBJECTIVES)
     alpha: float = setting(0.5, "weight of the CVAE term in the hybrid objective")
@@ -79,7 +113,9 @@ class TrainConfig:
     seed: int = setting(0, "seeds the initial weights, the noise and the shuffling")
     device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
     data_dir: str | None = setting(None, "folder with the MNIST IDX files (else $CVAE_PYRO_DATA)")
-    out_dir: str = setting("runs", "files go to OUT_DIR/q{n}/ or OUT_DIR/label/")
+    out_dir: str = setting(
+        "runs", "files go to OUT_DIR/q{n}/, OUT_DIR/label/ or OUT_DIR/mask/ (MNIST)"
+    )
     limit: int | None = setting(None, "use only the first N images of each split")
     resume: bool = setting(False, "continue an interrupted run from its last checkpoint")
     quiet: bool = setting(False, "no progress bars or per-epoch lines")
@@ -88,6 +124,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
+        self.mask_weights = tuple(float(w) for w in self.mask_weights)
         self.validate()
 
     def validate(self) -> None:
@@ -100,6 +137,10 @@ class TrainConfig:
             raise ConfigError("quadrants applies to the quadrant condition only")
         elif not self.guess:
             raise ConfigError("guess (the baseline's y_hat) applies to the quadrant condition only")
+        if self.condition == "mask" and self.objective != "cvae":
+            raise ConfigError("the mask condition trains the cvae objective only")
+        mask_family(self.mask_weights)
+        choice("dataset", self.dataset, DATASET_NAMES)
         choice("objective", self.objective, OBJECTIVES)
         choice("prior", self.prior, PRIORS)
         choice("device", self.device, DEVICES)
@@ -122,17 +163,23 @@ class TrainConfig:
 
     @property
     def run_dir(self) -> Path:
-        """Folder of this task's files: ``out_dir/q{n}`` or ``out_dir/label``."""
-        return run_dir(self.out_dir, self.condition, self.quadrants)
+        """Folder of this task's files (see :func:`run_dir`)."""
+        return run_dir(self.out_dir, self.condition, self.quadrants, self.dataset)
 
     @property
     def kind(self) -> str:
-        """What the CVAE checkpoint holds: "label", or the objective for the quadrant task."""
-        return "label" if self.condition == "label" else self.objective
+        """What the CVAE checkpoint holds: "label", "mask", or the quadrant task's objective."""
+        return self.objective if self.condition == "quadrant" else self.condition
+
+    @property
+    def family(self) -> MaskFamilyConfig:
+        """The mask family of the mask task (its mixture weights from ``mask_weights``)."""
+        return mask_family(self.mask_weights)
 
     def architecture(self) -> dict:
         """The settings a checkpoint must share with this run."""
-        return {key: plain(getattr(self, key)) for key in ARCHITECTURE_KEYS}
+        keys = ARCHITECTURE_KEYS + (MASK_KEYS if self.condition == "mask" else ())
+        return {key: plain(getattr(self, key)) for key in keys}
 
     def to_dict(self) -> dict:
         """All settings as JSON-friendly values."""
@@ -144,9 +191,13 @@ class EvaluateConfig:
     """Evaluate every model trained into one run folder."""
 
     quadrants: int | None = setting(
-        None, "quadrant task to evaluate (omit with --condition label)", choices=VALID_QUADRANTS
+        None,
+        "quadrant task to evaluate (omit with --condition label; with --condition mask: "
+        "the mask model on this quadrant layout, else on the fixed family masks)",
+        choices=VALID_QUADRANTS,
     )
     condition: str = setting("quadrant", "the task's condition", choices=CONDITIONS)
+    dataset: str = dataset_setting()
     out_dir: str = setting("runs", "the --out-dir used for training")
     split: str = setting("test", "split to evaluate on", choices=SPLITS)
     samples: int = setting(DEFAULT_SAMPLES, "S, latent samples per image for MC, IS and -ELBO")
@@ -156,10 +207,17 @@ class EvaluateConfig:
     device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
 
     def __post_init__(self) -> None:
+        choice("condition", self.condition, CONDITIONS)
+        choice("dataset", self.dataset, DATASET_NAMES)
         if self.condition == "quadrant":
             check_quadrants(self.quadrants)
+        elif self.condition == "mask" and self.quadrants is not None:
+            check_quadrants(self.quadrants)
         elif self.quadrants is not None:
-            raise ConfigError("quadrants applies to the quadrant condition only")
+            raise ConfigError(
+                "quadrants applies to the quadrant condition only (and to a mask model, "
+                "evaluated on that quadrant layout)"
+            )
         positive_int("samples", self.samples)
         if self.limit is not None:
             positive_int("limit", self.limit)
@@ -167,8 +225,8 @@ class EvaluateConfig:
 
     @property
     def run_dir(self) -> Path:
-        """The training run's folder: ``out_dir/q{n}`` or ``out_dir/label``."""
-        return run_dir(self.out_dir, self.condition, self.quadrants)
+        """The training run's folder (see :func:`run_dir`)."""
+        return run_dir(self.out_dir, self.condition, self.quadrants, self.dataset)
 
 
 @dataclass
@@ -180,6 +238,13 @@ class ReproduceConfig:
     )
     seeds: tuple[int, ...] = setting((0,), "training seeds")
     objectives: tuple[str, ...] = setting(OBJECTIVES, "CVAE objectives", choices=OBJECTIVES)
+    mask_model: bool = setting(
+        False, "also train the mask CVAE (OUT/mask) and add its rows for every quadrant count"
+    )
+    mask_only: bool = setting(
+        False, "train and evaluate the mask CVAE only (its rows can join a table via --combine)"
+    )
+    dataset: str = dataset_setting()
     epochs: int = setting(200, "most epochs per model (early stopping ends training first)")
     patience: int = setting(5, "early stopping patience")
     samples: int = setting(DEFAULT_SAMPLES, "S for MC, IS and -ELBO")
@@ -194,6 +259,8 @@ class ReproduceConfig:
     )
 
     def __post_init__(self) -> None:
+        choice("dataset", self.dataset, DATASET_NAMES)
+        self.mask_model = self.mask_model or self.mask_only
         for name in ("quadrants", "seeds", "objectives"):
             setattr(self, name, tuple(getattr(self, name)))
         for q in self.quadrants:
@@ -218,12 +285,54 @@ class SampleConfig:
         None, "image to write, format from its suffix (default digit_<d>.png or digits.png)"
     )
     out_dir: str = setting("runs", "the --out-dir used for training")
-    checkpoint: str | None = setting(None, "checkpoint to load (default OUT_DIR/label/cvae.pt)")
+    checkpoint: str | None = setting(
+        None, "checkpoint to load (default OUT_DIR/label/cvae.pt, OUT_DIR/fashion-mnist/label/...)"
+    )
+    seed: int = setting(0, "seed of the latent noise")
+    device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
+    dataset: str = dataset_setting()
+
+    def __post_init__(self) -> None:
+        choice("dataset", self.dataset, DATASET_NAMES)
+        seed_in_range(self.seed)
+
+
+@dataclass
+class CompleteConfig:
+    """Complete the hidden part of a picture with a trained mask CVAE (or a quadrant CVAE)."""
+
+    image: str | None = setting(None, "a PNG or JPEG of any size: made into an MNIST-like image")
+    index: int | None = setting(None, "or: the index of a dataset image in --split")
+    split: str = setting("test", "split that --index reads", choices=("train", *SPLITS))
+    keep: str | None = setting(
+        None, "the region to keep: a quadrant layout", choices=tuple(KEEP_LAYOUTS)
+    )
+    mask: str | None = setting(None, "or: a 28x28 mask image, white = visible")
+    hide: tuple[str, ...] | None = setting(
+        None, "or: rectangles x0,y0,x1,y1 to hide (28x28 coordinates, x1 and y1 excluded)"
+    )
+    n: int = setting(8, "completions to draw (1..100)")
+    out: str = setting("completions.png", "PNG to write")
+    out_dir: str = setting("runs", "the --out-dir used for training")
+    dataset: str = dataset_setting()
+    data_dir: str | None = setting(None, "folder with the dataset's IDX files (for --index)")
     seed: int = setting(0, "seed of the latent noise")
     device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
 
     def __post_init__(self) -> None:
+        choice("dataset", self.dataset, DATASET_NAMES)
         seed_in_range(self.seed)
+        if (self.image is None) == (self.index is None):
+            raise ConfigError("give exactly one of --image PATH and --index N")
+        if self.index is not None and (isinstance(self.index, bool) or self.index < 0):
+            raise ConfigError(f"--index must be 0 or more, got {self.index}")
+        regions = [self.keep, self.mask, self.hide]
+        if sum(r is not None for r in regions) != 1:
+            raise ConfigError("give exactly one of --keep, --mask and --hide")
+        if self.keep is not None:
+            choice("keep", self.keep, tuple(KEEP_LAYOUTS))
+        if not 1 <= self.n <= 100:
+            raise ConfigError(f"--n must lie in 1..100, got {self.n}")
 
 
 def plain(value: object) -> object:

@@ -1,10 +1,11 @@
-"""Run one training experiment: the baseline (for the quadrant task), then one CVAE objective.
+"""Run one training experiment: the baseline (quadrant and mask tasks), then one CVAE objective.
 
 :func:`run` is what ``python -m cvae_pyro.train`` calls, and what notebooks,
-benchmarks and :mod:`cvae_pyro.reproduction` call too. For the quadrant task the
-baseline NN is trained first (or loaded from the run folder when a finished one
-is there), frozen, and fed to the CVAE's prior network. For the label condition
-only the label CVAE is trained. Everything lands in ``cfg.run_dir``:
+benchmarks and :mod:`cvae_pyro.reproduction` call too. For the quadrant and mask
+tasks the baseline NN is trained first (or loaded from the run folder when a
+finished one is there), frozen, and fed to the CVAE's prior network. The mask
+task's baseline and CVAE both see fresh masks in every training batch. For the
+label condition only the label CVAE is trained. Everything lands in ``cfg.run_dir``:
 checkpoints, ``metrics.json`` and the figures. The folder is locked for the
 whole run (:func:`~cvae_pyro.locks.folder_lock`), and a finished baseline is
 reused only if it was trained with the same settings
@@ -23,13 +24,14 @@ import torch
 
 from .build import BASELINE, baseline_architecture, build_baseline, build_cvae
 from .checkpoints import load_checkpoint, save_json
-from .config import TrainConfig
-from .data import MNIST, load_mnist
+from .conditions import fixed_masks, redraw_baseline_batch
+from .config import DEFAULT_DATASET, TrainConfig
+from .data import MNIST, Split, load_dataset
 from .errors import ConfigError, one_line
-from .figures import save_quadrant_figures
+from .figures import save_mask_figures, save_quadrant_figures
 from .label_figures import save_label_figures
 from .locks import folder_lock
-from .masks import split_xy
+from .masks import mask_input, split_xy
 from .models import CVAE, BaselineNN
 from .objectives import objective_pair
 from .training import (
@@ -53,17 +55,40 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def load_data(data_dir: str | None, limit: int | None, device: torch.device) -> MNIST:
-    """MNIST's three splits on ``device``, each cut to its first ``limit`` images.
+def load_data(
+    data_dir: str | None,
+    limit: int | None,
+    device: torch.device,
+    dataset: str = DEFAULT_DATASET,
+) -> MNIST:
+    """The dataset's three splits on ``device``, each cut to its first ``limit`` images.
 
     A ``limit`` above the largest split's size is refused (ConfigError); a smaller split
     than ``limit`` is used whole.
     """
-    data = load_mnist(data_dir)
+    data = load_dataset(dataset, data_dir)
     largest = max(len(data.split(s)) for s in ("train", "validation", "test"))
     if limit is not None and limit > largest:
         raise ConfigError(f"limit {limit} is more than the {largest} images of the largest split")
-    return MNIST(*(data.split(s).head(limit).to(device) for s in ("train", "validation", "test")))
+    splits = (data.split(s).head(limit).to(device) for s in ("train", "validation", "test"))
+    return MNIST(*splits, dataset=dataset)
+
+
+def baseline_pairs(cfg: TrainConfig, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
+    """The baseline's ``(x, y)``: quadrants cut apart, or fixed masks for the mask task."""
+    if cfg.condition == "mask":
+        visible = fixed_masks(len(split), cfg.family).to(split.images.device)  # (N, 784)
+        return mask_input(split.images, visible), split.images  # (N, 1568), (N, 784)
+    return split_xy(split.images, cfg.quadrants)
+
+
+def mask_training_pairs(split: Split) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mask task's training pairs before the per-batch hook: ``(images, images)``.
+
+    The hook (:meth:`~cvae_pyro.conditions.MaskCondition.redraw` and its baseline's
+    counterpart) builds each batch's input from its images, so no input is stored.
+    """
+    return split.images, split.images  # (N, 784) each
 
 
 def train_baseline(cfg: TrainConfig, data: MNIST) -> tuple[BaselineNN, TrainState]:
@@ -83,10 +108,12 @@ def train_baseline(cfg: TrainConfig, data: MNIST) -> tuple[BaselineNN, TrainStat
         if not cfg.quiet:
             print(f"baseline: loaded the finished baseline from {cfg.run_dir}")
         return baseline.eval(), TrainState(**load_checkpoint(last)["train_state"])
-    train = split_xy(data.train.images, cfg.quadrants)  # (N, x_dim), (N, y_dim)
-    val = split_xy(data.validation.images, cfg.quadrants)  # (N_val, x_dim), (N_val, y_dim)
+    train, val = baseline_pairs(cfg, data.train), baseline_pairs(cfg, data.validation)
+    redraw = None
+    if cfg.condition == "mask":  # the hook draws every batch's masks and inputs afresh
+        train, redraw = mask_training_pairs(data.train), redraw_baseline_batch(cfg.family)
     pair = (baseline.model, baseline.guide)
-    state = fit(baseline, pair, BASELINE, BASELINE, train, val, cfg, arch)
+    state = fit(baseline, pair, BASELINE, BASELINE, train, val, cfg, arch, redraw)
     return baseline, state
 
 
@@ -96,10 +123,13 @@ def train_cvae(
     """Train the CVAE with ``cfg.objective`` (the baseline, if any, stays frozen)."""
     pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
     cvae = build_cvae(cfg, baseline).to(data.train.images.device)
-    train = cvae.condition.pairs(data.train)  # (N, ...), (N, y_dim)
     val = cvae.condition.pairs(data.validation)  # (N_val, ...), (N_val, y_dim)
+    if cfg.condition == "mask":  # the hook draws every batch's masks and inputs afresh
+        train, redraw = mask_training_pairs(data.train), cvae.condition.redraw
+    else:
+        train, redraw = cvae.condition.pairs(data.train), None  # (N, ...), (N, y_dim)
     pair = objective_pair(cvae, cfg.objective, cfg.alpha)
-    state = fit(cvae, pair, cfg.objective, cfg.kind, train, val, cfg, cfg.architecture())
+    state = fit(cvae, pair, cfg.objective, cfg.kind, train, val, cfg, cfg.architecture(), redraw)
     return cvae, state
 
 
@@ -147,16 +177,16 @@ def run(cfg: TrainConfig) -> dict:
     device = resolve_device(cfg.device)
     with folder_lock(cfg.run_dir):
         read_metrics(cfg.run_dir / "metrics.json")  # a corrupt file is found before training
-        data = load_data(cfg.data_dir, cfg.limit, device)
+        data = load_data(cfg.data_dir, cfg.limit, device, cfg.dataset)
         return _run_locked(cfg, data)
 
 
 def _run_locked(cfg: TrainConfig, data: MNIST) -> dict:
     entries: dict = {}
     baseline = None
-    if cfg.condition == "quadrant":
+    if cfg.condition != "label":
         baseline, state = train_baseline(cfg, data)
-        val = split_xy(data.validation.images, cfg.quadrants)  # (N_val, x), (N_val, y)
+        val = baseline_pairs(cfg, data.validation)
         nll = elbo_loss((baseline.model, baseline.guide), val, cfg.eval_batch_size, cfg.seed)
         entries[BASELINE] = {**summary(state), "val_nll_nats_per_image": nll}
     cvae, state = train_cvae(cfg, data, baseline)
@@ -171,6 +201,8 @@ def _run_locked(cfg: TrainConfig, data: MNIST) -> dict:
     if cfg.figures:
         if cfg.condition == "quadrant":
             save_quadrant_figures(cfg, data.validation, baseline, cvae)
+        elif cfg.condition == "mask":
+            save_mask_figures(cfg, data.validation, cvae)
         else:
-            save_label_figures(cfg, data.validation, cvae)
+            save_label_figures(cfg, data.validation, cvae, data.class_names)
     return metrics

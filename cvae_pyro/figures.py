@@ -1,4 +1,4 @@
-"""Figures of the quadrant task (input, truth, NN guess and CVAE samples) and saving figures."""
+"""Figures of the quadrant and mask tasks (input, truth, NN guess and CVAE samples); saving figures."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import matplotlib.pyplot as plt
 import torch
 
 from .checkpoints import write_atomic
+from .conditions import fixed_masks
 from .config import TrainConfig
 from .data import Split
-from .masks import IMAGE_SIDE, input_mask, merge_xy, split_xy
+from .masks import IMAGE_SIDE, MASK_INPUT_DIM, input_mask, merge_xy, split_xy
 from .models import CVAE, BaselineNN
 
 HIDDEN_GREY = 0.35  #: grey level that marks pixels the model is not given
 FIGURE_SEED = 1234  #: seed of the CVAE samples drawn for figures
+FIGURE_SAMPLES = 3  #: CVAE samples per image in the mask task's training figure
 
 
 def pick_one_per_digit(labels: torch.Tensor, per_digit: int = 1) -> torch.Tensor:
@@ -108,3 +110,33 @@ def save_quadrant_figures(
     fig = samples_figure(split.images[idx], cfg.quadrants, baseline, cvae)
     name = "samples.png" if cfg.objective == "cvae" else f"samples_{cfg.objective}.png"
     return [save_figure(fig, cfg.run_dir / name)]
+
+
+def shown_visible(picture: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+    """``(..., 784)``: the visible pixels, hidden ones at :data:`HIDDEN_GREY`."""
+    return torch.where(visible, picture, torch.full_like(picture, HIDDEN_GREY))
+
+
+def mask_rows(
+    cvae: CVAE, images: torch.Tensor, visible: torch.Tensor, num_samples: int = FIGURE_SAMPLES
+) -> tuple[list[str], torch.Tensor]:
+    """Rows of the mask task's figure, each ``(N, 784)``: input, truth, NN, CVAE samples."""
+    x = cvae.condition.prepare(images, visible)  # (N, 2352)
+    keep = visible.to(images.dtype)  # (N, 784)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(FIGURE_SEED)
+        samples = cvae.sample(x, num_samples)  # (S, N, 784)
+    guess = x[:, MASK_INPUT_DIM:]  # (N, 784)
+    rows = [shown_visible(images, visible), images, keep * images + (1 - keep) * guess]
+    rows += [keep * images + (1 - keep) * s for s in samples]
+    names = ["input", "truth", "NN"] + [f"CVAE {s + 1}" for s in range(num_samples)]
+    return names, torch.stack(rows)  # (R, N, 784)
+
+
+def save_mask_figures(cfg: TrainConfig, split: Split, cvae: CVAE) -> list[Path]:
+    """The mask task's samples figure (fixed masks, one image per class) in ``cfg.run_dir``."""
+    idx = pick_one_per_digit(split.labels)
+    visible = fixed_masks(len(split), cfg.family)[idx.cpu()].to(split.images.device)  # (N, 784)
+    names, rows = mask_rows(cvae, split.images[idx], visible)
+    title = "mask CVAE: grey = hidden; visible pixels kept in every row"
+    return [save_figure(plot_image_rows(names, rows, title), cfg.run_dir / "samples.png")]

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -81,12 +82,16 @@ def reconstruct(cvae: CVAE, labels: torch.Tensor, images: torch.Tensor) -> torch
 
 
 def digits_figure(
-    cvae: CVAE, num_columns: int = DIGIT_COLUMNS, seed: int = FIGURE_SEED
+    cvae: CVAE,
+    num_columns: int = DIGIT_COLUMNS,
+    seed: int = FIGURE_SEED,
+    class_names: Sequence[str] | None = None,
 ) -> plt.Figure:
-    """One row per digit, one shared latent draw per column."""
+    """One row per class (named by ``class_names``, default "0".."9"), one latent draw per column."""
     samples = sample_digits(cvae, range(NUM_CLASSES), num_columns, seed)  # (10, n, 784)
     title = "samples of p(y|c,z), z = loc_c + scale_c * eps; one eps per column"
-    return grid_figure(list(samples), [str(d) for d in range(NUM_CLASSES)], title)
+    names = list(class_names or [str(d) for d in range(NUM_CLASSES)])
+    return grid_figure(list(samples), names, title)
 
 
 def reconstructions_figure(cvae: CVAE, split: Split) -> plt.Figure:
@@ -133,17 +138,20 @@ def latent_grid_figure(cvae: CVAE, digit: int = LATENT_GRID_DIGIT) -> plt.Figure
     return grid_figure(rows, names, title)
 
 
-def save_label_figures(cfg: TrainConfig, split: Split, cvae: CVAE) -> list[Path]:
+def save_label_figures(
+    cfg: TrainConfig, split: Split, cvae: CVAE, class_names: Sequence[str] | None = None
+) -> list[Path]:
     """Write the label CVAE's figures into ``cfg.run_dir``; returns their paths.
 
     Args:
         cfg: the run's :class:`~cvae_pyro.config.TrainConfig`.
         split: validation images and labels (reconstructions and latent scatter).
         cvae: the trained label CVAE.
+        class_names: row names of ``digits.png`` (default "0".."9").
     """
     suffix = "" if cfg.objective == "cvae" else f"_{cfg.objective}"
     figures = {
-        "digits": digits_figure(cvae),
+        "digits": digits_figure(cvae, class_names=class_names),
         "reconstructions": reconstructions_figure(cvae, split),
     }
     if cvae.z_dim == 2:

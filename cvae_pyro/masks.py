@@ -114,3 +114,25 @@ def merge_xy(x: torch.Tensor, y: torch.Tensor, quadrants: int) -> torch.Tensor:
     images[..., mask] = x.expand(*batch_shape, -1)
     images[..., ~mask] = y.expand(*batch_shape, -1).to(x.dtype)
     return images
+
+
+MASK_INPUT_DIM = 2 * NUM_PIXELS  #: the mask task's input: visible pixels and the mask (1568)
+
+
+def mask_input(images: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+    """The mask task's input ``[images * visible, visible]``.
+
+    Args:
+        images: ``(B, 784)`` images.
+        visible: ``(B, 784)`` or ``(784,)`` bool, True where a pixel is visible.
+
+    Returns:
+        ``(B, 1568)``: the visible pixels (hidden ones 0), then the mask as 0/1.
+    """
+    keep = visible.to(images.dtype).expand_as(images)  # (B, 784)
+    return torch.cat([images * keep, keep], dim=-1)  # (B, 1568)
+
+
+def hidden_pixels(x: torch.Tensor) -> torch.Tensor:
+    """``(B, 784)`` bool, True where a pixel is hidden, from a mask-task input ``(B, >=1568)``."""
+    return x[..., NUM_PIXELS:MASK_INPUT_DIM] < 0.5  # (B, 784)

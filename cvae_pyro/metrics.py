@@ -95,7 +95,10 @@ def nn_nll(
 ) -> Estimate:
     """Exact -log p(y|x) of the deterministic baseline, per image."""
     with torch.no_grad():
-        values = [-grey_bernoulli(baseline(x[s])).log_prob(y[s]) for s in _chunks(len(y), chunk)]
+        values = [
+            -grey_bernoulli(baseline(x[s]), baseline.counted(x[s])).log_prob(y[s])
+            for s in _chunks(len(y), chunk)
+        ]
     return Estimate("NN", torch.cat(values).cpu(), 0)  # (N,)
 
 

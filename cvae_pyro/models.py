@@ -27,19 +27,22 @@ import torch
 from torch import nn
 
 from .conditions import Condition
+from .masks import MASK_INPUT_DIM, NUM_PIXELS, hidden_pixels
 from .networks import GenerationNet, PriorNet, RecognitionNet, StandardNormalPrior, mlp
 
 PRIORS = ("conditional", "standard")  #: prior network choices
 
 
-def grey_bernoulli(logits: torch.Tensor) -> dist.Distribution:
+def grey_bernoulli(logits: torch.Tensor, counted: torch.Tensor | None = None) -> dist.Distribution:
     """Independent Bernoulli pixels ``(..., B, y_dim)``, scored on grey levels in [0, 1].
 
     ``log_prob(y)`` is ``y log sigmoid(l) + (1 - y) log sigmoid(-l)`` summed over pixels:
     minus the binary cross-entropy. Support validation is off because grey levels
-    are not in {0, 1}.
+    are not in {0, 1}. ``counted`` ``(B, y_dim)`` bool, when given, keeps only those
+    pixels in the sum (the mask task counts the hidden pixels only).
     """
-    return dist.Bernoulli(logits=logits, validate_args=False).to_event(1)
+    pixels = dist.Bernoulli(logits=logits, validate_args=False)
+    return (pixels if counted is None else pixels.mask(counted)).to_event(1)
 
 
 class BaselineNN(nn.Module):
@@ -66,15 +69,33 @@ class BaselineNN(nn.Module):
         """y ~ p(y|x). ``x`` ``(B, x_dim)``, ``y`` ``(B, y_dim)`` or None."""
         pyro.module("baseline_net", self)
         with pyro.plate("data", x.shape[0]):
-            return pyro.sample("y", grey_bernoulli(self(x)), obs=y)
+            return pyro.sample("y", grey_bernoulli(self(x), self.counted(x)), obs=y)
 
     def guide(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         """No latent variables: nothing to sample."""
+
+    def counted(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Output pixels the likelihood counts: all of them (None)."""
+        return None
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Pixel probabilities ``(B, y_dim)`` of the output given ``(B, x_dim)`` pixels."""
         with torch.no_grad():
             return torch.sigmoid(self(x))
+
+
+class MaskBaselineNN(BaselineNN):
+    """The mask task's baseline: ``[visible pixels, mask]`` ``(B, 1568)`` to logits of all 784.
+
+    Its likelihood counts the hidden pixels only, as the mask CVAE's does.
+    """
+
+    def __init__(self, hidden: Sequence[int]) -> None:
+        super().__init__(MASK_INPUT_DIM, NUM_PIXELS, hidden)
+
+    def counted(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 784)`` bool: the hidden pixels, read from the mask in ``x``."""
+        return hidden_pixels(x)
 
 
 class CVAE(nn.Module):
@@ -116,7 +137,7 @@ class CVAE(nn.Module):
             loc, scale = self.prior_net(h_prior)  # p(z|x): (B, z_dim) each
             z = pyro.sample("z", dist.Normal(loc, scale).to_event(1))  # (B, z_dim)
             logits = self.generation_net(h, z)  # p(y|x,z): (B, y_dim)
-            return pyro.sample("y", grey_bernoulli(logits), obs=y)
+            return pyro.sample("y", grey_bernoulli(logits, self.condition.counted(x)), obs=y)
 
     def guide(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """q(z|x,y), the recognition network. Same arguments as :meth:`model`."""
@@ -141,10 +162,12 @@ class CVAE(nn.Module):
     def likelihood(self, x: torch.Tensor, z: torch.Tensor) -> dist.Distribution:
         """p(y|x,z) for ``z`` ``(..., B, z_dim)``: Bernoulli with batch shape ``(..., B)``."""
         h, _ = self.condition(x)  # (B, h_dim)
-        return grey_bernoulli(self.generation_net(h, z))  # logits (..., B, y_dim)
+        logits = self.generation_net(h, z)  # (..., B, y_dim)
+        return grey_bernoulli(logits, self.condition.counted(x))
 
     def sample(self, x: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
         """Pixel probabilities of y for z drawn from the prior: ``(num_samples, B, y_dim)``."""
         with torch.no_grad():
             z = self.prior(x).sample((num_samples,))  # (S, B, z_dim)
-            return self.likelihood(x, z).base_dist.probs  # (S, B, y_dim)
+            h, _ = self.condition(x)  # (B, h_dim)
+            return torch.sigmoid(self.generation_net(h, z))  # (S, B, y_dim)

@@ -6,7 +6,10 @@ on the test set, and writes under the results folder:
 
 - ``cll_table.csv``: one row per model, estimator and quadrant count;
 - ``cll_table.md``: the paper's table (NN, GSNN (MC), CVAE (MC), CVAE (IS),
-  hybrid (IS), performance gap);
+  hybrid (IS), performance gap), and with ``mask_model`` the mask model's rows:
+  one model trained on random masks (``runs_dir/seed{s}/mask``), evaluated on
+  every quadrant layout (``mask_only``: those rows alone, to join an earlier
+  table with :func:`combine`);
 - ``q{n}_samples.png``: the samples figure of the CVAE;
 - ``run.json``: command, versions, seeds, epochs reached, wall-clock per phase, machine.
 
@@ -41,6 +44,7 @@ import torch
 from .build import BASELINE
 from .checkpoints import save_json
 from .config import ReproduceConfig, TrainConfig
+from .data import MNIST, dataset_info
 from .errors import ConfigError, one_line
 from .evaluation import evaluate_run_dir
 from .experiment import load_data, resolve_device, run
@@ -114,7 +118,12 @@ def machine_info(device: torch.device) -> dict:
     }
 
 
-def combine(run_files: Sequence[str | Path], results_dir: Path, command: str) -> pd.DataFrame:
+def combine(
+    run_files: Sequence[str | Path],
+    results_dir: Path,
+    command: str,
+    dataset_title: str = "MNIST",
+) -> pd.DataFrame:
     """Pool the per-seed rows of several ``run.json`` files into one table.
 
     Each (model, estimator, quadrants, seed) may come from one file only, and all
@@ -124,10 +133,11 @@ def combine(run_files: Sequence[str | Path], results_dir: Path, command: str) ->
         run_files: the ``run.json`` files of earlier runs.
         results_dir: where the pooled table and its ``run.json`` go.
         command: the command line recorded in ``run.json``.
+        dataset_title: the dataset's name in the table's title.
     """
     with folder_lock(results_dir):
         finish_publish(results_dir)
-        return _combine(run_files, results_dir, command)
+        return _combine(run_files, results_dir, command, dataset_title)
 
 
 def _read_rows(path: Path) -> list[dict]:
@@ -146,7 +156,9 @@ def _read_rows(path: Path) -> list[dict]:
     return found
 
 
-def _combine(run_files: Sequence[str | Path], results_dir: Path, command: str) -> pd.DataFrame:
+def _combine(
+    run_files: Sequence[str | Path], results_dir: Path, command: str, dataset_title: str
+) -> pd.DataFrame:
     rows, sources = [], {}
     for path in map(Path, run_files):
         found = _read_rows(path)
@@ -171,7 +183,7 @@ def _combine(run_files: Sequence[str | Path], results_dir: Path, command: str) -
     tables = []
 
     def write(staging: Path) -> dict:
-        tables.append(write_table(rows, quadrants, staging, samples))
+        tables.append(write_table(rows, quadrants, staging, samples, dataset_title))
         return {
             "command": command,
             "combined": [str(p) for p in run_files],
@@ -181,6 +193,66 @@ def _combine(run_files: Sequence[str | Path], results_dir: Path, command: str) -
 
     publish(results_dir, write)
     return tables[0]
+
+
+def train_config(cfg: ReproduceConfig, seed: int, **task: object) -> TrainConfig:
+    """The training run of one seed and task (``quadrants`` and ``objective``, or ``condition``)."""
+    return TrainConfig(
+        **task,
+        dataset=cfg.dataset,
+        epochs=cfg.epochs,
+        patience=cfg.patience,
+        seed=seed,
+        device=cfg.device,
+        data_dir=cfg.data_dir,
+        out_dir=str(Path(cfg.runs_dir) / f"seed{seed}"),
+        limit=cfg.limit,
+        resume=True,
+        quiet=cfg.quiet,
+    )
+
+
+def mask_rows(
+    cfg: ReproduceConfig,
+    seed: int,
+    data: MNIST,
+    epochs_reached: dict,
+    progress: Progress | None = None,
+) -> tuple[list[dict], list[dict]]:
+    """Train (or reuse) the mask model of ``seed``; its rows on every quadrant layout, and phases.
+
+    Returns:
+        The evaluation rows (models ``mask_baseline`` and ``mask``) and the phase records.
+    """
+    train_cfg = train_config(cfg, seed, condition="mask")
+    if progress:
+        progress(f"train mask seed {seed}")
+    start = time.perf_counter()
+    metrics = run(train_cfg)
+    phases = [
+        {"phase": "train", "task": "mask", "seed": seed, "seconds": time.perf_counter() - start}
+    ]
+    for name in (BASELINE, "cvae"):
+        if "epochs_run" in metrics.get(name, {}):
+            epochs_reached[f"seed{seed}/mask/{name}"] = metrics[name]["epochs_run"]
+    rows = []
+    expect = {"condition": "mask", "dataset": cfg.dataset}
+    for q in cfg.quadrants:
+        if progress:
+            progress(f"evaluate mask on q{q} seed {seed}")
+        start = time.perf_counter()
+        found = evaluate_run_dir(train_cfg.run_dir, data, "test", cfg.samples, seed, expect, q)
+        rows += [{**r, "quadrants": q, "seed": seed} for r in found]
+        phases.append(
+            {
+                "phase": "evaluate",
+                "task": "mask",
+                "quadrants": q,
+                "seed": seed,
+                "seconds": time.perf_counter() - start,
+            }
+        )
+    return rows, phases
 
 
 def reproduce(cfg: ReproduceConfig, command: str, progress: Progress | None = None) -> pd.DataFrame:
@@ -203,22 +275,11 @@ def _reproduce(
     device = resolve_device(cfg.device)
     figures = {}
     jobs = [(s, q, o) for s in cfg.seeds for q in cfg.quadrants for o in cfg.objectives]
+    jobs = [] if cfg.mask_only else jobs
     phases, epochs_reached, rows = [], {}, []
     data = None
     for seed, q, objective in jobs:
-        train_cfg = TrainConfig(
-            quadrants=q,
-            objective=objective,
-            epochs=cfg.epochs,
-            patience=cfg.patience,
-            seed=seed,
-            device=cfg.device,
-            data_dir=cfg.data_dir,
-            out_dir=str(Path(cfg.runs_dir) / f"seed{seed}"),
-            limit=cfg.limit,
-            resume=True,
-            quiet=cfg.quiet,
-        )
+        train_cfg = train_config(cfg, seed, quadrants=q, objective=objective)
         if progress:
             progress(f"train q{q} {objective} seed {seed}")
         start = time.perf_counter()
@@ -237,11 +298,11 @@ def _reproduce(
                 epochs_reached[f"seed{seed}/q{q}/{name}"] = metrics[name]["epochs_run"]
         if objective != cfg.objectives[-1]:
             continue
-        data = data or load_data(cfg.data_dir, cfg.limit, device)
+        data = data or load_data(cfg.data_dir, cfg.limit, device, cfg.dataset)
         if progress:
             progress(f"evaluate q{q} seed {seed}")
         start = time.perf_counter()
-        expect = {"condition": "quadrant", "quadrants": q}
+        expect = {"condition": "quadrant", "quadrants": q, "dataset": cfg.dataset}
         found = evaluate_run_dir(train_cfg.run_dir, data, "test", cfg.samples, seed, expect)
         rows += [{**r, "quadrants": q, "seed": seed} for r in found]
         phases.append(
@@ -255,12 +316,19 @@ def _reproduce(
         figure = train_cfg.run_dir / "samples.png"
         if figure.exists() and seed == cfg.seeds[0]:
             figures[f"q{q}_samples.png"] = figure
+    if cfg.mask_model:
+        data = data or load_data(cfg.data_dir, cfg.limit, device, cfg.dataset)
+        for seed in cfg.seeds:
+            found, done = mask_rows(cfg, seed, data, epochs_reached, progress)
+            rows += found
+            phases += done
+    title = dataset_info(cfg.dataset).title
     tables = []
 
     def write(staging: Path) -> dict:
         for name, figure in figures.items():
             shutil.copyfile(figure, staging / name)
-        tables.append(write_table(rows, cfg.quadrants, staging, cfg.samples))
+        tables.append(write_table(rows, cfg.quadrants, staging, cfg.samples, title))
         return {
             "command": command,
             "arguments": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(cfg).items()},

@@ -67,6 +67,7 @@ class TrainState:
 
 
 Pairs = tuple[torch.Tensor, torch.Tensor]  # (input x, output y)
+Redraw = Callable[[torch.Tensor, torch.Tensor], Pairs]  # per-batch hook, e.g. fresh masks
 
 
 class FusedAdam(PyroOptim):
@@ -158,8 +159,12 @@ def train_epoch(
     shuffle: torch.Generator,
     label: str = "epoch",
     quiet: bool = True,
+    redraw: Redraw | None = None,
 ) -> float:
     """One pass of SVI steps over ``pairs`` in an order drawn from ``shuffle``.
+
+    ``redraw``, when given, turns each batch ``(x, y)`` into the one the step sees
+    (the mask task draws fresh masks for every batch).
 
     Returns:
         The mean training loss, nats per image.
@@ -175,7 +180,8 @@ def train_epoch(
     try:
         for step, start in enumerate(bar, start=1):
             idx = order[start : start + batch_size]  # (b,)
-            loss = diverged_check(svi.step, (x[idx], y[idx]), len(idx), f"at step {step}")
+            batch = (redraw or _same)(x[idx], y[idx])
+            loss = diverged_check(svi.step, batch, len(idx), f"at step {step}")
             total += loss
             bar.set_postfix(loss=f"{total / min(start + batch_size, len(y)):.2f}", refresh=False)
     finally:
@@ -203,6 +209,10 @@ def diverged_check(compute: Callable[..., float], args: tuple, images: int, wher
     return loss
 
 
+def _same(x: torch.Tensor, y: torch.Tensor) -> Pairs:
+    return x, y
+
+
 def fit(
     module: nn.Module,
     pair: Pair,
@@ -212,6 +222,7 @@ def fit(
     validation: Pairs,
     cfg: TrainConfig,
     architecture: dict,
+    redraw: Redraw | None = None,
 ) -> TrainState:
     """Train the (model, guide) ``pair`` by SVI, early-stopping on validation.
 
@@ -226,6 +237,7 @@ def fit(
         validation: ``(c, y)`` validation pairs.
         cfg: the run's settings (epochs, patience, batch size, learning rate, seed, resume).
         architecture: settings stored in the checkpoints and checked on resume.
+        redraw: per-batch hook of training (see :func:`train_epoch`); validation is left as is.
 
     Returns:
         The final state; ``module`` holds the best weights.
@@ -257,7 +269,7 @@ def fit(
         )
         try:
             label = f"{name} epoch {epoch}"
-            train_loss = train_epoch(svi, train, cfg.batch_size, shuffle, label, cfg.quiet)
+            train_loss = train_epoch(svi, train, cfg.batch_size, shuffle, label, cfg.quiet, redraw)
             module.eval()
             val_loss = diverged_check(
                 elbo_loss,

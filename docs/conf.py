@@ -143,10 +143,18 @@ LAYERS = [
         "Training",
         ["config", "checkpoints", "locks", "build", "training", "experiment", "reproduction"],
     ),
-    ("Sampling and figures", ["sampling", "figures", "label_figures", "classifier"]),
+    ("Sampling and figures", ["sampling", "figures", "label_figures", "classifier", "completion"]),
     (
         "Command line",
-        ["cli", "cli.common", "cli.train", "cli.evaluate", "cli.reproduce", "cli.sample"],
+        [
+            "cli",
+            "cli.common",
+            "cli.train",
+            "cli.evaluate",
+            "cli.reproduce",
+            "cli.sample",
+            "cli.complete",
+        ],
     ),
 ]
 #: ``python -m`` entry points: five-line shims around cvae_pyro.cli, not documented apart.

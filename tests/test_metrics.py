@@ -26,6 +26,9 @@ class IdentityCondition(nn.Module):
     def forward(self, x):
         return x, x
 
+    def counted(self, x):
+        return None  # the likelihood counts every output
+
 
 @pytest.fixture(scope="module")
 def toy():

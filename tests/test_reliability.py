@@ -414,7 +414,7 @@ def test_ctrl_c_outside_the_epoch_loop(tmp_path, data_dir, capsys, monkeypatch, 
     if where == "checkpoint":
         monkeypatch.setattr(checkpoints.torch, "save", interrupt)
     else:
-        monkeypatch.setattr(experiment, "load_mnist", interrupt)
+        monkeypatch.setattr(experiment, "load_dataset", interrupt)
     args = ["--quadrants", "1", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path]
     code, err = call(train.main, args, capsys)
     assert code == EXIT_INTERRUPTED

@@ -32,15 +32,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not cfg.run_dir.is_dir():
             raise ConfigError(f"{cfg.run_dir} does not exist: train first, or check --out-dir")
         device = resolve_device(cfg.device)
+        expect = {"condition": cfg.condition, "dataset": cfg.dataset}
+        task = None
+        if cfg.condition == "mask":
+            task = cfg.quadrants
+        else:
+            expect["quadrants"] = cfg.quadrants
+        name = f"evaluation_{cfg.split}" + (f"_q{task}" if task else "") + ".json"
         with folder_lock(cfg.run_dir):  # no training writes the folder while it is read
-            data = load_data(cfg.data_dir, cfg.limit, device)
-            expect = {"condition": cfg.condition, "quadrants": cfg.quadrants}
-            rows = evaluate_run_dir(cfg.run_dir, data, cfg.split, cfg.samples, cfg.seed, expect)
-            out = save_json(
-                {"split": cfg.split, "rows": rows}, cfg.run_dir / f"evaluation_{cfg.split}.json"
+            data = load_data(cfg.data_dir, cfg.limit, device, cfg.dataset)
+            rows = evaluate_run_dir(
+                cfg.run_dir, data, cfg.split, cfg.samples, cfg.seed, expect, quadrants=task
             )
+            out = save_json({"split": cfg.split, "rows": rows}, cfg.run_dir / name)
+        masks = f"{task}-quadrant layout" if task else "fixed family masks"
+        where = f" ({masks})" if cfg.condition == "mask" else ""
         print(
-            f"{cfg.run_dir}, {cfg.split} split, {rows[0]['images']} images, grey-level "
+            f"{cfg.run_dir}{where}, {cfg.split} split, {rows[0]['images']} images, grey-level "
             "Bernoulli likelihood; negative CLL in nats per image (lower is better)"
         )
         print(format_rows(rows))

@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..config import ReproduceConfig
+from ..data import dataset_info
 from ..reproduction import combine, reproduce
 from ..tables import markdown_table
 from .common import (
@@ -50,11 +51,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         results_dir = check_out_dir(cfg.results_dir, "--results-dir")
         command = command_line(PROG, argv)
         if cfg.combine:
-            table = combine(cfg.combine, results_dir, command)
+            title = dataset_info(cfg.dataset).title
+            table = combine(cfg.combine, results_dir, command, title)
             quadrants = sorted(table.quadrants.unique())
         else:
             check_out_dir(cfg.runs_dir, "--runs-dir")
             jobs = len(cfg.seeds) * len(cfg.quadrants) * (len(cfg.objectives) + 1)
+            jobs = 0 if cfg.mask_only else jobs
+            if cfg.mask_model:
+                jobs += len(cfg.seeds) * (1 + len(cfg.quadrants))
             bar = tqdm(total=jobs, unit="job", desc="reproduce", position=0)
             bars.append(bar)
             started = []

@@ -10,7 +10,8 @@ import matplotlib.pyplot as plt
 import torch
 
 from ..build import load_trained
-from ..config import SampleConfig
+from ..config import SampleConfig, run_dir
+from ..data import dataset_info
 from ..errors import ConfigError
 from ..experiment import resolve_device
 from ..figures import save_figure
@@ -31,14 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def samples_figure(samples: torch.Tensor, digits: list[int]) -> plt.Figure:
-    """``samples`` ``(D, n, 784)``: one row per digit, or one digit's samples wrapped in rows."""
+def samples_figure(
+    samples: torch.Tensor, digits: list[int], class_names: Sequence[str] | None = None
+) -> plt.Figure:
+    """``samples`` ``(D, n, 784)``: one row per class, or one class's samples wrapped in rows.
+
+    Rows are named by ``class_names`` (default: the digits themselves).
+    """
+    names = [class_names[d] if class_names else str(d) for d in digits]
     if len(digits) == 1:
         n = samples.shape[1]
         rows = [samples[0, i : i + WRAP_COLUMNS] for i in range(0, n, WRAP_COLUMNS)]
-        names = [str(digits[0])] + [""] * (len(rows) - 1)
-        return grid_figure(rows, names, f"digit {digits[0]}: {n} samples")
-    return grid_figure(list(samples), [str(d) for d in digits], "each column: one latent draw")
+        row_names = [names[0]] + [""] * (len(rows) - 1)
+        return grid_figure(rows, row_names, f"class {digits[0]} ({names[0]}): {n} samples")
+    return grid_figure(list(samples), names, "each column: one latent draw")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,10 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"--n must lie in 1..{MAX_SAMPLES}, got {cfg.n}")
         default = "digits.png" if len(digits) > 1 else f"digit_{digits[0]}.png"
         out = check_image_path(Path(cfg.out or default))
-        path = cfg.checkpoint or Path(cfg.out_dir) / "label" / "cvae.pt"
-        cvae = load_trained(path, resolve_device(cfg.device), kind="label").module
+        path = cfg.checkpoint or run_dir(cfg.out_dir, "label", None, cfg.dataset) / "cvae.pt"
+        expect = {"dataset": cfg.dataset}
+        cvae = load_trained(path, resolve_device(cfg.device), kind="label", expect=expect).module
         samples = sample_digits(cvae, digits, cfg.n, cfg.seed)  # (D, n, 784)
-        print(f"saved {save_figure(samples_figure(samples, digits), out)}")
+        names = dataset_info(cfg.dataset).class_names
+        print(f"saved {save_figure(samples_figure(samples, digits, names), out)}")
 
     return run_command(argv, build_parser(), body, "nothing was written; run it again")
 
