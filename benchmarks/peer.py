@@ -42,8 +42,9 @@ its actual layers. Only figures from one run compare: the machine's peak drifts.
 
 from __future__ import annotations
 
-# cvae_pyro sets OMP_WAIT_POLICY=PASSIVE unless the environment sets it; libgomp reads it
-# once, when torch loads it, so this import comes first. Both sides run under it.
+# cvae_pyro sets libgomp's spin before threads sleep (GOMP_SPINCOUNT) unless the
+# environment sets OMP_WAIT_POLICY; libgomp reads it once, when torch loads it, so this
+# import comes first. Both sides run under it.
 import cvae_pyro  # noqa: F401
 
 # isort: split
@@ -293,6 +294,7 @@ def main(argv: list[str] | None = None) -> dict:
             "torchvision": torchvision.__version__,
             "pyro": pyro.__version__,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
         },
         "peer_dir": str(peer_dir),
         "quadrants": cfg.quadrants,

@@ -27,7 +27,7 @@ import json
 import platform
 import time
 
-import cvae_pyro  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads its OpenMP runtime)
+import cvae_pyro  # noqa: F401  (sets the OpenMP spin before torch loads its runtime)
 
 # isort: split
 import pyro
