@@ -195,6 +195,11 @@ def _combine(
     return tables[0]
 
 
+def _epochs(metrics: dict) -> dict:
+    """Epochs run and the best (validation) epoch of one trained model, from its metrics."""
+    return {"run": metrics["epochs_run"], "best": metrics["best_epoch"]}
+
+
 def train_config(cfg: ReproduceConfig, seed: int, **task: object) -> TrainConfig:
     """The training run of one seed and task (``quadrants`` and ``objective``, or ``condition``)."""
     return TrainConfig(
@@ -234,7 +239,7 @@ def mask_rows(
     ]
     for name in (BASELINE, "cvae"):
         if "epochs_run" in metrics.get(name, {}):
-            epochs_reached[f"seed{seed}/mask/{name}"] = metrics[name]["epochs_run"]
+            epochs_reached[f"seed{seed}/mask/{name}"] = _epochs(metrics[name])
     rows = []
     expect = {"condition": "mask", "dataset": cfg.dataset}
     for q in cfg.quadrants:
@@ -295,7 +300,7 @@ def _reproduce(
         )
         for name in (BASELINE, objective):
             if "epochs_run" in metrics.get(name, {}):
-                epochs_reached[f"seed{seed}/q{q}/{name}"] = metrics[name]["epochs_run"]
+                epochs_reached[f"seed{seed}/q{q}/{name}"] = _epochs(metrics[name])
         if objective != cfg.objectives[-1]:
             continue
         data = data or load_data(cfg.data_dir, cfg.limit, device, cfg.dataset)
@@ -333,7 +338,7 @@ def _reproduce(
             "command": command,
             "arguments": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(cfg).items()},
             "seeds": list(cfg.seeds),
-            "epochs_reached": epochs_reached,
+            "epochs": epochs_reached,  # per model: epochs run and the best epoch
             "phases": phases,
             "seconds_total": sum(p["seconds"] for p in phases),
             "machine": machine_info(device),

@@ -78,8 +78,8 @@ def test_reproduce_smoke(tmp_path, data_dir):
         assert label in md
     assert "hybrid" not in md
     run = json.loads((results / "run.json").read_text())
-    assert {"command", "seeds", "epochs_reached", "phases", "machine"} <= set(run)
-    assert run["epochs_reached"]["seed0/q3/cvae"] == 1
+    assert {"command", "seeds", "epochs", "phases", "machine"} <= set(run)
+    assert run["epochs"]["seed0/q3/cvae"] == {"run": 1, "best": 1}
     assert run["command"] == "python -m cvae_pyro.reproduce " + " ".join(args)  # not sys.argv
     assert (results / "q1_samples.png").stat().st_size > 10_000
     # a second call trains nothing (no checkpoint changes) and gives the same table
