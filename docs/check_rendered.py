@@ -89,10 +89,29 @@ class PageExpect:
 #: model graph of notebook 01 (a selector for its image) and its editable model cell
 #: (a line of the cell's code in ``texts``): :func:`expect_page_shows` runs them.
 NOTEBOOK_PAGES = {
+    "01_quadrant_cvae": PageExpect(
+        texts=(
+            "# The CVAE's model: p(z|x) p(y|x,z)",  # the editable model cell
+            "svi.step",  # the explicit training loop
+            "format_shapes",
+            "Predictive",
+        ),
+        selectors=(
+            "div.cell_output img[src$='.svg']",  # the model and guide graphs
+            "div.cell_input div.highlight-ipython3 pre",  # code cells with syntax colours
+        ),
+        links=(PAPER_URL, OUTSIDE_LINKS["Pyro's VAE tutorial"]),
+        folded_setup=True,
+    ),
     "02_cll_table": PageExpect(
         texts=("Compared with Pyro's tutorial", "rerun = False", "Performance gap"),
         selectors=("figure#fig-cll-bars figcaption",),
         links=(PAPER_URL, OUTSIDE_LINKS["Pyro's CVAE tutorial"]),
+        folded_setup=True,
+    ),
+    "04_inpainting": PageExpect(
+        texts=("A picture that is not from MNIST", "One model against the specialists"),
+        selectors=("div.cell_output img",),
         folded_setup=True,
     ),
     "03_label_conditional": PageExpect(

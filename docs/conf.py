@@ -77,6 +77,7 @@ SETTINGS = (  # (dataclass name in cvae_pyro.config, command)
     ("EvaluateConfig", "python -m cvae_pyro.evaluate"),
     ("ReproduceConfig", "python -m cvae_pyro.reproduce"),
     ("SampleConfig", "python -m cvae_pyro.sample"),
+    ("CompleteConfig", "python -m cvae_pyro.complete"),
 )
 
 
