@@ -31,7 +31,7 @@ class FolderBusy(CvaePyroError):
     """Another live command holds the run folder's lock."""
 
 
-ANSI_ESCAPE = re.compile(r"\x1b\x5b[0-9;?]*[A-Za-z]")  #: terminal colour and cursor codes (\x5b is "[")
+ANSI_ESCAPE = re.compile(r"\x1b\x5b[0-9;?]*[A-Za-z]")  #: terminal colour and cursor codes
 MESSAGE_CHARS = 200  #: longest quoted reason in a one-line message
 
 
