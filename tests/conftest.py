@@ -9,7 +9,7 @@ import pyro
 import pytest
 import torch
 
-from cvae_pyro.data import DATA_ENV_VAR, MNIST, load_mnist
+from cvae_pyro.data import DATA_ENV_VAR, FASHION_DATA_ENV_VAR, MNIST, find_idx_file, load_mnist
 
 pyro.enable_validation(True)
 torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -45,3 +45,15 @@ def mnist(data_dir) -> MNIST:
 def small_mnist(mnist) -> MNIST:
     """The first 300 images of every split."""
     return MNIST(*(mnist.split(s).head(300) for s in ("train", "validation", "test")))
+
+
+@pytest.fixture(scope="session")
+def fashion_dir() -> Path:
+    """The real Fashion-MNIST folder ($CVAE_PYRO_FASHION_DATA, else ../shared/data/fashion-mnist)."""
+    folder = os.environ.get(FASHION_DATA_ENV_VAR) or (
+        Path(__file__).parents[2] / "shared/data/fashion-mnist"
+    )
+    folder = Path(folder)
+    if find_idx_file(folder, "train-images-idx3-ubyte", "fashion-mnist") is None:
+        pytest.skip(f"real Fashion-MNIST not found; set {FASHION_DATA_ENV_VAR}")
+    return folder

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -15,23 +14,11 @@ from cvae_pyro.cli.evaluate import main as evaluate_main
 from cvae_pyro.cli.sample import main as sample_main
 from cvae_pyro.cli.sample import samples_figure
 from cvae_pyro.config import EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig, run_dir
-from cvae_pyro.data import DATASETS, FASHION_DATA_ENV_VAR, find_idx_file
+from cvae_pyro.data import DATASETS
 from cvae_pyro.errors import CheckpointError, ConfigError
 from cvae_pyro.experiment import run
 
 FASHION = "fashion-mnist"
-
-
-@pytest.fixture(scope="module")
-def fashion_dir() -> Path:
-    """The real Fashion-MNIST folder ($CVAE_PYRO_FASHION_DATA, else ../shared/data/fashion-mnist)."""
-    folder = os.environ.get(FASHION_DATA_ENV_VAR) or (
-        Path(__file__).parents[2] / "shared/data/fashion-mnist"
-    )
-    folder = Path(folder)
-    if find_idx_file(folder, "train-images-idx3-ubyte", FASHION) is None:
-        pytest.skip(f"real Fashion-MNIST not found; set {FASHION_DATA_ENV_VAR}")
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -37,18 +36,6 @@ CLASS_NAMES = (
     "Bag",
     "Ankle boot",
 )
-
-
-@pytest.fixture(scope="module")
-def fashion_dir() -> Path:
-    """The real Fashion-MNIST folder ($CVAE_PYRO_FASHION_DATA, else ../shared/data/fashion-mnist)."""
-    folder = os.environ.get(FASHION_DATA_ENV_VAR) or (
-        Path(__file__).parents[2] / "shared/data/fashion-mnist"
-    )
-    folder = Path(folder)
-    if find_idx_file(folder, "train-images-idx3-ubyte", FASHION) is None:
-        pytest.skip(f"real Fashion-MNIST not found; set {FASHION_DATA_ENV_VAR}")
-    return folder
 
 
 @pytest.fixture(scope="module")
