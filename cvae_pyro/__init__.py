@@ -1,6 +1,7 @@
 """cvae_pyro: the conditional VAE of Sohn, Lee and Yan (NIPS 2015) in Pyro."""
 
 import os
+import sys
 import warnings
 
 # How long torch's idle OpenMP threads spin before they sleep (libgomp, the OpenMP of
@@ -19,12 +20,18 @@ warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 
 # ruff: noqa: E402
 
-from .conditions import LabelCondition, MaskCondition, QuadrantCondition
-from .config import CompleteConfig, EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
-from .data import MNIST, Split, load_dataset, load_mnist
-from .errors import CheckpointError, ConfigError, CvaePyroError, DataError, TrainingDiverged
-from .models import CVAE, BaselineNN, MaskBaselineNN
-from .objectives import objective_pair
+# Loading torch and Pyro takes seconds; Ctrl-C then gets a command's one line and
+# exit status 130, not a traceback from deep inside torch's import.
+try:
+    from .conditions import LabelCondition, MaskCondition, QuadrantCondition
+    from .config import CompleteConfig, EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
+    from .data import MNIST, Split, load_dataset, load_mnist
+    from .errors import CheckpointError, ConfigError, CvaePyroError, DataError, TrainingDiverged
+    from .models import CVAE, BaselineNN, MaskBaselineNN
+    from .objectives import objective_pair
+except KeyboardInterrupt:
+    sys.stderr.write("cvae_pyro: interrupted while starting (nothing was written)\n")
+    raise SystemExit(130) from None
 
 __version__ = "0.2.0"
 

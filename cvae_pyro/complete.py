@@ -2,7 +2,11 @@
 
 import sys
 
-from .cli.complete import main
+try:
+    from .cli.complete import main
+except KeyboardInterrupt:  # Ctrl-C while the command's modules load
+    sys.stderr.write("cvae_pyro: interrupted while starting (nothing was written)\n")
+    sys.exit(130)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -582,3 +582,24 @@ def test_files_get_the_umask_and_stale_temporaries_are_removed(q2_run, tmp_path,
     assert mode == 0o640
     path = save_checkpoint({"architecture": {}}, tmp_path / "c.pt", "cvae")
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~old
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "reproduce", "sample", "complete"])
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, command):
+    """Ctrl-C while torch and Pyro load (seconds): one line, exit 130, no traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", f"cvae_pyro.{command}", "--data-dir", str(tmp_path / "none")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    time.sleep(0.3)  # the interpreter is up; the package's imports take seconds
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines() == [
+        "cvae_pyro: interrupted while starting (nothing was written)"
+    ]
