@@ -196,8 +196,16 @@ def _combine(
 
 
 def _epochs(metrics: dict) -> dict:
-    """Epochs run and the best (validation) epoch of one trained model, from its metrics."""
-    return {"run": metrics["epochs_run"], "best": metrics["best_epoch"]}
+    """Epochs run, the best (validation) epoch and the training seconds of one model.
+
+    The seconds are those its checkpoint recorded epoch by epoch when it was trained,
+    so a model reused from an earlier (interrupted) call still reports its training time.
+    """
+    return {
+        "run": metrics["epochs_run"],
+        "best": metrics["best_epoch"],
+        "seconds": round(metrics["seconds_total"], 1),
+    }
 
 
 def train_config(cfg: ReproduceConfig, seed: int, **task: object) -> TrainConfig:
@@ -340,7 +348,10 @@ def _reproduce(
             "seeds": list(cfg.seeds),
             "epochs": epochs_reached,  # per model: epochs run and the best epoch
             "phases": phases,
-            "seconds_total": sum(p["seconds"] for p in phases),
+            "seconds_total": sum(p["seconds"] for p in phases),  # this call's wall time
+            "seconds_training_recorded": round(
+                sum(e["seconds"] for e in epochs_reached.values()), 1
+            ),
             "machine": machine_info(device),
             "rows": rows,
         }

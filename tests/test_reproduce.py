@@ -79,7 +79,12 @@ def test_reproduce_smoke(tmp_path, data_dir):
     assert "hybrid" not in md
     run = json.loads((results / "run.json").read_text())
     assert {"command", "seeds", "epochs", "phases", "machine"} <= set(run)
-    assert run["epochs"]["seed0/q3/cvae"] == {"run": 1, "best": 1}
+    assert {k: run["epochs"]["seed0/q3/cvae"][k] for k in ("run", "best")} == {"run": 1, "best": 1}
+    trained = run["epochs"]["seed0/q3/cvae"]["seconds"]
+    assert 0 < trained < run["seconds_total"]
+    assert run["seconds_training_recorded"] == pytest.approx(
+        sum(e["seconds"] for e in run["epochs"].values()), abs=0.1
+    )
     assert run["command"] == "python -m cvae_pyro.reproduce " + " ".join(args)  # not sys.argv
     assert (results / "q1_samples.png").stat().st_size > 10_000
     # a second call trains nothing (no checkpoint changes) and gives the same table
@@ -94,6 +99,8 @@ def test_reproduce_smoke(tmp_path, data_dir):
     }
     assert after == before
     assert pd.read_csv(results / "cll_table.csv").equals(table)
+    again = json.loads((results / "run.json").read_text())
+    assert again["epochs"] == run["epochs"]  # reused models report their training time
 
 
 def _run_json(path, rows):
