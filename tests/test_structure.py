@@ -33,17 +33,25 @@ def import_graph() -> tuple[dict[str, set[str]], list[str]]:
     edges, hidden = {}, []
     for module, path in paths.items():
         tree = ast.parse(path.read_text())
-        top = {id(n) for n in tree.body}
         edges[module] = set()
-        for node in ast.walk(tree):
-            if not isinstance(node, (ast.Import, ast.ImportFrom)):
-                continue
+        for node, in_function in _imports(tree):
             targets = imported_modules(module, node, known) - {module}
-            if id(node) in top:
+            if not in_function:  # module level, also inside a module-level try or if
                 edges[module] |= targets
             elif targets:
                 hidden.append(f"{path.name}:{node.lineno} imports {sorted(targets)}")
     return edges, hidden
+
+
+def _imports(node: ast.AST, in_function: bool = False):
+    """Every import statement below ``node``, and whether it sits inside a function."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.Import, ast.ImportFrom)):
+            yield child, in_function
+        inside = in_function or isinstance(
+            child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+        )
+        yield from _imports(child, inside)
 
 
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
@@ -84,6 +92,11 @@ def test_the_checker_sees_cycles_and_hidden_imports():
     inner = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)][0]
     known = {"cvae_pyro.models", "cvae_pyro.figures"}
     assert imported_modules("cvae_pyro.figures", inner, known) == {"cvae_pyro.models"}
+    source = (
+        "try:\n    import a\nexcept E:\n    pass\n\nclass C:\n    def f(self):\n        import b\n"
+    )
+    found = [(n.names[0].name, inside) for n, inside in _imports(ast.parse(source))]
+    assert found == [("a", False), ("b", True)]
 
 
 def test_library_never_imports_the_command_line():
