@@ -1,6 +1,7 @@
 """cvae_pyro: the conditional VAE of Sohn, Lee and Yan (NIPS 2015) in Pyro."""
 
 import os
+import signal
 import sys
 import warnings
 
@@ -20,18 +21,38 @@ warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 
 # ruff: noqa: E402
 
-# Loading torch and Pyro takes seconds; Ctrl-C then gets a command's one line and
-# exit status 130, not a traceback from deep inside torch's import.
-try:
-    from .conditions import LabelCondition, MaskCondition, QuadrantCondition
-    from .config import CompleteConfig, EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
-    from .data import MNIST, Split, load_dataset, load_mnist
-    from .errors import CheckpointError, ConfigError, CvaePyroError, DataError, TrainingDiverged
-    from .models import CVAE, BaselineNN, MaskBaselineNN
-    from .objectives import objective_pair
-except KeyboardInterrupt:
-    sys.stderr.write("cvae_pyro: interrupted while starting (nothing was written)\n")
-    raise SystemExit(130) from None
+# Loading torch and Pyro takes seconds. When a command starts (``python -m
+# cvae_pyro.X``: argv[0] is "-m" while the package loads; or a cvae-pyro-* script),
+# Ctrl-C in that time prints one line and exits 130 at once: a KeyboardInterrupt raised
+# inside torch's or numpy's own imports can surface as some other error, or as none.
+INTERRUPTED_WHILE_STARTING = "cvae_pyro: interrupted while starting (nothing was written)"
+
+
+def _exit_interrupted(signum, frame):  # a SIGINT handler
+    sys.stderr.write(INTERRUPTED_WHILE_STARTING + "\n")
+    sys.stderr.flush()
+    os._exit(130)
+
+
+_command = bool(sys.argv) and (
+    sys.argv[0] == "-m" or os.path.basename(sys.argv[0]).startswith("cvae-pyro-")
+)
+_previous = signal.getsignal(signal.SIGINT)
+if _command:
+    try:
+        signal.signal(signal.SIGINT, _exit_interrupted)
+    except ValueError:  # not the main thread
+        _command = False
+
+from .conditions import LabelCondition, MaskCondition, QuadrantCondition
+from .config import CompleteConfig, EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
+from .data import MNIST, Split, load_dataset, load_mnist
+from .errors import CheckpointError, ConfigError, CvaePyroError, DataError, TrainingDiverged
+from .models import CVAE, BaselineNN, MaskBaselineNN
+from .objectives import objective_pair
+
+if _command:
+    signal.signal(signal.SIGINT, _previous)
 
 __version__ = "0.2.0"
 

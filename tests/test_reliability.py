@@ -584,22 +584,57 @@ def test_files_get_the_umask_and_stale_temporaries_are_removed(q2_run, tmp_path,
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~old
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "reproduce", "sample", "complete"])
-def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, command):
-    """Ctrl-C while torch and Pyro load (seconds): one line, exit 130, no traceback."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", f"cvae_pyro.{command}", "--data-dir", str(tmp_path / "none")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+INTERRUPT_DURING_TORCH_IMPORT = """
+import os, signal, sys
+sys.argv = [sys.argv[1]]  # what a command has while the package loads
+class SigintWhenTorchLoads:  # Ctrl-C, delivered exactly while torch is being imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, SigintWhenTorchLoads())
+import cvae_pyro
+print("imported")
+"""
+
+
+@pytest.mark.parametrize("argv0", ["-m", "/usr/local/bin/cvae-pyro-train"])
+def test_ctrl_c_while_a_command_starts_is_one_line(argv0):
+    """Ctrl-C while torch and Pyro load: one line, exit 130, no traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_DURING_TORCH_IMPORT, argv0],
+        capture_output=True,
         text=True,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        timeout=120,
     )
-    time.sleep(0.3)  # the interpreter is up; the package's imports take seconds
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == EXIT_INTERRUPTED, err
-    assert "Traceback" not in err
-    assert err.strip().splitlines() == [
+    assert proc.returncode == EXIT_INTERRUPTED, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
         "cvae_pyro: interrupted while starting (nothing was written)"
     ]
+    assert "imported" not in proc.stdout
+
+
+def test_a_library_import_keeps_the_usual_ctrl_c():
+    """In a notebook or script the package does not take over SIGINT."""
+    proc = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_DURING_TORCH_IMPORT, "notebook.py"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "KeyboardInterrupt" in proc.stderr or proc.returncode != 130
+    assert "interrupted while starting" not in proc.stderr
+
+
+def test_python_m_loads_the_package_with_argv0_dash_m(tmp_path):
+    """The guard's test of a command: argv[0] is "-m" while ``python -m`` loads the package."""
+    package = tmp_path / "probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("import sys\nprint(sys.argv[0])\n")
+    (package / "run.py").write_text("")
+    proc = subprocess.run(
+        [sys.executable, "-m", "probe.run"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert proc.stdout.strip() == "-m"
