@@ -71,11 +71,14 @@ Redraw = Callable[[torch.Tensor, torch.Tensor], Pairs]  # per-batch hook, e.g. f
 
 
 class FusedAdam(PyroOptim):
-    """One fused ``torch.optim.Adam`` over all trainable parameters of a module, for SVI.
+    """One fused ``torch.optim.Adam`` over all trainable parameters, for SVI.
 
     ``pyro.optim.Adam`` makes one optimizer per parameter tensor and steps them one
     by one; this steps them all in one fused kernel (the same update rule, other
-    floating-point rounding). Gradients are cleared after each step.
+    floating-point rounding; ``tests/test_schedule.py`` compares the two). It starts
+    with ``module``'s trainable parameters, in their order (so that a saved state
+    maps back onto them), and adds any other parameter SVI hands it (a ``pyro.param``
+    outside the networks). Gradients are cleared after each step.
 
     Args:
         module: the networks to train; frozen parameters (``requires_grad=False``) are left.
@@ -86,9 +89,15 @@ class FusedAdam(PyroOptim):
         super().__init__(torch.optim.Adam, {"lr": lr})
         params = [p for p in module.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=lr, fused=True)
+        self._known = {id(p) for p in params}
 
     def __call__(self, params: Iterable[torch.Tensor], *args: Any, **kwargs: Any) -> None:
-        """One Adam step of every parameter (SVI passes the ones it saw; all are stepped)."""
+        """One Adam step of every parameter, those SVI passes that are new included."""
+        new = [p for p in params if p.requires_grad and id(p) not in self._known]
+        if new:
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.optimizer.add_param_group({"params": new, "lr": lr})
+            self._known.update(id(p) for p in new)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
@@ -284,18 +293,19 @@ def fit(
         except TrainingDiverged as err:
             raise TrainingDiverged(f"{name} epoch {epoch}: {err}; {saved}") from None
         seconds = time.perf_counter() - start
-        _advance(state, epoch, train_loss, val_loss, seconds, cfg)
+        improved = _advance(state, epoch, train_loss, val_loss, seconds, cfg)
         payload = _payload(module, architecture, state, settings)
         if state.best_epoch == epoch:
             save_checkpoint(payload, best_path, kind)
         payload.update(optimizer=optim.get_state(), rng=_rng_state(shuffle))
         save_checkpoint(payload, last_path, kind)
-        mark = "  *" if state.best_epoch == epoch else ""
         _log(
             cfg,
             f"{name} epoch {epoch:3d}/{cfg.epochs}  train {train_loss:8.3f}  "
-            f"val {val_loss:8.3f} nats/image  {seconds:6.1f} s{mark}",
+            f"val {val_loss:8.3f} nats/image  {seconds:6.1f} s  {_mark(state, improved)}",
         )
+        if state.finished:
+            _log(cfg, f"{name}: {EarlyStopping.of(cfg).stop_reason(state, cfg.epochs)}")
     module.load_state_dict(load_checkpoint(best_path, expect=architecture, kind=kind)["state_dict"])
     module.eval()
     return state
@@ -326,6 +336,54 @@ def check_run_settings(ckpt: dict, expect: dict, path: Path) -> None:
         )
 
 
+@dataclass(frozen=True)
+class EarlyStopping:
+    """The learning-rate schedule and stopping rule, decided on the validation loss.
+
+    An epoch *improves* when its loss beats the best so far by more than
+    ``min_improvement`` (relative); the first epoch always improves. After
+    ``lr_patience`` epochs in a row without improvement the learning rate is
+    multiplied by ``lr_decay``; after ``patience`` such epochs training stops.
+    """
+
+    patience: int = 5  # epochs in a row without improvement before stopping
+    lr_patience: int = 2  # the same, before the learning rate drops
+    lr_decay: float = 0.3  # factor of each drop
+    min_improvement: float = 1e-3  # relative gain that counts as an improvement
+
+    @classmethod
+    def of(cls, cfg: TrainConfig) -> EarlyStopping:
+        """The rule of a run's settings."""
+        return cls(cfg.patience, cfg.lr_patience, cfg.lr_decay, cfg.min_improvement)
+
+    def update(self, state: TrainState, val_loss: float) -> bool:
+        """Record one epoch's validation loss in ``state``; whether the epoch improved."""
+        best = state.best_val_loss
+        improved = math.isinf(best) or best - val_loss > self.min_improvement * abs(best)
+        if val_loss < best:
+            state.best_val_loss, state.best_epoch = val_loss, state.epoch
+        if improved:
+            state.bad_epochs = state.plateau_epochs = 0
+        else:
+            state.bad_epochs += 1
+            state.plateau_epochs += 1
+        if state.plateau_epochs >= self.lr_patience:
+            state.lr *= self.lr_decay
+            state.plateau_epochs = 0
+        return improved
+
+    def stop_reason(self, state: TrainState, epochs: int) -> str | None:
+        """Why training ends after ``state.epoch`` (None: it goes on)."""
+        if state.bad_epochs >= self.patience:
+            return (
+                f"stopped early: {state.bad_epochs} epochs in a row without a "
+                f"{self.min_improvement:.2%} improvement; best epoch {state.best_epoch}"
+            )
+        if state.epoch >= epochs:
+            return f"reached the epoch limit ({epochs}); best epoch {state.best_epoch}"
+        return None
+
+
 def _advance(
     state: TrainState,
     epoch: int,
@@ -333,33 +391,34 @@ def _advance(
     val_loss: float,
     seconds: float,
     cfg: TrainConfig,
-) -> None:
+) -> bool:
     state.epoch = epoch
+    lr = state.lr
+    improved = EarlyStopping.of(cfg).update(state, val_loss)
     state.history.append(
         {
             "epoch": epoch,
             "train_loss": train_loss,
             "val_loss": val_loss,
-            "lr": state.lr,
+            "lr": lr,
             "seconds": seconds,
+            "improved": improved,
         }
     )
-    improved = state.best_val_loss - val_loss > cfg.min_improvement * abs(state.best_val_loss)
-    if val_loss < state.best_val_loss:
-        state.best_val_loss, state.best_epoch = val_loss, epoch
-    if improved or math.isinf(state.best_val_loss):
-        state.bad_epochs = state.plateau_epochs = 0
-    else:
-        state.bad_epochs += 1
-        state.plateau_epochs += 1
-    if state.plateau_epochs >= cfg.lr_patience:
-        state.lr *= cfg.lr_decay
-        state.plateau_epochs = 0
     state.finished = _finished(state, cfg)
+    return improved
 
 
 def _finished(state: TrainState, cfg: TrainConfig) -> bool:
-    return state.epoch >= cfg.epochs or state.bad_epochs >= cfg.patience
+    return EarlyStopping.of(cfg).stop_reason(state, cfg.epochs) is not None
+
+
+def _mark(state: TrainState, improved: bool) -> str:
+    """The epoch line's last word: whether the epoch counted for early stopping."""
+    if improved:
+        return "improved"
+    best = " (new best, gain too small)" if state.best_epoch == state.epoch else ""
+    return f"no improvement ({state.bad_epochs} in a row){best}"
 
 
 def _payload(module: nn.Module, architecture: dict, state: TrainState, settings: dict) -> dict:

@@ -1,0 +1,139 @@
+"""The early-stopping rule and learning-rate schedule, driven directly; the fused Adam."""
+
+import json
+
+import pyro
+import pyro.optim
+import pytest
+import torch
+from pyro.infer import SVI, Trace_ELBO
+
+from cvae_pyro.cli.train import main
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.training import EarlyStopping, FusedAdam, TrainState, _advance
+
+RULE = EarlyStopping(patience=3, lr_patience=2, lr_decay=0.5, min_improvement=0.01)
+
+
+def run(rule, losses, lr=1.0):
+    """Feed ``losses`` epoch by epoch; the improved flags and the final state."""
+    state, flags = TrainState(lr=lr), []
+    for epoch, loss in enumerate(losses, start=1):
+        state.epoch = epoch
+        flags.append(rule.update(state, loss))
+    return flags, state
+
+
+def test_first_epoch_improves():
+    flags, state = run(RULE, [100.0])
+    assert flags == [True]
+    assert (state.bad_epochs, state.best_epoch, state.best_val_loss) == (0, 1, 100.0)
+
+
+def test_min_improvement_is_relative_to_the_best():
+    # 100 -> 99.5 is a 0.5% gain (< 1%): a new best, but no improvement; 99.5 -> 98 is 1.5%.
+    flags, state = run(RULE, [100.0, 99.5, 98.0])
+    assert flags == [True, False, True]
+    assert state.best_epoch == 3 and state.bad_epochs == 0
+
+
+def test_patience_counts_epochs_in_a_row_without_improvement():
+    flags, state = run(RULE, [100.0, 101.0, 102.0])
+    assert flags == [True, False, False]
+    assert RULE.stop_reason(state, epochs=50) is None
+    run_more = [100.0, 101.0, 102.0, 103.0]
+    _, state = run(RULE, run_more)
+    assert state.bad_epochs == 3
+    assert "stopped early" in RULE.stop_reason(state, epochs=50)
+
+
+def test_plateau_decays_the_learning_rate_every_lr_patience_epochs():
+    _, state = run(RULE, [100.0, 101.0], lr=1.0)
+    assert state.lr == 1.0
+    _, state = run(RULE, [100.0, 101.0, 101.0], lr=1.0)
+    assert state.lr == 0.5
+    _, state = run(RULE, [100.0, 101.0, 101.0, 101.0, 101.0], lr=1.0)
+    assert state.lr == 0.25
+    _, state = run(RULE, [100.0, 101.0, 101.0, 90.0, 91.0], lr=1.0)  # reset by the improvement
+    assert state.lr == 0.5 and state.plateau_epochs == 1
+
+
+def test_epoch_limit_is_a_reason_to_stop():
+    _, state = run(RULE, [100.0, 90.0])
+    assert "epoch limit" in RULE.stop_reason(state, epochs=2)
+
+
+def test_advance_records_the_epoch_and_its_flag():
+    cfg = TrainConfig(quadrants=1, patience=1, epochs=5)
+    state = TrainState(lr=cfg.lr)
+    assert _advance(state, 1, 10.0, 9.0, 0.1, cfg) is True
+    assert not state.finished  # the old rule stopped here: inf - 9 > 0.001 * inf is False
+    assert state.history[0]["improved"] is True and state.history[0]["lr"] == cfg.lr
+    assert _advance(state, 2, 10.0, 9.5, 0.1, cfg) is False
+    assert state.finished
+
+
+def test_patience_1_trains_at_least_two_epochs(tmp_path, data_dir):
+    out = tmp_path / "runs"
+    argv = ["--quadrants", "1", "--data-dir", str(data_dir), "--out-dir", str(out)]
+    argv += ["--limit", "200", "--epochs", "5", "--patience", "1", "--hidden", "16", "16"]
+    argv += ["--z-dim", "4", "--quiet", "--no-figures"]
+    assert main(argv) == 0
+    found = json.loads((out / "q1" / "metrics.json").read_text())
+    for name in ("baseline", "cvae"):
+        assert found[name]["epochs_run"] >= 2, found[name]
+
+
+def quadratic_module():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+
+
+def model_of(module):
+    def model(x):
+        pyro.module("net", module)
+        with pyro.plate("data", len(x)):
+            pyro.factor("fit", -((module(x).squeeze(-1) - x.sum(-1)) ** 2))
+
+    return model
+
+
+def guide(x):
+    pass
+
+
+def steps(optim_of, n=3):
+    module = quadratic_module()
+    pyro.clear_param_store()
+    x = torch.linspace(-1, 1, 24).reshape(8, 3)
+    svi = SVI(model_of(module), guide, optim_of(module), Trace_ELBO())
+    for _ in range(n):
+        svi.step(x)
+    return [p.detach().clone() for p in module.parameters()]
+
+
+@pytest.mark.parametrize("lr", [1e-3, 0.05])
+def test_fused_adam_equals_pyro_adam(lr):
+    ours = steps(lambda m: FusedAdam(m, lr))
+    pyros = steps(lambda m: pyro.optim.Adam({"lr": lr}))
+    start = list(quadratic_module().parameters())
+    for a, b, s in zip(ours, pyros, start, strict=True):
+        assert not torch.equal(a, s)  # every parameter moved
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_fused_adam_trains_a_param_outside_the_module():
+    module = quadratic_module()
+    pyro.clear_param_store()
+
+    def model(x):
+        pyro.module("net", module)
+        shift = pyro.param("shift", torch.zeros(()))
+        with pyro.plate("data", len(x)):
+            pyro.factor("fit", -((module(x).squeeze(-1) + shift - 5.0) ** 2))
+
+    svi = SVI(model, guide, FusedAdam(module, 0.1), Trace_ELBO())
+    for _ in range(3):
+        svi.step(torch.ones(4, 3))
+    assert pyro.param("shift").item() > 0.1
+
