@@ -3,7 +3,7 @@
 Trains (or loads, when a finished run is in ``--out-dir``):
 
 1. an MLP digit classifier on the 50,000 training images
-   (:mod:`cvae_pyro.classifier`);
+   (:mod:`cvae_pyro.evaluation`);
 2. the label CVAE at the default settings (z_dim 200, hidden 500-500,
    conditional prior), at most ``--epochs`` epochs with early stopping;
 3. a z_dim = 2 label CVAE for the latent plots, ``--z2-epochs`` epochs.
@@ -17,6 +17,12 @@ per image) of the label CVAE. Writes ``label_quality.json``,
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (the OpenMP spin is set before torch is imported)
+from cvae_pyro.cli import describe, tune_openmp
+
+tune_openmp()  # the commands' OpenMP spin, set before torch loads its runtime
+
+# isort: split
 import argparse
 import shlex
 import shutil
@@ -26,9 +32,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cvae_pyro.build import load_model
-from cvae_pyro.checkpoints import save_json, write_atomic
-from cvae_pyro.classifier import (
+from cvae_pyro.checkpoints import check_out_dir, save_json, write_atomic
+from cvae_pyro.conditions import load_model
+from cvae_pyro.config import DEFAULT_SAMPLES, TrainConfig
+from cvae_pyro.data import load_data, resolve_device
+from cvae_pyro.errors import ConfigError
+from cvae_pyro.evaluation import (
     ClassifierConfig,
     accuracy,
     digit_accuracy,
@@ -36,11 +45,8 @@ from cvae_pyro.classifier import (
     save_classifier,
     train_classifier,
 )
-from cvae_pyro.cli.common import check_out_dir, run_command
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.errors import ConfigError
-from cvae_pyro.experiment import load_data, resolve_device, run
-from cvae_pyro.metrics import DEFAULT_SAMPLES, is_nll, negative_elbo
+from cvae_pyro.experiment import run
+from cvae_pyro.metrics import is_nll, negative_elbo
 from cvae_pyro.reproduction import machine_info
 
 DEFAULT_FIGURES = ("digits.png", "reconstructions.png")  #: copied from the default run
@@ -228,19 +234,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, run, print the numbers and the command that reproduces them."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        body(args, argv)
+    except BaseException as err:
+        message, code = describe(err, "run it again")
+        if code is None:
+            raise
+        parser.exit(code, f"{parser.prog}: error: {message}\n")
+    return 0
 
-    def body(args: argparse.Namespace, argv: list[str]) -> None:
-        command = shlex.join(["python", "benchmarks/label_quality.py", *argv])
-        for name in ("epochs", "z2_epochs", "classifier_epochs", "n_per_digit", "samples"):
-            if getattr(args, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer")
-        cfg = BenchmarkConfig(**vars(args))
-        report = run_benchmark(cfg, command)
-        print(Path(cfg.results_dir, "label_quality.md").read_text())
-        print(f"reproduce with: {command}")
-        print(f"total {report['seconds_total']:.0f} s; files in {cfg.results_dir}")
 
-    return run_command(argv, build_parser(), body)
+def body(args: argparse.Namespace, argv: list[str]) -> None:
+    """Run the benchmark for parsed ``args``; print the report."""
+    command = shlex.join(["python", "benchmarks/label_quality.py", *argv])
+    for name in ("epochs", "z2_epochs", "classifier_epochs", "n_per_digit", "samples"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer")
+    cfg = BenchmarkConfig(**vars(args))
+    report = run_benchmark(cfg, command)
+    print(Path(cfg.results_dir, "label_quality.md").read_text())
+    print(f"reproduce with: {command}")
+    print(f"total {report['seconds_total']:.0f} s; files in {cfg.results_dir}")
 
 
 if __name__ == "__main__":

@@ -42,10 +42,13 @@ its actual layers. Only figures from one run compare: the machine's peak drifts.
 
 from __future__ import annotations
 
-# cvae_pyro sets libgomp's spin before threads sleep (GOMP_SPINCOUNT) unless the
+# ruff: noqa: E402  (the OpenMP spin is set before torch is imported)
+# The commands set libgomp's spin before threads sleep (GOMP_SPINCOUNT) unless the
 # environment sets OMP_WAIT_POLICY; libgomp reads it once, when torch loads it, so this
-# import comes first. Both sides run under it.
-import cvae_pyro  # noqa: F401
+# comes first. Both sides run under it.
+from cvae_pyro.cli import tune_openmp
+
+tune_openmp()
 
 # isort: split
 import argparse
@@ -68,7 +71,7 @@ import torchvision
 from speed import PEAK_SIZE, cvae_train_flops, linear_macs, matmul_peak_gflops, rates, time_epoch
 from torch.utils.data import DataLoader, Subset
 
-from cvae_pyro.build import build_baseline, build_cvae
+from cvae_pyro.conditions import build_baseline, build_cvae
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import OFFICIAL_MD5, Split, find_idx_file, load_mnist, resolve_data_dir
 
@@ -271,7 +274,7 @@ def main(argv: list[str] | None = None) -> dict:
             subset = Subset(datasets["train"], range(min(args.limit, len(datasets["train"]))))
             loader = DataLoader(subset, batch_size=cfg.batch_size, shuffle=True, num_workers=0)
 
-        baseline = build_baseline(cfg.quadrants, cfg.hidden)
+        baseline = build_baseline(cfg)
         cvae = build_cvae(cfg, baseline)
         ours_flops = cvae_train_flops(cvae, baseline)
         peer_flops = peer_flops_per_image(peer)

@@ -22,19 +22,22 @@ drift.
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (the OpenMP spin is set before torch is imported)
 import argparse
 import json
 import platform
 import time
 
-import cvae_pyro  # noqa: F401  (sets the OpenMP spin before torch loads its runtime)
+from cvae_pyro.cli import tune_openmp
+
+tune_openmp()  # the commands' OpenMP spin, set before torch loads its runtime
 
 # isort: split
 import pyro
 import torch
 from torch import nn
 
-from cvae_pyro.build import build_baseline, build_cvae
+from cvae_pyro.conditions import build_baseline, build_cvae
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import Split, load_mnist
 from cvae_pyro.masks import split_xy
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
     train, test = data.train.head(args.limit), data.test.head(args.limit)
 
     peak = matmul_peak_gflops()
-    baseline = build_baseline(cfg.quadrants, cfg.hidden)
+    baseline = build_baseline(cfg)
     base_pairs = split_xy(train.images, cfg.quadrants)
     base_s = time_epoch(
         baseline, (baseline.model, baseline.guide), lambda: base_pairs, cfg.batch_size, cfg.lr

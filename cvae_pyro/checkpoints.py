@@ -7,31 +7,42 @@ so that a legal file name never gives an illegal temporary one, and the files ge
 the user's umask (``mkstemp`` alone would make them 0600). Temporary files that a
 killed process left behind are removed by :func:`remove_stale_temp_files`, which
 the commands call once they hold the folder's lock.
+
+A run folder is locked while a command uses it (:func:`folder_lock`), so that two
+commands never write the same checkpoints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import json
 import os
-import pickle
+import stat
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import torch
 
-from .errors import CheckpointError, one_line
+from .errors import CheckpointError, ConfigError, FolderBusy, one_line
 
 CHECKPOINT_FORMAT = "cvae_pyro-checkpoint"  #: marker stored in every checkpoint
-CHECKPOINT_VERSION = 2  #: bumped when the layout changes (2: the ``kind`` field)
-READABLE_VERSIONS = (1, 2)  #: version 1 has no ``kind``; it is inferred from the settings
-#: What a checkpoint holds: the baseline NN, a quadrant CVAE trained with one of the three
-#: objectives, the label CVAE, the mask CVAE, or the digit classifier that scores label samples.
-KINDS = ("baseline", "cvae", "gsnn", "hybrid", "label", "mask", "classifier")
+CHECKPOINT_VERSION = 3  #: bumped when the layout changes (3: condition and objective apart)
+#: Version 2 named the CVAE's kind after its objective or condition; it reads as "cvae".
+READABLE_VERSIONS = (2, 3)
+#: What a checkpoint holds: a baseline NN, a CVAE (its ``architecture`` names the condition
+#: and the objective), or the digit classifier that scores label samples.
+KINDS = ("baseline", "cvae", "classifier")
+_V2_CVAE_KINDS = ("cvae", "gsnn", "hybrid", "label", "mask")
 #: Settings recorded only by later checkpoints, and what an older checkpoint without them holds.
 ARCHITECTURE_DEFAULTS = {"dataset": "mnist"}
+#: Most bytes a checkpoint may unpack to: a default-size model is about 25 MB with its Adam
+#: state, so this refuses a zip bomb long before it fills the memory.
+MAX_UNPACKED_BYTES = 1 << 30
 
 
 TEMP_PREFIX_CHARS = 32  #: characters of the target's name kept in its temporary name
@@ -129,27 +140,55 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
-        reason = one_line(err, 120) or type(err).__name__
-        raise CheckpointError(
-            f"{path} is truncated or not a cvae_pyro checkpoint ({reason})"
-        ) from None
+    payload = _read_payload(path, map_location)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a cvae_pyro checkpoint")
-    if payload.get("version") not in READABLE_VERSIONS:
+    version = payload.get("version")
+    if version not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"{path} has checkpoint version {payload.get('version')}, "
+            f"{path} has checkpoint version {version!r}, "
             f"this cvae_pyro reads versions {READABLE_VERSIONS}"
         )
-    payload.setdefault("kind", infer_kind(payload.get("architecture", {})))
+    if version == 2 and payload.get("kind") in _V2_CVAE_KINDS:
+        payload["kind"] = "cvae"
+    if not isinstance(payload.get("kind"), str) or not isinstance(
+        payload.get("architecture", {}), dict
+    ):
+        raise CheckpointError(f"{path} is not a cvae_pyro checkpoint (no kind or settings)")
     wanted = (kind,) if isinstance(kind, str) else kind
     if wanted is not None and payload["kind"] not in wanted:
         raise CheckpointError(f"{path} holds a {payload['kind']} model, not {' or '.join(wanted)}")
     if expect is not None:
         check_architecture(payload.get("architecture", {}), expect, path)
     return payload
+
+
+def _read_payload(path: Path, map_location: str | None) -> object:
+    """``torch.load`` with ``weights_only``, every failure a :class:`CheckpointError`.
+
+    The zip directory is read first, so that a file that would unpack to more than
+    :data:`MAX_UNPACKED_BYTES` is refused before anything is allocated.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        reason = one_line(err, 120) or type(err).__name__
+        raise CheckpointError(
+            f"{path} is truncated or not a cvae_pyro checkpoint ({reason})"
+        ) from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise CheckpointError(
+            f"{path} would unpack to {unpacked / 2**20:.0f} MiB, more than any cvae_pyro "
+            "checkpoint; it is not one"
+        )
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # any bytes: torch and pickle raise many kinds of error
+        reason = one_line(err, 120) or type(err).__name__
+        raise CheckpointError(
+            f"{path} is truncated or not a cvae_pyro checkpoint ({reason})"
+        ) from None
 
 
 def check_architecture(found: dict, expect: dict, path: Path) -> None:
@@ -164,12 +203,63 @@ def check_architecture(found: dict, expect: dict, path: Path) -> None:
         raise CheckpointError(f"{path} was trained with other settings: " + ", ".join(diffs))
 
 
-def infer_kind(architecture: dict) -> str:
-    """The kind of a version-1 checkpoint (which did not record it), from its settings."""
-    if architecture.get("kind") == "digit_classifier":
-        return "classifier"
-    if "z_dim" not in architecture:
-        return "baseline"
-    if architecture.get("condition") == "label":
-        return "label"
-    return architecture.get("objective", "cvae")
+LOCK_NAME = ".lock"  #: the lock file inside a run folder
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
+    """Hold ``folder``'s lock for the ``with`` block; remove stale temporary files first.
+
+    Raises:
+        FolderBusy: another live process holds the lock.
+        OSError: the folder cannot be created or written (permission, read-only, name).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    try:  # never through a symbolic link: the pid would overwrite what it points to
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    except OSError as err:
+        if err.errno != errno.ELOOP:
+            raise
+        raise ConfigError(
+            f"{path} is a symbolic link; remove it (cvae_pyro never follows one)"
+        ) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"{path} is not a regular file; remove it")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise FolderBusy(
+                f"{folder} is in use by another command (pid {holder}); wait for it to "
+                "finish, or use another output folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        remove_stale_temp_files(folder)
+        yield folder
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Save ``fig`` (atomically) in the format its suffix names (PNG without one); close it."""
+    path = Path(path)
+    kind = path.suffix.lstrip(".").lower() or "png"
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format=kind))
+    plt.close(fig)
+    return path
+
+
+def check_out_dir(path: str | os.PathLike, flag: str = "--out-dir") -> Path:
+    """Create ``path`` if needed; raise :class:`ConfigError` if it cannot be written."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create {flag} {out}: {err.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise ConfigError(f"{flag} {out} is not writable")
+    return out

@@ -1,8 +1,8 @@
-"""``python -m cvae_pyro.complete``: the command lives in :mod:`cvae_pyro.cli.complete`."""
+"""``python -m cvae_pyro.complete``: see :func:`cvae_pyro.cli.complete`."""
 
 import sys
 
-from .cli.complete import main
+from .cli import complete as main
 
 if __name__ == "__main__":
     sys.exit(main())

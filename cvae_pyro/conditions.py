@@ -11,7 +11,11 @@ Its ``counted(x)`` says which output pixels the likelihood counts: None for all
 of them, or a ``(B, y_dim)`` bool mask.
 
 The CVAE's model and guide (:mod:`cvae_pyro.models`) are the same for every
-condition; only this encoder differs.
+condition; only this encoder differs, and each condition class also owns what
+else differs between the tasks: its baseline NN (:meth:`make_baseline`), the
+batches its models train on (:meth:`baseline_batches`, :meth:`training_batches`),
+its evaluation pairs and its figures. :func:`condition_type` finds the class of a
+condition's name, so that the layers above never compare condition names.
 
 For the quadrant task the prior network also reads the frozen baseline's guess
 y_hat (the paper's "recurrent connection"). Since the baseline never changes
@@ -24,32 +28,52 @@ whole image and the likelihood counts the hidden pixels only (:meth:`counted`).
 Training draws fresh masks for every batch (:meth:`MaskCondition.redraw`, the
 training loop's per-batch hook); validation and evaluation use fixed masks drawn
 from the seed :data:`MASK_SEED`, so their losses compare across epochs and runs.
+
+The label condition's sampling helpers (:func:`sample_digits` and the pieces it is
+made of) and :func:`load_trained`, which rebuilds any trained model from its
+checkpoint, live here too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import plots
+from .checkpoints import load_checkpoint
+from .config import NUM_CLASSES, MaskFamilyConfig, TrainConfig, check_quadrants, mask_family
 from .data import Split
-from .mask_family import MaskFamilyConfig, sample_masks
+from .errors import CheckpointError, ConfigError, one_line
 from .masks import (
     MASK_INPUT_DIM,
     NUM_PIXELS,
-    check_quadrants,
     hidden_pixels,
     input_dim,
+    input_mask,
     mask_input,
+    merge_xy,
     output_dim,
     split_xy,
 )
+from .models import CVAE, BaselineNN, MaskBaselineNN
+from .random_masks import sample_masks
 
-NUM_CLASSES = 10  #: digit labels 0..9
-PREPARE_CHUNK = 2000  #: images per baseline forward pass in :meth:`QuadrantCondition.prepare`
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"  #: the shipped models (package data)
+PRETRAINED_MANIFEST = PRETRAINED_DIR / "MANIFEST.json"  #: their records, written with them
+PREPARE_CHUNK = 2000  #: images per baseline forward pass in ``prepare``
 MASK_SEED = 20_151_207  #: seed of the fixed masks of validation and evaluation (mask task)
+BASELINE = "baseline"  #: file stem of the baseline's checkpoints
+MODEL_KINDS = ("baseline", "cvae")  #: checkpoint kinds :func:`load_trained` rebuilds
+Pairs = tuple[torch.Tensor, torch.Tensor]  #: (input x, output y)
+Redraw = Callable[[torch.Tensor, torch.Tensor], Pairs]  #: per-batch hook, e.g. fresh masks
+Batches = tuple[Pairs, "Redraw | None"]  #: training pairs and their per-batch hook
 
 
 class QuadrantCondition(nn.Module):
@@ -68,7 +92,9 @@ class QuadrantCondition(nn.Module):
         guess: whether the prior network reads the baseline's guess y_hat.
     """
 
-    kind = "quadrant"
+    name = "quadrant"
+    row_names: dict = {}  #: evaluation rows are named after the checkpoint files
+    evaluates_on_layouts = False  #: evaluated on its own layout only
 
     def __init__(self, quadrants: int, baseline: nn.Module, guess: bool = True) -> None:
         super().__init__()
@@ -108,11 +134,72 @@ class QuadrantCondition(nn.Module):
         """Output pixels the likelihood counts: all of y (None)."""
         return None
 
+    @classmethod
+    def build(cls, cfg: TrainConfig, baseline: BaselineNN | None) -> QuadrantCondition:
+        """The condition of ``cfg``'s CVAE around its trained ``baseline``."""
+        return cls(cfg.quadrants, _need(baseline, cls.name), cfg.guess)
+
+    @staticmethod
+    def make_baseline(cfg: TrainConfig) -> BaselineNN:
+        """An untrained baseline NN for ``cfg.quadrants`` given quadrants."""
+        return BaselineNN(input_dim(cfg.quadrants), output_dim(cfg.quadrants), cfg.hidden)
+
+    @staticmethod
+    def baseline_pairs(cfg: TrainConfig, split: Split) -> Pairs:
+        """The baseline's ``(x, y)``: the given quadrants and the rest."""
+        return split_xy(split.images, cfg.quadrants)
+
+    @classmethod
+    def baseline_batches(cls, cfg: TrainConfig, split: Split) -> Batches:
+        """The baseline's training pairs (no per-batch hook)."""
+        return cls.baseline_pairs(cfg, split), None
+
+    @staticmethod
+    def baseline_evaluation_pairs(arch: dict, split: Split, quadrants: int | None) -> Pairs:
+        """A trained baseline's evaluation pairs (``quadrants`` is its own layout)."""
+        return split_xy(split.images, arch["quadrants"])
+
+    def training_batches(self, split: Split) -> Batches:
+        """The CVAE's training pairs (no per-batch hook: y_hat is computed once)."""
+        return self.pairs(split), None
+
+    def evaluation_pairs(self, split: Split, quadrants: int | None = None) -> Pairs:
+        """The CVAE's evaluation pairs."""
+        return self.pairs(split)
+
+    def figures(self, cvae: CVAE, split: Split, class_names: Sequence[str]) -> dict:
+        """``samples``: input, truth, NN and CVAE samples for one image of each class."""
+        idx = plots.pick_one_per_digit(split.labels)
+        return {
+            "samples": plots.samples_figure(split.images[idx], self.quadrants, self.baseline, cvae)
+        }
+
+    def complete(
+        self, cvae: CVAE, picture: torch.Tensor, visible: torch.Tensor, n: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The NN's guess ``(784,)`` and ``n`` drawn pictures ``(n, 784)`` of ``picture``.
+
+        Raises:
+            ConfigError: ``visible`` is not this condition's own quadrant layout.
+        """
+        layout = input_mask(self.quadrants).to(picture.device)  # (784,)
+        if not torch.equal(layout, visible):
+            raise ConfigError(
+                "a quadrant CVAE completes its own layout only: use --keep, or train "
+                "the mask model (python -m cvae_pyro.train --condition mask)"
+            )
+        given = picture[None, layout]  # (1, x_dim)
+        x = self.prepare(given)  # (1, 784)
+        guess = merge_xy(given, x[:, given.shape[1] :], self.quadrants)[0]  # (784,)
+        return guess, merge_xy(given, cvae.sample(x, n)[:, 0], self.quadrants)  # (n, 784)
+
 
 class LabelCondition(nn.Module):
     """Condition on the digit label: ``h = h_prior = one_hot(label)``; y is the whole image."""
 
-    kind = "label"
+    name = "label"
+    row_names: dict = {}  #: evaluation rows are named after the checkpoint files
+    evaluates_on_layouts = False  #: evaluated on the labels only
     h_dim = NUM_CLASSES
     h_prior_dim = NUM_CLASSES
     y_dim = NUM_PIXELS
@@ -129,6 +216,44 @@ class LabelCondition(nn.Module):
     def counted(self, labels: torch.Tensor) -> None:
         """Output pixels the likelihood counts: all of y (None)."""
         return None
+
+    @classmethod
+    def build(cls, cfg: TrainConfig, baseline: BaselineNN | None) -> LabelCondition:
+        """The label condition (it has no baseline)."""
+        return cls()
+
+    make_baseline = None  #: the label task trains no baseline NN
+
+    def training_batches(self, split: Split) -> Batches:
+        """The CVAE's training pairs: labels and images."""
+        return self.pairs(split), None
+
+    def evaluation_pairs(self, split: Split, quadrants: int | None = None) -> Pairs:
+        """The CVAE's evaluation pairs: labels and images."""
+        return self.pairs(split)
+
+    def figures(self, cvae: CVAE, split: Split, class_names: Sequence[str]) -> dict:
+        """``digits`` and ``reconstructions``; for a 2-d latent also the latent plots."""
+        samples = sample_digits(cvae, range(NUM_CLASSES), plots.DIGIT_COLUMNS, plots.FIGURE_SEED)
+        figures = {
+            "digits": plots.digits_figure(samples, class_names),
+            "reconstructions": plots.reconstructions_figure(cvae, split),
+        }
+        if cvae.z_dim == 2:
+            eps, names = plots.latent_grid_noise()  # (G*G, 2), G row names
+            device = next(cvae.parameters()).device
+            label = torch.tensor([plots.LATENT_GRID_DIGIT], device=device)  # (1,)
+            with torch.no_grad():
+                images = decode(cvae, label, prior_latents(cvae, label, eps.to(device)))
+            figures["latent_scatter"] = plots.latent_scatter_figure(cvae, split)
+            figures["latent_grid"] = plots.latent_grid_figure(images[:, 0], names)
+        return figures
+
+    def complete(
+        self, cvae: CVAE, picture: torch.Tensor, visible: torch.Tensor, n: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A label CVAE completes no picture: ConfigError."""
+        raise ConfigError("a label CVAE does not complete pictures: use a mask or quadrant CVAE")
 
 
 def fixed_masks(n: int, family: MaskFamilyConfig | None = None) -> torch.Tensor:
@@ -159,7 +284,10 @@ class MaskCondition(nn.Module):
         family: the mask family training draws from (default: every kind equally likely).
     """
 
-    kind = "mask"
+    name = "mask"
+    #: Evaluation rows of the mask task, apart from the specialists' in one table.
+    row_names = {"baseline": "mask_baseline", "cvae": "mask"}
+    evaluates_on_layouts = True  #: evaluated on a quadrant layout, or on the fixed masks
     h_dim = MASK_INPUT_DIM
     h_prior_dim = MASK_INPUT_DIM + NUM_PIXELS
     y_dim = NUM_PIXELS
@@ -211,6 +339,57 @@ class MaskCondition(nn.Module):
         """``(B, 784)`` bool: the hidden pixels, the only ones the likelihood counts."""
         return hidden_pixels(x)
 
+    @classmethod
+    def build(cls, cfg: TrainConfig, baseline: BaselineNN | None) -> MaskCondition:
+        """The condition of ``cfg``'s mask CVAE around its trained mask ``baseline``."""
+        return cls(_need(baseline, cls.name), cfg.family)
+
+    @staticmethod
+    def make_baseline(cfg: TrainConfig) -> MaskBaselineNN:
+        """An untrained mask baseline NN."""
+        return MaskBaselineNN(cfg.hidden)
+
+    @staticmethod
+    def baseline_pairs(cfg: TrainConfig, split: Split) -> Pairs:
+        """The mask baseline's validation ``(x, y)``, with the fixed masks."""
+        visible = fixed_masks(len(split), cfg.family).to(split.images.device)  # (N, 784)
+        return mask_input(split.images, visible), split.images  # (N, 1568), (N, 784)
+
+    @staticmethod
+    def baseline_batches(cfg: TrainConfig, split: Split) -> Batches:
+        """``(images, images)`` and the hook that masks every batch afresh."""
+        return (split.images, split.images), redraw_baseline_batch(cfg.family)
+
+    @staticmethod
+    def baseline_evaluation_pairs(arch: dict, split: Split, quadrants: int | None) -> Pairs:
+        """A trained mask baseline's evaluation pairs (see :func:`evaluation_masks`)."""
+        visible = evaluation_masks(arch, split, quadrants)
+        return mask_input(split.images, visible), split.images  # (N, 1568), (N, 784)
+
+    def training_batches(self, split: Split) -> Batches:
+        """``(images, images)`` and :meth:`redraw`: no input is stored for 50,000 images."""
+        return (split.images, split.images), self.redraw
+
+    def evaluation_pairs(self, split: Split, quadrants: int | None = None) -> Pairs:
+        """Pairs on one quadrant layout, or on the fixed family masks (``quadrants`` None)."""
+        arch = {"mask_weights": self.family.weights()}
+        return self.prepare(split.images, evaluation_masks(arch, split, quadrants)), split.images
+
+    def figures(self, cvae: CVAE, split: Split, class_names: Sequence[str]) -> dict:
+        """``samples``: fixed masks, one image per class, the NN's guess and CVAE samples."""
+        idx = plots.pick_one_per_digit(split.labels)
+        visible = fixed_masks(len(split), self.family)[idx.cpu()].to(split.images.device)
+        images = split.images[idx]  # (N, 784)
+        x = self.prepare(images, visible)  # (N, 2352)
+        return {"samples": plots.mask_samples_figure(cvae, x, images, visible)}
+
+    def complete(
+        self, cvae: CVAE, picture: torch.Tensor, visible: torch.Tensor, n: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The NN's guess ``(784,)`` and ``n`` drawn pictures ``(n, 784)`` of ``picture``."""
+        x = self.prepare(picture[None], visible[None])  # (1, 2352)
+        return x[0, MASK_INPUT_DIM:], cvae.sample(x, n)[:, 0]
+
 
 def redraw_baseline_batch(
     family: MaskFamilyConfig,
@@ -227,3 +406,214 @@ def redraw_baseline_batch(
 
 
 Condition = QuadrantCondition | LabelCondition | MaskCondition
+#: The class of each condition name of :data:`~cvae_pyro.config.CONDITIONS`.
+CONDITION_TYPES = {c.name: c for c in (QuadrantCondition, LabelCondition, MaskCondition)}
+
+
+def condition_type(name: str) -> type[Condition]:
+    """The condition class of a condition name ("quadrant", "label" or "mask")."""
+    try:
+        return CONDITION_TYPES[name]
+    except KeyError:
+        raise ConfigError(f"unknown condition {name!r}") from None
+
+
+def evaluation_masks(arch: dict, split: Split, quadrants: int | None) -> torch.Tensor:
+    """Visible pixels of a mask model's evaluation: ``(784,)`` layout or ``(N, 784)`` fixed masks."""
+    if quadrants is not None:
+        return input_mask(check_quadrants(quadrants)).to(split.images.device)  # (784,)
+    family = mask_family(tuple(arch["mask_weights"]))
+    return fixed_masks(len(split), family).to(split.images.device)  # (N, 784)
+
+
+def _need(baseline: BaselineNN | None, name: str) -> BaselineNN:
+    if baseline is None:
+        raise ValueError(f"the {name} CVAE needs the trained baseline")
+    return baseline
+
+
+def baseline_architecture(cfg: TrainConfig) -> dict:
+    """The settings a baseline checkpoint must match (the CVAE's extra settings do not matter)."""
+    keys = ("condition", "quadrants", "hidden", "dataset") + cfg.task_keys()
+    return {key: value for key, value in cfg.architecture().items() if key in keys}
+
+
+def build_baseline(cfg: TrainConfig) -> BaselineNN:
+    """An untrained baseline NN of ``cfg``'s condition."""
+    make = condition_type(cfg.condition).make_baseline
+    if make is None:
+        raise ValueError(f"the {cfg.condition} condition has no baseline NN")
+    return make(cfg)
+
+
+def build_cvae(cfg: TrainConfig, baseline: BaselineNN | None = None) -> CVAE:
+    """An untrained CVAE for ``cfg``; the quadrant and mask conditions need the trained ``baseline``."""
+    condition = condition_type(cfg.condition).build(cfg, baseline)
+    return CVAE(condition, cfg.z_dim, cfg.hidden, cfg.prior)
+
+
+@dataclass
+class Trained:
+    """A model loaded from its best checkpoint.
+
+    Attributes:
+        kind: "baseline" or "cvae".
+        architecture: the settings it was trained with (``TrainConfig.architecture()``);
+            ``condition`` and ``objective`` say what it is.
+        module: the :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`,
+            in evaluation mode.
+    """
+
+    kind: str
+    architecture: dict
+    module: nn.Module
+
+    @property
+    def condition(self) -> type[Condition]:
+        """The class of the condition it was trained on."""
+        return condition_type(self.architecture["condition"])
+
+    @property
+    def objective(self) -> str | None:
+        """The CVAE's training objective (None for a baseline)."""
+        return None if self.kind == BASELINE else self.architecture["objective"]
+
+
+def load_trained(
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    kind: str | tuple[str, ...] = MODEL_KINDS,
+    expect: dict | None = None,
+) -> Trained:
+    """Rebuild a trained baseline or CVAE from its best checkpoint.
+
+    Args:
+        path: a checkpoint written by training (``baseline.pt``, ``cvae.pt``, ...).
+        device: where to put the model.
+        kind: "baseline", "cvae", or both.
+        expect: settings the checkpoint must have been trained with (for example
+            ``{"condition": "quadrant", "quadrants": 2}``).
+
+    Raises:
+        CheckpointError: the file is missing, truncated, foreign, of another kind, or
+            trained with other settings, or its weights are not finite numbers.
+    """
+    ckpt = load_checkpoint(path, expect=expect, kind=kind)
+    arch = ckpt.get("architecture", {})
+    try:
+        cfg = TrainConfig(**{**arch, "hidden": tuple(arch["hidden"])})
+        baseline = (
+            None if condition_type(cfg.condition).make_baseline is None else build_baseline(cfg)
+        )
+        module = baseline if ckpt["kind"] == BASELINE else build_cvae(cfg, baseline)
+        module.load_state_dict(ckpt["state_dict"])
+    except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as err:
+        reason = one_line(err, 160)
+        raise CheckpointError(f"{path} does not hold the model it claims to: {reason}") from None
+    broken = [name for name, t in module.state_dict().items() if not torch.isfinite(t).all()]
+    if broken:
+        raise CheckpointError(
+            f"{path} is broken: its weights {broken[0]} are not finite numbers (NaN or inf); "
+            "train the model again"
+        )
+    return Trained(ckpt["kind"], arch, module.to(device).eval())
+
+
+def pretrained_models() -> dict:
+    """The shipped models' records (:data:`PRETRAINED_MANIFEST`): file, SHA-256, how made."""
+    if not PRETRAINED_MANIFEST.is_file():
+        return {}
+    return json.loads(PRETRAINED_MANIFEST.read_text())["models"]
+
+
+def pretrained_path(condition: str, dataset: str) -> Path | None:
+    """The shipped model of ``condition`` for ``dataset``, or None if none is shipped."""
+    record = pretrained_models().get(f"{dataset}-{condition}")
+    return None if record is None else PRETRAINED_DIR / record["file"]
+
+
+def load_pretrained(
+    condition: str, dataset: str, device: str | torch.device = "cpu"
+) -> tuple[Trained, str]:
+    """The shipped CVAE of ``condition`` for ``dataset``, and a line naming it.
+
+    Its file is checked against the SHA-256 recorded when it was made, then loaded like
+    every checkpoint (:func:`load_trained`: ``weights_only``, settings, finite weights).
+
+    Raises:
+        CheckpointError: none is shipped, or the file is not the one that was shipped.
+    """
+    name = f"{dataset}-{condition}"
+    record = pretrained_models().get(name)
+    if record is None:
+        raise CheckpointError(f"no shipped {condition} model for {dataset}")
+    path = PRETRAINED_DIR / record["file"]
+    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != record["sha256"]:
+        raise CheckpointError(
+            f"the shipped model {path} is missing or damaged (its SHA-256 differs from "
+            "the one recorded when it was made); reinstall cvae_pyro"
+        )
+    expect = {"condition": condition, "dataset": dataset}
+    trained = load_trained(path, device, "cvae", expect)
+    return trained, f"shipped {record['title']} ({path.name}, {record['summary']})"
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> BaselineNN | CVAE:
+    """The trained baseline or CVAE at ``path`` (see :func:`load_trained`)."""
+    return load_trained(path, device).module
+
+
+def shared_noise(n: int, z_dim: int, seed: int) -> torch.Tensor:
+    """Standard-normal noise ``eps`` ``(n, z_dim)`` from its own generator (global RNG untouched)."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(n, z_dim, generator=gen)  # (n, z)
+
+
+def prior_latents(cvae: CVAE, digits: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """``z = loc_c + scale_c * eps`` for every digit c and noise row: ``(n, D, z_dim)``.
+
+    Args:
+        cvae: a label :class:`~cvae_pyro.models.CVAE`.
+        digits: ``(D,)`` int64 labels.
+        eps: ``(n, z_dim)`` standard-normal noise shared by all digits.
+    """
+    _, h_prior = cvae.condition(digits)  # (D, 10)
+    loc, scale = cvae.prior_net(h_prior)  # (D, z), (D, z)
+    return loc + scale * eps[:, None, :]  # (n, D, z)
+
+
+def decode(cvae: CVAE, digits: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Pixel probabilities of p(y|c,z) for ``z`` ``(..., D, z_dim)``: ``(..., D, 784)``."""
+    h, _ = cvae.condition(digits)  # (D, 10)
+    return torch.sigmoid(cvae.generation_net(h, z))
+
+
+def check_label_cvae(cvae: CVAE) -> None:
+    """Raise :class:`CheckpointError` unless ``cvae`` is a CVAE conditioned on the label."""
+    if not isinstance(getattr(cvae, "condition", None), LabelCondition):
+        raise CheckpointError("this checkpoint is not a label CVAE (train with --condition label)")
+
+
+def sample_digits(cvae: CVAE, digits: Sequence[int], n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` samples of each digit, the same latent noise for every digit.
+
+    Args:
+        cvae: a trained label :class:`~cvae_pyro.models.CVAE`.
+        digits: the D digits to draw, each 0..9.
+        n: samples per digit.
+        seed: seed of the shared noise ``eps``.
+
+    Returns:
+        Pixel probabilities in [0, 1], ``(D, n, 784)``.
+    """
+    check_label_cvae(cvae)
+    if n < 1:
+        raise ConfigError(f"n must be a positive integer, got {n}")
+    if any(not 0 <= int(d) < NUM_CLASSES for d in digits):
+        raise ConfigError(f"digits must lie in 0..9, got {list(digits)}")
+    device = next(cvae.parameters()).device
+    labels = torch.as_tensor(list(digits), dtype=torch.long, device=device)  # (D,)
+    eps = shared_noise(n, cvae.z_dim, seed).to(device)  # (n, z)
+    with torch.no_grad():
+        z = prior_latents(cvae, labels, eps)  # (n, D, z)
+        return decode(cvae, labels, z).transpose(0, 1)  # (D, n, 784)

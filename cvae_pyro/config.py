@@ -14,20 +14,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data import DATASET_NAMES
 from .errors import ConfigError
-from .mask_family import MASK_KINDS, MaskFamilyConfig
-from .masks import VALID_QUADRANTS
-from .metrics import DEFAULT_SAMPLES
-from .models import PRIORS
-from .objectives import OBJECTIVES
 
+# Every choice a setting can take is defined here, so that this module needs no torch
+# and the command line answers --help before the library is imported.
 CONDITIONS = ("quadrant", "label", "mask")  #: what the CVAE is conditioned on
+OBJECTIVES = ("cvae", "gsnn", "hybrid")  #: training objectives of Sohn et al. (sec. 4)
+PRIORS = ("conditional", "standard")  #: prior network p(z|x), or N(0, I)
+DATASET_NAMES = ("mnist", "fashion-mnist")  #: the choices of --dataset
+VALID_QUADRANTS = (1, 2, 3)  #: how many quadrants the model may be given
+IMAGE_SIDE = 28  #: pixels per image side
+NUM_CLASSES = 10  #: labels 0..9 (digits, or Fashion-MNIST's classes)
+DEFAULT_SAMPLES = 100  #: S, the number of latent samples per image of the estimators
+#: Kinds of random mask in the mask task's family, in sampling order.
+MASK_KINDS = ("quadrants", "rectangles", "halves", "strokes", "pixels")
+LONGEST_SIDE = IMAGE_SIDE - 1  #: longest rectangle side, so that a rectangle never fills the image
 DEFAULT_DATASET = "mnist"  #: --dataset default; checkpoints that record no dataset hold MNIST
 KEEP_LAYOUTS = {"bottom-left": 1, "left": 2, "top-and-bottom-left": 3}  #: --keep: quadrants given
 DEVICES = ("auto", "cpu", "cuda")  #: --device choices
 SPLITS = ("validation", "test")  #: splits evaluation may use
 MAX_SEED = 2**32 - 1  #: numpy's seeds are 32-bit
+#: Widest layer or latent a config accepts: far above any MNIST model (the defaults are 500
+#: and 200), low enough that a checkpoint claiming more is refused before it is allocated.
+MAX_WIDTH = 8192
 
 #: Settings that fix the networks' shapes and objective; a checkpoint must match them.
 ARCHITECTURE_KEYS = (
@@ -42,6 +51,54 @@ ARCHITECTURE_KEYS = (
     "dataset",
 )
 MASK_KEYS = ("mask_weights",)  #: further settings a mask-task checkpoint must match
+
+
+@dataclass(frozen=True)
+class MaskFamilyConfig:
+    """Mixture weights and shape parameters of the mask family (see the module docstring)."""
+
+    quadrants: float = 1.0  # weight of the three quadrant layouts
+    rectangles: float = 1.0  # weight of a hidden (or kept) random rectangle
+    halves: float = 1.0  # weight of a random visible half
+    strokes: float = 1.0  # weight of random brush strokes hidden
+    pixels: float = 1.0  # weight of independently kept pixels
+    rectangle_min_side: int = 4  # shortest rectangle side, pixels
+    rectangle_max_side: int = 20  # longest rectangle side, pixels (at most 27)
+    rectangle_keep_prob: float = 0.5  # chance that the rectangle is visible, the rest hidden
+    max_strokes: int = 3  # strokes per mask, uniform on 1..max_strokes
+    stroke_vertices: int = 4  # points per stroke polyline (segments + 1)
+    stroke_min_step: float = 3.0  # shortest segment of a stroke, pixels
+    stroke_max_step: float = 10.0  # longest segment of a stroke, pixels
+    stroke_min_width: float = 2.0  # thinnest brush, pixels
+    stroke_max_width: float = 5.0  # thickest brush, pixels
+    min_keep_rate: float = 0.1  # lowest fraction of pixels kept by the pixels kind
+    max_keep_rate: float = 0.9  # highest fraction of pixels kept by the pixels kind
+
+    def __post_init__(self) -> None:
+        weights = self.weights()
+        if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+            raise ConfigError(f"mask weights must be >= 0 with a positive sum, got {weights}")
+        _check_range(
+            "rectangle side", self.rectangle_min_side, self.rectangle_max_side, 1, LONGEST_SIDE
+        )
+        _check_range("stroke step", self.stroke_min_step, self.stroke_max_step, 0, IMAGE_SIDE)
+        _check_range("stroke width", self.stroke_min_width, self.stroke_max_width, 1, IMAGE_SIDE)
+        _check_range("keep rate", self.min_keep_rate, self.max_keep_rate, 0, 1)
+        if not 0 <= self.rectangle_keep_prob <= 1:
+            raise ConfigError(
+                f"rectangle_keep_prob must be in [0, 1], got {self.rectangle_keep_prob}"
+            )
+        if self.max_strokes < 1 or self.stroke_vertices < 2:
+            raise ConfigError("max_strokes must be >= 1 and stroke_vertices >= 2")
+
+    def weights(self) -> tuple[float, ...]:
+        """The mixture weights, in the order of :data:`MASK_KINDS`."""
+        return tuple(float(getattr(self, kind)) for kind in MASK_KINDS)
+
+
+def _check_range(what: str, low: float, high: float, lowest: float, highest: float) -> None:
+    if not lowest <= low <= high <= highest:
+        raise ConfigError(f"{what}: need {lowest} <= {low} <= {high} <= {highest}")
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", **meta: Any) -> Any:
@@ -79,7 +136,24 @@ def mask_family(weights: tuple[float, ...]) -> MaskFamilyConfig:
 
 
 @dataclass
-class TrainConfig:
+class DataSettings:
+    """The settings every command that reads a dataset shares (composed in by inheritance)."""
+
+    dataset: str = dataset_setting()
+    data_dir: str | None = setting(
+        None,
+        "folder with the dataset's IDX files (else $CVAE_PYRO_DATA for MNIST, "
+        "$CVAE_PYRO_FASHION_DATA for Fashion-MNIST)",
+    )
+    device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
+
+    def __post_init__(self) -> None:
+        choice("dataset", self.dataset, DATASET_NAMES)
+        choice("device", self.device, DEVICES)
+
+
+@dataclass
+class TrainConfig(DataSettings):
     """One training run: the baseline (quadrant task) and one CVAE objective."""
 
     quadrants: int | None = setting(
@@ -90,7 +164,6 @@ class TrainConfig:
         "condition on given quadrants, the digit label, or any visible region (mask)",
         choices=CONDITIONS,
     )
-    dataset: str = dataset_setting()
     mask_weights: tuple[float, ...] = setting(
         (1.0,) * len(MASK_KINDS),
         "mask task: mixture weights of " + ", ".join(MASK_KINDS) + " masks",
@@ -111,8 +184,6 @@ class TrainConfig:
     z_dim: int = setting(200, "latent size")
     hidden: tuple[int, ...] = setting((500, 500), "hidden widths of every network")
     seed: int = setting(0, "seeds the initial weights, the noise and the shuffling")
-    device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
-    data_dir: str | None = setting(None, "folder with the MNIST IDX files (else $CVAE_PYRO_DATA)")
     out_dir: str = setting(
         "runs", "files go to OUT_DIR/q{n}/, OUT_DIR/label/ or OUT_DIR/mask/ (MNIST)"
     )
@@ -123,6 +194,7 @@ class TrainConfig:
     figures: bool = setting(True, "write the sample figures after training")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.hidden = tuple(int(h) for h in self.hidden)
         self.mask_weights = tuple(float(w) for w in self.mask_weights)
         self.validate()
@@ -137,8 +209,6 @@ class TrainConfig:
             raise ConfigError("quadrants applies to the quadrant condition only")
         elif not self.guess:
             raise ConfigError("guess (the baseline's y_hat) applies to the quadrant condition only")
-        if self.condition == "mask" and self.objective != "cvae":
-            raise ConfigError("the mask condition trains the cvae objective only")
         mask_family(self.mask_weights)
         choice("dataset", self.dataset, DATASET_NAMES)
         choice("objective", self.objective, OBJECTIVES)
@@ -158,18 +228,19 @@ class TrainConfig:
             raise ConfigError(f"lr must be a positive finite number, got {self.lr}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"alpha must lie in [0, 1], got {self.alpha}")
-        if not self.hidden or min(self.hidden) < 1:
-            raise ConfigError(f"hidden must be positive widths, got {self.hidden}")
+        if not self.hidden or min(self.hidden) < 1 or max(self.hidden) > MAX_WIDTH:
+            raise ConfigError(f"hidden must be widths in 1..{MAX_WIDTH}, got {self.hidden}")
+        if self.z_dim > MAX_WIDTH:
+            raise ConfigError(f"z_dim must lie in 1..{MAX_WIDTH}, got {self.z_dim}")
 
     @property
     def run_dir(self) -> Path:
         """Folder of this task's files (see :func:`run_dir`)."""
         return run_dir(self.out_dir, self.condition, self.quadrants, self.dataset)
 
-    @property
-    def kind(self) -> str:
-        """What the CVAE checkpoint holds: "label", "mask", or the quadrant task's objective."""
-        return self.objective if self.condition == "quadrant" else self.condition
+    def task_keys(self) -> tuple[str, ...]:
+        """Settings beyond :data:`ARCHITECTURE_KEYS` that this task's checkpoints record."""
+        return MASK_KEYS if self.condition == "mask" else ()
 
     @property
     def family(self) -> MaskFamilyConfig:
@@ -178,7 +249,7 @@ class TrainConfig:
 
     def architecture(self) -> dict:
         """The settings a checkpoint must share with this run."""
-        keys = ARCHITECTURE_KEYS + (MASK_KEYS if self.condition == "mask" else ())
+        keys = ARCHITECTURE_KEYS + self.task_keys()
         return {key: plain(getattr(self, key)) for key in keys}
 
     def to_dict(self) -> dict:
@@ -187,7 +258,7 @@ class TrainConfig:
 
 
 @dataclass
-class EvaluateConfig:
+class EvaluateConfig(DataSettings):
     """Evaluate every model trained into one run folder."""
 
     quadrants: int | None = setting(
@@ -197,18 +268,15 @@ class EvaluateConfig:
         choices=VALID_QUADRANTS,
     )
     condition: str = setting("quadrant", "the task's condition", choices=CONDITIONS)
-    dataset: str = dataset_setting()
     out_dir: str = setting("runs", "the --out-dir used for training")
     split: str = setting("test", "split to evaluate on", choices=SPLITS)
     samples: int = setting(DEFAULT_SAMPLES, "S, latent samples per image for MC, IS and -ELBO")
     seed: int = setting(0, "seed of the estimators' noise")
-    data_dir: str | None = setting(None, "folder with the MNIST IDX files (else $CVAE_PYRO_DATA)")
     limit: int | None = setting(None, "evaluate only the first N images")
-    device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         choice("condition", self.condition, CONDITIONS)
-        choice("dataset", self.dataset, DATASET_NAMES)
         if self.condition == "quadrant":
             check_quadrants(self.quadrants)
         elif self.condition == "mask" and self.quadrants is not None:
@@ -230,7 +298,7 @@ class EvaluateConfig:
 
 
 @dataclass
-class ReproduceConfig:
+class ReproduceConfig(DataSettings):
     """Train, evaluate and tabulate the 1/2/3-quadrant table."""
 
     quadrants: tuple[int, ...] = setting(
@@ -244,22 +312,19 @@ class ReproduceConfig:
     mask_only: bool = setting(
         False, "train and evaluate the mask CVAE only (its rows can join a table via --combine)"
     )
-    dataset: str = dataset_setting()
     epochs: int = setting(200, "most epochs per model (early stopping ends training first)")
     patience: int = setting(5, "early stopping patience")
     samples: int = setting(DEFAULT_SAMPLES, "S for MC, IS and -ELBO")
     runs_dir: str = setting("runs/reproduce", "checkpoints (not committed)")
     results_dir: str = setting("results", "where the table and figures go")
-    data_dir: str | None = setting(None, "folder with the MNIST IDX files (else $CVAE_PYRO_DATA)")
     limit: int | None = setting(None, "only the first N images of each split (smoke runs)")
-    device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
     quiet: bool = setting(False, "only the overall progress bar")
     combine: tuple[str, ...] | None = setting(
         None, "train nothing: pool the rows of these run.json files into one table"
     )
 
     def __post_init__(self) -> None:
-        choice("dataset", self.dataset, DATASET_NAMES)
+        super().__post_init__()
         self.mask_model = self.mask_model or self.mask_only
         for name in ("quadrants", "seeds", "objectives"):
             setattr(self, name, tuple(getattr(self, name)))
@@ -298,7 +363,7 @@ class SampleConfig:
 
 
 @dataclass
-class CompleteConfig:
+class CompleteConfig(DataSettings):
     """Complete the hidden part of a picture with a trained mask CVAE (or a quadrant CVAE)."""
 
     image: str | None = setting(None, "a PNG or JPEG of any size: made into an MNIST-like image")
@@ -314,13 +379,10 @@ class CompleteConfig:
     n: int = setting(8, "completions to draw (1..100)")
     out: str = setting("completions.png", "PNG to write")
     out_dir: str = setting("runs", "the --out-dir used for training")
-    dataset: str = dataset_setting()
-    data_dir: str | None = setting(None, "folder with the dataset's IDX files (for --index)")
     seed: int = setting(0, "seed of the latent noise")
-    device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
 
     def __post_init__(self) -> None:
-        choice("dataset", self.dataset, DATASET_NAMES)
+        super().__post_init__()
         seed_in_range(self.seed)
         if (self.image is None) == (self.index is None):
             raise ConfigError("give exactly one of --image PATH and --index N")
@@ -358,10 +420,14 @@ def seed_in_range(seed: object) -> None:
         raise ConfigError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
 
 
-def check_quadrants(quadrants: object) -> None:
-    """Raise :class:`ConfigError` unless ``quadrants`` is 1, 2 or 3."""
-    if isinstance(quadrants, bool) or quadrants not in VALID_QUADRANTS:
+def check_quadrants(quadrants: object) -> int:
+    """``quadrants`` if it is 1, 2 or 3 (quadrants given); else :class:`ConfigError`."""
+    if (
+        not isinstance(quadrants, int)
+        or isinstance(quadrants, bool)
+        or quadrants not in VALID_QUADRANTS
+    ):
         raise ConfigError(
-            f"quadrants (1, 2 or 3 quadrants given) is required for the quadrant task, "
-            f"got {quadrants!r}"
+            f"quadrants must be 1, 2 or 3 (the number of quadrants given), got {quadrants!r}"
         )
+    return quadrants  # type: ignore[return-value]

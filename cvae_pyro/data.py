@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import DATASET_NAMES
 from .errors import ConfigError, DataError
 from .masks import NUM_PIXELS
 
@@ -112,7 +113,7 @@ DATASETS = {
         torchvision_class="FashionMNIST",
     ),
 }
-DATASET_NAMES = tuple(DATASETS)  #: the choices of --dataset
+assert tuple(DATASETS) == DATASET_NAMES  # the choices of --dataset are defined in config
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -351,3 +352,31 @@ def load_dataset(
 def _to_images(array: np.ndarray) -> torch.Tensor:
     images = torch.from_numpy(array.reshape(len(array), NUM_PIXELS).astype(np.float32))
     return images / MAX_GREY_LEVEL  # (N, 784)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` means cuda when available; asking for cuda without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for, but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def load_data(
+    data_dir: str | None,
+    limit: int | None,
+    device: torch.device,
+    dataset: str = "mnist",
+) -> MNIST:
+    """The dataset's three splits on ``device``, each cut to its first ``limit`` images.
+
+    A ``limit`` above the largest split's size is refused (ConfigError); a smaller split
+    than ``limit`` is used whole.
+    """
+    data = load_dataset(dataset, data_dir)
+    largest = max(len(data.split(s)) for s in ("train", "validation", "test"))
+    if limit is not None and limit > largest:
+        raise ConfigError(f"limit {limit} is more than the {largest} images of the largest split")
+    splits = (data.split(s).head(limit).to(device) for s in ("train", "validation", "test"))
+    return MNIST(*splits, dataset=dataset)

@@ -1,8 +1,8 @@
-"""``python -m cvae_pyro.evaluate``: the command lives in :mod:`cvae_pyro.cli.evaluate`."""
+"""``python -m cvae_pyro.evaluate``: see :func:`cvae_pyro.cli.evaluate`."""
 
 import sys
 
-from .cli.evaluate import main
+from .cli import evaluate as main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,4 @@
-"""Evaluate every model trained into one run folder (the library behind ``cvae_pyro.evaluate``).
+"""Evaluate trained models: every model of one run folder, and the label CVAE's digits.
 
 The baseline gets its exact negative CLL; each CVAE the Monte Carlo and
 importance-sampling estimates and the negative ELBO (a GSNN: MC and its own
@@ -8,60 +8,55 @@ A mask-task run (``out_dir/mask``) is evaluated on the fixed family masks, or on
 one quadrant layout when ``quadrants`` is given, so that its rows (model names
 ``mask_baseline`` and ``mask``) stand next to the specialists of that layout: the
 likelihood counts the same hidden pixels.
+
+A small MLP classifier (:class:`DigitClassifier`) reads the label CVAE's samples:
+are they the digits asked for? (``benchmarks/label_quality.py``.)
+
+:func:`evaluate_command` is what ``python -m cvae_pyro.evaluate`` runs.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from .build import BASELINE, Trained, load_trained
-from .conditions import fixed_masks
-from .config import mask_family
-from .data import MNIST, Split
-from .errors import CheckpointError
-from .masks import input_mask, mask_input, split_xy
+from .checkpoints import folder_lock, load_checkpoint, save_checkpoint, save_json
+from .conditions import BASELINE, Trained, condition_type, load_trained, sample_digits
+from .config import NUM_CLASSES, OBJECTIVES, EvaluateConfig
+from .data import MNIST, Split, load_data, resolve_device
+from .errors import CheckpointError, ConfigError
+from .masks import NUM_PIXELS
 from .metrics import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
-from .objectives import OBJECTIVES
+from .models import CVAE
+from .networks import mlp
 
 #: Checkpoint file stems evaluation looks for, in table order.
 MODEL_FILES = (BASELINE, *OBJECTIVES)
-#: The kinds each file may hold (``cvae.pt`` holds the label or mask CVAE in those runs).
-FILE_KINDS = {BASELINE: (BASELINE,), "cvae": ("cvae", "label", "mask"), "gsnn": ("gsnn",)}
 MASK_MODEL = "mask"  #: the mask CVAE's name in evaluation rows and tables
 MASK_BASELINE = "mask_baseline"  #: the mask task's baseline NN in evaluation rows and tables
-
-
-def task_masks(trained: Trained, part: Split, quadrants: int | None) -> torch.Tensor:
-    """Visible pixels of a mask model's evaluation: ``(784,)`` layout or ``(N, 784)`` fixed masks."""
-    if quadrants is not None:
-        return input_mask(quadrants).to(part.images.device)  # (784,)
-    family = mask_family(tuple(trained.architecture["mask_weights"]))
-    return fixed_masks(len(part), family).to(part.images.device)  # (N, 784)
 
 
 def model_pairs(
     trained: Trained, part: Split, quadrants: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(x, y)`` of ``part`` as the trained model reads them (see :func:`task_masks`)."""
-    arch = trained.architecture
-    if arch.get("condition") == "mask":
-        visible = task_masks(trained, part, quadrants)
-        if trained.kind == BASELINE:
-            return mask_input(part.images, visible), part.images  # (N, 1568), (N, 784)
-        return trained.module.condition.prepare(part.images, visible), part.images
+    """``(x, y)`` of ``part`` as the trained model reads them.
+
+    ``quadrants``: a mask model's layout to evaluate on (None: the fixed family masks).
+    """
     if trained.kind == BASELINE:
-        return split_xy(part.images, arch["quadrants"])
-    return trained.module.condition.pairs(part)
+        return trained.condition.baseline_evaluation_pairs(trained.architecture, part, quadrants)
+    return trained.module.condition.evaluation_pairs(part, quadrants)
 
 
 def row_name(trained: Trained, stem: str) -> str:
     """A model's name in the rows: the file stem, or ``mask``/``mask_baseline`` for the mask task."""
-    if trained.architecture.get("condition") != "mask":
-        return stem
-    return MASK_BASELINE if trained.kind == BASELINE else MASK_MODEL
+    return trained.condition.row_names.get(stem, stem)
 
 
 def evaluate_run_dir(
@@ -101,14 +96,15 @@ def evaluate_run_dir(
         path = run_dir / f"{name}.pt"
         if not path.exists():
             continue
-        trained = load_trained(path, device, FILE_KINDS.get(name, (name,)), expect)
+        kind = BASELINE if name == BASELINE else "cvae"
+        trained = load_trained(path, device, kind, {**(expect or {}), **_objective(name)})
         start = time.perf_counter()
         x, y = model_pairs(trained, part, quadrants)
         if trained.kind == BASELINE:
             estimates = [nn_nll(trained.module, x, y)]
         else:
             estimates = evaluate_cvae(
-                trained.module, x, y, num_samples, seed=seed, kind=trained.kind
+                trained.module, x, y, num_samples, seed=seed, objective=trained.objective
             )
         seconds = time.perf_counter() - start
         model = row_name(trained, name)
@@ -116,6 +112,11 @@ def evaluate_run_dir(
     if not rows:
         raise CheckpointError(f"no trained model (baseline.pt, cvae.pt, ...) in {run_dir}")
     return rows
+
+
+def _objective(stem: str) -> dict:
+    """What a file stem says of the model: ``gsnn.pt`` holds a GSNN."""
+    return {} if stem == BASELINE else {"objective": stem}
 
 
 def format_rows(rows: list[dict]) -> str:
@@ -127,3 +128,151 @@ def format_rows(rows: list[dict]) -> str:
             f"{r['nll_stderr']:7.3f} {r['samples']:4d}"
         )
     return "\n".join(lines)
+
+
+CLASSIFIER = "classifier"  #: the kind of classifier checkpoints
+EVAL_BATCH = 2000  #: images per batch when predicting
+
+
+@dataclass
+class ClassifierConfig:
+    """Settings of the classifier and its training."""
+
+    hidden: tuple[int, ...] = (512,)  # hidden widths: 784 -> 512 -> 10
+    epochs: int = 5  # passes over the training images
+    batch_size: int = 128  # images per Adam step
+    lr: float = 1e-3  # Adam learning rate
+    seed: int = 0  # seeds the initial weights and the shuffling
+
+
+class DigitClassifier(nn.Module):
+    """An MLP from the 784 grey levels of an image to the logits of its digit 0..9.
+
+    Args:
+        hidden: hidden layer widths.
+    """
+
+    def __init__(self, hidden: tuple[int, ...] = ClassifierConfig.hidden) -> None:
+        super().__init__()
+        self.hidden = tuple(hidden)
+        self.net = mlp(NUM_PIXELS, self.hidden, NUM_CLASSES)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, 784)`` grey levels to ``(B, 10)`` logits."""
+        return self.net(images)
+
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        """The most likely digit of each image: ``(B, 784)`` to ``(B,)`` int64."""
+        with torch.no_grad():
+            chunks = [self(images[i : i + EVAL_BATCH]) for i in range(0, len(images), EVAL_BATCH)]
+        return torch.cat(chunks).argmax(dim=-1)  # (B,)
+
+
+def train_classifier(train: Split, cfg: ClassifierConfig | None = None) -> DigitClassifier:
+    """Fit a :class:`DigitClassifier` to ``train`` by Adam on the cross-entropy.
+
+    The global RNG is left as it was: weights and shuffling use ``cfg.seed``.
+    """
+    cfg = cfg or ClassifierConfig()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        classifier = DigitClassifier(cfg.hidden).to(train.images.device)
+    optim = torch.optim.Adam(classifier.parameters(), lr=cfg.lr)
+    shuffle = torch.Generator().manual_seed(cfg.seed)
+    classifier.train()
+    for _ in range(cfg.epochs):
+        order = torch.randperm(len(train), generator=shuffle).to(train.images.device)  # (N,)
+        for start in range(0, len(train), cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]  # (b,)
+            loss = F.cross_entropy(classifier(train.images[idx]), train.labels[idx])
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+    return classifier.eval()
+
+
+def accuracy(classifier: DigitClassifier, split: Split) -> float:
+    """Share of ``split``'s images whose label the classifier predicts."""
+    return (classifier.predict(split.images) == split.labels).double().mean().item()
+
+
+def digit_accuracy(
+    classifier: DigitClassifier, cvae: CVAE, n_per_digit: int, seed: int = 0
+) -> dict:
+    """Share of the CVAE's samples that the classifier reads as the digit asked for.
+
+    Args:
+        classifier: a trained :class:`DigitClassifier`.
+        cvae: a trained label :class:`~cvae_pyro.models.CVAE`.
+        n_per_digit: samples drawn for each digit 0..9.
+        seed: seed of the latent noise (see :func:`~cvae_pyro.sampling.sample_digits`).
+
+    Returns:
+        ``per_digit`` (``{"0": share, ..., "9": share}``), ``overall`` (share of all
+        samples), ``n_per_digit`` and ``seed``. Samples are pixel probabilities.
+    """
+    samples = sample_digits(cvae, range(NUM_CLASSES), n_per_digit, seed)  # (10, n, 784)
+    device = next(classifier.parameters()).device
+    predicted = classifier.predict(samples.reshape(-1, NUM_PIXELS).to(device))  # (10 n,)
+    asked = torch.arange(NUM_CLASSES)[:, None]  # (10, 1)
+    correct = predicted.reshape(NUM_CLASSES, n_per_digit).cpu() == asked  # (10, n)
+    per_digit = correct.double().mean(dim=1)  # (10,)
+    return {
+        "per_digit": {str(d): per_digit[d].item() for d in range(NUM_CLASSES)},
+        "overall": correct.double().mean().item(),
+        "n_per_digit": n_per_digit,
+        "seed": seed,
+    }
+
+
+def save_classifier(
+    classifier: DigitClassifier, path: str | os.PathLike, cfg: ClassifierConfig, **info
+) -> None:
+    """Save weights, settings and ``info`` (for example the test accuracy) as a checkpoint."""
+    architecture = {"hidden": list(classifier.hidden)}
+    settings = {**asdict(cfg), "hidden": list(cfg.hidden)}
+    payload = {"state_dict": classifier.state_dict(), "config": settings, "info": info}
+    save_checkpoint({"architecture": architecture, **payload}, path, CLASSIFIER)
+
+
+def load_classifier(path: str | os.PathLike) -> tuple[DigitClassifier, dict]:
+    """The classifier saved at ``path`` and the ``info`` saved with it, plus its ``config``.
+
+    Raises:
+        CheckpointError: missing, truncated or not a classifier checkpoint.
+    """
+    ckpt = load_checkpoint(path, kind=CLASSIFIER)
+    try:
+        classifier = DigitClassifier(tuple(ckpt["architecture"]["hidden"]))
+        classifier.load_state_dict(ckpt["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise CheckpointError(f"{path} does not hold the classifier it claims to: {err}") from None
+    return classifier.eval(), {**ckpt.get("info", {}), "config": ckpt.get("config", {})}
+
+
+def evaluate_command(cfg: EvaluateConfig, command: str) -> None:
+    """``python -m cvae_pyro.evaluate``: the estimates of every model in one run folder."""
+    if not cfg.run_dir.is_dir():
+        raise ConfigError(f"{cfg.run_dir} does not exist: train first, or check --out-dir")
+    device = resolve_device(cfg.device)
+    expect = {"condition": cfg.condition, "dataset": cfg.dataset}
+    on_layout = condition_type(cfg.condition).evaluates_on_layouts
+    task = cfg.quadrants if on_layout else None
+    if not on_layout:
+        expect["quadrants"] = cfg.quadrants
+    name = f"evaluation_{cfg.split}" + (f"_q{task}" if task else "") + ".json"
+    with folder_lock(cfg.run_dir):  # no training writes the folder while it is read
+        data = load_data(cfg.data_dir, cfg.limit, device, cfg.dataset)
+        rows = evaluate_run_dir(
+            cfg.run_dir, data, cfg.split, cfg.samples, cfg.seed, expect, quadrants=task
+        )
+        out = save_json({"split": cfg.split, "rows": rows}, cfg.run_dir / name)
+    where = ""
+    if on_layout:
+        where = f" ({task}-quadrant layout)" if task else " (fixed family masks)"
+    print(
+        f"{cfg.run_dir}{where}, {cfg.split} split, {rows[0]['images']} images, grey-level "
+        "Bernoulli likelihood; negative CLL in nats per image (lower is better)"
+    )
+    print(format_rows(rows))
+    print(f"saved {out}")

@@ -17,21 +17,22 @@ run is refused.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pyro
-import torch
 
-from .build import BASELINE, baseline_architecture, build_baseline, build_cvae
-from .checkpoints import load_checkpoint, save_json
-from .conditions import fixed_masks, redraw_baseline_batch
-from .config import DEFAULT_DATASET, TrainConfig
-from .data import MNIST, Split, load_dataset
+from .checkpoints import check_out_dir, folder_lock, load_checkpoint, save_figure, save_json
+from .conditions import (
+    BASELINE,
+    baseline_architecture,
+    build_baseline,
+    build_cvae,
+    condition_type,
+)
+from .config import TrainConfig
+from .data import MNIST, load_data, resolve_device
 from .errors import ConfigError, one_line
-from .figures import save_mask_figures, save_quadrant_figures
-from .label_figures import save_label_figures
-from .locks import folder_lock
-from .masks import mask_input, split_xy
 from .models import CVAE, BaselineNN
 from .objectives import objective_pair
 from .training import (
@@ -46,56 +47,11 @@ from .training import (
 )
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` means cuda when available; asking for cuda without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for, but no CUDA GPU is available")
-    return torch.device(name)
-
-
-def load_data(
-    data_dir: str | None,
-    limit: int | None,
-    device: torch.device,
-    dataset: str = DEFAULT_DATASET,
-) -> MNIST:
-    """The dataset's three splits on ``device``, each cut to its first ``limit`` images.
-
-    A ``limit`` above the largest split's size is refused (ConfigError); a smaller split
-    than ``limit`` is used whole.
-    """
-    data = load_dataset(dataset, data_dir)
-    largest = max(len(data.split(s)) for s in ("train", "validation", "test"))
-    if limit is not None and limit > largest:
-        raise ConfigError(f"limit {limit} is more than the {largest} images of the largest split")
-    splits = (data.split(s).head(limit).to(device) for s in ("train", "validation", "test"))
-    return MNIST(*splits, dataset=dataset)
-
-
-def baseline_pairs(cfg: TrainConfig, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-    """The baseline's ``(x, y)``: quadrants cut apart, or fixed masks for the mask task."""
-    if cfg.condition == "mask":
-        visible = fixed_masks(len(split), cfg.family).to(split.images.device)  # (N, 784)
-        return mask_input(split.images, visible), split.images  # (N, 1568), (N, 784)
-    return split_xy(split.images, cfg.quadrants)
-
-
-def mask_training_pairs(split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-    """The mask task's training pairs before the per-batch hook: ``(images, images)``.
-
-    The hook (:meth:`~cvae_pyro.conditions.MaskCondition.redraw` and its baseline's
-    counterpart) builds each batch's input from its images, so no input is stored.
-    """
-    return split.images, split.images  # (N, 784) each
-
-
 def train_baseline(cfg: TrainConfig, data: MNIST) -> tuple[BaselineNN, TrainState]:
     """Train the baseline, or load it when a finished one is in ``cfg.run_dir``."""
     device = data.train.images.device
     pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
-    baseline = build_baseline(cfg.quadrants, cfg.hidden).to(device)
+    baseline = build_baseline(cfg).to(device)
     arch = baseline_architecture(cfg)
     last = cfg.run_dir / f"{BASELINE}_last.pt"
     if is_finished(last):
@@ -108,12 +64,10 @@ def train_baseline(cfg: TrainConfig, data: MNIST) -> tuple[BaselineNN, TrainStat
         if not cfg.quiet:
             print(f"baseline: loaded the finished baseline from {cfg.run_dir}")
         return baseline.eval(), TrainState(**load_checkpoint(last)["train_state"])
-    train, val = baseline_pairs(cfg, data.train), baseline_pairs(cfg, data.validation)
-    redraw = None
-    if cfg.condition == "mask":  # the hook draws every batch's masks and inputs afresh
-        train, redraw = mask_training_pairs(data.train), redraw_baseline_batch(cfg.family)
-    pair = (baseline.model, baseline.guide)
-    state = fit(baseline, pair, BASELINE, BASELINE, train, val, cfg, arch, redraw)
+    task = condition_type(cfg.condition)
+    train = task.baseline_batches(cfg, data.train)
+    val = task.baseline_pairs(cfg, data.validation)
+    state = fit(baseline, (baseline.model, baseline.guide), BASELINE, train, val, cfg, arch)
     return baseline, state
 
 
@@ -123,13 +77,10 @@ def train_cvae(
     """Train the CVAE with ``cfg.objective`` (the baseline, if any, stays frozen)."""
     pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
     cvae = build_cvae(cfg, baseline).to(data.train.images.device)
+    train = cvae.condition.training_batches(data.train)
     val = cvae.condition.pairs(data.validation)  # (N_val, ...), (N_val, y_dim)
-    if cfg.condition == "mask":  # the hook draws every batch's masks and inputs afresh
-        train, redraw = mask_training_pairs(data.train), cvae.condition.redraw
-    else:
-        train, redraw = cvae.condition.pairs(data.train), None  # (N, ...), (N, y_dim)
     pair = objective_pair(cvae, cfg.objective, cfg.alpha)
-    state = fit(cvae, pair, cfg.objective, cfg.kind, train, val, cfg, cfg.architecture(), redraw)
+    state = fit(cvae, pair, cfg.objective, train, val, cfg, cfg.architecture())
     return cvae, state
 
 
@@ -159,7 +110,7 @@ def read_metrics(path: Path) -> dict:
         return {}
     try:
         metrics = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ConfigError(
             f"{path} is corrupt ({one_line(err, 80)}); delete it, the checkpoints are enough"
         ) from None
@@ -184,9 +135,10 @@ def run(cfg: TrainConfig) -> dict:
 def _run_locked(cfg: TrainConfig, data: MNIST) -> dict:
     entries: dict = {}
     baseline = None
-    if cfg.condition != "label":
+    task = condition_type(cfg.condition)
+    if task.make_baseline is not None:
         baseline, state = train_baseline(cfg, data)
-        val = baseline_pairs(cfg, data.validation)
+        val = task.baseline_pairs(cfg, data.validation)
         nll = elbo_loss((baseline.model, baseline.guide), val, cfg.eval_batch_size, cfg.seed)
         entries[BASELINE] = {**summary(state), "val_nll_nats_per_image": nll}
     cvae, state = train_cvae(cfg, data, baseline)
@@ -199,10 +151,20 @@ def _run_locked(cfg: TrainConfig, data: MNIST) -> dict:
     }
     metrics = update_metrics(cfg, entries)
     if cfg.figures:
-        if cfg.condition == "quadrant":
-            save_quadrant_figures(cfg, data.validation, baseline, cvae)
-        elif cfg.condition == "mask":
-            save_mask_figures(cfg, data.validation, cvae)
-        else:
-            save_label_figures(cfg, data.validation, cvae, data.class_names)
+        suffix = "" if cfg.objective == "cvae" else f"_{cfg.objective}"
+        figures = cvae.condition.figures(cvae, data.validation, data.class_names)
+        for name, fig in figures.items():
+            save_figure(fig, cfg.run_dir / f"{name}{suffix}.png")
     return metrics
+
+
+def train_command(cfg: TrainConfig, command: str) -> None:
+    """``python -m cvae_pyro.train``: train, then say where the files are."""
+    check_out_dir(cfg.out_dir)
+    start = time.perf_counter()
+    metrics = run(cfg)
+    if not cfg.quiet:
+        print(
+            f"done in {time.perf_counter() - start:.0f} s; best {cfg.objective} at epoch "
+            f"{metrics[cfg.objective]['best_epoch']}; files in {cfg.run_dir}"
+        )

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import torch
 
-IMAGE_SIDE = 28  #: pixels per image side
+from .config import IMAGE_SIDE, check_quadrants
+
 QUADRANT_SIDE = IMAGE_SIDE // 2  #: pixels per quadrant side
 NUM_PIXELS = IMAGE_SIDE * IMAGE_SIDE  #: pixels per image (784)
 QUADRANT_PIXELS = QUADRANT_SIDE * QUADRANT_SIDE  #: pixels per quadrant (196)
-VALID_QUADRANTS = (1, 2, 3)  #: how many quadrants the model may be given
 
 # (row, column) of each quadrant, in units of quadrants.
 TOP_LEFT, TOP_RIGHT, BOTTOM_LEFT, BOTTOM_RIGHT = (0, 0), (0, 1), (1, 0), (1, 1)
@@ -33,20 +33,6 @@ INPUT_QUADRANTS = {
     2: (TOP_LEFT, BOTTOM_LEFT),
     3: (TOP_LEFT, TOP_RIGHT, BOTTOM_LEFT),
 }
-
-
-def check_quadrants(quadrants: object) -> int:
-    """Return ``quadrants`` as an int, or raise ``ValueError`` if it is not 1, 2 or 3."""
-    if isinstance(quadrants, bool) or not isinstance(quadrants, int):
-        raise ValueError(
-            f"quadrants must be the integer 1, 2 or 3 (number of quadrants given), "
-            f"got {quadrants!r}"
-        )
-    if quadrants not in VALID_QUADRANTS:
-        raise ValueError(
-            f"quadrants must be 1, 2 or 3 (number of quadrants given), got {quadrants}"
-        )
-    return quadrants
 
 
 def input_mask(quadrants: int) -> torch.Tensor:

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import torch
 from pyro.distributions import Distribution
 
+from .config import DEFAULT_SAMPLES
 from .models import CVAE, BaselineNN, grey_bernoulli
 
-DEFAULT_SAMPLES = 100  #: S, the number of latent samples per image
 DEFAULT_CHUNK = 50  #: images per chunk (measured: 20-50 ran about 1.3x faster than 100-500)
 SEED_STRIDE = 2**24  #: image i of a run with seed s draws its noise from seed s * SEED_STRIDE + i
 
@@ -226,19 +226,19 @@ def evaluate_cvae(
     num_samples: int = DEFAULT_SAMPLES,
     chunk: int = DEFAULT_CHUNK,
     seed: int = 0,
-    kind: str = "cvae",
+    objective: str = "cvae",
 ) -> list[Estimate]:
     """The estimates that apply to one CVAE on one split.
 
-    MC, IS and -ELBO for a model whose recognition network was trained (kinds
-    "cvae", "hybrid" and "label"). A GSNN's guide is the prior network itself: its recognition
+    MC, IS and -ELBO for a model whose recognition network was trained (objectives
+    "cvae" and "hybrid"). A GSNN's guide is the prior network itself: its recognition
     network is never trained, so importance sampling through it means nothing (with
     q = p(z|x) IS is MC). A GSNN gets MC and its own bound, -E_p(z|x)[log p(y|x,z)].
     Estimates that share a proposal share its draws and one pass over the data: IS and
     -ELBO (the same numbers as :func:`is_nll` and :func:`negative_elbo` with this seed).
     """
     from_prior = {"MC": _neg_log_mean_exp}
-    if kind == "gsnn":
+    if objective == "gsnn":
         from_prior["-ELBO"] = _neg_mean  # its own bound, -E_p(z|x)[log p(y|x,z)]
         return _estimates(cvae, x, y, num_samples, "prior", from_prior, chunk, seed)
     from_posterior = {"IS": _neg_log_mean_exp, "-ELBO": _neg_mean}

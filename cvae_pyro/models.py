@@ -26,11 +26,9 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from .conditions import Condition
+from .config import PRIORS
 from .masks import MASK_INPUT_DIM, NUM_PIXELS, hidden_pixels
 from .networks import GenerationNet, PriorNet, RecognitionNet, StandardNormalPrior, mlp
-
-PRIORS = ("conditional", "standard")  #: prior network choices
 
 
 def grey_bernoulli(logits: torch.Tensor, counted: torch.Tensor | None = None) -> dist.Distribution:
@@ -110,7 +108,7 @@ class CVAE(nn.Module):
 
     def __init__(
         self,
-        condition: Condition,
+        condition: nn.Module,
         z_dim: int = 200,
         hidden: Sequence[int] = (500, 500),
         prior: str = "conditional",

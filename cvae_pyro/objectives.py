@@ -30,9 +30,8 @@ import torch
 from pyro import poutine
 from pyro.contrib.autoname import scope
 
+from .config import OBJECTIVES
 from .models import CVAE
-
-OBJECTIVES = ("cvae", "gsnn", "hybrid")  #: training objectives of Sohn et al.
 
 Program = Callable[..., object]  #: a Pyro model or guide
 Pair = tuple[Program, Program]  #: (model, guide)

@@ -1,8 +1,8 @@
-"""``python -m cvae_pyro.reproduce``: the command lives in :mod:`cvae_pyro.cli.reproduce`."""
+"""``python -m cvae_pyro.reproduce``: see :func:`cvae_pyro.cli.reproduce`."""
 
 import sys
 
-from .cli.reproduce import main
+from .cli import reproduce as main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,6 +23,9 @@ moved into place with ``run.json`` last (it lists every file with its SHA-256).
 If the process dies while moving, the next ``reproduce`` (or ``--combine``) in
 that folder finishes the move before doing anything else; an incomplete staging
 folder is deleted. The results folder is locked while a command writes it.
+
+:func:`markdown_table` and :func:`write_table` turn the rows into the committed
+tables; :func:`reproduce_command` is what ``python -m cvae_pyro.reproduce`` runs.
 """
 
 from __future__ import annotations
@@ -40,16 +43,15 @@ from pathlib import Path
 import pandas as pd
 import pyro
 import torch
+from tqdm import tqdm
 
-from .build import BASELINE
-from .checkpoints import save_json
+from .checkpoints import check_out_dir, folder_lock, save_json, write_atomic
+from .conditions import BASELINE
 from .config import ReproduceConfig, TrainConfig
-from .data import MNIST, dataset_info
+from .data import MNIST, dataset_info, load_data, resolve_device
 from .errors import ConfigError, one_line
-from .evaluation import evaluate_run_dir
-from .experiment import load_data, resolve_device, run
-from .locks import folder_lock
-from .tables import write_table
+from .evaluation import MASK_MODEL, evaluate_run_dir
+from .experiment import run
 
 #: Called after each phase with a short description of the next one (progress bars).
 Progress = Callable[[str], None]
@@ -358,3 +360,155 @@ def _reproduce(
 
     publish(results_dir, write)
     return tables[0]
+
+
+#: Rows of the markdown table: (label, model, estimator).
+TABLE_ROWS = [
+    ("NN (baseline)", BASELINE, "NN"),
+    ("GSNN (MC)", "gsnn", "MC"),
+    ("CVAE (MC)", "cvae", "MC"),
+    ("CVAE (IS)", "cvae", "IS"),
+    ("hybrid (IS)", "hybrid", "IS"),
+    ("mask NN (baseline, any mask)", "mask_baseline", "NN"),
+    ("mask CVAE (MC, any mask)", "mask", "MC"),
+    ("mask CVAE (IS, any mask)", "mask", "IS"),
+]
+MASK_NOTE = (
+    " The mask rows are one model (and its baseline) trained on random masks of every "
+    "kind, evaluated on each quadrant layout."
+)
+CSV_COLUMNS = [
+    "model",
+    "estimator",
+    "quadrants",
+    "nll_mean",
+    "nll_stderr",
+    "seeds",
+    "samples",
+    "nll_seed_std",
+    "images",
+]
+
+
+def aggregate(rows: list[dict]) -> pd.DataFrame:
+    """Per (model, estimator, quadrants): mean over seeds of the mean, stderr and seed std."""
+    frame = pd.DataFrame(rows)
+    grouped = frame.groupby(["model", "estimator", "quadrants"], sort=False)
+    table = grouped.agg(
+        nll_mean=("nll_mean", "mean"),
+        nll_stderr=("nll_stderr", "mean"),
+        seeds=("seed", "nunique"),
+        samples=("samples", "first"),
+        nll_seed_std=("nll_mean", "std"),
+        images=("images", "first"),
+    )
+    return table.reset_index()[CSV_COLUMNS]
+
+
+def _cell(row: pd.Series) -> str:
+    text = format_pm(row.nll_mean, row.nll_stderr)
+    if row.seeds > 1:
+        text += f" (± {row.nll_seed_std:.2f} over {row.seeds} seeds)"
+    return text
+
+
+def markdown_table(table: pd.DataFrame, quadrants: Sequence[int]) -> str:
+    """The paper's table as markdown: rows of models and estimators, columns of quadrants."""
+    header = "| | " + " | ".join(f"{q} quadrant{'s' if q > 1 else ''}" for q in quadrants) + " |"
+    lines = [header, "| --- |" + " --- |" * len(quadrants)]
+    lookup = {(r.model, r.estimator, r.quadrants): r for r in table.itertuples()}
+    for label, model, estimator in TABLE_ROWS:
+        cells = [lookup.get((model, estimator, q)) for q in quadrants]
+        if any(c is not None for c in cells):
+            lines.append(
+                f"| {label} | "
+                + " | ".join(_cell(c) if c is not None else "n/a" for c in cells)
+                + " |"
+            )
+    gaps = []
+    for q in quadrants:
+        nn, cvae = lookup.get((BASELINE, "NN", q)), lookup.get(("cvae", "IS", q))
+        gaps.append(f"{nn.nll_mean - cvae.nll_mean:.2f}" if nn and cvae else "n/a")
+    lines.append("| Performance gap (NN - CVAE (IS)) | " + " | ".join(gaps) + " |")
+    return "\n".join(lines)
+
+
+def write_table(
+    rows: list[dict],
+    quadrants: Sequence[int],
+    results_dir: Path,
+    samples: int,
+    dataset_title: str = "MNIST",
+) -> pd.DataFrame:
+    """Write ``cll_table.csv`` and ``cll_table.md`` into ``results_dir``; return the table."""
+    table = aggregate(rows)
+    write_atomic(
+        results_dir / "cll_table.csv",
+        lambda tmp: table.to_csv(tmp, index=False, float_format="%.4f"),
+    )
+    seeds = sorted({r["seed"] for r in rows})
+    text = (
+        f"# Negative conditional log-likelihood on the {dataset_title} test set "
+        "(nats per image)\n\n"
+        f"Lower is better. Mean ± standard error over the {rows[0]['images']} test images; "
+        f"S = {samples} latent samples per image for MC and IS; seeds {seeds}. Likelihood: "
+        "Bernoulli over the output pixels, evaluated on grey levels (binary cross-entropy). "
+        "NN: exact. MC: z from the prior network. IS: z from the recognition network."
+        + (MASK_NOTE if any(r["model"] == MASK_MODEL for r in rows) else "")
+        + "\n\n"
+        + markdown_table(table, quadrants)
+        + "\n"
+    )
+    write_atomic(results_dir / "cll_table.md", lambda tmp: tmp.write_text(text))
+    return table
+
+
+def format_pm(mean: float, stderr: float, digits: int = 2) -> str:
+    """A mean and its standard error as ``"66.49 ± 0.21"``.
+
+    Args:
+        mean: the estimate, for example a negative CLL in nats per image.
+        stderr: its standard error, in the same unit.
+        digits: decimals of both numbers.
+
+    Returns:
+        Both numbers rounded to ``digits`` decimals, joined by `` ± ``. Give the
+        unrounded values: rounding an already rounded number (say ``0.1150`` read back
+        from a CSV written with four decimals) can move the last digit.
+    """
+    return f"{mean:.{digits}f} ± {stderr:.{digits}f}"
+
+
+def reproduce_command(cfg: ReproduceConfig, command: str) -> None:
+    """``python -m cvae_pyro.reproduce``: train, evaluate and tabulate, or ``--combine``."""
+    results_dir = check_out_dir(cfg.results_dir, "--results-dir")
+    if cfg.combine:
+        title = dataset_info(cfg.dataset).title
+        table = combine(cfg.combine, results_dir, command, title)
+        quadrants = sorted(table.quadrants.unique())
+    else:
+        check_out_dir(cfg.runs_dir, "--runs-dir")
+        jobs = len(cfg.seeds) * len(cfg.quadrants) * (len(cfg.objectives) + 1)
+        jobs = 0 if cfg.mask_only else jobs
+        if cfg.mask_model:
+            jobs += len(cfg.seeds) * (1 + len(cfg.quadrants))
+        bar = tqdm(total=jobs, unit="job", desc="reproduce", position=0)
+        started: list[str] = []
+
+        def progress(phase: str) -> None:
+            bar.update(len(started))  # the phase before this one is done
+            started[:] = [phase]
+            bar.set_description(phase)
+
+        try:
+            table = reproduce(cfg, command, progress)
+        except BaseException:
+            bar.close()  # and end its line, so that the error gets a line of its own
+            bar.fp.write("\n")
+            bar.fp.flush()
+            raise
+        bar.update(1)
+        bar.close()
+        quadrants = list(cfg.quadrants)
+    print(markdown_table(table, quadrants))
+    print(f"wrote {Path(cfg.results_dir) / 'cll_table.md'}")

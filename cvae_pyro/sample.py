@@ -1,8 +1,8 @@
-"""``python -m cvae_pyro.sample``: the command lives in :mod:`cvae_pyro.cli.sample`."""
+"""``python -m cvae_pyro.sample``: see :func:`cvae_pyro.cli.sample`."""
 
 import sys
 
-from .cli.sample import main
+from .cli import sample as main
 
 if __name__ == "__main__":
     sys.exit(main())

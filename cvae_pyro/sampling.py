@@ -1,24 +1,133 @@
-"""Draw digits from a trained label CVAE (the library behind ``python -m cvae_pyro.sample``).
+"""Draw from trained CVAEs: label samples and picture completions (``sample``, ``complete``).
 
-Samples are pixel probabilities of p(y|c,z) for z from the prior p(z|c), where
-c is the requested digit. Every digit shares the same standard-normal noise:
-``z = loc_c + scale_c * eps`` with ``(loc_c, scale_c)`` from the prior network
-(loc 0 and scale 1 for ``--prior standard``), so column ``j`` of ``--digit all``
-shows one style written as every digit.
+A completion keeps the visible pixels as they are and fills the hidden ones with
+the pixel probabilities of p(y|x,z), z drawn from the conditional prior p(z|x).
+The model is the mask CVAE (``--condition mask``), which takes any mask; when
+none is trained, a quadrant CVAE can complete its own layout (the ``--keep``
+choices). :func:`find_model` says which model it found, or which command trains one.
+
+:func:`sample_command` and :func:`complete_command` are what ``python -m
+cvae_pyro.sample`` and ``python -m cvae_pyro.complete`` run once their arguments
+are parsed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
+import matplotlib.pyplot as plt
 import torch
 
-from .conditions import NUM_CLASSES
+from .checkpoints import check_out_dir, save_figure
+from .conditions import load_pretrained, load_trained, pretrained_path, sample_digits
+from .config import (
+    DEFAULT_DATASET,
+    KEEP_LAYOUTS,
+    NUM_CLASSES,
+    CompleteConfig,
+    SampleConfig,
+    run_dir,
+)
+from .data import dataset_info, load_data, resolve_device
 from .errors import CheckpointError, ConfigError
+from .images import hide_mask, picture_to_digit, read_mask
+from .masks import NUM_PIXELS, input_mask
 from .models import CVAE
+from .plots import completion_figure, label_samples_figure
 
 MAX_SAMPLES = 100  #: most samples per digit the command draws
 ALL_DIGITS = "all"  #: ``--digit all``: one row per digit 0..9
+MAX_NAME_BYTES = 255  #: longest file name most file systems accept
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One picture completed n times.
+
+    Attributes:
+        picture: ``(784,)`` the picture as read.
+        visible: ``(784,)`` bool, True where a pixel is visible.
+        guess: ``(784,)`` the baseline NN's guess in the hidden pixels, visible ones kept.
+        samples: ``(n, 784)`` completions: visible pixels kept, hidden ones drawn.
+        model: which model made them, in words.
+    """
+
+    picture: torch.Tensor
+    visible: torch.Tensor
+    guess: torch.Tensor
+    samples: torch.Tensor
+    model: str
+
+
+def find_model(
+    out_dir: str | Path,
+    dataset: str = DEFAULT_DATASET,
+    keep: str | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[CVAE, str]:
+    """The trained model to complete with, and a line naming it.
+
+    The mask CVAE in ``out_dir/mask`` first; else, when ``keep`` names a quadrant
+    layout, the quadrant CVAE of that layout; else the shipped mask CVAE of ``dataset``.
+
+    Raises:
+        CheckpointError: neither is trained (the message gives the training command).
+    """
+    mask_path = run_dir(out_dir, "mask", None, dataset) / "cvae.pt"
+    expect = {"dataset": dataset}
+    if mask_path.exists():
+        cvae = load_trained(mask_path, device, "cvae", {**expect, "condition": "mask"}).module
+        return cvae, f"mask CVAE {mask_path}"
+    quadrants = KEEP_LAYOUTS.get(keep) if keep else None
+    if quadrants is not None:
+        path = run_dir(out_dir, "quadrant", quadrants, dataset) / "cvae.pt"
+        if path.exists():
+            quadrant = {"condition": "quadrant", "quadrants": quadrants}
+            found = load_trained(path, device, "cvae", {**expect, **quadrant})
+            return found.module, f"{quadrants}-quadrant CVAE {path} (no mask model trained)"
+    if pretrained_path("mask", dataset) is not None:
+        trained, line = load_pretrained("mask", dataset, device)
+        return trained.module, line
+    extra = "" if dataset == DEFAULT_DATASET else f" --dataset {dataset}"
+    command = f"python -m cvae_pyro.train --out-dir {out_dir}{extra}"
+    also = f" (or `{command} --quadrants {quadrants}` for --keep {keep})" if quadrants else ""
+    raise CheckpointError(
+        f"no mask model in {mask_path.parent}: train one with `{command} --condition mask`{also}"
+    )
+
+
+def keep_mask(keep: str) -> torch.Tensor:
+    """``(784,)`` bool visible pixels of a ``--keep`` quadrant layout."""
+    if keep not in KEEP_LAYOUTS:
+        raise ConfigError(f"--keep must be one of {', '.join(KEEP_LAYOUTS)}, got {keep!r}")
+    return input_mask(KEEP_LAYOUTS[keep])
+
+
+def complete(
+    cvae: CVAE, picture: torch.Tensor, visible: torch.Tensor, n: int, seed: int = 0, model: str = ""
+) -> Completion:
+    """Complete ``picture`` ``(784,)`` from its ``visible`` ``(784,)`` pixels, ``n`` times.
+
+    Raises:
+        ConfigError: a quadrant CVAE was given a mask other than its own layout.
+    """
+    device = next(cvae.parameters()).device
+    picture, visible = picture.to(device), visible.to(device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        guess, drawn = cvae.condition.complete(cvae, picture, visible, n)  # (784,), (n, 784)
+    keep = visible.to(picture.dtype)
+    samples = keep * picture + (1 - keep) * drawn  # (n, 784)
+    guess = keep * picture + (1 - keep) * guess  # (784,)
+    return Completion(picture.cpu(), visible.cpu(), guess.cpu(), samples.cpu(), model)
+
+
+def check_picture(picture: torch.Tensor) -> torch.Tensor:
+    """``picture`` as ``(784,)`` float; ConfigError for another size."""
+    if picture.numel() != NUM_PIXELS:
+        raise ConfigError(f"a picture must have {NUM_PIXELS} pixels, got {picture.numel()}")
+    return picture.reshape(NUM_PIXELS).float()
 
 
 def parse_digits(text: str) -> list[int]:
@@ -34,57 +143,88 @@ def parse_digits(text: str) -> list[int]:
     return [digit]
 
 
-def shared_noise(n: int, z_dim: int, seed: int) -> torch.Tensor:
-    """Standard-normal noise ``eps`` ``(n, z_dim)`` from its own generator (global RNG untouched)."""
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(n, z_dim, generator=gen)  # (n, z)
+def check_image_path(out: Path) -> Path:
+    """``out`` if an image can be written there in the format its suffix names; else ConfigError.
 
-
-def prior_latents(cvae: CVAE, digits: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """``z = loc_c + scale_c * eps`` for every digit c and noise row: ``(n, D, z_dim)``.
-
-    Args:
-        cvae: a label :class:`~cvae_pyro.models.CVAE`.
-        digits: ``(D,)`` int64 labels.
-        eps: ``(n, z_dim)`` standard-normal noise shared by all digits.
+    The suffix picks the format (.png, .jpg, .pdf, .svg, ... as matplotlib writes them).
     """
-    _, h_prior = cvae.condition(digits)  # (D, 10)
-    loc, scale = cvae.prior_net(h_prior)  # (D, z), (D, z)
-    return loc + scale * eps[:, None, :]  # (n, D, z)
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name such as {out / 'digits.png'}")
+    if len(out.name.encode()) > MAX_NAME_BYTES:
+        raise ConfigError(f"--out file name is {len(out.name.encode())} bytes; the limit is 255")
+    kind = out.suffix.lstrip(".").lower()
+    formats = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    if kind not in formats:
+        raise ConfigError(
+            f"--out {out.name}: use a suffix matplotlib writes ({', '.join(formats)})"
+        )
+    check_out_dir(out.parent, "--out folder")
+    return out
 
 
-def decode(cvae: CVAE, digits: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Pixel probabilities of p(y|c,z) for ``z`` ``(..., D, z_dim)``: ``(..., D, 784)``."""
-    h, _ = cvae.condition(digits)  # (D, 10)
-    return torch.sigmoid(cvae.generation_net(h, z))
+def sample_command(cfg: SampleConfig, command: str) -> None:
+    """``python -m cvae_pyro.sample``: draw digits from a label CVAE into an image file."""
+    digits = parse_digits(cfg.digit)
+    if not 1 <= cfg.n <= MAX_SAMPLES:
+        raise ConfigError(f"--n must lie in 1..{MAX_SAMPLES}, got {cfg.n}")
+    default = "digits.png" if len(digits) > 1 else f"digit_{digits[0]}.png"
+    out = check_image_path(Path(cfg.out or default))
+    cvae, model = find_label_model(cfg)
+    samples = sample_digits(cvae, digits, cfg.n, cfg.seed)  # (D, n, 784)
+    names = dataset_info(cfg.dataset).class_names
+    print(f"drawn by the {model}")
+    print(f"saved {save_figure(label_samples_figure(samples, digits, names), out)}")
 
 
-def check_label_cvae(cvae: CVAE) -> None:
-    """Raise :class:`CheckpointError` unless ``cvae`` is a CVAE conditioned on the label."""
-    if getattr(getattr(cvae, "condition", None), "kind", None) != "label":
-        raise CheckpointError("this checkpoint is not a label CVAE (train with --condition label)")
+def find_label_model(cfg: SampleConfig) -> tuple[CVAE, str]:
+    """``--checkpoint``, else the label CVAE in ``--out-dir``, else the shipped one; its name.
 
-
-def sample_digits(cvae: CVAE, digits: Sequence[int], n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` samples of each digit, the same latent noise for every digit.
-
-    Args:
-        cvae: a trained label :class:`~cvae_pyro.models.CVAE`.
-        digits: the D digits to draw, each 0..9.
-        n: samples per digit.
-        seed: seed of the shared noise ``eps``.
-
-    Returns:
-        Pixel probabilities in [0, 1], ``(D, n, 784)``.
+    Raises:
+        CheckpointError: none of them exists (the message gives the training command).
     """
-    check_label_cvae(cvae)
-    if n < 1:
-        raise ConfigError(f"n must be a positive integer, got {n}")
-    if any(not 0 <= int(d) < NUM_CLASSES for d in digits):
-        raise ConfigError(f"digits must lie in 0..9, got {list(digits)}")
-    device = next(cvae.parameters()).device
-    labels = torch.as_tensor(list(digits), dtype=torch.long, device=device)  # (D,)
-    eps = shared_noise(n, cvae.z_dim, seed).to(device)  # (n, z)
-    with torch.no_grad():
-        z = prior_latents(cvae, labels, eps)  # (n, D, z)
-        return decode(cvae, labels, z).transpose(0, 1)  # (D, n, 784)
+    device = resolve_device(cfg.device)
+    expect = {"condition": "label", "dataset": cfg.dataset}
+    path = Path(cfg.checkpoint or run_dir(cfg.out_dir, "label", None, cfg.dataset) / "cvae.pt")
+    if cfg.checkpoint is not None or path.exists():
+        return load_trained(path, device, "cvae", expect).module, f"label CVAE {path}"
+    if pretrained_path("label", cfg.dataset) is not None:
+        trained, line = load_pretrained("label", cfg.dataset, device)
+        return trained.module, line
+    extra = "" if cfg.dataset == DEFAULT_DATASET else f" --dataset {cfg.dataset}"
+    raise CheckpointError(
+        f"no label model in {path.parent}: train one with `python -m cvae_pyro.train "
+        f"--condition label --out-dir {cfg.out_dir}{extra}`"
+    )
+
+
+def read_picture(cfg: CompleteConfig) -> torch.Tensor:
+    """``(784,)``: ``--image`` made MNIST-like, or dataset image ``--index`` of ``--split``."""
+    if cfg.image is not None:
+        return picture_to_digit(cfg.image)
+    split = load_data(cfg.data_dir, None, torch.device("cpu"), cfg.dataset).split(cfg.split)
+    if cfg.index >= len(split):
+        raise ConfigError(f"--index {cfg.index}: the {cfg.split} split has {len(split)} images")
+    return split.images[cfg.index]
+
+
+def visible_pixels(cfg: CompleteConfig) -> torch.Tensor:
+    """``(784,)`` bool visible pixels from ``--keep``, ``--mask`` or ``--hide``."""
+    if cfg.keep is not None:
+        return keep_mask(cfg.keep)
+    if cfg.mask is not None:
+        return read_mask(cfg.mask)
+    return hide_mask(cfg.hide)
+
+
+def complete_command(cfg: CompleteConfig, command: str) -> None:
+    """``python -m cvae_pyro.complete``: complete the hidden part of a picture into a PNG."""
+    visible = visible_pixels(cfg)
+    picture = read_picture(cfg)
+    out = Path(cfg.out)
+    check_out_dir(out.parent, "--out folder")
+    device = resolve_device(cfg.device)
+    cvae, model = find_model(cfg.out_dir, cfg.dataset, cfg.keep, device)
+    completion = complete(cvae, picture, visible, cfg.n, cfg.seed, model)
+    print(f"completed by the {model}")
+    print(f"saved {save_figure(completion_figure(completion), out)}")

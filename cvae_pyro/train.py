@@ -1,8 +1,8 @@
-"""``python -m cvae_pyro.train``: the command lives in :mod:`cvae_pyro.cli.train`."""
+"""``python -m cvae_pyro.train``: see :func:`cvae_pyro.cli.train`."""
 
 import sys
 
-from .cli.train import main
+from .cli import train as main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -226,12 +226,10 @@ def fit(
     module: nn.Module,
     pair: Pair,
     name: str,
-    kind: str,
-    train: Pairs,
+    train: tuple[Pairs, Redraw | None],
     validation: Pairs,
     cfg: TrainConfig,
     architecture: dict,
-    redraw: Redraw | None = None,
 ) -> TrainState:
     """Train the (model, guide) ``pair`` by SVI, early-stopping on validation.
 
@@ -240,17 +238,18 @@ def fit(
             whose networks the pair uses; its weights are saved.
         pair: ``(model, guide)``, for example ``objective_pair(cvae, "gsnn")``.
         name: file stem of its checkpoints in ``cfg.run_dir``: ``{name}.pt`` (best weights)
-            and ``{name}_last.pt`` (state to resume from).
-        kind: what the checkpoints hold (baseline, cvae, gsnn, hybrid or label).
-        train: ``(c, y)`` training pairs on the training device.
-        validation: ``(c, y)`` validation pairs.
+            and ``{name}_last.pt`` (state to resume from); "baseline" or the objective.
+        train: ``((x, y), redraw)``: the training pairs on the training device and the
+            per-batch hook (see :func:`train_epoch`), or None.
+        validation: ``(x, y)`` validation pairs.
         cfg: the run's settings (epochs, patience, batch size, learning rate, seed, resume).
         architecture: settings stored in the checkpoints and checked on resume.
-        redraw: per-batch hook of training (see :func:`train_epoch`); validation is left as is.
 
     Returns:
         The final state; ``module`` holds the best weights.
     """
+    kind = "baseline" if name == "baseline" else "cvae"
+    (train, redraw), rule = train, EarlyStopping.of(cfg)
     best_path, last_path = cfg.run_dir / f"{name}.pt", cfg.run_dir / f"{name}_last.pt"
     svi, optim = make_svi(module, pair, cfg.lr)
     shuffle = torch.Generator()
@@ -305,7 +304,7 @@ def fit(
             f"val {val_loss:8.3f} nats/image  {seconds:6.1f} s  {_mark(state, improved)}",
         )
         if state.finished:
-            _log(cfg, f"{name}: {EarlyStopping.of(cfg).stop_reason(state, cfg.epochs)}")
+            _log(cfg, f"{name}: {rule.stop_reason(state, cfg.epochs)}")
     module.load_state_dict(load_checkpoint(best_path, expect=architecture, kind=kind)["state_dict"])
     module.eval()
     return state

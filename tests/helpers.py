@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
+import random
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+
+import torch
 
 from cvae_pyro.data import DATA_ENV_VAR
 
@@ -41,3 +46,46 @@ def popen_module(module: str, args: list[str], data_dir: Path) -> subprocess.Pop
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def bad_checkpoint_corpus(good: dict) -> dict[str, bytes]:
+    """Fixed bad files for a checkpoint's place, the same on every run (no random input).
+
+    ``good`` is a real checkpoint's payload; the corpus holds text, empty and short
+    files, fixed-seed noise, a cut-off zip, zips of the wrong content, and payloads with
+    the wrong types in their fields.
+    """
+
+    def saved(obj: object) -> bytes:
+        buffer = io.BytesIO()
+        torch.save(obj, buffer)
+        return buffer.getvalue()
+
+    noise = random.Random(20_151_207)
+    whole = saved(good)
+    foreign_zip = io.BytesIO()
+    with zipfile.ZipFile(foreign_zip, "w") as archive:
+        archive.writestr("notes.txt", "not a checkpoint")
+    corpus = {
+        "empty": b"",
+        "text": b"hello, this is a text file\n",
+        "utf-16 text": "\ufeffa checkpoint?".encode("utf-16"),
+        "one byte": b"\x80",
+        "pickle of a string": saved("cvae"),
+        "zip of text": foreign_zip.getvalue(),
+        "zip cut in half": whole[: len(whole) // 2],
+        "zip without its last 100 bytes": whole[:-100],
+        "list payload": saved([1, 2, 3]),
+        "kind is a number": saved({**good, "kind": 7}),
+        "architecture is a list": saved({**good, "architecture": [1]}),
+        "no state_dict": saved({k: v for k, v in good.items() if k != "state_dict"}),
+        "state_dict is a string": saved({**good, "state_dict": "weights"}),
+        "hidden is a string": saved(
+            {**good, "architecture": {**good["architecture"], "hidden": "x"}}
+        ),
+    }
+    for size in (16, 3000, 30_000):
+        corpus[f"noise {size} bytes"] = noise.randbytes(size)
+    end = whole.rindex(b"PK\x05\x06")  # the zip's end-of-directory record
+    corpus["zip directory zeroed"] = whole[:end] + bytes(len(whole) - end)
+    return corpus

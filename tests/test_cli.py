@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cvae_pyro.cli.common import Parser, add_config_options, command_line
+from cvae_pyro.cli import Parser, add_config_options, command_line
 from cvae_pyro.config import EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
 
 README = Path(__file__).parents[1] / "README.md"

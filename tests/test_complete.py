@@ -9,13 +9,13 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from cvae_pyro.cli.complete import main
-from cvae_pyro.completion import complete, find_model, keep_mask
+from cvae_pyro.complete import main
 from cvae_pyro.config import CompleteConfig, TrainConfig
 from cvae_pyro.errors import CheckpointError, ConfigError
 from cvae_pyro.experiment import run
+from cvae_pyro.images import hide_mask, picture_to_digit
 from cvae_pyro.masks import NUM_PIXELS, input_mask
-from cvae_pyro.pictures import hide_mask, picture_to_digit
+from cvae_pyro.sampling import complete, find_model, keep_mask
 
 
 def draw_seven(path: Path) -> Path:

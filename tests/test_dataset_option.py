@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from cvae_pyro.build import load_trained
 from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint
-from cvae_pyro.cli.evaluate import main as evaluate_main
-from cvae_pyro.cli.sample import main as sample_main
-from cvae_pyro.cli.sample import samples_figure
+from cvae_pyro.conditions import load_trained
 from cvae_pyro.config import EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig, run_dir
 from cvae_pyro.data import DATASETS
 from cvae_pyro.errors import CheckpointError, ConfigError
+from cvae_pyro.evaluate import main as evaluate_main
 from cvae_pyro.experiment import run
+from cvae_pyro.plots import label_samples_figure
+from cvae_pyro.sample import main as sample_main
 
 FASHION = "fashion-mnist"
 
@@ -37,7 +37,7 @@ def test_fashion_runs_go_to_their_own_folder(fashion_runs):
     label = fashion_runs / FASHION / "label"
     assert (label / "digits.png").stat().st_size > 5_000
     trained = load_trained(label / "cvae.pt")
-    assert trained.kind == "label" and trained.architecture["dataset"] == FASHION
+    assert trained.condition.name == "label" and trained.architecture["dataset"] == FASHION
     baseline = load_checkpoint(fashion_runs / FASHION / "q2" / "baseline.pt")
     assert baseline["architecture"]["dataset"] == FASHION
 
@@ -92,6 +92,6 @@ def test_sample_rows_are_named_by_class(fashion_runs, tmp_path, capsys):
     assert sample_main([*args, "--dataset", FASHION]) == 0
     assert out.stat().st_size > 5_000
     names = DATASETS[FASHION].class_names
-    fig = samples_figure(torch.rand(10, 3, 784), list(range(10)), names)
+    fig = label_samples_figure(torch.rand(10, 3, 784), list(range(10)), names)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == list(names) and labels[0] == "T-shirt/top"

@@ -7,11 +7,11 @@ none); ``device="cpu"`` is covered by every other test.
 import pytest
 import torch
 
-from cvae_pyro.build import load_trained
+from cvae_pyro.conditions import load_trained, sample_digits
 from cvae_pyro.config import TrainConfig
+from cvae_pyro.data import load_data
 from cvae_pyro.evaluation import evaluate_run_dir
-from cvae_pyro.experiment import load_data, run
-from cvae_pyro.sampling import sample_digits
+from cvae_pyro.experiment import run
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 

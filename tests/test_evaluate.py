@@ -6,10 +6,10 @@ import shutil
 import pytest
 import torch
 
-from cvae_pyro.build import load_trained
-from cvae_pyro.cli.evaluate import main
+from cvae_pyro.conditions import load_trained
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_mnist
+from cvae_pyro.evaluate import main
 from cvae_pyro.experiment import run
 from cvae_pyro.masks import split_xy
 from cvae_pyro.metrics import is_nll, nn_nll

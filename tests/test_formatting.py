@@ -3,8 +3,7 @@
 import json
 from pathlib import Path
 
-from cvae_pyro.formatting import format_pm
-from cvae_pyro.tables import aggregate, markdown_table
+from cvae_pyro.reproduction import aggregate, format_pm, markdown_table
 
 ROOT = Path(__file__).parents[1]
 

@@ -12,8 +12,17 @@ import pytest
 import torch
 from pyro import poutine
 
-from cvae_pyro.build import load_model
-from cvae_pyro.classifier import (
+from cvae_pyro.conditions import (
+    LabelCondition,
+    QuadrantCondition,
+    load_model,
+    prior_latents,
+    sample_digits,
+)
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.data import load_mnist
+from cvae_pyro.errors import CheckpointError, ConfigError
+from cvae_pyro.evaluation import (
     ClassifierConfig,
     accuracy,
     digit_accuracy,
@@ -21,16 +30,11 @@ from cvae_pyro.classifier import (
     save_classifier,
     train_classifier,
 )
-from cvae_pyro.cli.sample import main as sample_main
-from cvae_pyro.cli.train import main as train_main
-from cvae_pyro.conditions import LabelCondition, QuadrantCondition
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.data import load_mnist
-from cvae_pyro.errors import CheckpointError, ConfigError
 from cvae_pyro.experiment import run
 from cvae_pyro.models import CVAE, BaselineNN
 from cvae_pyro.objectives import objective_pair
-from cvae_pyro.sampling import prior_latents, sample_digits
+from cvae_pyro.sample import main as sample_main
+from cvae_pyro.train import main as train_main
 
 B, Z = 5, 4  # batch and latent size of the untrained models
 SHORT = {"limit": 2000, "epochs": 3, "batch_size": 32, "lr": 3e-3, "z_dim": 8}  # ~3 s of training

@@ -8,10 +8,10 @@ import time
 import pytest
 import torch
 
+from cvae_pyro.config import IMAGE_SIDE, MASK_KINDS, MaskFamilyConfig
 from cvae_pyro.errors import ConfigError
-from cvae_pyro.mask_family import (
-    MASK_KINDS,
-    MaskFamilyConfig,
+from cvae_pyro.masks import NUM_PIXELS, input_mask
+from cvae_pyro.random_masks import (
     ensure_mixed,
     half_masks,
     keep_pixels,
@@ -23,7 +23,6 @@ from cvae_pyro.mask_family import (
     sample_masks,
     stroke_masks,
 )
-from cvae_pyro.masks import IMAGE_SIDE, NUM_PIXELS, input_mask
 
 DEFAULT = MaskFamilyConfig()
 MANY = 4000  # masks per statistical test

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from cvae_pyro.config import IMAGE_SIDE
 from cvae_pyro.masks import (
-    IMAGE_SIDE,
     NUM_PIXELS,
     input_dim,
     input_mask,

@@ -9,7 +9,8 @@ from pyro.infer import SVI, Trace_ELBO
 from pyro.optim import Adam
 from torch import nn
 
-from cvae_pyro.build import build_baseline
+from cvae_pyro.conditions import build_baseline
+from cvae_pyro.config import TrainConfig
 from cvae_pyro.metrics import Estimate, evaluate_cvae, is_nll, mc_nll, negative_elbo, nn_nll
 from cvae_pyro.models import CVAE
 from cvae_pyro.objectives import objective_pair
@@ -121,7 +122,7 @@ def test_gsnn_gets_mc_and_its_own_bound(toy):
     gsnn = CVAE(IdentityCondition(), z_dim=1, hidden=(32,))
     gsnn.load_state_dict(cvae.state_dict())
     torch.manual_seed(6)
-    estimates = evaluate_cvae(gsnn, x, y, 4000, seed=6, kind="gsnn")
+    estimates = evaluate_cvae(gsnn, x, y, 4000, seed=6, objective="gsnn")
     assert [e.estimator for e in estimates] == ["MC", "-ELBO"]
     mc, bound = estimates
     # the exact bound -E_p(z|x)[log p(y|x,z)], by quadrature over the 1-d latent
@@ -153,7 +154,7 @@ def test_chunk_size_does_not_change_estimates(toy, estimator):
 
 
 def test_nn_nll_is_summed_binary_cross_entropy():
-    baseline = build_baseline(2, (16,))
+    baseline = build_baseline(TrainConfig(quadrants=2, hidden=(16,)))
     x, y = torch.rand(5, 392), torch.rand(5, 392)
     expected = nn.functional.binary_cross_entropy_with_logits(baseline.net(x), y, reduction="none")
     est = nn_nll(baseline, x, y, chunk=2)

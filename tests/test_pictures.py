@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from cvae_pyro.config import IMAGE_SIDE
 from cvae_pyro.errors import ConfigError, DataError
-from cvae_pyro.masks import IMAGE_SIDE, NUM_PIXELS
-from cvae_pyro.pictures import (
+from cvae_pyro.images import (
     DIGIT_BOX,
     MASS_CENTRE,
     hide_mask,
@@ -17,6 +17,7 @@ from cvae_pyro.pictures import (
     picture_to_digit,
     read_mask,
 )
+from cvae_pyro.masks import NUM_PIXELS
 
 COORDS = torch.arange(IMAGE_SIDE, dtype=torch.float32)
 

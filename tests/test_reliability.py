@@ -23,14 +23,21 @@ import pyro.infer
 import pytest
 import torch
 
-from cvae_pyro import checkpoints, experiment, reproduction, training
-from cvae_pyro.checkpoints import save_checkpoint
-from cvae_pyro.cli import evaluate, reproduce, sample, train
-from cvae_pyro.cli.common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE
+from cvae_pyro import (
+    checkpoints,
+    evaluate,
+    reproduce,
+    reproduction,
+    sample,
+    train,
+    training,
+)
+from cvae_pyro import data as data_module
+from cvae_pyro.checkpoints import LOCK_NAME, folder_lock, save_checkpoint
+from cvae_pyro.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE
 from cvae_pyro.errors import CheckpointError, one_line
-from cvae_pyro.locks import LOCK_NAME, folder_lock
 
-from .helpers import SMALL, cli_env, popen_module
+from .helpers import SMALL, bad_checkpoint_corpus, cli_env, popen_module
 
 QUICK = [*SMALL, "--limit", "300", "--epochs", "1", "--quiet", "--no-figures"]
 
@@ -99,7 +106,7 @@ def test_evaluate_refuses_a_file_of_another_kind(q2_run, tmp_path, data_dir, cap
     args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
     code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
     assert code == EXIT_USAGE
-    one_error_line(err, "gsnn.pt", "holds a cvae model, not gsnn")
+    one_error_line(err, "gsnn.pt", "objective='cvae' (this run: 'gsnn')")
 
 
 def test_size_mismatch_and_random_files_are_one_clean_line(q2_run, tmp_path, data_dir, capsys):
@@ -112,10 +119,25 @@ def test_size_mismatch_and_random_files_are_one_clean_line(q2_run, tmp_path, dat
     assert code == EXIT_USAGE
     one_error_line(err, "cvae.pt", "size mismatch for")
     assert len(err.strip().splitlines()) == 1
-    (run / "q2/cvae.pt").write_bytes(os.urandom(3000))
+    for name, data in bad_checkpoint_corpus(ckpt).items():
+        (run / "q2/cvae.pt").unlink()
+        (run / "q2/cvae.pt").write_bytes(data)
+        code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+        assert code == EXIT_USAGE, name
+        one_error_line(err, "cvae.pt")
+
+
+def test_weights_that_are_not_numbers_are_a_broken_checkpoint(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    ckpt = torch.load(run / "q2/cvae.pt", weights_only=True)
+    name = next(k for k in ckpt["state_dict"] if k.startswith("generation_net"))
+    ckpt["state_dict"][name][0] = float("nan")
+    torch.save(ckpt, run / "q2/cvae.pt")
+    args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
     code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
     assert code == EXIT_USAGE
-    one_error_line(err, "cvae.pt")
+    one_error_line(err, "cvae.pt", "not finite numbers")
+    assert not (run / "q2/evaluation_test.json").exists()
 
 
 def test_one_line_strips_ansi_and_keeps_the_named_line():
@@ -141,7 +163,7 @@ def test_a_lock_left_by_a_killed_process_never_blocks(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom cvae_pyro.locks import folder_lock\n"
+            "import sys, time\nfrom cvae_pyro.checkpoints import folder_lock\n"
             f"with folder_lock({str(folder)!r}):\n    print('held', flush=True)\n    time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
@@ -414,7 +436,7 @@ def test_ctrl_c_outside_the_epoch_loop(tmp_path, data_dir, capsys, monkeypatch, 
     if where == "checkpoint":
         monkeypatch.setattr(checkpoints.torch, "save", interrupt)
     else:
-        monkeypatch.setattr(experiment, "load_dataset", interrupt)
+        monkeypatch.setattr(data_module, "load_dataset", interrupt)
     args = ["--quadrants", "1", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path]
     code, err = call(train.main, args, capsys)
     assert code == EXIT_INTERRUPTED
@@ -586,7 +608,6 @@ def test_files_get_the_umask_and_stale_temporaries_are_removed(q2_run, tmp_path,
 
 INTERRUPT_DURING_TORCH_IMPORT = """
 import os, signal, sys
-sys.argv = [sys.argv[1]]  # what a command has while the package loads
 class SigintWhenTorchLoads:  # Ctrl-C, delivered exactly while torch is being imported
     def find_spec(self, name, path=None, target=None):
         if name == "torch":
@@ -594,47 +615,45 @@ class SigintWhenTorchLoads:  # Ctrl-C, delivered exactly while torch is being im
             os.kill(os.getpid(), signal.SIGINT)
         return None
 sys.meta_path.insert(0, SigintWhenTorchLoads())
-import cvae_pyro
-print("imported")
+from cvae_pyro import cli
+print("parsed")
+sys.exit(getattr(cli, sys.argv[1])(["--quadrants", "1", "--limit", "10", "--epochs", "1"]))
 """
 
 
-@pytest.mark.parametrize("argv0", ["-m", "/usr/local/bin/cvae-pyro-train"])
-def test_ctrl_c_while_a_command_starts_is_one_line(argv0):
+@pytest.mark.parametrize("command", ["train", "evaluate", "reproduce", "sample", "complete"])
+def test_ctrl_c_while_a_command_starts_is_one_line(command, tmp_path):
     """Ctrl-C while torch and Pyro load: one line, exit 130, no traceback."""
+    probe = INTERRUPT_DURING_TORCH_IMPORT
+    if command != "train":  # arguments each accepts
+        args = {"sample": '["--digit", "2"]', "complete": '["--index", "0", "--keep", "left"]'}
+        args.update(reproduce='["--limit", "10"]', evaluate='["--quadrants", "1"]')
+        probe = probe.replace(
+            '["--quadrants", "1", "--limit", "10", "--epochs", "1"]', args[command]
+        )
     proc = subprocess.run(
-        [sys.executable, "-c", INTERRUPT_DURING_TORCH_IMPORT, argv0],
+        [sys.executable, "-c", probe, command],
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=tmp_path,
     )
     assert proc.returncode == EXIT_INTERRUPTED, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
         "cvae_pyro: interrupted while starting (nothing was written)"
     ]
-    assert "imported" not in proc.stdout
+    assert proc.stdout.strip() == "parsed"
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_library_import_keeps_the_usual_ctrl_c():
     """In a notebook or script the package does not take over SIGINT."""
-    proc = subprocess.run(
-        [sys.executable, "-c", INTERRUPT_DURING_TORCH_IMPORT, "notebook.py"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    probe = INTERRUPT_DURING_TORCH_IMPORT.replace(
+        "from cvae_pyro import cli", "import cvae_pyro.models"
     )
-    assert "KeyboardInterrupt" in proc.stderr or proc.returncode != 130
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, "train"], capture_output=True, text=True, timeout=120
+    )
+    assert "KeyboardInterrupt" in proc.stderr
     assert "interrupted while starting" not in proc.stderr
-
-
-def test_python_m_loads_the_package_with_argv0_dash_m(tmp_path):
-    """The guard's test of a command: argv[0] is "-m" while ``python -m`` loads the package."""
-    package = tmp_path / "probe"
-    package.mkdir()
-    (package / "__init__.py").write_text("import sys\nprint(sys.argv[0])\n")
-    (package / "run.py").write_text("")
-    proc = subprocess.run(
-        [sys.executable, "-m", "probe.run"], capture_output=True, text=True, cwd=tmp_path
-    )
-    assert proc.stdout.strip() == "-m"

@@ -6,8 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from cvae_pyro.cli.reproduce import main
-from cvae_pyro.tables import CSV_COLUMNS, aggregate, markdown_table
+from cvae_pyro.reproduce import main
+from cvae_pyro.reproduction import CSV_COLUMNS, aggregate, markdown_table
 
 
 def _row(model, estimator, q, seed, mean):

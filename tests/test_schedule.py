@@ -8,8 +8,8 @@ import pytest
 import torch
 from pyro.infer import SVI, Trace_ELBO
 
-from cvae_pyro.cli.train import main
 from cvae_pyro.config import TrainConfig
+from cvae_pyro.train import main
 from cvae_pyro.training import EarlyStopping, FusedAdam, TrainState, _advance
 
 RULE = EarlyStopping(patience=3, lr_patience=2, lr_decay=0.5, min_improvement=0.01)
@@ -136,4 +136,3 @@ def test_fused_adam_trains_a_param_outside_the_module():
     for _ in range(3):
         svi.step(torch.ones(4, 3))
     assert pyro.param("shift").item() > 0.1
-

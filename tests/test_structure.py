@@ -1,6 +1,9 @@
 """The package's layers: no import cycles, no project imports hidden inside functions."""
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "cvae_pyro"
@@ -103,5 +106,142 @@ def test_library_never_imports_the_command_line():
     edges, _ = import_graph()
     library = [m for m in edges if not m.startswith("cvae_pyro.cli")]
     shims = {f"cvae_pyro.{c}" for c in ("train", "evaluate", "reproduce", "sample", "complete")}
-    for module in set(library) - shims:
+    for module in set(library) - shims - {"cvae_pyro.__main__"}:
         assert not {e for e in edges[module] if e.startswith("cvae_pyro.cli")}, module
+
+
+MAX_MODULES = 26  #: modules of the package, the five python -m entry points included
+MAX_LAYERS = 8  #: modules on the longest chain of imports
+#: Where a condition's name may be compared: the conditions themselves, the settings and
+#: the command line. Everywhere else asks the condition's class (conditions.condition_type).
+CONDITION_NAME_HOMES = {"cvae_pyro.conditions", "cvae_pyro.config", "cvae_pyro.cli"}
+CONDITION_NAMES = {"quadrant", "label", "mask"}
+
+
+def layers(edges: dict[str, set[str]]) -> dict[str, int]:
+    """Each module's layer: 1 for a module importing none of the package, else 1 + the deepest."""
+    found: dict[str, int] = {}
+
+    def layer(module: str) -> int:
+        if module not in found:
+            found[module] = 1 + max((layer(m) for m in edges.get(module, ())), default=0)
+        return found[module]
+
+    for module in edges:
+        layer(module)
+    return found
+
+
+def condition_name_comparisons(tree: ast.AST) -> list[int]:
+    """Lines that compare something with a condition's name (``== "mask"``, ``in ("label",)``)."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            values = [node.left, *node.comparators]
+            for value in values:
+                strings = [value] if isinstance(value, ast.Constant) else []
+                if isinstance(value, ast.Tuple | ast.List | ast.Set):
+                    strings = [v for v in value.elts if isinstance(v, ast.Constant)]
+                if any(s.value in CONDITION_NAMES for s in strings):
+                    lines.append(node.lineno)
+    return lines
+
+
+def test_few_modules_on_few_layers():
+    edges, _ = import_graph()
+    assert len(edges) <= MAX_MODULES, sorted(edges)
+    depth = layers(edges)
+    assert max(depth.values()) <= MAX_LAYERS, sorted(depth.items(), key=lambda kv: -kv[1])
+
+
+def test_the_layer_count_of_a_chain():
+    assert layers({"a": {"b"}, "b": {"c"}, "c": set(), "d": {"c"}}) == {
+        "a": 3,
+        "b": 2,
+        "c": 1,
+        "d": 2,
+    }
+
+
+def test_condition_names_are_compared_only_where_conditions_live():
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        module = module_name(path)
+        if module not in CONDITION_NAME_HOMES:
+            lines = condition_name_comparisons(ast.parse(path.read_text()))
+            if lines:
+                found[module] = lines
+    assert found == {}
+    probe = ast.parse('if cfg.condition == "mask":\n    pass\nx = kind in ("label", "cvae")\n')
+    assert condition_name_comparisons(probe) == [1, 3]
+
+
+NO_TORCH_PROBE = """
+import sys
+from cvae_pyro import cli
+import cvae_pyro
+for argv in (["--help"], ["--version"], ["--quadrants", "7"]):
+    try:
+        cli.train(argv)
+    except SystemExit as exit:
+        print("exit", exit.code)
+print("torch loaded:", "torch" in sys.modules, "pyro loaded:", "pyro" in sys.modules)
+"""
+
+
+def test_help_version_and_bad_arguments_answer_before_torch_loads():
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_TORCH_PROBE], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("exit 0") == 2 and "exit 2" in proc.stdout
+    assert "usage: python -m cvae_pyro.train" in proc.stdout
+    assert "torch loaded: False pyro loaded: False" in proc.stdout
+
+
+def test_importing_the_package_changes_nothing_in_the_process():
+    probe = (
+        "import os, signal, sys\n"
+        "before = (dict(os.environ), signal.getsignal(signal.SIGINT))\n"
+        "import cvae_pyro, cvae_pyro.experiment, cvae_pyro.cli\n"
+        "print(before == (dict(os.environ), signal.getsignal(signal.SIGINT)))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, "-m"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.stdout.strip() == "True", proc.stderr
+
+
+def test_python_m_cvae_pyro_lists_the_commands():
+    proc = subprocess.run(
+        [sys.executable, "-m", "cvae_pyro", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0
+    for command in ("train", "evaluate", "reproduce", "sample", "complete"):
+        assert command in proc.stdout
+    proc = subprocess.run(
+        [sys.executable, "-m", "cvae_pyro", "fly"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and "invalid choice: 'fly'" in proc.stderr
+
+
+def test_the_readme_layout_table_gives_each_module_its_layer():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    section = readme[readme.index("## Layout") :]
+    table = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].isdigit():
+            for name in cells[1].replace("`", "").split(","):
+                if name.strip() != "entry points":
+                    table[name.strip()] = int(cells[0])
+    edges, _ = import_graph()
+    depth = layers(edges)
+    found = {
+        m.removeprefix("cvae_pyro.").removeprefix("cvae_pyro") or "__init__": d
+        for m, d in depth.items()
+    }
+    shims = {"train", "evaluate", "reproduce", "sample", "complete", "__main__"}
+    assert {m: found[m] for m in table} == table
+    assert set(found) - shims == set(table)

@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from cvae_pyro.build import build_baseline, build_cvae, load_model
-from cvae_pyro.cli.train import main
+from cvae_pyro.conditions import build_baseline, build_cvae, load_model
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_mnist
 from cvae_pyro.experiment import run
+from cvae_pyro.train import main
 from cvae_pyro.training import elbo_loss
 
 from .helpers import SMALL
@@ -53,7 +53,7 @@ def test_end_to_end_cli_run(tmp_path, data_dir, capsys):
     data = load_mnist(data_dir)
     val = data.validation.head(300)
     torch.manual_seed(3)
-    untrained = build_cvae(cfg, build_baseline(1, cfg.hidden))
+    untrained = build_cvae(cfg, build_baseline(TrainConfig(quadrants=1, hidden=cfg.hidden)))
     trained = load_model(run_dir / "cvae.pt")
     before = elbo_loss((untrained.model, untrained.guide), untrained.condition.pairs(val), 1000, 0)
     after = elbo_loss((trained.model, trained.guide), trained.condition.pairs(val), 1000, 0)
@@ -117,7 +117,7 @@ BAD_ARGS = [
     (["--quadrants", "4"], "invalid choice"),
     (["--quadrants", "-1"], "invalid choice"),
     (["--quadrants", "two"], "invalid int value"),
-    ([], "quadrants (1, 2 or 3 quadrants given) is required"),
+    ([], "quadrants must be 1, 2 or 3 (the number of quadrants given), got None"),
     (["--quadrants", "1", "--epochs", "0"], "epochs must be a positive integer"),
     (["--quadrants", "1", "--batch-size", "-5"], "batch_size must be a positive integer"),
     (["--quadrants", "1", "--lr", "0"], "lr must be a positive finite number"),

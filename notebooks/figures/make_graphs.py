@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pyro
 import torch
+from cvae_pyro.build import build_baseline
 
 from cvae_pyro import CVAE, QuadrantCondition
-from cvae_pyro.build import build_baseline
 from cvae_pyro.masks import NUM_PIXELS, output_dim
 
 QUADRANTS = 1  # the notebook's task

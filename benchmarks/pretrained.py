@@ -1,0 +1,174 @@
+"""Make the shipped models: ``python benchmarks/pretrained.py --data-dir ../shared/data/mnist``.
+
+Trains (or reuses, when a finished run is in ``--runs-dir``) each model the package
+ships, with the package's own training code at its default settings (seed 0,
+early stopping on the validation split), exactly as ``python -m cvae_pyro.train
+--condition C --dataset D --out-dir RUNS_DIR --resume`` would. Then it writes a
+float16 copy of the best weights into ``cvae_pyro/pretrained/`` (a normal
+checkpoint: the loader turns the weights back into float32), evaluates the
+float32 run and the float16 file on the test split (IS, MC and the negative
+ELBO, S = 100; the mask model on each quadrant layout), and records everything in
+``cvae_pyro/pretrained/MANIFEST.json``: each file's SHA-256 and size, the command and
+settings that made it, its epochs and training seconds, and both evaluations, so
+the cost of float16 in nats is on record. ``results/pretrained.md`` is the table.
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: E402  (the OpenMP spin is set before torch is imported)
+from cvae_pyro.cli import tune_openmp
+
+tune_openmp()  # the commands' OpenMP spin, set before torch loads its runtime
+
+# isort: split
+import argparse
+import hashlib
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint, save_json, write_atomic
+from cvae_pyro.conditions import PRETRAINED_DIR, PRETRAINED_MANIFEST, Trained, load_trained
+from cvae_pyro.config import DEFAULT_SAMPLES, TrainConfig
+from cvae_pyro.data import dataset_info, load_data
+from cvae_pyro.evaluation import model_pairs
+from cvae_pyro.experiment import run
+from cvae_pyro.metrics import evaluate_cvae
+from cvae_pyro.reproduction import format_pm, machine_info
+
+#: (dataset, condition) of every shipped model. Fashion-MNIST's mask model (12.4 MB as
+#: float16) would take the tracked weights past the 30 MB budget, so it is not shipped.
+SHIPPED = (("mnist", "mask"), ("mnist", "label"), ("fashion-mnist", "label"))
+#: Settings recorded in the manifest (the rest are paths and console options).
+SKIPPED_SETTINGS = ("data_dir", "out_dir", "resume", "quiet", "figures", "device")
+TITLES = {"mask": "mask CVAE (completes any region)", "label": "label CVAE (class-conditional)"}
+
+
+def train(dataset: str, condition: str, args: argparse.Namespace) -> TrainConfig:
+    """Train (or reuse) one model; returns its settings."""
+    data_dir = args.fashion_data_dir if dataset == "fashion-mnist" else args.data_dir
+    cfg = TrainConfig(
+        condition=condition,
+        dataset=dataset,
+        data_dir=data_dir,
+        out_dir=args.runs_dir,
+        limit=args.limit,
+        epochs=args.epochs,
+        resume=True,
+        quiet=args.quiet,
+        figures=False,
+    )
+    run(cfg)
+    return cfg
+
+
+def half_copy(cfg: TrainConfig, out: Path) -> Path:
+    """The run's best CVAE with float16 weights, saved as a checkpoint at ``out``."""
+    ckpt = load_checkpoint(cfg.run_dir / "cvae.pt", kind="cvae")
+    state = {k: v.to(torch.float16) for k, v in ckpt["state_dict"].items()}
+    payload = {"architecture": ckpt["architecture"], "run": ckpt["run"], "state_dict": state}
+    return save_checkpoint(payload, out, "cvae")
+
+
+def evaluate(trained: Trained, cfg: TrainConfig, args: argparse.Namespace) -> dict:
+    """Test estimates, nats per image: ``{task: {estimator: [mean, stderr]}}``."""
+    data = load_data(cfg.data_dir, args.limit, torch.device("cpu"), cfg.dataset)
+    layouts = (1, 2, 3) if cfg.condition == "mask" else (None,)
+    found = {}
+    for quadrants in layouts:
+        x, y = model_pairs(trained, data.test, quadrants)
+        estimates = evaluate_cvae(trained.module, x, y, args.samples, seed=0)
+        task = f"q{quadrants}" if quadrants else "all"
+        found[task] = {e.estimator: [e.mean, e.stderr] for e in estimates}
+        found[task]["images"] = len(y)
+    return found
+
+
+def summary(test: dict) -> str:
+    """One line for messages: the test IS estimates."""
+    if "all" in test:
+        return f"test IS NLL {test['all']['IS'][0]:.2f} nats"
+    values = " / ".join(f"{test[f'q{q}']['IS'][0]:.2f}" for q in (1, 2, 3))
+    return f"test IS NLL {values} nats on the 1/2/3-quadrant tasks"
+
+
+def markdown(models: dict) -> str:
+    """The table of ``results/pretrained.md``."""
+    lines = [
+        "| shipped model | task | file | test IS, float32 run | test IS, float16 file "
+        "| float16 cost |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for record in models.values():
+        for task, f16 in record["test"]["float16"].items():
+            f32 = record["test"]["float32"][task]
+            name = "whole image" if task == "all" else f"{task[1]}-quadrant layout"
+            lines.append(
+                f"| {record['title']} | {name} | `{record['file']}` ({record['bytes'] / 2**20:.1f} MB) "
+                f"| {format_pm(*f32['IS'])} | {format_pm(*f16['IS'])} "
+                f"| {f16['IS'][0] - f32['IS'][0]:+.3f} nats |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train or reuse, export, evaluate, and write the manifest and the table."""
+    parser = argparse.ArgumentParser(prog="benchmarks/pretrained.py", description=__doc__)
+    parser.add_argument("--data-dir", help="MNIST's IDX files (else $CVAE_PYRO_DATA)")
+    parser.add_argument("--fashion-data-dir", help="Fashion-MNIST's (else its variable)")
+    parser.add_argument("--runs-dir", default="runs/pretrained", help="training runs")
+    parser.add_argument("--out-dir", default=str(PRETRAINED_DIR), help="the shipped files")
+    parser.add_argument("--results", default="results/pretrained.md", help="the table")
+    parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="S of IS and MC")
+    parser.add_argument("--epochs", type=int, default=200, help="most epochs (smoke runs)")
+    parser.add_argument("--limit", type=int, help="only the first N images (smoke runs)")
+    parser.add_argument("--quiet", action="store_true")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    command = shlex.join(["python", "benchmarks/pretrained.py", *argv])
+    out_dir = Path(args.out_dir)
+    models = {}
+    for dataset, condition in SHIPPED:
+        start = time.perf_counter()
+        cfg = train(dataset, condition, args)
+        metrics = load_checkpoint(cfg.run_dir / "cvae_last.pt")["train_state"]
+        path = half_copy(cfg, out_dir / f"{dataset}-{condition}.pt")
+        test = {
+            "float32": evaluate(load_trained(cfg.run_dir / "cvae.pt"), cfg, args),
+            "float16": evaluate(load_trained(path), cfg, args),
+        }
+        settings = {k: v for k, v in cfg.to_dict().items() if k not in SKIPPED_SETTINGS}
+        record = {
+            "file": path.name,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "bytes": path.stat().st_size,
+            "title": f"{dataset_info(dataset).title} {TITLES[condition]}",
+            "dataset": dataset,
+            "condition": condition,
+            "command": command,
+            "trained_with": f"python -m cvae_pyro.train --condition {condition} "
+            f"--dataset {dataset} --out-dir {args.runs_dir} --resume",
+            "settings": settings,
+            "epochs_run": metrics["epoch"],
+            "best_epoch": metrics["best_epoch"],
+            "training_seconds": round(sum(h["seconds"] for h in metrics["history"]), 1),
+            "samples": args.samples,
+            "test": test,
+        }
+        record["summary"] = summary(test["float16"])
+        models[f"{dataset}-{condition}"] = record
+        if not args.quiet:
+            print(f"{record['title']}: {record['summary']} ({time.perf_counter() - start:.0f} s)")
+    manifest = {"machine": machine_info(torch.device("cpu")), "models": models}
+    save_json(manifest, out_dir / PRETRAINED_MANIFEST.name)
+    table = markdown(models)
+    write_atomic(args.results, lambda tmp: tmp.write_text(f"{table}\nMade by `{command}`.\n"))
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

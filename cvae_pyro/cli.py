@@ -1,0 +1,328 @@
+"""The command line: parsers generated from the config dataclasses, one-line errors.
+
+``python -m cvae_pyro.train`` (and ``evaluate``, ``reproduce``, ``sample``,
+``complete``; also ``python -m cvae_pyro <command>`` and the ``cvae-pyro-*``
+scripts) all run :func:`main`: it parses the arguments with a parser generated
+from the command's dataclass in :mod:`cvae_pyro.config`, which needs no torch,
+so ``--help``, ``--version`` and a bad argument answer at once. Only then does it
+set up the process (the OpenMP spin, Ctrl-C while torch loads), import the
+library module that does the work (:data:`COMMANDS` names it, and
+:func:`importlib.import_module` loads it: the one deferred import of the
+package) and call its command function with the config. Our errors, failed file
+operations and Ctrl-C become one line on stderr and an exit status. Nothing in
+the library imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import errno
+import importlib
+import importlib.metadata
+import os
+import shlex
+import signal
+import sys
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .config import CompleteConfig, EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    CvaePyroError,
+    DataError,
+    FolderBusy,
+    TrainingInterrupted,
+    one_line,
+)
+
+EXIT_USAGE = 2  #: bad arguments, data or checkpoints
+EXIT_FAILURE = 1  #: the run itself failed (for example the loss diverged)
+EXIT_INTERRUPTED = 130  #: Ctrl-C
+MESSAGE_CHARS = 1000  #: longest error line printed
+#: libgomp's spin before idle OpenMP threads sleep. Measured on 2 cores, one CVAE SVI step:
+#: libgomp's default spin 11.8 ms alone but 290-510 ms when two processes share the cores;
+#: OMP_WAIT_POLICY=PASSIVE (no spin) 20 ms in both cases; 3000 iterations 13.6 ms alone
+#: and 27 ms shared. Set by :func:`tune_openmp` unless the environment sets either.
+GOMP_SPINCOUNT = "3000"
+INTERRUPTED_WHILE_STARTING = "cvae_pyro: interrupted while starting (nothing was written)"
+#: What a failed write or read of a file means, and the exit status it gets.
+OS_ERRORS = {
+    errno.ENOSPC: ("no space left on the disk", EXIT_FAILURE),
+    errno.EDQUOT: ("disk quota exceeded", EXIT_FAILURE),
+    errno.EACCES: ("permission denied", EXIT_USAGE),
+    errno.EPERM: ("operation not permitted", EXIT_USAGE),
+    errno.EROFS: ("read-only file system", EXIT_USAGE),
+    errno.ENAMETOOLONG: ("file name too long", EXIT_USAGE),
+    errno.EISDIR: ("is a folder, not a file", EXIT_USAGE),
+    errno.ENOTDIR: ("a part of the path is not a folder", EXIT_USAGE),
+    errno.ENOENT: ("no such file or folder", EXIT_USAGE),
+}
+
+Config = TypeVar("Config")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command: its settings, its help line, where its work is done, its Ctrl-C advice."""
+
+    config: type
+    description: str
+    run: str  # "module:function", called with (config, command line) once parsed
+    interrupted: str = "run the same command again"
+
+
+COMMANDS = {
+    "train": Command(
+        TrainConfig,
+        "Train the baseline NN and the CVAE of Sohn et al. (2015).",
+        "cvae_pyro.experiment:train_command",
+        "run the same command with --resume to continue",
+    ),
+    "evaluate": Command(
+        EvaluateConfig,
+        "Negative CLL estimates of trained models.",
+        "cvae_pyro.evaluation:evaluate_command",
+        "nothing was saved; run it again",
+    ),
+    "reproduce": Command(
+        ReproduceConfig,
+        "Train, evaluate and tabulate the CLL table.",
+        "cvae_pyro.reproduction:reproduce_command",
+        "run the same command again to continue; it resumes by itself",
+    ),
+    "sample": Command(
+        SampleConfig,
+        "Draw digits from a label CVAE trained with --condition label.",
+        "cvae_pyro.sampling:sample_command",
+        "nothing was written; run it again",
+    ),
+    "complete": Command(
+        CompleteConfig,
+        "Complete any region of a picture with a trained mask CVAE.",
+        "cvae_pyro.sampling:complete_command",
+    ),
+}
+
+
+def version() -> str:
+    """The installed package's version (written once, in pyproject.toml)."""
+    try:
+        return importlib.metadata.version("cvae-pyro")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (and exit status 2)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _unwrap_optional(kind: Any) -> Any:
+    """``int | None`` to ``int``; other types unchanged."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return kind
+
+
+def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
+    """One option per field of the dataclass ``config``: type, default and help from the field.
+
+    ``name: bool = False`` becomes ``--name``; ``name: bool = True`` becomes ``--no-name``;
+    ``tuple[T, ...]`` takes one or more values; ``choices`` comes from the field's metadata.
+    """
+    hints = typing.get_type_hints(config)
+    for f in dataclasses.fields(config):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "")
+        kind = _unwrap_optional(hints[f.name])
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        required = default is dataclasses.MISSING
+        if kind is bool:
+            if default:
+                parser.add_argument(
+                    f"--no-{f.name.replace('_', '-')}",
+                    dest=f.name,
+                    action="store_false",
+                    help=f"do not {help_text[:1].lower()}{help_text[1:]}",
+                )
+            else:
+                parser.add_argument(flag, dest=f.name, action="store_true", help=help_text)
+            continue
+        options: dict[str, Any] = {"dest": f.name, "help": help_text}
+        if typing.get_origin(kind) is tuple:
+            kind = typing.get_args(kind)[0]
+            options["nargs"] = "+"
+        if "choices" in f.metadata:
+            options["choices"] = f.metadata["choices"]
+        if required:
+            options["required"] = True
+        else:
+            options["default"] = default
+            shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+            if default is not None:
+                options["help"] = f"{help_text} (default: {shown})"
+        parser.add_argument(flag, type=kind, **options)
+
+
+def build_parser(name: str) -> Parser:
+    """The parser of ``python -m cvae_pyro.<name>``, generated from its config dataclass."""
+    command = COMMANDS[name]
+    parser = Parser(prog=f"python -m cvae_pyro.{name}", description=command.description)
+    parser.add_argument("--version", action="version", version=f"cvae_pyro {version()}")
+    add_config_options(parser, command.config)
+    return parser
+
+
+def config_from_args(config: type[Config], args: argparse.Namespace) -> Config:
+    """The dataclass ``config`` built (and validated) from parsed arguments."""
+    return config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config)})
+
+
+def command_line(prog: str, argv: Sequence[str]) -> str:
+    """The command as typed: ``prog`` and the arguments passed to ``main``, shell-quoted."""
+    return " ".join([prog, *map(shlex.quote, argv)])
+
+
+def exit_code(err: CvaePyroError) -> int:
+    """Exit status for an error: 2 for bad input, 130 for Ctrl-C, 1 otherwise."""
+    if isinstance(err, (ConfigError, DataError, CheckpointError, FolderBusy)):
+        return EXIT_USAGE
+    if isinstance(err, TrainingInterrupted):
+        return EXIT_INTERRUPTED
+    return EXIT_FAILURE
+
+
+def os_error_line(err: OSError) -> tuple[str, int]:
+    """One line for a failed file operation, and its exit status (2 if the user's path is bad)."""
+    what, code = OS_ERRORS.get(err.errno, (err.strerror or type(err).__name__, EXIT_FAILURE))
+    name = err.filename if err.filename is not None else ""
+    name = str(name) if len(str(name)) <= 120 else str(name)[:117] + "..."
+    where = f" ({name})" if name else ""
+    if code == EXIT_FAILURE:
+        advice = "; files finished before are intact: fix it and run the same command again"
+    else:
+        advice = "; choose another path"
+    return f"{what}{where}{advice}", code
+
+
+def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
+    """The line and exit status for ``err``; status None for errors shown as tracebacks."""
+    if isinstance(err, KeyboardInterrupt):
+        return (
+            f"interrupted (Ctrl-C); files finished before are kept; {interrupted}",
+            EXIT_INTERRUPTED,
+        )
+    if isinstance(err, TrainingInterrupted):
+        return f"{one_line(err, MESSAGE_CHARS)}; {interrupted}", EXIT_INTERRUPTED
+    if isinstance(err, CvaePyroError):
+        return one_line(err, MESSAGE_CHARS), exit_code(err)
+    if isinstance(err, OSError):
+        return os_error_line(err)
+    return "", None
+
+
+def tune_openmp() -> None:
+    """Set the short OpenMP spin (:data:`GOMP_SPINCOUNT`) unless the environment chose.
+
+    It must run before torch is imported (libgomp reads it when it loads), so the
+    commands call it before they load the library, and benchmarks before ``import torch``.
+    """
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT)
+
+
+def _exit_interrupted(signum: int, frame: object) -> None:  # a SIGINT handler
+    sys.stderr.write(INTERRUPTED_WHILE_STARTING + "\n")
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+def load_command(spec: str) -> Any:
+    """The function ``module:function`` names, imported now (torch and Pyro load here).
+
+    Ctrl-C while they load prints one line and exits 130 at once: a KeyboardInterrupt
+    raised inside torch's or numpy's own imports can surface as some other error, or
+    as none.
+    """
+    module, function = spec.split(":")
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, _exit_interrupted)
+    except ValueError:  # not the main thread: leave SIGINT alone
+        return getattr(importlib.import_module(module), function)
+    try:
+        return getattr(importlib.import_module(module), function)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def main(name: str, argv: Sequence[str] | None = None) -> int:
+    """Run command ``name`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    command = COMMANDS[name]
+    parser = build_parser(name)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    try:
+        cfg = config_from_args(command.config, args)
+        tune_openmp()
+        work = load_command(command.run)
+        work(cfg, command_line(parser.prog, argv))
+    except BaseException as err:
+        message, code = describe(err, command.interrupted)
+        if code is None:
+            raise
+        parser.exit(code, f"{parser.prog}: error: {message}\n")
+    return 0
+
+
+def dispatch(argv: Sequence[str] | None = None) -> int:
+    """``python -m cvae_pyro <command> [options]``: run one of :data:`COMMANDS`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = Parser(
+        prog="python -m cvae_pyro",
+        description="The CVAE of Sohn, Lee and Yan (2015) in Pyro. Commands: "
+        + "; ".join(f"{name}: {c.description}" for name, c in COMMANDS.items()),
+        epilog="python -m cvae_pyro <command> --help shows a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"cvae_pyro {version()}")
+    parser.add_argument("command", choices=tuple(COMMANDS), help="the command to run")
+    if not argv or argv[0].startswith("-"):
+        parser.parse_args(argv)  # --help, --version, or the error that a command is missing
+    if argv[0] not in COMMANDS:
+        parser.parse_args(argv[:1])  # one line naming the choices, exit status 2
+    return main(argv[0], argv[1:])
+
+
+def train(argv: Sequence[str] | None = None) -> int:
+    """``python -m cvae_pyro.train`` and ``cvae-pyro-train``."""
+    return main("train", argv)
+
+
+def evaluate(argv: Sequence[str] | None = None) -> int:
+    """``python -m cvae_pyro.evaluate`` and ``cvae-pyro-evaluate``."""
+    return main("evaluate", argv)
+
+
+def reproduce(argv: Sequence[str] | None = None) -> int:
+    """``python -m cvae_pyro.reproduce`` and ``cvae-pyro-reproduce``."""
+    return main("reproduce", argv)
+
+
+def sample(argv: Sequence[str] | None = None) -> int:
+    """``python -m cvae_pyro.sample`` and ``cvae-pyro-sample``."""
+    return main("sample", argv)
+
+
+def complete(argv: Sequence[str] | None = None) -> int:
+    """``python -m cvae_pyro.complete`` and ``cvae-pyro-complete``."""
+    return main("complete", argv)
