@@ -23,6 +23,7 @@ its guide q(z|x,y) (:class:`cvae_pyro.models.CVAE`):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pyro
@@ -36,6 +37,7 @@ OBJECTIVES = ("cvae", "gsnn", "hybrid")  #: training objectives of Sohn et al.
 
 Program = Callable[..., object]  #: a Pyro model or guide
 Pair = tuple[Program, Program]  #: (model, guide)
+PARTICLES_PLATE = "iwae_particles"  #: the plate of the K particles in :func:`iwae_bound`
 
 
 def gsnn_guide(cvae: CVAE) -> Program:
@@ -85,3 +87,43 @@ def objective_pair(cvae: CVAE, objective: str = "cvae", alpha: float = 0.5) -> P
             raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
         return hybrid_pair(cvae, alpha)
     raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+
+
+def iwae_bound(
+    model: Program, guide: Program, num_particles: int, *args: object, **kwargs: object
+) -> torch.Tensor:
+    """The importance-weighted bound of each image, ``(B,)``: differentiable, reparameterized.
+
+    The K particles are a plate left of the pair's ``"data"`` plate, so every site's
+    log-density is ``(K, B)``; the log weights ``log p(y, z_k|x) - log q(z_k|x,y)`` are
+    summed over sites, never over images, and each image gets its own log-mean-exp.
+    ``num_particles = 1`` is the one-sample ELBO of each image.
+
+    Args:
+        model: draws z in a ``pyro.plate("data", B)`` and observes y.
+        guide: draws the same latent sites, with the same arguments.
+        num_particles: K, latent draws per image.
+        *args, **kwargs: the arguments of the model and the guide, e.g. ``(x, y)``.
+    """
+    if num_particles < 1:
+        raise ValueError(f"num_particles must be a positive integer, got {num_particles}")
+    with pyro.plate(PARTICLES_PLATE, num_particles, dim=-2):
+        guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
+        replayed = poutine.replay(model, trace=guide_trace)
+        model_trace = poutine.trace(replayed).get_trace(*args, **kwargs)
+    log_w = 0.0
+    for trace, sign in ((model_trace, 1.0), (guide_trace, -1.0)):
+        trace.compute_log_prob()  # each sample site's "log_prob": (K, B)
+        for site in trace.nodes.values():
+            if site["type"] == "sample":
+                log_w = log_w + sign * site["log_prob"]  # (K, B)
+    return torch.logsumexp(log_w, dim=0) - math.log(num_particles)  # (B,)
+
+
+def iwae_loss(num_particles: int) -> Callable[..., torch.Tensor]:
+    """An ``SVI`` loss: minus the sum over the batch of :func:`iwae_bound` with K particles."""
+
+    def loss(model: Program, guide: Program, *args: object, **kwargs: object) -> torch.Tensor:
+        return -iwae_bound(model, guide, num_particles, *args, **kwargs).sum()
+
+    return loss
