@@ -19,6 +19,22 @@ its guide q(z|x,y) (:class:`cvae_pyro.models.CVAE`):
 
       \mathcal{L}_\mathrm{hybrid} = \alpha\,\mathcal{L}_\mathrm{CVAE}
           + (1 - \alpha)\,\mathcal{L}_\mathrm{GSNN}.
+
+Beyond the paper, :func:`iwae_bound` is the importance-weighted bound of Burda, Grosse
+and Salakhutdinov (2016) of a model/guide pair, per image, and :func:`iwae_loss` makes
+it an ``SVI`` loss:
+
+.. math::
+
+    \mathcal{L}_K(x, y) = \mathbb{E}_{z_{1..K} \sim q_\phi(z|x,y)}
+        \Big[\log \frac1K \sum_{k=1}^K \frac{p_\theta(y, z_k|x)}{q_\phi(z_k|x,y)}\Big]
+        \le \log p_\theta(y|x).
+
+It is written out, a few lines over ``poutine.trace``, so that the log-sum-exp over the
+particles of each image is in plain sight. For a pair whose sample sites all sit in the
+data plate, as the CVAE's do, Pyro's ``RenyiELBO(alpha=0)`` computes the same bound (its
+log-sum-exp leaves out the plates common to every site); the tests check that the two
+agree.
 """
 
 from __future__ import annotations
@@ -30,6 +46,7 @@ import pyro
 import torch
 from pyro import poutine
 from pyro.contrib.autoname import scope
+from pyro.poutine.util import site_is_subsample
 
 from .models import CVAE
 
@@ -97,7 +114,8 @@ def iwae_bound(
     The K particles are a plate left of the pair's ``"data"`` plate, so every site's
     log-density is ``(K, B)``; the log weights ``log p(y, z_k|x) - log q(z_k|x,y)`` are
     summed over sites, never over images, and each image gets its own log-mean-exp.
-    ``num_particles = 1`` is the one-sample ELBO of each image.
+    ``num_particles = 1`` is the one-sample ELBO of each image. Every sample site must
+    sit in the data plate (one latent per image); a site outside it raises ValueError.
 
     Args:
         model: draws z in a ``pyro.plate("data", B)`` and observes y.
@@ -111,12 +129,15 @@ def iwae_bound(
         guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
         replayed = poutine.replay(model, trace=guide_trace)
         model_trace = poutine.trace(replayed).get_trace(*args, **kwargs)
-    log_w = 0.0
+    terms = []
     for trace, sign in ((model_trace, 1.0), (guide_trace, -1.0)):
         trace.compute_log_prob()  # each sample site's "log_prob": (K, B)
-        for site in trace.nodes.values():
-            if site["type"] == "sample":
-                log_w = log_w + sign * site["log_prob"]  # (K, B)
+        sites = [s for s in trace.nodes.values() if s["type"] == "sample"]
+        terms += [sign * s["log_prob"] for s in sites if not site_is_subsample(s)]
+    if len({term.shape for term in terms}) != 1 or terms[0].dim() != 2:
+        shapes = sorted({tuple(term.shape) for term in terms})
+        raise ValueError(f"every sample site must sit in the data plate, got shapes {shapes}")
+    log_w = torch.stack(terms).sum(0)  # (K, B)
     return torch.logsumexp(log_w, dim=0) - math.log(num_particles)  # (B,)
 
 

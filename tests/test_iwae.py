@@ -12,7 +12,7 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
-from pyro.infer import SVI, Trace_ELBO
+from pyro.infer import SVI, RenyiELBO, Trace_ELBO
 
 from cvae_pyro.conditions import QuadrantCondition
 from cvae_pyro.models import CVAE, BaselineNN
@@ -88,6 +88,17 @@ def test_one_particle_is_trace_elbo_with_the_same_noise():
     assert math.isclose(-bound.sum().item(), loss, rel_tol=1e-5)
 
 
+def test_agrees_with_pyros_renyi_elbo_at_alpha_zero_on_the_cvae():
+    """With the particle plate at the same dim, the same noise gives the same bound."""
+    cvae, x, y = small_cvae()
+    renyi = RenyiELBO(alpha=0.0, num_particles=5, vectorize_particles=True, max_plate_nesting=1)
+    pyro.set_rng_seed(4)
+    loss = renyi.loss(cvae.model, cvae.guide, x, y)  # minus the sum over images
+    pyro.set_rng_seed(4)
+    bound = iwae_bound(cvae.model, cvae.guide, 5, x, y)  # (6,)
+    assert math.isclose(-bound.sum().item(), loss, rel_tol=1e-5)
+
+
 def test_iwae_loss_trains_the_cvae_with_svi():
     cvae, x, y = small_cvae()
     weights = cvae.generation_net.net[0].weight.clone()
@@ -100,3 +111,16 @@ def test_iwae_loss_trains_the_cvae_with_svi():
 def test_bad_particle_count():
     with pytest.raises(ValueError, match="positive"):
         iwae_bound(model, guide, 0, torch.zeros(2, 1), EXACT)
+
+
+def test_a_site_outside_the_data_plate_is_refused():
+    def global_model(y, guide_params):
+        shift = pyro.sample("shift", dist.Normal(0.0, 1.0))  # one draw for the whole batch
+        with pyro.plate("data", y.shape[0]):
+            pyro.sample("y", dist.Normal(shift.unsqueeze(-1), 1.0).to_event(1), obs=y)
+
+    def global_guide(y, guide_params):
+        pyro.sample("shift", dist.Normal(0.0, 1.0))
+
+    with pytest.raises(ValueError, match="data plate"):
+        iwae_bound(global_model, global_guide, 3, torch.zeros(4, 1), EXACT)
