@@ -122,6 +122,11 @@ NOTEBOOK_PAGES = {
         ),
         folded_setup=True,
     ),
+    "05_pyro_objectives": PageExpect(
+        texts=("TraceMeanField_ELBO", "poutine.scale", "logsumexp", "Prior against posterior"),
+        selectors=("div.cell_output img",),
+        folded_setup=True,
+    ),
 }
 CHROMIUM_FLAGS = (
     "--headless=new",
