@@ -36,6 +36,7 @@ from selenium.webdriver.common.by import By
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's cvae_pyro
 
 import export_demo  # noqa: E402
+
 from cvae_pyro.masks import NUM_PIXELS, VALID_QUADRANTS, input_mask  # noqa: E402
 from cvae_pyro.pictures import picture_to_digit  # noqa: E402
 
@@ -97,7 +98,12 @@ return Array.from(document.querySelectorAll(arguments[0])).map(c => {
 def set_offline(driver, offline: bool) -> None:
     """Switch the browser's network off (or on again) through the DevTools protocol."""
     driver.execute_cdp_cmd("Network.enable", {})
-    conditions = {"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    conditions = {
+        "offline": offline,
+        "latency": 0,
+        "downloadThroughput": -1,
+        "uploadThroughput": -1,
+    }
     driver.execute_cdp_cmd("Network.emulateNetworkConditions", conditions)
 
 
@@ -128,8 +134,10 @@ def check_matches_python(checks, driver, z_dim: int) -> tuple[float, list]:
     source = export_demo.checkpoint_path()
     same = source.is_file() and export_demo.file_sha256(source) == exported
     checks.expect(
-        same, PAGE, f"weights.js was not exported from {source} (set "
-        f"{export_demo.CHECKPOINT_ENV_VAR} as for the build, or rebuild)"
+        same,
+        PAGE,
+        f"weights.js was not exported from {source} (set "
+        f"{export_demo.CHECKPOINT_ENV_VAR} as for the build, or rebuild)",
     )
     if not same:
         return float("nan"), []
@@ -291,7 +299,7 @@ def check_upload(checks, driver, folder: Path) -> float:
     for path in upload_pictures(images, folder):
         before, _ = page_state(driver)
         driver.find_element(By.CSS_SELECTOR, "#cvae-demo-upload").send_keys(str(path))
-        found = wait_for(driver, lambda d: not np.array_equal(page_state(d)[0], before))
+        found = wait_for(driver, lambda d, old=before: not np.array_equal(page_state(d)[0], old))
         checks.expect(bool(found), PAGE, f"uploading {path.name} did not change the digit")
         pixels, _ = page_state(driver)
         diff = float(np.abs(pixels - picture_to_digit(path).numpy()).max())
@@ -310,8 +318,10 @@ def check_page_size(checks, driver, html: Path) -> None:
     total = sum(f.stat().st_size for f in files)
     budget = export_demo.PAGE_BUDGET_BYTES
     checks.expect(total <= budget, PAGE, f"its {len(files)} files weigh {total / 1e6:.2f} MB")
-    print(f"check_demo: {PAGE} loads {len(files)} files, {total / 1e6:.2f} MB "
-          f"(budget {budget / 1e6:.0f} MB)")
+    print(
+        f"check_demo: {PAGE} loads {len(files)} files, {total / 1e6:.2f} MB "
+        f"(budget {budget / 1e6:.0f} MB)"
+    )
 
 
 def check_demo_page(checks, driver, html: Path, screenshots: Path) -> None:
@@ -329,9 +339,11 @@ def check_demo_page(checks, driver, html: Path, screenshots: Path) -> None:
         worst, case = check_matches_python(checks, driver, z_dim)
         if case:
             ms = check_speed(checks, driver, case)
-            print(f"check_demo: JavaScript vs Python, largest difference {worst:.1e}; "
-                  f"complete() of {NUM_COMPLETIONS}: median {np.median(ms):.1f} ms "
-                  f"(min {min(ms):.1f}, max {max(ms):.1f}) of {len(ms)} calls")
+            print(
+                f"check_demo: JavaScript vs Python, largest difference {worst:.1e}; "
+                f"complete() of {NUM_COMPLETIONS}: median {np.median(ms):.1f} ms "
+                f"(min {min(ms):.1f}, max {max(ms):.1f}) of {len(ms)} calls"
+            )
         check_controls(checks, driver)
         with tempfile.TemporaryDirectory(prefix="cvae_pyro_demo_") as folder:
             gap = check_upload(checks, driver, Path(folder))

@@ -167,8 +167,10 @@ def test_the_shipped_model_is_the_default(export_demo, monkeypatch, tmp_path):
     assert export_demo.checkpoint_path("given.pt") == Path("given.pt")
 
 
-def test_a_missing_checkpoint_says_how_to_give_one(export_demo, tmp_path, capsys):
-    with pytest.raises(SystemExit, match="no checkpoint at .*missing.pt.*CVAE_PYRO_DEMO_CHECKPOINT"):
+def test_a_missing_checkpoint_says_how_to_give_one(export_demo, tmp_path):
+    with pytest.raises(
+        SystemExit, match="no checkpoint at .*missing.pt.*CVAE_PYRO_DEMO_CHECKPOINT"
+    ):
         export_demo.main(["--checkpoint", str(tmp_path / "missing.pt")])
 
 
