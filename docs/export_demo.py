@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from cvae_pyro.conditions import MaskCondition  # noqa: E402
 from cvae_pyro.data import load_idx_verified, resolve_data_dir  # noqa: E402
+from cvae_pyro.errors import DataError  # noqa: E402
 from cvae_pyro.masks import IMAGE_SIDE, NUM_PIXELS, VALID_QUADRANTS, input_mask  # noqa: E402
 from cvae_pyro.models import CVAE, MaskBaselineNN  # noqa: E402
 from cvae_pyro.networks import MIN_SCALE  # noqa: E402
@@ -311,7 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     source = checkpoint_path(args.checkpoint)
     cvae = load_mask_cvae(source)
     meta = write_weights_js(cvae, source, args.out_dir / WEIGHTS_JS)
-    write_inputs_js(args.data_dir, args.out_dir / INPUTS_JS)
+    try:
+        write_inputs_js(args.data_dir, args.out_dir / INPUTS_JS)
+    except DataError as err:
+        sys.exit(f"export_demo: the page's test digits: {err}")
     sizes = {name: (args.out_dir / name).stat().st_size for name in (WEIGHTS_JS, INPUTS_JS)}
     print(
         f"export_demo: {source} -> {args.out_dir}: {meta['count']:,} float16 values "

@@ -19,6 +19,8 @@
  *   cvaeDemo.guess(pixels, visible)        the baseline's 784 probabilities y_hat
  *   cvaeDemo.pictureToDigit(image)         {width, height, data: RGBA bytes} to 784 MNIST-like
  *   cvaeDemo.state()                       copies of the page's pixels and visible mask
+ *
+ * Formatted with prettier --print-width 100.
  */
 (function () {
   "use strict";
@@ -39,7 +41,8 @@
       const exponent = (bits >> 10) & 0x1f;
       const fraction = bits & 0x3ff;
       let value;
-      if (exponent === 0) value = fraction * 2 ** -24; // zero and subnormals
+      if (exponent === 0)
+        value = fraction * 2 ** -24; // zero and subnormals
       else if (exponent === 31) value = fraction ? NaN : Infinity;
       else value = (1 + fraction / 1024) * 2 ** (exponent - 15);
       table[bits] = bits & 0x8000 ? -value : value;
@@ -49,7 +52,9 @@
 
   /** The bytes behind weights.js's string: the script is read as windows-1252. */
   function stringBytes(text) {
-    const chars = new TextDecoder("windows-1252").decode(Uint8Array.from({ length: 256 }, (_, i) => i));
+    const chars = new TextDecoder("windows-1252").decode(
+      Uint8Array.from({ length: 256 }, (_, i) => i),
+    );
     const byteOf = new Int16Array(65536).fill(-1);
     for (let b = 0; b < 256; b++) byteOf[chars.charCodeAt(b)] = b;
     const bytes = new Uint8Array(text.length);
@@ -102,16 +107,27 @@
     const y = new Float32Array(n * outDim);
     let s = 0;
     for (; s + 4 <= n; s += 4) {
-      const b0 = s * cols, b1 = b0 + cols, b2 = b1 + cols, b3 = b2 + cols;
+      const b0 = s * cols,
+        b1 = b0 + cols,
+        b2 = b1 + cols,
+        b3 = b2 + cols;
       for (let j = 0; j < outDim; j++) {
         const row = j * inDim + from;
-        let y0 = 0, y1 = 0, y2 = 0, y3 = 0;
+        let y0 = 0,
+          y1 = 0,
+          y2 = 0,
+          y3 = 0;
         for (let k = 0; k < cols; k++) {
           const w = weight[row + k];
-          y0 += w * x[b0 + k]; y1 += w * x[b1 + k]; y2 += w * x[b2 + k]; y3 += w * x[b3 + k];
+          y0 += w * x[b0 + k];
+          y1 += w * x[b1 + k];
+          y2 += w * x[b2 + k];
+          y3 += w * x[b3 + k];
         }
-        y[s * outDim + j] = y0; y[(s + 1) * outDim + j] = y1;
-        y[(s + 2) * outDim + j] = y2; y[(s + 3) * outDim + j] = y3;
+        y[s * outDim + j] = y0;
+        y[(s + 1) * outDim + j] = y1;
+        y[(s + 2) * outDim + j] = y2;
+        y[(s + 3) * outDim + j] = y3;
       }
     }
     for (; s < n; s++) {
@@ -184,7 +200,8 @@
     checkInputs(pixels, visible);
     const zDim = WEIGHTS.zDim;
     const n = eps.length;
-    if (!eps.every((e) => e.length === zDim)) throw new Error(`cvaeDemo: eps must be n arrays of ${zDim}`);
+    if (!eps.every((e) => e.length === zDim))
+      throw new Error(`cvaeDemo: eps must be n arrays of ${zDim}`);
     const h = conditionInput(pixels, visible);
     const priorInput = new Float32Array(3 * PIXELS);
     priorInput.set(h);
@@ -201,10 +218,12 @@
     const first = nets.generation[0];
     const fromH = addBias(first, matmul(first, h, 1, 0, h.length), false);
     const hidden = matmul(first, z, n, h.length, zDim);
-    for (let i = 0; i < hidden.length; i++) hidden[i] = Math.max(0, hidden[i] + fromH[i % first.outDim]);
+    for (let i = 0; i < hidden.length; i++)
+      hidden[i] = Math.max(0, hidden[i] + fromH[i % first.outDim]);
     const logits = mlp(nets.generation, hidden, n, 1);
     const out = [];
-    for (let s = 0; s < n; s++) out.push(Array.from(logits.subarray(s * PIXELS, (s + 1) * PIXELS), sigmoid));
+    for (let s = 0; s < n; s++)
+      out.push(Array.from(logits.subarray(s * PIXELS, (s + 1) * PIXELS), sigmoid));
     return out;
   }
 
@@ -227,7 +246,9 @@
     const { width, height, data } = image;
     const grey = new Float64Array(width * height);
     const alpha = new Float64Array(width * height);
-    let opaque = 0, alphaSum = 0, minAlpha = 1;
+    let opaque = 0,
+      alphaSum = 0,
+      minAlpha = 1;
     for (let i = 0; i < grey.length; i++) {
       const [r, g, b, a] = [data[4 * i], data[4 * i + 1], data[4 * i + 2], data[4 * i + 3]];
       grey[i] = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) / 255;
@@ -238,7 +259,8 @@
     }
     if (minAlpha < 1) {
       const backdrop = opaque / Math.max(alphaSum, 1e-12) < LIGHT ? 1 : 0;
-      for (let i = 0; i < grey.length; i++) grey[i] = alpha[i] * grey[i] + (1 - alpha[i]) * backdrop;
+      for (let i = 0; i < grey.length; i++)
+        grey[i] = alpha[i] * grey[i] + (1 - alpha[i]) * backdrop;
     }
     return grey;
   }
@@ -255,13 +277,18 @@
     for (let x = 0; x < width; x++) border.push(grey[x], grey[(height - 1) * width + x]);
     for (let y = 0; y < height; y++) border.push(grey[y * width], grey[y * width + width - 1]);
     const background = median(border);
-    let lo = Infinity, hi = -Infinity;
-    for (const g of grey) { lo = Math.min(lo, g); hi = Math.max(hi, g); }
+    let lo = Infinity,
+      hi = -Infinity;
+    for (const g of grey) {
+      lo = Math.min(lo, g);
+      hi = Math.max(hi, g);
+    }
     const darkInk = background - lo > hi - background;
     const ink = grey.map((g) => (darkInk ? background - g : g - background));
     let contrast = -Infinity;
     for (const v of ink) contrast = Math.max(contrast, v);
-    if (contrast < MIN_CONTRAST) throw new Error("the picture is blank: no ink stands out from its background");
+    if (contrast < MIN_CONTRAST)
+      throw new Error("the picture is blank: no ink stands out from its background");
     return ink.map((v) => Math.min(1, Math.max(0, v / contrast))); // Float64Array, as numpy's
   }
 
@@ -276,7 +303,8 @@
       const first = Math.max(Math.trunc(centre - support + 0.5), 0);
       const last = Math.min(Math.trunc(centre + support + 0.5), inSize);
       const w = [];
-      for (let x = first; x < last; x++) w.push(Math.max(0, 1 - Math.abs((x - centre + 0.5) / filterScale)));
+      for (let x = first; x < last; x++)
+        w.push(Math.max(0, 1 - Math.abs((x - centre + 0.5) / filterScale)));
       const total = w.reduce((a, b) => a + b, 0);
       taps.push([first, total ? w.map((v) => v / total) : w]);
     }
@@ -309,11 +337,15 @@
 
   /** A 28x28 field (784) with the patch pasted so that its centre of mass is at the centre. */
   function centreByMass({ patch, width, height }) {
-    let mass = 0, rows = 0, cols = 0;
+    let mass = 0,
+      rows = 0,
+      cols = 0;
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
         const v = patch[y * width + x];
-        mass += v; rows += v * y; cols += v * x;
+        mass += v;
+        rows += v * y;
+        cols += v * x;
       }
     }
     const clip = (v, hi) => Math.min(Math.max(v, 0), hi);
@@ -330,17 +362,25 @@
   function pictureToDigit(image) {
     const { width, height } = image;
     const ink = inkLevels(greyLevels(image), width, height);
-    let x0 = width, x1 = -1, y0 = height, y1 = -1;
+    let x0 = width,
+      x1 = -1,
+      y0 = height,
+      y1 = -1;
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
         if (ink[y * width + x] > INK_THRESHOLD) {
-          x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+          x0 = Math.min(x0, x);
+          x1 = Math.max(x1, x);
+          y0 = Math.min(y0, y);
+          y1 = Math.max(y1, y);
         }
       }
     }
-    const w = x1 - x0 + 1, h = y1 - y0 + 1;
+    const w = x1 - x0 + 1,
+      h = y1 - y0 + 1;
     const cropped = new Float32Array(w * h);
-    for (let y = 0; y < h; y++) cropped.set(ink.subarray((y0 + y) * width + x0, (y0 + y) * width + x1 + 1), y * w);
+    for (let y = 0; y < h; y++)
+      cropped.set(ink.subarray((y0 + y) * width + x0, (y0 + y) * width + x1 + 1), y * w);
     return Array.from(centreByMass(scaleToBox(cropped, w, h)));
   }
 
@@ -354,15 +394,23 @@
   const HIDDEN_TINT = [40, 90, 200]; // colour mixed into hidden pixels of the drawing
   const OUTLINE = "rgba(230, 40, 40, 0.9)"; // the line around the hidden region
 
-  const page = { pixels: new Float32Array(PIXELS), visible: new Uint8Array(PIXELS).fill(1), eps: [], tool: "draw" };
+  const page = {
+    pixels: new Float32Array(PIXELS),
+    visible: new Uint8Array(PIXELS).fill(1),
+    eps: [],
+    tool: "draw",
+  };
 
   function standardNormal() {
-    const u = 1 - Math.random(), v = Math.random(); // Box-Muller, u in (0, 1]
+    const u = 1 - Math.random(),
+      v = Math.random(); // Box-Muller, u in (0, 1]
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
   function drawEps() {
-    page.eps = Array.from({ length: NUM_COMPLETIONS }, () => Array.from({ length: WEIGHTS.zDim }, standardNormal));
+    page.eps = Array.from({ length: NUM_COMPLETIONS }, () =>
+      Array.from({ length: WEIGHTS.zDim }, standardNormal),
+    );
   }
 
   const $ = (id) => document.getElementById(id);
@@ -394,10 +442,12 @@
       for (let x = 0; x < SIDE; x++) {
         const here = visible[y * SIDE + x];
         if (x + 1 < SIDE && here !== visible[y * SIDE + x + 1]) {
-          ctx.moveTo((x + 1) * scale, y * scale); ctx.lineTo((x + 1) * scale, (y + 1) * scale);
+          ctx.moveTo((x + 1) * scale, y * scale);
+          ctx.lineTo((x + 1) * scale, (y + 1) * scale);
         }
         if (y + 1 < SIDE && here !== visible[(y + 1) * SIDE + x]) {
-          ctx.moveTo(x * scale, (y + 1) * scale); ctx.lineTo((x + 1) * scale, (y + 1) * scale);
+          ctx.moveTo(x * scale, (y + 1) * scale);
+          ctx.lineTo((x + 1) * scale, (y + 1) * scale);
         }
       }
     }
@@ -422,12 +472,19 @@
       const start = performance.now();
       const samples = complete(page.pixels, page.visible, page.eps);
       const ms = performance.now() - start;
-      paint($("cvae-demo-guess"), keepVisible(guess(page.pixels, page.visible)), page.visible, false);
+      paint(
+        $("cvae-demo-guess"),
+        keepVisible(guess(page.pixels, page.visible)),
+        page.visible,
+        false,
+      );
       document.querySelectorAll("#cvae-demo-samples canvas").forEach((canvas, s) => {
         paint(canvas, keepVisible(samples[s]), page.visible, false);
       });
       const hidden = page.visible.reduce((a, v) => a + (1 - v), 0);
-      status(`${NUM_COMPLETIONS} completions in ${ms.toFixed(1)} ms; ${hidden} of ${PIXELS} pixels hidden.`);
+      status(
+        `${NUM_COMPLETIONS} completions in ${ms.toFixed(1)} ms; ${hidden} of ${PIXELS} pixels hidden.`,
+      );
     });
   }
 
@@ -436,7 +493,8 @@
     if (preview) {
       const [x0, y0, x1, y1] = preview;
       const visible = Uint8Array.from(shown, (v, i) => {
-        const x = i % SIDE, y = Math.floor(i / SIDE);
+        const x = i % SIDE,
+          y = Math.floor(i / SIDE);
         return x >= x0 && x <= x1 && y >= y0 && y <= y1 ? 0 : v;
       });
       paint($("cvae-demo-input"), page.pixels, visible, true);
@@ -452,14 +510,18 @@
   /** The digit-pixel coordinates (fractional) of a pointer event on the drawing canvas. */
   function digitPoint(event) {
     const r = event.target.getBoundingClientRect();
-    return [((event.clientX - r.left) / r.width) * SIDE, ((event.clientY - r.top) / r.height) * SIDE];
+    return [
+      ((event.clientX - r.left) / r.width) * SIDE,
+      ((event.clientY - r.top) / r.height) * SIDE,
+    ];
   }
 
   /** Apply `f(index, distance)` to every pixel centre near the segment a-b. */
   function alongStroke(a, b, radius, f) {
     const steps = Math.max(1, Math.ceil(Math.hypot(b[0] - a[0], b[1] - a[1]) * 4));
     for (let t = 0; t <= steps; t++) {
-      const px = a[0] + ((b[0] - a[0]) * t) / steps, py = a[1] + ((b[1] - a[1]) * t) / steps;
+      const px = a[0] + ((b[0] - a[0]) * t) / steps,
+        py = a[1] + ((b[1] - a[1]) * t) / steps;
       for (let y = Math.floor(py - radius); y <= Math.ceil(py + radius); y++) {
         for (let x = Math.floor(px - radius); x <= Math.ceil(px + radius); x++) {
           if (x < 0 || y < 0 || x >= SIDE || y >= SIDE) continue;
@@ -484,16 +546,24 @@
     eraser: {
       start() {},
       move(a, b) {
-        alongStroke(a, b, HIDING_BRUSH, (i) => { page.visible[i] = 0; });
+        alongStroke(a, b, HIDING_BRUSH, (i) => {
+          page.visible[i] = 0;
+        });
       },
       end() {},
     },
     rectangle: {
-      start(a) { this.from = a; preview = box(a, a); },
-      move(a, b) { preview = box(this.from, b); },
+      start(a) {
+        this.from = a;
+        preview = box(a, a);
+      },
+      move(a, b) {
+        preview = box(this.from, b);
+      },
       end() {
         const [x0, y0, x1, y1] = preview;
-        for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) page.visible[y * SIDE + x] = 0;
+        for (let y = y0; y <= y1; y++)
+          for (let x = x0; x <= x1; x++) page.visible[y * SIDE + x] = 0;
         preview = null;
       },
     },
@@ -501,7 +571,12 @@
 
   function box(a, b) {
     const cell = (v) => Math.min(SIDE - 1, Math.max(0, Math.floor(v)));
-    return [cell(Math.min(a[0], b[0])), cell(Math.min(a[1], b[1])), cell(Math.max(a[0], b[0])), cell(Math.max(a[1], b[1]))];
+    return [
+      cell(Math.min(a[0], b[0])),
+      cell(Math.min(a[1], b[1])),
+      cell(Math.max(a[0], b[0])),
+      cell(Math.max(a[1], b[1])),
+    ];
   }
 
   function setupCanvas() {
@@ -534,7 +609,10 @@
 
   function digitPixels(index) {
     const bytes = atob(INPUTS.digits.bytes);
-    return Float32Array.from({ length: PIXELS }, (_, i) => bytes.charCodeAt(index * PIXELS + i) / 255);
+    return Float32Array.from(
+      { length: PIXELS },
+      (_, i) => bytes.charCodeAt(index * PIXELS + i) / 255,
+    );
   }
 
   function setLayout(layout) {
@@ -544,11 +622,22 @@
 
   function setupControls() {
     document.querySelectorAll("input[name=cvae-demo-tool]").forEach((radio) => {
-      radio.addEventListener("change", () => { page.tool = radio.value; });
+      radio.addEventListener("change", () => {
+        page.tool = radio.value;
+      });
     });
-    $("cvae-demo-clear").addEventListener("click", () => { page.pixels.fill(0); update(); });
-    $("cvae-demo-show-all").addEventListener("click", () => { page.visible.fill(1); update(); });
-    $("cvae-demo-resample").addEventListener("click", () => { drawEps(); update(); });
+    $("cvae-demo-clear").addEventListener("click", () => {
+      page.pixels.fill(0);
+      update();
+    });
+    $("cvae-demo-show-all").addEventListener("click", () => {
+      page.visible.fill(1);
+      update();
+    });
+    $("cvae-demo-resample").addEventListener("click", () => {
+      drawEps();
+      update();
+    });
 
     const digits = $("cvae-demo-digits");
     INPUTS.digits.labels.forEach((label, index) => {
@@ -559,7 +648,10 @@
       const thumb = document.createElement("canvas");
       thumb.width = thumb.height = 2 * SIDE;
       button.appendChild(thumb);
-      button.addEventListener("click", () => { page.pixels = digitPixels(index); update(); });
+      button.addEventListener("click", () => {
+        page.pixels = digitPixels(index);
+        update();
+      });
       digits.appendChild(button);
       paint(thumb, digitPixels(index), new Uint8Array(PIXELS).fill(1), false);
     });
@@ -579,13 +671,18 @@
       const file = event.target.files[0];
       if (!file) return;
       try {
-        const bitmap = await createImageBitmap(file, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+        const bitmap = await createImageBitmap(file, {
+          colorSpaceConversion: "none",
+          premultiplyAlpha: "none",
+        });
         const canvas = document.createElement("canvas");
         canvas.width = bitmap.width;
         canvas.height = bitmap.height;
         const ctx = canvas.getContext("2d");
         ctx.drawImage(bitmap, 0, 0);
-        page.pixels = Float32Array.from(pictureToDigit(ctx.getImageData(0, 0, bitmap.width, bitmap.height)));
+        page.pixels = Float32Array.from(
+          pictureToDigit(ctx.getImageData(0, 0, bitmap.width, bitmap.height)),
+        );
         update();
       } catch (err) {
         status(`Cannot use ${file.name}: ${err.message}`);
