@@ -13,5 +13,8 @@ if ((${#missing[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# The demo page's test digits come from MNIST (docs/export_demo.py); its model is the
+# shipped cvae_pyro/pretrained/mnist-mask.pt unless CVAE_PYRO_DEMO_CHECKPOINT names another.
+export CVAE_PYRO_DATA="${CVAE_PYRO_DATA:-../shared/data/mnist}"
 bash docs/build.sh
 python docs/check_rendered.py

@@ -4,7 +4,10 @@
 #   bash docs/build.sh            # from the repository root, project venv active
 #
 # Installs MathJax 3 from npm into docs/_static/mathjax/ when it is missing (the
-# folder is gitignored), so equations render without a CDN. Needs the docs extra
+# folder is gitignored), so equations render without a CDN. Then exports the shipped
+# mask CVAE for the in-browser demo page (docs/export_demo.py: $CVAE_PYRO_DEMO_CHECKPOINT
+# names another checkpoint, $CVAE_PYRO_DATA the MNIST folder its test digits come from)
+# and, after Sphinx, prints what the demo page weighs. Needs the docs extra
 # (pip install -e ".[docs]") and npm. Extra arguments go to sphinx-build.
 set -euo pipefail
 
@@ -24,5 +27,7 @@ fi
 
 cd "$DOCS/.."
 start=$(date +%s)
+python docs/export_demo.py
 python -m sphinx -W --keep-going -b html docs docs/_build/html "$@"
+python docs/export_demo.py --measure
 echo "docs/build.sh: built docs/_build/html/index.html in $(( $(date +%s) - start )) s"

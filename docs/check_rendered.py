@@ -19,10 +19,20 @@ Selenium), waits for MathJax, and asserts on the *rendered* DOM:
   reads as 9 pt) with a caption, and the landing figure has its caption;
 - the settings page describes every field of every command's config dataclass;
 - at a phone's width (390 CSS px) no display equation of the model page is cut off:
-  each fits in the screen or scrolls inside its own box.
+  each fits in the screen or scrolls inside its own box;
+- the demo page, opened from ``file://`` with the network off: it loads only files of
+  the build, no more than 10 MB of them; its ``cvaeDemo.complete`` gives the package's
+  Python completions of the same float16 weights (and its guess the baseline's) to 1e-4
+  on MNIST test digits with fixed draws, in at most 50 ms for 8 completions; a stroke
+  drawn with the mouse, a quadrant layout, a rectangle dragged, the eraser brush used
+  with a finger, a test digit picked and a picture uploaded (made MNIST-like as
+  :func:`cvae_pyro.pictures.picture_to_digit` makes it) change what the page completes,
+  and the button paints 8 new completions that differ from each other.
 
-Screenshots of the landing, model, tutorial and table pages, and of the model page
-390 px wide, go to ``docs/_build/screenshots/``. Exits 1 with one line per failed check.
+Screenshots of the landing, model, tutorial, table and demo pages, and of the model page
+390 px wide, go to ``docs/_build/screenshots/``; ``--readme-screenshot`` also saves the
+demo's controls and completions as ``docs/_static/demo_screenshot.png`` (the README's).
+Exits 1 with one line per failed check.
 """
 
 from __future__ import annotations
@@ -42,10 +52,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from check_demo import check_demo_page
+
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 HTML = DOCS / "_build" / "html"
 SCREENSHOTS = DOCS / "_build" / "screenshots"
+README_SCREENSHOT = DOCS / "_static" / "demo_screenshot.png"  #: the demo, as the README shows it
 WINDOW = (1280, 1000)  # browser viewport, CSS pixels
 MATHJAX_TIMEOUT_S = 30  # longest wait for MathJax to finish typesetting
 TABLE_ROWS = ("NN (baseline)", "CVAE (IS)", "Performance gap")  # must show on the landing page
@@ -424,9 +437,12 @@ def public_classes() -> list[str]:
     return [n for n in cvae_pyro.__all__ if inspect.isclass(getattr(cvae_pyro, n))]
 
 
-def run_checks(driver, base: str) -> Checks:
+def run_checks(driver, base: str, demo_only: bool = False) -> Checks:
     checks = Checks()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if demo_only:
+        check_demo_page(checks, driver, HTML, SCREENSHOTS)
+        return checks
 
     page = "index.html"
     report = open_page(driver, base, page)
@@ -521,18 +537,34 @@ def run_checks(driver, base: str) -> Checks:
         if (HTML / page).is_file():
             open_page(driver, base, page)
             full_screenshot(driver, SCREENSHOTS / name)
+
+    check_demo_page(checks, driver, HTML, SCREENSHOTS)  # from file://, the network off
+    full_screenshot(driver, SCREENSHOTS / "demo.png")
     return checks
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--demo-only", action="store_true", help="check the demo page only")
+    parser.add_argument(
+        "--readme-screenshot",
+        action="store_true",
+        help=f"save the demo's screenshot as {README_SCREENSHOT.relative_to(ROOT)}",
+    )
+    args = parser.parse_args(argv)
     if not (HTML / "index.html").is_file():
         print(f"check_rendered: {HTML / 'index.html'} is missing; run `bash docs/build.sh` first")
         return 1
     with tempfile.TemporaryDirectory(prefix="cvae_pyro_chromium_") as profile:
         with serve(HTML) as base, chromium(Path(profile)) as driver:
-            checks = run_checks(driver, base)
+            checks = run_checks(driver, base, args.demo_only)
     for line in checks.failures:
         print(f"FAILED {line}")
+    if args.readme_screenshot and not checks.failures:
+        shutil.copyfile(SCREENSHOTS / "demo_widget.png", README_SCREENSHOT)
+        print(f"check_rendered: saved {README_SCREENSHOT.relative_to(ROOT)}")
     print(f"check_rendered: screenshots in {SCREENSHOTS}")
     print(f"check_rendered: {checks.passed} passed, {len(checks.failures)} failed")
     return 1 if checks.failures else 0
