@@ -18,6 +18,7 @@ downloaded the built docs would open it. :func:`check_demo_page` asserts that
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (the checkout is put on sys.path before the package is imported)
 import base64
 import sys
 import tempfile
@@ -35,10 +36,11 @@ from selenium.webdriver.common.by import By
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's cvae_pyro
 
-import export_demo  # noqa: E402
+import export_demo
 
-from cvae_pyro.masks import NUM_PIXELS, VALID_QUADRANTS, input_mask  # noqa: E402
-from cvae_pyro.pictures import picture_to_digit  # noqa: E402
+from cvae_pyro.config import VALID_QUADRANTS
+from cvae_pyro.images import picture_to_digit
+from cvae_pyro.masks import NUM_PIXELS, input_mask
 
 PAGE = "demo.html"
 NUM_COMPLETIONS = 8  #: completions per call, as the page shows them

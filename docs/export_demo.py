@@ -25,6 +25,7 @@ forward pass that the browser check compares the page's JavaScript with.
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (the checkout is put on sys.path before the package is imported)
 import argparse
 import base64
 import gzip
@@ -44,12 +45,13 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
 
-from cvae_pyro.conditions import MaskCondition  # noqa: E402
-from cvae_pyro.data import load_idx_verified, resolve_data_dir  # noqa: E402
-from cvae_pyro.errors import DataError  # noqa: E402
-from cvae_pyro.masks import IMAGE_SIDE, NUM_PIXELS, VALID_QUADRANTS, input_mask  # noqa: E402
-from cvae_pyro.models import CVAE, MaskBaselineNN  # noqa: E402
-from cvae_pyro.networks import MIN_SCALE  # noqa: E402
+from cvae_pyro.conditions import MaskCondition
+from cvae_pyro.config import IMAGE_SIDE, VALID_QUADRANTS
+from cvae_pyro.data import load_idx_verified, resolve_data_dir
+from cvae_pyro.errors import DataError
+from cvae_pyro.masks import NUM_PIXELS, input_mask
+from cvae_pyro.models import CVAE, MaskBaselineNN
+from cvae_pyro.networks import MIN_SCALE
 
 SHIPPED_CHECKPOINT = ROOT / "cvae_pyro" / "pretrained" / "mnist-mask.pt"  #: the default model
 CHECKPOINT_ENV_VAR = "CVAE_PYRO_DEMO_CHECKPOINT"  #: names another checkpoint to export

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import torch
 
+from cvae_pyro.config import VALID_QUADRANTS
 from cvae_pyro.data import load_mnist
-from cvae_pyro.masks import MASK_INPUT_DIM, NUM_PIXELS, VALID_QUADRANTS, input_mask
+from cvae_pyro.masks import MASK_INPUT_DIM, NUM_PIXELS, input_mask
 
 from .helpers import run_module
 
