@@ -249,65 +249,77 @@ def fit(
         The final state; ``module`` holds the best weights.
     """
     kind = "baseline" if name == "baseline" else "cvae"
-    (train, redraw), rule = train, EarlyStopping.of(cfg)
+    (pairs, redraw), rule = train, EarlyStopping.of(cfg)
     best_path, last_path = cfg.run_dir / f"{name}.pt", cfg.run_dir / f"{name}_last.pt"
     svi, optim = make_svi(module, pair, cfg.lr)
     shuffle = torch.Generator()
-    state = TrainState(lr=cfg.lr)
-    settings = run_settings(cfg)
-    if cfg.resume and last_path.exists():
-        ckpt = load_checkpoint(last_path, expect=architecture, kind=kind)
-        check_run_settings(ckpt, {k: settings[k] for k in RUN_KEYS}, last_path)
-        state = _restore(ckpt, module, optim, shuffle, last_path)
-        state.finished = _finished(state, cfg)  # new --epochs or --patience apply
+    state = _start(cfg, module, optim, shuffle, last_path, architecture, kind)
+    if state.epoch:
         _log(cfg, f"{name}: resuming after epoch {state.epoch} from {last_path}")
-    else:
-        pyro.set_rng_seed(cfg.seed)
-        shuffle.manual_seed(cfg.seed)
-    val_seed = cfg.seed + VALIDATION_SEED_OFFSET
-    while not state.finished:
-        epoch = state.epoch + 1
-        start = time.perf_counter()
-        module.train()
-        optim.set_lr(state.lr)
-        saved = (
-            f"epochs up to {state.epoch} are saved in {last_path}"
-            if state.epoch
-            else "no epoch had finished, so nothing was saved"
-        )
-        try:
+    saved = state.epoch  # the last epoch whose state is on disk
+    try:  # Ctrl-C at any moment names the epoch it stopped and what is saved
+        while not state.finished:
+            epoch, start = state.epoch + 1, time.perf_counter()
+            module.train()
+            optim.set_lr(state.lr)
             label = f"{name} epoch {epoch}"
-            train_loss = train_epoch(svi, train, cfg.batch_size, shuffle, label, cfg.quiet, redraw)
+            train_loss = train_epoch(svi, pairs, cfg.batch_size, shuffle, label, cfg.quiet, redraw)
             module.eval()
-            val_loss = diverged_check(
-                elbo_loss,
-                (pair, validation, cfg.eval_batch_size, val_seed),
-                1,  # elbo_loss is already per image
-                "on the validation split",
+            val_args = (pair, validation, cfg.eval_batch_size, cfg.seed + VALIDATION_SEED_OFFSET)
+            val_loss = diverged_check(elbo_loss, val_args, 1, "on the validation split")
+            seconds = time.perf_counter() - start
+            improved = _advance(state, epoch, train_loss, val_loss, seconds, cfg)
+            payload = _payload(module, architecture, state, run_settings(cfg))
+            if state.best_epoch == epoch:
+                save_checkpoint(payload, best_path, kind)
+            payload.update(optimizer=optim.get_state(), rng=_rng_state(shuffle))
+            save_checkpoint(payload, last_path, kind)
+            saved = epoch
+            _log(
+                cfg,
+                f"{name} epoch {epoch:3d}/{cfg.epochs}  train {train_loss:8.3f}  val {val_loss:8.3f} "
+                f"nats/image  {seconds:6.1f} s  {_mark(state, improved)}",
             )
-        except KeyboardInterrupt:
-            raise TrainingInterrupted(
-                f"{name}: interrupted during epoch {epoch}; {saved}"
-            ) from None
-        except TrainingDiverged as err:
-            raise TrainingDiverged(f"{name} epoch {epoch}: {err}; {saved}") from None
-        seconds = time.perf_counter() - start
-        improved = _advance(state, epoch, train_loss, val_loss, seconds, cfg)
-        payload = _payload(module, architecture, state, settings)
-        if state.best_epoch == epoch:
-            save_checkpoint(payload, best_path, kind)
-        payload.update(optimizer=optim.get_state(), rng=_rng_state(shuffle))
-        save_checkpoint(payload, last_path, kind)
-        _log(
-            cfg,
-            f"{name} epoch {epoch:3d}/{cfg.epochs}  train {train_loss:8.3f}  "
-            f"val {val_loss:8.3f} nats/image  {seconds:6.1f} s  {_mark(state, improved)}",
-        )
-        if state.finished:
-            _log(cfg, f"{name}: {rule.stop_reason(state, cfg.epochs)}")
+    except KeyboardInterrupt:
+        where = f"{name}: interrupted during epoch {saved + 1}"
+        raise TrainingInterrupted(f"{where}; {_saved(saved, last_path)}") from None
+    except TrainingDiverged as err:
+        raise TrainingDiverged(
+            f"{name} epoch {saved + 1}: {err}; {_saved(saved, last_path)}"
+        ) from None
+    _log(cfg, f"{name}: {rule.stop_reason(state, cfg.epochs)}")
     module.load_state_dict(load_checkpoint(best_path, expect=architecture, kind=kind)["state_dict"])
     module.eval()
     return state
+
+
+def _start(
+    cfg: TrainConfig,
+    module: nn.Module,
+    optim: FusedAdam,
+    shuffle: torch.Generator,
+    last_path: Path,
+    architecture: dict,
+    kind: str,
+) -> TrainState:
+    """A fresh state from the seed, or with ``cfg.resume`` the state saved in ``last_path``."""
+    if not (cfg.resume and last_path.exists()):
+        pyro.set_rng_seed(cfg.seed)
+        shuffle.manual_seed(cfg.seed)
+        return TrainState(lr=cfg.lr)
+    ckpt = load_checkpoint(last_path, expect=architecture, kind=kind)
+    settings = run_settings(cfg)
+    check_run_settings(ckpt, {k: settings[k] for k in RUN_KEYS}, last_path)
+    state = _restore(ckpt, module, optim, shuffle, last_path)
+    state.finished = _finished(state, cfg)  # new --epochs or --patience apply
+    return state
+
+
+def _saved(epoch: int, last_path: Path) -> str:
+    """What an interrupted or diverged run has on disk."""
+    if epoch:
+        return f"epochs up to {epoch} are saved in {last_path}"
+    return "no epoch had finished, so nothing was saved"
 
 
 def run_settings(cfg: TrainConfig) -> dict:

@@ -45,10 +45,11 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
 
+from cvae_pyro.checkpoints import load_checkpoint
 from cvae_pyro.conditions import MaskCondition
 from cvae_pyro.config import IMAGE_SIDE, VALID_QUADRANTS
 from cvae_pyro.data import load_idx_verified, resolve_data_dir
-from cvae_pyro.errors import DataError
+from cvae_pyro.errors import CheckpointError, DataError
 from cvae_pyro.masks import NUM_PIXELS, input_mask
 from cvae_pyro.models import CVAE, MaskBaselineNN
 from cvae_pyro.networks import MIN_SCALE
@@ -105,10 +106,10 @@ def load_mask_cvae(path: Path) -> CVAE:
             f"PATH or {CHECKPOINT_ENV_VAR}=PATH (a float16 copy of a "
             "`python -m cvae_pyro.train --condition mask` cvae.pt)"
         )
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("kind") != "mask" or "state_dict" not in ckpt:
-        kind = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
-        sys.exit(f"export_demo: {path} is not a mask CVAE checkpoint (kind {kind!r})")
+    try:  # the package's checked, weights_only loading
+        ckpt = load_checkpoint(path, expect={"condition": "mask"}, kind="cvae")
+    except CheckpointError as err:
+        sys.exit(f"export_demo: {err} (the page needs a mask CVAE checkpoint)")
     state = {k: v.half().float() for k, v in ckpt["state_dict"].items()}
     prior_widths = _widths(state, "prior_net.net")  # [*hidden, 2 * z_dim]
     baseline = MaskBaselineNN(_widths(state, "condition.baseline.net")[:-1])

@@ -177,9 +177,13 @@ def test_a_missing_checkpoint_says_how_to_give_one(export_demo, tmp_path):
 
 def test_a_checkpoint_of_another_kind_is_refused(export_demo, checkpoint, tmp_path):
     ckpt = torch.load(checkpoint, weights_only=True)
-    torch.save({**ckpt, "kind": "cvae"}, tmp_path / "quadrant.pt")
-    with pytest.raises(SystemExit, match="not a mask CVAE checkpoint"):
+    quadrant = {**ckpt["architecture"], "condition": "quadrant", "quadrants": 1}
+    torch.save({**ckpt, "architecture": quadrant}, tmp_path / "quadrant.pt")
+    with pytest.raises(SystemExit, match="condition='quadrant'.*needs a mask CVAE"):
         export_demo.load_mask_cvae(tmp_path / "quadrant.pt")
+    torch.save({**ckpt, "kind": "baseline"}, tmp_path / "baseline.pt")
+    with pytest.raises(SystemExit, match="holds a baseline model, not cvae"):
+        export_demo.load_mask_cvae(tmp_path / "baseline.pt")
 
 
 def test_measure_adds_up_the_files_the_page_loads(export_demo, tmp_path, monkeypatch, capsys):
