@@ -56,6 +56,7 @@ def test_same_seed_same_losses_as_before_the_redesign(tmp_path, data_dir, case):
         assert found == pytest.approx(expected, rel=TOLERANCE), model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["cvae", "gsnn", "hybrid"])
 @pytest.mark.parametrize("condition", ["quadrant", "label", "mask"])
 def test_every_condition_trains_and_evaluates_every_objective(

@@ -40,3 +40,24 @@ def test_relative_data_folder_is_made_absolute_for_the_kernels():
     if not folder:
         pytest.skip(f"{DATA_ENV_VAR} is not set")
     assert Path(folder).is_absolute(), folder
+
+
+def test_committed_notebooks_carry_full_run_outputs():
+    """Every committed notebook shows a full run (notebooks/execute.py), never a smoke run."""
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        text = "\n".join(
+            out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])
+        )
+        assert "mode: full run" in text, path.name
+        assert "mode: smoke test" not in text, path.name
+        assert "/tmp/" not in text and "cvae_pyro_" not in text, path.name
+
+
+def test_notebook_03_shows_the_committed_label_benchmark():
+    """Its benchmark cell's committed output is today's results/label/label_quality.md."""
+    nb = nbformat.read(Path(__file__).parents[1] / "notebooks/03_label_conditional.ipynb", 4)
+    cell = next(c for c in nb.cells if "label_quality.md" in c.source and c.cell_type == "code")
+    shown = "".join(o["data"]["text/markdown"] for o in cell.outputs if "data" in o)
+    committed = (Path(__file__).parents[1] / "results/label/label_quality.md").read_text()
+    assert shown.strip() == committed.strip()

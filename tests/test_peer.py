@@ -23,6 +23,9 @@ PEER_DECODER_MACS = 200 * 500 + 500 * 500 + 500 * 784
 PEER_BASELINE_MACS = 784 * 500 + 500 * 500 + 500 * 784
 
 
+pytestmark = pytest.mark.slow  # runs the benchmark: seconds per test
+
+
 @pytest.fixture(scope="module")
 def result(data_dir, tmp_path_factory) -> dict:
     if not (PEER_DIR / "cvae.py").is_file():

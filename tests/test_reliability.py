@@ -326,6 +326,7 @@ def test_reproduce_ctrl_c_says_to_run_again_not_resume(tmp_path, data_dir, monke
     assert "--resume" not in line
 
 
+@pytest.mark.slow
 def test_reproduce_sigint_mid_run_gives_one_line(tmp_path, data_dir):
     runs = tmp_path / "runs"
     args = ["--quadrants", "1", "--objectives", "cvae", "--epochs", "50", "--limit", "2000"]
@@ -621,6 +622,7 @@ sys.exit(getattr(cli, sys.argv[1])(["--quadrants", "1", "--limit", "10", "--epoc
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["train", "evaluate", "reproduce", "sample", "complete"])
 def test_ctrl_c_while_a_command_starts_is_one_line(command, tmp_path):
     """Ctrl-C while torch and Pyro load: one line, exit 130, no traceback."""
@@ -647,6 +649,7 @@ def test_ctrl_c_while_a_command_starts_is_one_line(command, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_library_import_keeps_the_usual_ctrl_c():
     """In a notebook or script the package does not take over SIGINT."""
     probe = INTERRUPT_DURING_TORCH_IMPORT.replace(

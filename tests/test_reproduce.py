@@ -37,6 +37,7 @@ def test_aggregate_over_seeds_and_gap():
     assert "GSNN" not in text  # rows without numbers are left out
 
 
+@pytest.mark.slow
 def test_reproduce_smoke(tmp_path, data_dir):
     results = tmp_path / "results"
     args = [

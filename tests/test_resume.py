@@ -48,6 +48,7 @@ def _kill_when(path, proc, timeout=300):
     proc.communicate()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_after", ["baseline_last.pt", "cvae_last.pt"])
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path, data_dir, kill_after):
     whole = run_module("cvae_pyro.train", [*RUN, "--out-dir", str(tmp_path / "whole")], data_dir)
@@ -75,6 +76,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, data_dir, kill_afte
     )
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_and_says_how_to_resume(tmp_path, data_dir):
     out = tmp_path / "run"
     args = [

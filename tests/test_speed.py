@@ -11,6 +11,9 @@ import pytest
 BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "speed.py"
 
 
+pytestmark = pytest.mark.slow  # runs the benchmark: seconds per test
+
+
 @pytest.fixture(scope="module")
 def speed():
     spec = importlib.util.spec_from_file_location("speed", BENCHMARK)
