@@ -120,7 +120,8 @@ def iwae_bound(
         model: draws z in a ``pyro.plate("data", B)`` and observes y.
         guide: draws the same latent sites, with the same arguments.
         num_particles: K, latent draws per image.
-        *args, **kwargs: the arguments of the model and the guide, e.g. ``(x, y)``.
+        *args: the arguments of the model and the guide, e.g. ``(x, y)``.
+        **kwargs: their keyword arguments.
     """
     if num_particles < 1:
         raise ValueError(f"num_particles must be a positive integer, got {num_particles}")
