@@ -7,12 +7,6 @@ process themselves (:mod:`cvae_pyro.cli`).
 """
 
 import importlib
-import importlib.metadata
-
-try:
-    __version__ = importlib.metadata.version("cvae-pyro")  # written once, in pyproject.toml
-except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
-    __version__ = "unknown"
 
 #: The public names, and the module each is defined in.
 _EXPORTS = {
@@ -45,6 +39,8 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name: str) -> object:
     """Load a public name from its module on first use (PEP 562)."""
+    if name == "__version__":  # written once, in pyproject.toml
+        return importlib.import_module(".cli", __name__).version()
     if name not in _EXPORTS:
         raise AttributeError(f"module 'cvae_pyro' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

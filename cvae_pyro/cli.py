@@ -19,7 +19,6 @@ import argparse
 import dataclasses
 import errno
 import importlib
-import importlib.metadata
 import os
 import shlex
 import signal
@@ -112,10 +111,23 @@ COMMANDS = {
 
 def version() -> str:
     """The installed package's version (written once, in pyproject.toml)."""
+    import importlib.metadata  # only for --version: it reads every installed package's files
+
     try:
         return importlib.metadata.version("cvae-pyro")
     except importlib.metadata.PackageNotFoundError:
         return "unknown (not installed)"
+
+
+class VersionAction(argparse.Action):
+    """``--version``: print the version and exit (looked up only when asked for)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(f"cvae_pyro {version()}")
+        parser.exit()
 
 
 class Parser(argparse.ArgumentParser):
@@ -178,7 +190,7 @@ def build_parser(name: str) -> Parser:
     """The parser of ``python -m cvae_pyro.<name>``, generated from its config dataclass."""
     command = COMMANDS[name]
     parser = Parser(prog=f"python -m cvae_pyro.{name}", description=command.description)
-    parser.add_argument("--version", action="version", version=f"cvae_pyro {version()}")
+    parser.add_argument("--version", action=VersionAction)
     add_config_options(parser, command.config)
     return parser
 
@@ -294,7 +306,7 @@ def dispatch(argv: Sequence[str] | None = None) -> int:
         + "; ".join(f"{name}: {c.description}" for name, c in COMMANDS.items()),
         epilog="python -m cvae_pyro <command> --help shows a command's options.",
     )
-    parser.add_argument("--version", action="version", version=f"cvae_pyro {version()}")
+    parser.add_argument("--version", action=VersionAction)
     parser.add_argument("command", choices=tuple(COMMANDS), help="the command to run")
     if not argv or argv[0].startswith("-"):
         parser.parse_args(argv)  # --help, --version, or the error that a command is missing
