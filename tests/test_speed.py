@@ -29,6 +29,18 @@ def test_linear_macs_counts_every_linear_layer(speed):
     assert speed.linear_macs(net) == 10 * 20 + 20 * 3
 
 
+def test_rates_of_known_numbers(speed):
+    """1,000 images in 2 s at 1 GFLOP each: 500 images/s, 500 GFLOP/s, twice a 250 peak."""
+    found = speed.rates(1000, 2.0, 10**9, 250.0)
+    assert found == {
+        "seconds": 2.0,
+        "images": 1000,
+        "images_per_second": 500.0,
+        "gflops": 500.0,
+        "fraction_of_peak": 2.0,
+    }
+
+
 def test_speed_benchmark_reports_consistent_figures(speed, data_dir, tmp_path, capsys):
     out = tmp_path / "speed.json"
     args = ["--data-dir", str(data_dir), "--limit", "512", "--samples", "3", "--out", str(out)]
@@ -38,11 +50,7 @@ def test_speed_benchmark_reports_consistent_figures(speed, data_dir, tmp_path, c
     for name in ("baseline", "cvae", "mc_eval", "is_eval", "elbo_eval"):
         r = result[name]
         assert r["images"] == 512
-        assert r["images_per_second"] == pytest.approx(512 / r["seconds"])
-        assert r["fraction_of_peak"] == pytest.approx(r["gflops"] / result["matmul_peak_gflops"])
         assert 0 < r["fraction_of_peak"] < 2
-    # The CVAE trains three networks and runs the baseline: more work per image.
-    assert result["cvae"]["seconds"] > result["baseline"]["seconds"]
     for name in ("mc_eval", "is_eval", "elbo_eval"):
         assert result[name]["samples"] == 3
         # an untrained model: a positive negative log-likelihood, below a few nats per pixel
