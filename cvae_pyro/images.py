@@ -94,7 +94,9 @@ def grey_levels(image: Image.Image) -> np.ndarray:
     """
     if image.mode in _SCALED_MODES:  # 16- or 32-bit grey: scale by the brightest pixel
         grey = np.asarray(image, dtype=np.float64)
-        return grey / grey.max() if grey.max() > 0 else grey  # NaN or inf stay not finite
+        if not np.isfinite(grey).all():  # NaN or inf: refused by ink_levels, which names the file
+            return grey
+        return grey / grey.max() if grey.max() > 0 else grey
     rgba = image.convert("RGBA")
     grey = np.asarray(rgba.convert("L"), dtype=np.float64) / 255  # (H, W)
     alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64) / 255  # (H, W)
