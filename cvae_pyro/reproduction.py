@@ -225,8 +225,8 @@ def row_problem(row: dict) -> str | None:
     """What is wrong with one row of a ``run.json`` (None if nothing).
 
     Every field is checked: a known dataset, model and estimator; quadrants 1..3; a seed
-    in 0..2**32-1; S at least 1 for a sampled estimate and 0 for the exact NN; at least
-    one image; a finite mean and a finite, non-negative standard error.
+    in 0..2**32-1; S at least 1 for a sampled estimate (at least 0 for the exact NN); at
+    least one image; a finite mean and a finite, non-negative standard error.
     """
     exact = row["estimator"] == EXACT
     checks = {
@@ -235,9 +235,9 @@ def row_problem(row: dict) -> str | None:
         "estimator": (row["estimator"] in ESTIMATORS, f"one of {', '.join(ESTIMATORS)}"),
         "quadrants": (_integer(row["quadrants"], 1, max(VALID_QUADRANTS)), "1, 2 or 3"),
         "seed": (_integer(row["seed"], 0, MAX_SEED), f"an integer in 0..{MAX_SEED}"),
-        "samples": (
-            _integer(row["samples"], 0, 0) if exact else _integer(row["samples"], 1),
-            "0 (the NN is exact)" if exact else "a positive integer",
+        "samples": (  # the NN's value is exact: it records S = 0
+            _integer(row["samples"], 0 if exact else 1),
+            "an integer >= 0" if exact else "a positive integer",
         ),
         "images": (_integer(row["images"], 1), "a positive integer"),
         "nll_mean": (_finite(row["nll_mean"]), "a finite number"),

@@ -577,6 +577,7 @@ def test_case_10_float_tiffs_with_pixels_that_are_not_numbers(value, tmp_path):
 # --- case 13: a path the terminal's encoding cannot show ----------------------------------
 
 
+@pytest.mark.slow
 def test_case_13_non_ascii_out_with_an_ascii_terminal(label_run, tmp_path):
     out = tmp_path / "Ziffer_drei_\u00fc.png"
     args = ["--digit", "3", "--n", "1", "--checkpoint", str(label_run / "label/cvae.pt")]
@@ -820,6 +821,7 @@ def test_case_20_options_that_would_be_ignored(main, args, named, tmp_path, caps
 # --- case 21: SIGTERM says what was kept --------------------------------------------------
 
 
+@pytest.mark.slow
 def test_case_21_sigterm_during_training_says_what_was_kept(tmp_path, data_dir):
     out = tmp_path / "out"
     args = ["--quadrants", "1", *SMALL, "--epochs", "50", "--limit", "2000", "--quiet"]
