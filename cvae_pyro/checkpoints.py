@@ -2,11 +2,17 @@
 
 Every file is written to a temporary file in the same folder and renamed over
 the target, so a crash never leaves a truncated file where a good one was. The
-temporary names are short (``.<first 32 characters of the name>.<random>.tmp``)
-so that a legal file name never gives an illegal temporary one, and the files get
-the user's umask (``mkstemp`` alone would make them 0600). Temporary files that a
+temporary names are short and recognisably ours
+(``.<first 32 characters of the name>.cvae_pyro-<8 random characters>.tmp``) so
+that a legal file name never gives an illegal temporary one, and the files get the
+user's umask (``mkstemp`` alone would make them 0600). Temporary files that a
 killed process left behind are removed by :func:`remove_stale_temp_files`, which
-the commands call once they hold the folder's lock.
+the commands call once they hold the folder's lock; it removes only names of that
+pattern, never a user's own ``*.tmp`` file.
+
+A target that exists must be a regular file: a symbolic link, a folder, a device,
+a pipe or a socket is refused (:func:`check_target`), so that a write never goes
+through a link nor replaces something that is not a file.
 
 A run folder is locked while a command uses it (:func:`folder_lock`), so that two
 commands never write the same checkpoints.
@@ -17,8 +23,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
+import re
 import stat
 import tempfile
 import zipfile
@@ -46,7 +54,46 @@ MAX_UNPACKED_BYTES = 1 << 30
 
 
 TEMP_PREFIX_CHARS = 32  #: characters of the target's name kept in its temporary name
-TEMP_PATTERN = ".*.tmp"  #: what temporary files look like (glob)
+TEMP_TAG = ".cvae_pyro-"  #: what marks a temporary name as this package's
+TEMP_SUFFIX = ".tmp"  #: the end of every temporary name
+#: A temporary name this package makes: ``mkstemp``'s 8 random characters after the tag.
+TEMP_NAME = re.compile(
+    r"\..*" + re.escape(TEMP_TAG) + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX), re.DOTALL
+)
+#: What ``stat`` says a path is, for the messages of :func:`check_target`.
+FILE_TYPES = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def check_target(path: str | os.PathLike) -> Path:
+    """``path`` if a file may be written there: missing, or a regular file (no link).
+
+    Raises:
+        ConfigError: ``path`` is a symbolic link (never followed nor replaced), a folder,
+            a device, a pipe or a socket.
+    """
+    path = Path(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return path
+    if stat.S_ISLNK(mode):
+        raise ConfigError(
+            f"{path} is a symbolic link; cvae_pyro never writes through or over one: "
+            "remove it or choose another path"
+        )
+    if not stat.S_ISREG(mode):
+        kind = FILE_TYPES.get(stat.S_IFMT(mode), "not a regular file")
+        raise ConfigError(
+            f"{path} is {kind}, not a file; cvae_pyro replaces only regular files: "
+            "choose another path"
+        )
+    return path
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -56,10 +103,13 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         OSError: the folder cannot be written (``ENOSPC`` also for torch's "unexpected pos"
             error, which is how ``torch.save`` reports a full disk).
     """
-    path = Path(path)
+    path = check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{path.name[:TEMP_PREFIX_CHARS]}."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+    prefix = f".{path.name[:TEMP_PREFIX_CHARS]}{TEMP_TAG}"
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=TEMP_SUFFIX)
+    except OSError as err:
+        raise _named(err, path) from None
     os.close(fd)
     try:
         try:
@@ -69,11 +119,22 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
             raise
         os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, path)
+        os.replace(tmp, check_target(path))  # checked again: it may have changed meanwhile
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise _named(err, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _named(err: OSError, path: Path) -> OSError:
+    """``err`` naming the user's ``path`` where it named a temporary file."""
+    names = [n for n in (err.filename, err.filename2) if n is not None]
+    if not any(TEMP_TAG in Path(os.fsdecode(n)).name for n in names):
+        return err
+    return OSError(err.errno, err.strerror, str(path))
 
 
 def current_umask() -> int:
@@ -89,10 +150,16 @@ def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
     Call it only while holding the folder's lock, so no live writer's file is removed.
     """
     folder = Path(folder)
-    stale = [p for p in folder.glob(TEMP_PATTERN) if p.is_file()] if folder.is_dir() else []
+    found = folder.iterdir() if folder.is_dir() else ()
+    stale = [p for p in found if TEMP_NAME.fullmatch(p.name) and _regular(p)]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
+
+
+def _regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file itself, not a link to one."""
+    return path.is_file() and not path.is_symlink()
 
 
 def save_json(data: object, path: str | os.PathLike) -> Path:
@@ -113,6 +180,20 @@ def save_checkpoint(payload: dict, path: str | os.PathLike, kind: str) -> Path:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "kind": kind, **payload}
     return write_atomic(path, lambda tmp: torch.save(payload, tmp))
+
+
+def weights_sha256(module: torch.nn.Module) -> str:
+    """Hex SHA-256 of a module's weights: every name, dtype, shape and value, in order.
+
+    The same weights give the same hash however the file holding them was written, so a
+    CVAE's checkpoint can record which baseline it was trained with (``baseline_sha256``).
+    """
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        values = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{values.dtype}:{tuple(values.shape)};".encode())
+        digest.update(values.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def load_checkpoint(
@@ -191,14 +272,19 @@ def _read_payload(path: Path, map_location: str | None) -> object:
         ) from None
 
 
-def check_architecture(found: dict, expect: dict, path: Path) -> None:
-    """Raise :class:`CheckpointError` naming every setting where ``found`` differs."""
-    found = {**ARCHITECTURE_DEFAULTS, **found}
-    diffs = [
+def setting_diffs(found: dict, expect: dict) -> list[str]:
+    """``key=found (this run: expected)`` for every setting of ``expect`` that ``found`` differs in."""
+    found = found if isinstance(found, dict) else {}
+    return [
         f"{key}={found.get(key)!r} (this run: {value!r})"
         for key, value in expect.items()
         if found.get(key) != value
     ]
+
+
+def check_architecture(found: dict, expect: dict, path: Path) -> None:
+    """Raise :class:`CheckpointError` naming every setting where ``found`` differs."""
+    diffs = setting_diffs({**ARCHITECTURE_DEFAULTS, **found}, expect)
     if diffs:
         raise CheckpointError(f"{path} was trained with other settings: " + ", ".join(diffs))
 

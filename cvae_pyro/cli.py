@@ -16,16 +16,18 @@ the library imports this module.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import errno
 import importlib
 import os
+import re
 import shlex
 import signal
 import sys
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -36,13 +38,17 @@ from .errors import (
     CvaePyroError,
     DataError,
     FolderBusy,
+    Terminated,
     TrainingInterrupted,
     one_line,
+    shorten_path,
+    shorten_paths,
 )
 
 EXIT_USAGE = 2  #: bad arguments, data or checkpoints
 EXIT_FAILURE = 1  #: the run itself failed (for example the loss diverged)
 EXIT_INTERRUPTED = 130  #: Ctrl-C
+EXIT_TERMINATED = 128 + signal.SIGTERM  #: SIGTERM (143), as a shell reports a process it ended
 MESSAGE_CHARS = 1000  #: longest error line printed
 #: libgomp's spin before idle OpenMP threads sleep. Measured on 2 cores, one CVAE SVI step:
 #: libgomp's default spin 11.8 ms alone but 290-510 ms when two processes share the cores;
@@ -50,6 +56,7 @@ MESSAGE_CHARS = 1000  #: longest error line printed
 #: and 27 ms shared. Set by :func:`tune_openmp` unless the environment sets either.
 GOMP_SPINCOUNT = "3000"
 INTERRUPTED_WHILE_STARTING = "cvae_pyro: interrupted while starting (nothing was written)"
+TERMINATED_WHILE_STARTING = "cvae_pyro: terminated (SIGTERM) while starting (nothing was written)"
 #: What a failed write or read of a file means, and the exit status it gets.
 OS_ERRORS = {
     errno.ENOSPC: ("no space left on the disk", EXIT_FAILURE),
@@ -131,10 +138,42 @@ class VersionAction(argparse.Action):
 
 
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (and exit status 2)."""
+    """An argument parser whose errors are one line (and exit status 2).
+
+    A value that starts with ``-`` (``--hide -1,0,10,10``, ``--image -dash.png``) reads as
+    an option, so argparse says only that the value is missing; the line then names the
+    value and how to give it (``--hide=-1,0,10,10``).
+    """
+
+    argv: Sequence[str] = ()  #: the arguments being parsed, for the messages
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+        """Parse ``args`` (default ``sys.argv[1:]``), remembering them for :meth:`error`."""
+        self.argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(self.argv, namespace)
 
     def error(self, message: str) -> typing.NoReturn:
+        message = self.dash_value_hint(message) or message
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+    def dash_value_hint(self, message: str) -> str | None:
+        """For "argument --x: expected ... argument": the dash-led value and how to give it."""
+        found = re.fullmatch(
+            r"argument (--[\w-]+)(?:/\S+)?: expected (?:at least )?one argument", message
+        )
+        if found is None:
+            return None
+        option = found.group(1)
+        argv = list(self.argv)
+        options = {o for action in self._actions for o in action.option_strings}
+        for i, arg in enumerate(argv[:-1]):
+            value = argv[i + 1]
+            if arg == option and value.startswith("-") and value not in options:
+                return (
+                    f"argument {option}: the value {value!r} starts with '-', so it reads as "
+                    f"an option; write {option}={value}"
+                )
+        return None
 
 
 def _unwrap_optional(kind: Any) -> Any:
@@ -217,8 +256,7 @@ def exit_code(err: CvaePyroError) -> int:
 def os_error_line(err: OSError) -> tuple[str, int]:
     """One line for a failed file operation, and its exit status (2 if the user's path is bad)."""
     what, code = OS_ERRORS.get(err.errno, (err.strerror or type(err).__name__, EXIT_FAILURE))
-    name = err.filename if err.filename is not None else ""
-    name = str(name) if len(str(name)) <= 120 else str(name)[:117] + "..."
+    name = shorten_path(os.fsdecode(err.filename)) if err.filename is not None else ""
     where = f" ({name})" if name else ""
     if code == EXIT_FAILURE:
         advice = "; files finished before are intact: fix it and run the same command again"
@@ -228,19 +266,33 @@ def os_error_line(err: OSError) -> tuple[str, int]:
 
 
 def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
-    """The line and exit status for ``err``; status None for errors shown as tracebacks."""
+    """The line and exit status for ``err``; status None for errors shown as tracebacks.
+
+    Long paths in the line are shortened (:func:`~cvae_pyro.errors.shorten_paths`), so
+    that the reason after them is never cut off.
+    """
+    if isinstance(err, Terminated):
+        return (
+            f"terminated (SIGTERM); files finished before are kept; {interrupted}",
+            EXIT_TERMINATED,
+        )
     if isinstance(err, KeyboardInterrupt):
         return (
             f"interrupted (Ctrl-C); files finished before are kept; {interrupted}",
             EXIT_INTERRUPTED,
         )
     if isinstance(err, TrainingInterrupted):
-        return f"{one_line(err, MESSAGE_CHARS)}; {interrupted}", EXIT_INTERRUPTED
+        code = EXIT_TERMINATED if err.terminated else EXIT_INTERRUPTED
+        return f"{_line(err)}; {interrupted}", code
     if isinstance(err, CvaePyroError):
-        return one_line(err, MESSAGE_CHARS), exit_code(err)
+        return _line(err), exit_code(err)
     if isinstance(err, OSError):
         return os_error_line(err)
     return "", None
+
+
+def _line(err: BaseException) -> str:
+    return one_line(shorten_paths(str(err)), MESSAGE_CHARS)
 
 
 def tune_openmp() -> None:
@@ -253,29 +305,62 @@ def tune_openmp() -> None:
         os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT)
 
 
-def _exit_interrupted(signum: int, frame: object) -> None:  # a SIGINT handler
-    sys.stderr.write(INTERRUPTED_WHILE_STARTING + "\n")
+def _exit_interrupted(signum: int, frame: object) -> None:  # a SIGINT and SIGTERM handler
+    terminated = signum == signal.SIGTERM
+    line = TERMINATED_WHILE_STARTING if terminated else INTERRUPTED_WHILE_STARTING
+    sys.stderr.write(line + "\n")
     sys.stderr.flush()
-    os._exit(EXIT_INTERRUPTED)
+    os._exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:  # the SIGTERM handler of the work
+    raise Terminated
 
 
 def load_command(spec: str) -> Any:
     """The function ``module:function`` names, imported now (torch and Pyro load here).
 
-    Ctrl-C while they load prints one line and exits 130 at once: a KeyboardInterrupt
-    raised inside torch's or numpy's own imports can surface as some other error, or
-    as none.
+    Ctrl-C (or SIGTERM) while they load prints one line and exits 130 (143) at once: a
+    KeyboardInterrupt raised inside torch's or numpy's own imports can surface as some
+    other error, or as none.
     """
     module, function = spec.split(":")
-    previous = signal.getsignal(signal.SIGINT)
-    try:
-        signal.signal(signal.SIGINT, _exit_interrupted)
-    except ValueError:  # not the main thread: leave SIGINT alone
+    with signal_handlers(_exit_interrupted, _exit_interrupted):  # off the main thread: none
         return getattr(importlib.import_module(module), function)
+
+
+@contextlib.contextmanager
+def signal_handlers(on_sigint: Any, on_sigterm: Any) -> Iterator[bool]:
+    """Handle SIGINT and SIGTERM so for the ``with`` block (yields False off the main thread).
+
+    ``None`` keeps a signal's handler as it is.
+    """
+    wanted = {signal.SIGINT: on_sigint, signal.SIGTERM: on_sigterm}
+    previous = {}
     try:
-        return getattr(importlib.import_module(module), function)
+        for number, handler in wanted.items():
+            if handler is not None:
+                previous[number] = signal.signal(number, handler)
+    except ValueError:  # signal only works in the main thread
+        yield False
+        return
+    try:
+        yield True
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def plain_output() -> None:
+    """Let stdout and stderr write any path: characters their encoding lacks are escaped.
+
+    With ``PYTHONIOENCODING=ascii`` (or a C locale) a non-ASCII file name would
+    otherwise raise ``UnicodeEncodeError`` after the file was saved.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
 
 
 def main(name: str, argv: Sequence[str] | None = None) -> int:
@@ -283,12 +368,14 @@ def main(name: str, argv: Sequence[str] | None = None) -> int:
     command = COMMANDS[name]
     parser = build_parser(name)
     argv = list(sys.argv[1:] if argv is None else argv)
+    plain_output()
     args = parser.parse_args(argv)
     try:
         cfg = config_from_args(command.config, args)
         tune_openmp()
         work = load_command(command.run)
-        work(cfg, command_line(parser.prog, argv))
+        with signal_handlers(None, _raise_terminated):  # SIGTERM: say what was kept
+            work(cfg, command_line(parser.prog, argv))
     except BaseException as err:
         message, code = describe(err, command.interrupted)
         if code is None:

@@ -93,6 +93,7 @@ class QuadrantCondition(nn.Module):
     """
 
     name = "quadrant"
+    title_prefix = ""  #: messages name its models "baseline", "cvae", ...
     row_names: dict = {}  #: evaluation rows are named after the checkpoint files
     evaluates_on_layouts = False  #: evaluated on its own layout only
 
@@ -198,6 +199,7 @@ class LabelCondition(nn.Module):
     """Condition on the digit label: ``h = h_prior = one_hot(label)``; y is the whole image."""
 
     name = "label"
+    title_prefix = ""  #: messages name its model "cvae", ...
     row_names: dict = {}  #: evaluation rows are named after the checkpoint files
     evaluates_on_layouts = False  #: evaluated on the labels only
     h_dim = NUM_CLASSES
@@ -285,6 +287,7 @@ class MaskCondition(nn.Module):
     """
 
     name = "mask"
+    title_prefix = "mask "  #: messages name its models "mask baseline", "mask cvae", ...
     #: Evaluation rows of the mask task, apart from the specialists' in one table.
     row_names = {"baseline": "mask_baseline", "cvae": "mask"}
     evaluates_on_layouts = True  #: evaluated on a quadrant layout, or on the fixed masks
@@ -462,11 +465,21 @@ class Trained:
             ``condition`` and ``objective`` say what it is.
         module: the :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`,
             in evaluation mode.
+        baseline_sha256: for a CVAE with a frozen baseline, the hash of that baseline's
+            weights recorded at training (:func:`~cvae_pyro.checkpoints.weights_sha256`);
+            None in checkpoints from before it was recorded.
     """
 
     kind: str
     architecture: dict
     module: nn.Module
+    baseline_sha256: str | None = None
+
+    @property
+    def frozen_baseline(self) -> nn.Module | None:
+        """The frozen baseline inside a CVAE (None for a baseline or a label CVAE)."""
+        condition = getattr(self.module, "condition", None)
+        return getattr(condition, "baseline", None)
 
     @property
     def condition(self) -> type[Condition]:
@@ -502,10 +515,11 @@ def load_trained(
     arch = ckpt.get("architecture", {})
     try:
         cfg = TrainConfig(**{**arch, "hidden": tuple(arch["hidden"])})
-        baseline = (
-            None if condition_type(cfg.condition).make_baseline is None else build_baseline(cfg)
-        )
-        module = baseline if ckpt["kind"] == BASELINE else build_cvae(cfg, baseline)
+        with torch.device("meta"):  # shapes only: nothing is allocated for settings that lie
+            problem = shape_problem(_build(cfg, ckpt["kind"]).state_dict(), ckpt["state_dict"])
+        if problem:
+            raise ValueError(problem)
+        module = _build(cfg, ckpt["kind"])
         module.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as err:
         reason = one_line(err, 160)
@@ -516,7 +530,38 @@ def load_trained(
             f"{path} is broken: its weights {broken[0]} are not finite numbers (NaN or inf); "
             "train the model again"
         )
-    return Trained(ckpt["kind"], arch, module.to(device).eval())
+    recorded = ckpt.get("baseline_sha256")
+    recorded = recorded if isinstance(recorded, str) else None
+    return Trained(ckpt["kind"], arch, module.to(device).eval(), recorded)
+
+
+def _build(cfg: TrainConfig, kind: str) -> nn.Module:
+    """An untrained model of ``kind`` ("baseline" or "cvae") with ``cfg``'s settings."""
+    baseline = None if condition_type(cfg.condition).make_baseline is None else build_baseline(cfg)
+    return baseline if kind == BASELINE else build_cvae(cfg, baseline)
+
+
+def shape_problem(wanted: dict, found: dict) -> str | None:
+    """What differs between the tensor names and shapes of two state dicts (None if nothing).
+
+    ``wanted`` is what the recorded settings build, ``found`` what the checkpoint holds: a
+    checkpoint whose settings claim far bigger networks than its weights is refused
+    before those networks are made.
+    """
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        return f"Missing key(s) in state_dict: {missing[0]}{more}"
+    unexpected = [name for name in found if name not in wanted]
+    if unexpected:
+        return f"Unexpected key(s) in state_dict: {unexpected[0]}"
+    for name, tensor in wanted.items():
+        if tuple(found[name].shape) != tuple(tensor.shape):
+            return (
+                f"size mismatch for {name}: the checkpoint holds {tuple(found[name].shape)}, "
+                f"its settings make {tuple(tensor.shape)}"
+            )
+    return None
 
 
 def pretrained_models() -> dict:

@@ -12,7 +12,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .errors import ConfigError
 
@@ -37,6 +37,8 @@ MAX_SEED = 2**32 - 1  #: numpy's seeds are 32-bit
 #: Widest layer or latent a config accepts: far above any MNIST model (the defaults are 500
 #: and 200), low enough that a checkpoint claiming more is refused before it is allocated.
 MAX_WIDTH = 8192
+MAX_LAYERS = 64  #: most hidden layers per network (the defaults have 2)
+DEFAULT_ALPHA = 0.5  #: --alpha default: weight of the CVAE term in the hybrid objective
 
 #: Settings that fix the networks' shapes and objective; a checkpoint must match them.
 ARCHITECTURE_KEYS = (
@@ -169,7 +171,7 @@ class TrainConfig(DataSettings):
         "mask task: mixture weights of " + ", ".join(MASK_KINDS) + " masks",
     )
     objective: str = setting("cvae", "training objective (Sohn et al., sec. 4)", choices=OBJECTIVES)
-    alpha: float = setting(0.5, "weight of the CVAE term in the hybrid objective")
+    alpha: float = setting(DEFAULT_ALPHA, "weight of the CVAE term in the hybrid objective")
     prior: str = setting("conditional", "prior network p(z|x), or N(0, I)", choices=PRIORS)
     guess: bool = setting(True, "feed the baseline's guess y_hat to the prior network")
     epochs: int = setting(200, "most epochs per model (early stopping ends training first)")
@@ -192,6 +194,8 @@ class TrainConfig(DataSettings):
     quiet: bool = setting(False, "no progress bars or per-epoch lines")
     eval_batch_size: int = setting(2000, "images per batch when computing validation losses")
     figures: bool = setting(True, "write the sample figures after training")
+    #: The option that names the run folders, in messages (reproduce sets ``--runs-dir``).
+    folder_option: ClassVar[str] = "--out-dir"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -210,6 +214,8 @@ class TrainConfig(DataSettings):
         elif not self.guess:
             raise ConfigError("guess (the baseline's y_hat) applies to the quadrant condition only")
         mask_family(self.mask_weights)
+        if self.condition != "mask" and self.mask_weights != (1.0,) * len(MASK_KINDS):
+            raise ConfigError("mask_weights applies to the mask condition only")
         choice("dataset", self.dataset, DATASET_NAMES)
         choice("objective", self.objective, OBJECTIVES)
         choice("prior", self.prior, PRIORS)
@@ -228,8 +234,17 @@ class TrainConfig(DataSettings):
             raise ConfigError(f"lr must be a positive finite number, got {self.lr}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"alpha must lie in [0, 1], got {self.alpha}")
+        if self.objective != "hybrid" and self.alpha != DEFAULT_ALPHA:
+            raise ConfigError(
+                f"alpha weighs the hybrid objective only; --objective {self.objective} "
+                "would ignore it (add --objective hybrid, or leave --alpha out)"
+            )
         if not self.hidden or min(self.hidden) < 1 or max(self.hidden) > MAX_WIDTH:
             raise ConfigError(f"hidden must be widths in 1..{MAX_WIDTH}, got {self.hidden}")
+        if len(self.hidden) > MAX_LAYERS:
+            raise ConfigError(
+                f"hidden may have at most {MAX_LAYERS} layers, got {len(self.hidden)}"
+            )
         if self.z_dim > MAX_WIDTH:
             raise ConfigError(f"z_dim must lie in 1..{MAX_WIDTH}, got {self.z_dim}")
 
@@ -325,6 +340,8 @@ class ReproduceConfig(DataSettings):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.combine is not None:
+            check_unused(self, COMBINE_USES, "--combine trains nothing, it pools run.json rows")
         self.mask_model = self.mask_model or self.mask_only
         for name in ("quadrants", "seeds", "objectives"):
             setattr(self, name, tuple(getattr(self, name)))
@@ -386,6 +403,8 @@ class CompleteConfig(DataSettings):
         seed_in_range(self.seed)
         if (self.image is None) == (self.index is None):
             raise ConfigError("give exactly one of --image PATH and --index N")
+        if self.image is not None:
+            check_unused(self, IMAGE_IGNORES, "--image reads no dataset", only=True)
         if self.index is not None and (isinstance(self.index, bool) or self.index < 0):
             raise ConfigError(f"--index must be 0 or more, got {self.index}")
         regions = [self.keep, self.mask, self.hide]
@@ -395,6 +414,25 @@ class CompleteConfig(DataSettings):
             choice("keep", self.keep, tuple(KEEP_LAYOUTS))
         if not 1 <= self.n <= 100:
             raise ConfigError(f"--n must lie in 1..100, got {self.n}")
+
+
+#: The settings ``reproduce --combine`` reads; any other given is refused.
+COMBINE_USES = ("combine", "results_dir", "dataset", "quiet")
+#: The settings ``complete --image`` does not read (they pick a dataset image).
+IMAGE_IGNORES = ("split", "data_dir")
+
+
+def check_unused(config: object, names: tuple[str, ...], why: str, only: bool = False) -> None:
+    """Raise :class:`ConfigError` if a setting that this run ignores differs from its default.
+
+    ``names`` are the settings it reads (or, with ``only``, the ones it ignores).
+    """
+    for f in dataclasses.fields(config):
+        ignored = f.name in names if only else f.name not in names
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if ignored and getattr(config, f.name) != default:
+            option = "--" + f.name.replace("_", "-")
+            raise ConfigError(f"{why}: {option} does not apply to it (leave it out)")
 
 
 def plain(value: object) -> object:

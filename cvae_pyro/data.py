@@ -241,7 +241,15 @@ def load_idx_verified(
             f"(see README, 'Data')"
         )
     raw = _read_bytes(path)
-    if verify and hashlib.md5(raw).hexdigest() != info.md5[name]:
+    digest = hashlib.md5(raw).hexdigest()
+    if verify and digest != info.md5[name]:
+        other = [d for d in DATASETS.values() if d.md5.get(name) == digest]
+        if other:
+            raise DataError(
+                f"{path} is the official {other[0].title} file, but the dataset is "
+                f"{info.title}: give --dataset {other[0].name}, or the folder of the "
+                f"{info.title} files"
+            )
         raise DataError(
             f"{path} does not match the official {info.title} file (MD5 of its content "
             "differs): it is truncated or corrupt; replace it with the official file"
@@ -280,7 +288,11 @@ def resolve_data_dir(
         folder = Path(explicit).expanduser()
         if not folder.is_dir():
             source = "--data-dir" if data_dir is not None else info.env_var
-            raise DataError(f"data folder {folder} (from {source}) does not exist")
+            problem = "is a file, not a folder" if folder.exists() else "does not exist"
+            raise DataError(
+                f"data folder {folder} (from {source}) {problem}; give the folder that "
+                f"holds the four {info.title} IDX files"
+            )
         return folder
     cache = default_cache_dir(dataset)
     for folder in (*info.system_dirs, cache):

@@ -24,7 +24,25 @@ class TrainingDiverged(CvaePyroError):
 
 
 class TrainingInterrupted(CvaePyroError):
-    """The user pressed Ctrl-C; progress up to the last finished epoch is saved."""
+    """Ctrl-C or SIGTERM during training; progress up to the last finished epoch is saved.
+
+    Args:
+        message: what was interrupted and what is kept.
+        terminated: True for SIGTERM (:class:`Terminated`), False for Ctrl-C.
+    """
+
+    def __init__(self, message: str, terminated: bool = False) -> None:
+        super().__init__(message)
+        self.terminated = terminated
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (the commands raise it from their signal handler).
+
+    It is a :class:`KeyboardInterrupt`, so every step that cleans up after Ctrl-C (the
+    training loop saying what is kept, atomic writes removing their temporary file)
+    does the same for SIGTERM.
+    """
 
 
 class FolderBusy(CvaePyroError):
@@ -48,3 +66,24 @@ def one_line(text: object, limit: int = MESSAGE_CHARS) -> str:
     named = [line for line in lines if line.startswith(("size mismatch", "Missing key"))]
     line = (named or lines)[0]
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+LONGEST_PATH = 160  #: longest path (or other word) a message shows whole
+_LONG_WORD = re.compile(rf"\S{{{LONGEST_PATH + 1},}}")
+
+
+def shorten_path(path: object, limit: int = LONGEST_PATH) -> str:
+    """``path`` as text of at most ``limit`` characters: its start, "...", and its end.
+
+    The end, which names the file, gets the larger part.
+    """
+    text = str(path)
+    if len(text) <= limit:
+        return text
+    head = limit // 3
+    return f"{text[:head]}...{text[-(limit - head - 3) :]}"
+
+
+def shorten_paths(text: str) -> str:
+    """``text`` with every word longer than :data:`LONGEST_PATH` shortened (:func:`shorten_path`)."""
+    return _LONG_WORD.sub(lambda m: shorten_path(m.group()), text)

@@ -26,7 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import folder_lock, load_checkpoint, save_checkpoint, save_json
+from .checkpoints import (
+    folder_lock,
+    load_checkpoint,
+    save_checkpoint,
+    save_json,
+    weights_sha256,
+)
 from .conditions import BASELINE, Trained, condition_type, load_trained, sample_digits
 from .config import NUM_CLASSES, OBJECTIVES, EvaluateConfig
 from .data import MNIST, Split, load_data, resolve_device
@@ -91,13 +97,16 @@ def evaluate_run_dir(
     run_dir = Path(run_dir)
     device = data.train.images.device
     part = data.split(split)
-    rows = []
+    models = {}
     for name in MODEL_FILES:
         path = run_dir / f"{name}.pt"
         if not path.exists():
             continue
         kind = BASELINE if name == BASELINE else "cvae"
-        trained = load_trained(path, device, kind, {**(expect or {}), **_objective(name)})
+        models[name] = load_trained(path, device, kind, {**(expect or {}), **_objective(name)})
+    check_one_baseline(models, run_dir)
+    rows = []
+    for name, trained in models.items():
         start = time.perf_counter()
         x, y = model_pairs(trained, part, quadrants)
         if trained.kind == BASELINE:
@@ -112,6 +121,29 @@ def evaluate_run_dir(
     if not rows:
         raise CheckpointError(f"no trained model (baseline.pt, cvae.pt, ...) in {run_dir}")
     return rows
+
+
+def check_one_baseline(models: dict[str, Trained], run_dir: Path) -> None:
+    """Raise :class:`CheckpointError` unless every CVAE was trained with the folder's baseline.
+
+    A CVAE records the hash of its frozen baseline's weights when it is trained (older
+    checkpoints: the frozen weights it holds are hashed); ``baseline.pt`` must match it,
+    so that the NN row and the CVAE rows come from one training run.
+    """
+    baseline = models.get(BASELINE)
+    if baseline is None:
+        return
+    found = weights_sha256(baseline.module)
+    for name, trained in models.items():
+        frozen = trained.frozen_baseline
+        if frozen is None:
+            continue
+        if (trained.baseline_sha256 or weights_sha256(frozen)) != found:
+            raise CheckpointError(
+                f"{run_dir / 'baseline.pt'} is not the baseline {name}.pt was trained with "
+                "(its weights differ from those the CVAE recorded); the folder mixes two "
+                "runs: evaluate the files of one run, or train again into an empty folder"
+            )
 
 
 def _objective(stem: str) -> dict:
@@ -263,6 +295,11 @@ def evaluate_command(cfg: EvaluateConfig, command: str) -> None:
     name = f"evaluation_{cfg.split}" + (f"_q{task}" if task else "") + ".json"
     with folder_lock(cfg.run_dir):  # no training writes the folder while it is read
         data = load_data(cfg.data_dir, cfg.limit, device, cfg.dataset)
+        images = len(data.split(cfg.split))
+        if cfg.limit is not None and cfg.limit > images:
+            raise ConfigError(
+                f"--limit {cfg.limit} is more than the {images} images of the {cfg.split} split"
+            )
         rows = evaluate_run_dir(
             cfg.run_dir, data, cfg.split, cfg.samples, cfg.seed, expect, quadrants=task
         )

@@ -22,7 +22,14 @@ from pathlib import Path
 
 import pyro
 
-from .checkpoints import check_out_dir, folder_lock, load_checkpoint, save_figure, save_json
+from .checkpoints import (
+    check_out_dir,
+    folder_lock,
+    load_checkpoint,
+    save_figure,
+    save_json,
+    weights_sha256,
+)
 from .conditions import (
     BASELINE,
     baseline_architecture,
@@ -36,9 +43,9 @@ from .errors import ConfigError, one_line
 from .models import CVAE, BaselineNN
 from .objectives import objective_pair
 from .training import (
-    RECORDED_KEYS,
     RUN_KEYS,
     TrainState,
+    check_finished,
     check_run_settings,
     elbo_loss,
     fit,
@@ -54,20 +61,25 @@ def train_baseline(cfg: TrainConfig, data: MNIST) -> tuple[BaselineNN, TrainStat
     baseline = build_baseline(cfg).to(device)
     arch = baseline_architecture(cfg)
     last = cfg.run_dir / f"{BASELINE}_last.pt"
+    task = condition_type(cfg.condition)
+    title = f"{task.title_prefix}{BASELINE}"
     if is_finished(last):
         best = cfg.run_dir / f"{BASELINE}.pt"
-        ckpt = load_checkpoint(best, expect=arch, kind=BASELINE)
+        ckpt = load_checkpoint(best, kind=BASELINE)
         settings = run_settings(cfg)
-        keys = RUN_KEYS if cfg.resume else RECORDED_KEYS  # --resume keeps it, new epochs or not
-        check_run_settings(ckpt, {k: settings[k] for k in keys}, best)
+        if cfg.resume:  # --resume keeps it, new epochs or not
+            load_checkpoint(best, expect=arch, kind=BASELINE)
+            check_run_settings(ckpt, {k: settings[k] for k in RUN_KEYS}, best, cfg.folder_option)
+        else:
+            check_finished(ckpt, arch, settings, best, cfg.folder_option)
         baseline.load_state_dict(ckpt["state_dict"])
         if not cfg.quiet:
-            print(f"baseline: loaded the finished baseline from {cfg.run_dir}")
+            print(f"{title}: loaded the finished {title} from {cfg.run_dir}")
         return baseline.eval(), TrainState(**load_checkpoint(last)["train_state"])
-    task = condition_type(cfg.condition)
     train = task.baseline_batches(cfg, data.train)
     val = task.baseline_pairs(cfg, data.validation)
-    state = fit(baseline, (baseline.model, baseline.guide), BASELINE, train, val, cfg, arch)
+    pair = (baseline.model, baseline.guide)
+    state = fit(baseline, pair, BASELINE, train, val, cfg, arch, title)
     return baseline, state
 
 
@@ -80,7 +92,10 @@ def train_cvae(
     train = cvae.condition.training_batches(data.train)
     val = cvae.condition.pairs(data.validation)  # (N_val, ...), (N_val, y_dim)
     pair = objective_pair(cvae, cfg.objective, cfg.alpha)
-    state = fit(cvae, pair, cfg.objective, train, val, cfg, cfg.architecture())
+    title = f"{cvae.condition.title_prefix}{cfg.objective}"
+    # Which frozen baseline it is trained with, so that evaluate never pairs it with another.
+    record = {} if baseline is None else {"baseline_sha256": weights_sha256(baseline)}
+    state = fit(cvae, pair, cfg.objective, train, val, cfg, cfg.architecture(), title, record)
     return cvae, state
 
 

@@ -22,6 +22,7 @@ Masks are ``(784,)`` bool tensors, True where a pixel is visible, as in
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,6 +42,10 @@ MIN_CONTRAST = 0.1  #: least difference between ink and background; less is a bl
 MASK_WHITE = 0.5  #: grey level from which a mask pixel is white (visible)
 LIGHT = 0.5  #: grey level from which a drawing counts as light (for transparent pictures)
 _SCALED_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # grey levels beyond 0..255
+#: Most pixels a picture may have (50 megapixels, 8660x5770: more than a phone camera's
+#: photo, about 12). Checked from the file's header before anything is decoded, since a
+#: picture of this size already takes about 2 GB on its way to 28x28.
+MAX_PICTURE_PIXELS = 50_000_000
 
 
 def open_picture(path: str | os.PathLike, what: str = "picture") -> Image.Image:
@@ -58,11 +63,27 @@ def open_picture(path: str | os.PathLike, what: str = "picture") -> Image.Image:
         problem = "is not a file" if path.exists() else "does not exist"
         raise DataError(f"{what} {path} {problem}")
     try:
-        with Image.open(path) as image:
-            return ImageOps.exif_transpose(image)  # a loaded copy
+        with warnings.catch_warnings():  # Pillow's own bomb warning: refused below instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:  # reads the header only
+                check_picture_size(image, f"{what} {path}")
+                return ImageOps.exif_transpose(image)  # a loaded copy
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
         reason = (str(err).splitlines() or [type(err).__name__])[0]
         raise DataError(f"cannot read {what} {path}: {reason}; give a PNG or JPEG image") from None
+
+
+def check_picture_size(image: Image.Image, name: str) -> None:
+    """Raise :class:`DataError` if ``image`` has more than :data:`MAX_PICTURE_PIXELS` pixels.
+
+    Pillow's ``open`` reads only the header, so this runs before any pixel is decoded.
+    """
+    width, height = image.size
+    if width * height > MAX_PICTURE_PIXELS:
+        raise DataError(
+            f"{name} is {width}x{height} pixels, more than the {MAX_PICTURE_PIXELS // 10**6} "
+            "megapixels cvae_pyro reads; scale it down (28x28 is what the model sees)"
+        )
 
 
 def grey_levels(image: Image.Image) -> np.ndarray:
@@ -73,6 +94,8 @@ def grey_levels(image: Image.Image) -> np.ndarray:
     """
     if image.mode in _SCALED_MODES:  # 16- or 32-bit grey: scale by the brightest pixel
         grey = np.asarray(image, dtype=np.float64)
+        if not np.isfinite(grey).all():  # NaN or inf: refused by ink_levels, which names the file
+            return grey
         return grey / grey.max() if grey.max() > 0 else grey
     rgba = image.convert("RGBA")
     grey = np.asarray(rgba.convert("L"), dtype=np.float64) / 255  # (H, W)
@@ -115,6 +138,7 @@ def ink_levels(grey: np.ndarray, name: str = "the picture") -> np.ndarray:
     Raises:
         DataError: the ink differs from the background by less than :data:`MIN_CONTRAST`.
     """
+    check_finite(grey, name)
     border = np.concatenate((grey[0], grey[-1], grey[:, 0], grey[:, -1]))
     background = float(np.median(border))
     dark_ink = background - grey.min() > grey.max() - background
@@ -123,6 +147,13 @@ def ink_levels(grey: np.ndarray, name: str = "the picture") -> np.ndarray:
     if contrast < MIN_CONTRAST:
         raise DataError(f"{name} is blank: no ink stands out from its background")
     return np.clip(ink / contrast, 0, 1)
+
+
+def check_finite(grey: np.ndarray, name: str) -> np.ndarray:
+    """``grey`` if every level is a finite number; DataError otherwise (float TIFFs may hold NaN)."""
+    if not np.isfinite(grey).all():
+        raise DataError(f"{name} has pixels that are not numbers (NaN or infinite)")
+    return grey
 
 
 def scale_to_box(ink: np.ndarray, box: int = DIGIT_BOX) -> np.ndarray:
@@ -172,7 +203,8 @@ def read_mask(path: str | os.PathLike) -> torch.Tensor:
             f"mask {path} is {width}x{height} pixels; a mask must be "
             f"{IMAGE_SIDE}x{IMAGE_SIDE} (white = visible, black = hidden)"
         )
-    visible = torch.from_numpy(grey_levels(image) >= MASK_WHITE).reshape(NUM_PIXELS)
+    grey = check_finite(grey_levels(image), f"mask {path}")
+    visible = torch.from_numpy(grey >= MASK_WHITE).reshape(NUM_PIXELS)
     return _check_mixed(visible, f"mask {path}", DataError)
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import shutil
@@ -45,12 +46,19 @@ import pyro
 import torch
 from tqdm import tqdm
 
-from .checkpoints import check_out_dir, folder_lock, save_json, write_atomic
+from .checkpoints import check_out_dir, check_target, folder_lock, save_json, write_atomic
 from .conditions import BASELINE
-from .config import ReproduceConfig, TrainConfig
+from .config import (
+    DATASET_NAMES,
+    DEFAULT_DATASET,
+    MAX_SEED,
+    VALID_QUADRANTS,
+    ReproduceConfig,
+    TrainConfig,
+)
 from .data import MNIST, dataset_info, load_data, resolve_device
 from .errors import ConfigError, one_line
-from .evaluation import MASK_MODEL, evaluate_run_dir
+from .evaluation import MASK_BASELINE, MASK_MODEL, MODEL_FILES, evaluate_run_dir
 from .experiment import run
 
 #: Called after each phase with a short description of the next one (progress bars).
@@ -58,6 +66,10 @@ Progress = Callable[[str], None]
 STAGING = ".staging"  #: folder inside the results folder where a new set is written
 COMPLETE = "COMPLETE"  #: marker file: the staged set is whole and may be moved into place
 MANIFEST = "run.json"  #: moved last; lists the files of the set
+MAX_RUN_FILE_BYTES = 64 << 20  #: a run.json of every task, seed and estimator is under 1 MB
+EXACT = "NN"  #: the estimator of the baseline's exact value (S = 0)
+ESTIMATORS = (EXACT, "MC", "IS", "-ELBO")  #: the estimators a row may hold
+MODELS = (*MODEL_FILES, MASK_MODEL, MASK_BASELINE)  #: the models a row may hold
 #: What every row of a ``run.json`` holds (``--combine`` checks them).
 ROW_KEYS = (
     "model",
@@ -71,13 +83,24 @@ ROW_KEYS = (
 )
 
 
+def staging_folder(results_dir: Path) -> Path:
+    """``results_dir/.staging``; ConfigError if something else than a folder of ours is there."""
+    staging = results_dir / STAGING
+    if staging.is_symlink() or (staging.exists() and not staging.is_dir()):
+        raise ConfigError(
+            f"{staging} is not a folder (a link or a file); cvae_pyro stages its results "
+            "there: remove it"
+        )
+    return staging
+
+
 def publish(results_dir: Path, write: Callable[[Path], dict]) -> None:
     """Write a set of result files with ``write(staging)`` and move them in as one set.
 
     ``write`` writes every file but the manifest into ``staging`` and returns the
     manifest's content; the manifest gets ``files`` (name to SHA-256) and is moved last.
     """
-    staging = results_dir / STAGING
+    staging = staging_folder(results_dir)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     manifest = write(staging)
@@ -90,14 +113,33 @@ def publish(results_dir: Path, write: Callable[[Path], dict]) -> None:
 
 def finish_publish(results_dir: Path) -> None:
     """Move a complete staged set into ``results_dir`` (manifest last); drop an incomplete one."""
-    staging = results_dir / STAGING
+    staging = staging_folder(results_dir)
     if not staging.is_dir():
         return
     if (staging / COMPLETE).is_file():
-        for name in json.loads((staging / COMPLETE).read_text())["files"]:
+        for name in staged_names(staging / COMPLETE):
             if (staging / name).is_file():
-                os.replace(staging / name, results_dir / name)
+                os.replace(staging / name, check_target(results_dir / name))
     shutil.rmtree(staging)
+
+
+def staged_names(marker: Path) -> list[str]:
+    """The file names a :data:`COMPLETE` marker lists; ConfigError if it is not one of ours."""
+    try:
+        names = json.loads(marker.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
+        names, reason = None, one_line(err, 80) or type(err).__name__
+    else:
+        reason = "its files are not plain file names"
+    plain = isinstance(names, list) and all(
+        isinstance(n, str) and n not in ("", ".", "..") and Path(n).name == n for n in names
+    )
+    if not plain:
+        raise ConfigError(
+            f"{marker} is corrupt ({reason}); delete the folder {marker.parent} and run "
+            "the command again"
+        )
+    return names
 
 
 def sha256(path: Path) -> str:
@@ -124,46 +166,116 @@ def combine(
     run_files: Sequence[str | Path],
     results_dir: Path,
     command: str,
-    dataset_title: str = "MNIST",
+    dataset: str = DEFAULT_DATASET,
 ) -> pd.DataFrame:
     """Pool the per-seed rows of several ``run.json`` files into one table.
 
-    Each (model, estimator, quadrants, seed) may come from one file only, and all
-    files must use the same S and the same number of test images.
+    Every row is checked before anything is pooled (:func:`row_problem`); all rows must
+    be of ``dataset``, each (model, estimator, quadrants, seed) may come from one file
+    only, and all files must use the same S and the same number of test images.
 
     Args:
         run_files: the ``run.json`` files of earlier runs.
         results_dir: where the pooled table and its ``run.json`` go.
         command: the command line recorded in ``run.json``.
-        dataset_title: the dataset's name in the table's title.
+        dataset: the dataset every row must be of ("mnist" or "fashion-mnist").
     """
     with folder_lock(results_dir):
         finish_publish(results_dir)
-        return _combine(run_files, results_dir, command, dataset_title)
+        return _combine(run_files, results_dir, command, dataset)
 
 
 def _read_rows(path: Path) -> list[dict]:
-    """The rows of one ``run.json``; ConfigError naming the file and what is wrong."""
+    """The rows of one ``run.json``, each checked, with its ``dataset``; ConfigError otherwise."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a file (give the run.json of an earlier run)")
+    if path.stat().st_size > MAX_RUN_FILE_BYTES:
+        raise ConfigError(f"{path}: {path.stat().st_size} bytes, too big for a run.json")
     try:
-        found = json.loads(path.read_text())["rows"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        manifest = json.loads(path.read_text())
+        found = manifest["rows"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
         reason = f"{type(err).__name__}: {one_line(err, 80)}"
         raise ConfigError(f"{path}: not a run.json written by this command ({reason})") from None
     if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
         raise ConfigError(f"{path}: its rows are not a list of objects")
+    dataset = _recorded_dataset(manifest)
     for i, row in enumerate(found):
         missing = [k for k in ROW_KEYS if k not in row]
         if missing:
             raise ConfigError(f"{path}: row {i} lacks {', '.join(missing)}")
-    return found
+        problem = row_problem({"dataset": dataset, **row})
+        if problem:
+            raise ConfigError(f"{path}: row {i} ({_row_label(row)}): {problem}")
+    return [{**row, "dataset": row.get("dataset", dataset)} for row in found]
+
+
+def _recorded_dataset(manifest: dict) -> object:
+    """The dataset a ``run.json`` records; MNIST for files from before it was recorded."""
+    arguments = manifest.get("arguments")
+    fallback = arguments.get("dataset") if isinstance(arguments, dict) else None
+    return manifest.get("dataset", fallback or DEFAULT_DATASET)
+
+
+def _row_label(row: dict) -> str:
+    return " ".join(str(row[k])[:20] for k in ("model", "estimator") if k in row)
+
+
+def row_problem(row: dict) -> str | None:
+    """What is wrong with one row of a ``run.json`` (None if nothing).
+
+    Every field is checked: a known dataset, model and estimator; quadrants 1..3; a seed
+    in 0..2**32-1; S at least 1 for a sampled estimate (at least 0 for the exact NN); at
+    least one image; a finite mean and a finite, non-negative standard error.
+    """
+    exact = row["estimator"] == EXACT
+    checks = {
+        "dataset": (row["dataset"] in DATASET_NAMES, f"one of {', '.join(DATASET_NAMES)}"),
+        "model": (row["model"] in MODELS, f"one of {', '.join(MODELS)}"),
+        "estimator": (row["estimator"] in ESTIMATORS, f"one of {', '.join(ESTIMATORS)}"),
+        "quadrants": (_integer(row["quadrants"], 1, max(VALID_QUADRANTS)), "1, 2 or 3"),
+        "seed": (_integer(row["seed"], 0, MAX_SEED), f"an integer in 0..{MAX_SEED}"),
+        "samples": (  # the NN's value is exact: it records S = 0
+            _integer(row["samples"], 0 if exact else 1),
+            "an integer >= 0" if exact else "a positive integer",
+        ),
+        "images": (_integer(row["images"], 1), "a positive integer"),
+        "nll_mean": (_finite(row["nll_mean"]), "a finite number"),
+        "nll_stderr": (_finite(row["nll_stderr"], 0.0), "a finite number >= 0"),
+    }
+    for field, (ok, wanted) in checks.items():
+        if not ok:
+            return f"{field} is {str(row[field])[:40]!r}; it must be {wanted}"
+    return None
+
+
+def _integer(value: object, low: int, high: float = math.inf) -> bool:
+    """Whether ``value`` is an integer (not a bool) in ``low..high``."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _finite(value: object, low: float = -math.inf) -> bool:
+    """Whether ``value`` is a finite number (not a bool, not a string) of at least ``low``."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value)) and value >= low
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _combine(
-    run_files: Sequence[str | Path], results_dir: Path, command: str, dataset_title: str
+    run_files: Sequence[str | Path], results_dir: Path, command: str, dataset: str
 ) -> pd.DataFrame:
     rows, sources = [], {}
     for path in map(Path, run_files):
         found = _read_rows(path)
+        other = sorted({r["dataset"] for r in found} - {dataset})
+        if other:
+            raise ConfigError(
+                f"{path} holds {other[0]} rows, and this table is of {dataset}: give "
+                f"--dataset {other[0]}, and combine runs of one dataset only"
+            )
         for row in found:
             key = (row["model"], row["estimator"], row["quadrants"], row["seed"])
             if key in sources:
@@ -185,9 +297,10 @@ def _combine(
     tables = []
 
     def write(staging: Path) -> dict:
-        tables.append(write_table(rows, quadrants, staging, samples, dataset_title))
+        tables.append(write_table(rows, quadrants, staging, samples, dataset_info(dataset).title))
         return {
             "command": command,
+            "dataset": dataset,
             "combined": [str(p) for p in run_files],
             "seeds": sorted({r["seed"] for r in rows}),
             "rows": rows,
@@ -210,9 +323,15 @@ def _epochs(metrics: dict) -> dict:
     }
 
 
+class RunConfig(TrainConfig):
+    """A training run of ``reproduce``: its messages name ``--runs-dir`` as the way out."""
+
+    folder_option = "--runs-dir"
+
+
 def train_config(cfg: ReproduceConfig, seed: int, **task: object) -> TrainConfig:
     """The training run of one seed and task (``quadrants`` and ``objective``, or ``condition``)."""
-    return TrainConfig(
+    return RunConfig(
         **task,
         dataset=cfg.dataset,
         epochs=cfg.epochs,
@@ -257,7 +376,7 @@ def mask_rows(
             progress(f"evaluate mask on q{q} seed {seed}")
         start = time.perf_counter()
         found = evaluate_run_dir(train_cfg.run_dir, data, "test", cfg.samples, seed, expect, q)
-        rows += [{**r, "quadrants": q, "seed": seed} for r in found]
+        rows += [{**r, "quadrants": q, "seed": seed, "dataset": cfg.dataset} for r in found]
         phases.append(
             {
                 "phase": "evaluate",
@@ -319,7 +438,7 @@ def _reproduce(
         start = time.perf_counter()
         expect = {"condition": "quadrant", "quadrants": q, "dataset": cfg.dataset}
         found = evaluate_run_dir(train_cfg.run_dir, data, "test", cfg.samples, seed, expect)
-        rows += [{**r, "quadrants": q, "seed": seed} for r in found]
+        rows += [{**r, "quadrants": q, "seed": seed, "dataset": cfg.dataset} for r in found]
         phases.append(
             {
                 "phase": "evaluate",
@@ -346,6 +465,7 @@ def _reproduce(
         tables.append(write_table(rows, cfg.quadrants, staging, cfg.samples, title))
         return {
             "command": command,
+            "dataset": cfg.dataset,
             "arguments": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(cfg).items()},
             "seeds": list(cfg.seeds),
             "epochs": epochs_reached,  # per model: epochs run and the best epoch
@@ -483,8 +603,7 @@ def reproduce_command(cfg: ReproduceConfig, command: str) -> None:
     """``python -m cvae_pyro.reproduce``: train, evaluate and tabulate, or ``--combine``."""
     results_dir = check_out_dir(cfg.results_dir, "--results-dir")
     if cfg.combine:
-        title = dataset_info(cfg.dataset).title
-        table = combine(cfg.combine, results_dir, command, title)
+        table = combine(cfg.combine, results_dir, command, cfg.dataset)
         quadrants = sorted(table.quadrants.unique())
     else:
         check_out_dir(cfg.runs_dir, "--runs-dir")

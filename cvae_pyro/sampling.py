@@ -19,7 +19,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from .checkpoints import check_out_dir, save_figure
+from .checkpoints import check_out_dir, check_target, save_figure
 from .conditions import load_pretrained, load_trained, pretrained_path, sample_digits
 from .config import (
     DEFAULT_DATASET,
@@ -143,13 +143,15 @@ def parse_digits(text: str) -> list[int]:
     return [digit]
 
 
-def check_image_path(out: Path) -> Path:
+def check_image_path(out: Path, example: str = "digits.png") -> Path:
     """``out`` if an image can be written there in the format its suffix names; else ConfigError.
 
     The suffix picks the format (.png, .jpg, .pdf, .svg, ... as matplotlib writes them).
+    An existing ``out`` must be a regular file (:func:`~cvae_pyro.checkpoints.check_target`).
     """
-    if out.is_dir():
-        raise ConfigError(f"--out {out} is a folder; give a file name such as {out / 'digits.png'}")
+    if out.is_dir() and not out.is_symlink():
+        raise ConfigError(f"--out {out} is a folder; give a file name such as {out / example}")
+    check_target(out)
     if len(out.name.encode()) > MAX_NAME_BYTES:
         raise ConfigError(f"--out file name is {len(out.name.encode())} bytes; the limit is 255")
     kind = out.suffix.lstrip(".").lower()
@@ -219,10 +221,9 @@ def visible_pixels(cfg: CompleteConfig) -> torch.Tensor:
 
 def complete_command(cfg: CompleteConfig, command: str) -> None:
     """``python -m cvae_pyro.complete``: complete the hidden part of a picture into a PNG."""
+    out = check_image_path(Path(cfg.out), "completions.png")
     visible = visible_pixels(cfg)
     picture = read_picture(cfg)
-    out = Path(cfg.out)
-    check_out_dir(out.parent, "--out folder")
     device = resolve_device(cfg.device)
     cvae, model = find_model(cfg.out_dir, cfg.dataset, cfg.keep, device)
     completion = complete(cvae, picture, visible, cfg.n, cfg.seed, model)

@@ -33,11 +33,12 @@ from pyro.optim import PyroOptim
 from torch import nn
 from tqdm import tqdm
 
-from .checkpoints import load_checkpoint, save_checkpoint
+from .checkpoints import ARCHITECTURE_DEFAULTS, load_checkpoint, save_checkpoint, setting_diffs
 from .config import TrainConfig
 from .errors import (
     CheckpointError,
     ConfigError,
+    Terminated,
     TrainingDiverged,
     TrainingInterrupted,
     one_line,
@@ -230,8 +231,13 @@ def fit(
     validation: Pairs,
     cfg: TrainConfig,
     architecture: dict,
+    title: str | None = None,
+    record: dict | None = None,
 ) -> TrainState:
     """Train the (model, guide) ``pair`` by SVI, early-stopping on validation.
+
+    Without ``cfg.resume`` the model is trained afresh, but a finished one of other
+    settings in ``cfg.run_dir`` is refused (:func:`check_finished`), never replaced.
 
     Args:
         module: the :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`
@@ -244,32 +250,35 @@ def fit(
         validation: ``(x, y)`` validation pairs.
         cfg: the run's settings (epochs, patience, batch size, learning rate, seed, resume).
         architecture: settings stored in the checkpoints and checked on resume.
+        title: how messages name the model (default ``name``), e.g. "mask cvae".
+        record: more entries for its checkpoints, e.g. the hash of the frozen baseline.
 
     Returns:
         The final state; ``module`` holds the best weights.
     """
     kind = "baseline" if name == "baseline" else "cvae"
+    title = title or name
     (pairs, redraw), rule = train, EarlyStopping.of(cfg)
     best_path, last_path = cfg.run_dir / f"{name}.pt", cfg.run_dir / f"{name}_last.pt"
     svi, optim = make_svi(module, pair, cfg.lr)
     shuffle = torch.Generator()
     state = _start(cfg, module, optim, shuffle, last_path, architecture, kind)
     if state.epoch:
-        _log(cfg, f"{name}: resuming after epoch {state.epoch} from {last_path}")
+        _log(cfg, f"{title}: resuming after epoch {state.epoch} from {last_path}")
     saved = state.epoch  # the last epoch whose state is on disk
     try:  # Ctrl-C at any moment names the epoch it stopped and what is saved
         while not state.finished:
             epoch, start = state.epoch + 1, time.perf_counter()
             module.train()
             optim.set_lr(state.lr)
-            label = f"{name} epoch {epoch}"
+            label = f"{title} epoch {epoch}"
             train_loss = train_epoch(svi, pairs, cfg.batch_size, shuffle, label, cfg.quiet, redraw)
             module.eval()
             val_args = (pair, validation, cfg.eval_batch_size, cfg.seed + VALIDATION_SEED_OFFSET)
             val_loss = diverged_check(elbo_loss, val_args, 1, "on the validation split")
             seconds = time.perf_counter() - start
             improved = _advance(state, epoch, train_loss, val_loss, seconds, cfg)
-            payload = _payload(module, architecture, state, run_settings(cfg))
+            payload = {**(record or {}), **_payload(module, architecture, state, run_settings(cfg))}
             if state.best_epoch == epoch:
                 save_checkpoint(payload, best_path, kind)
             payload.update(optimizer=optim.get_state(), rng=_rng_state(shuffle))
@@ -277,17 +286,20 @@ def fit(
             saved = epoch
             _log(
                 cfg,
-                f"{name} epoch {epoch:3d}/{cfg.epochs}  train {train_loss:8.3f}  val {val_loss:8.3f} "
+                f"{title} epoch {epoch:3d}/{cfg.epochs}  train {train_loss:8.3f}  val {val_loss:8.3f} "
                 f"nats/image  {seconds:6.1f} s  {_mark(state, improved)}",
             )
-    except KeyboardInterrupt:
-        where = f"{name}: interrupted during epoch {saved + 1}"
-        raise TrainingInterrupted(f"{where}; {_saved(saved, last_path)}") from None
+    except KeyboardInterrupt as err:
+        how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+        where = f"{title}: {how} during epoch {saved + 1}"
+        raise TrainingInterrupted(
+            f"{where}; {_saved(saved, last_path, title)}", isinstance(err, Terminated)
+        ) from None
     except TrainingDiverged as err:
         raise TrainingDiverged(
-            f"{name} epoch {saved + 1}: {err}; {_saved(saved, last_path)}"
+            f"{title} epoch {saved + 1}: {err}; {_saved(saved, last_path, title)}"
         ) from None
-    _log(cfg, f"{name}: {rule.stop_reason(state, cfg.epochs)}")
+    _log(cfg, f"{title}: {rule.stop_reason(state, cfg.epochs)}")
     module.load_state_dict(load_checkpoint(best_path, expect=architecture, kind=kind)["state_dict"])
     module.eval()
     return state
@@ -302,24 +314,31 @@ def _start(
     architecture: dict,
     kind: str,
 ) -> TrainState:
-    """A fresh state from the seed, or with ``cfg.resume`` the state saved in ``last_path``."""
+    """A fresh state from the seed, or with ``cfg.resume`` the state saved in ``last_path``.
+
+    Without ``cfg.resume`` a finished model of other settings at ``last_path`` is refused
+    (:func:`check_finished`): the fresh run would replace it.
+    """
+    settings = run_settings(cfg)
     if not (cfg.resume and last_path.exists()):
+        if is_finished(last_path):
+            ckpt = load_checkpoint(last_path, kind=kind)
+            check_finished(ckpt, architecture, settings, last_path, cfg.folder_option)
         pyro.set_rng_seed(cfg.seed)
         shuffle.manual_seed(cfg.seed)
         return TrainState(lr=cfg.lr)
     ckpt = load_checkpoint(last_path, expect=architecture, kind=kind)
-    settings = run_settings(cfg)
-    check_run_settings(ckpt, {k: settings[k] for k in RUN_KEYS}, last_path)
+    check_run_settings(ckpt, {k: settings[k] for k in RUN_KEYS}, last_path, cfg.folder_option)
     state = _restore(ckpt, module, optim, shuffle, last_path)
     state.finished = _finished(state, cfg)  # new --epochs or --patience apply
     return state
 
 
-def _saved(epoch: int, last_path: Path) -> str:
-    """What an interrupted or diverged run has on disk."""
+def _saved(epoch: int, last_path: Path, title: str) -> str:
+    """What an interrupted or diverged run of the model ``title`` has on disk."""
     if epoch:
         return f"epochs up to {epoch} are saved in {last_path}"
-    return "no epoch had finished, so nothing was saved"
+    return f"no {title} epoch had finished, so no {title} checkpoint was saved"
 
 
 def run_settings(cfg: TrainConfig) -> dict:
@@ -327,23 +346,43 @@ def run_settings(cfg: TrainConfig) -> dict:
     return {key: getattr(cfg, key) for key in RECORDED_KEYS}
 
 
-def check_run_settings(ckpt: dict, expect: dict, path: Path) -> None:
+def check_run_settings(
+    ckpt: dict, expect: dict, path: Path, folder_option: str = "--out-dir"
+) -> None:
     """Raise :class:`ConfigError` naming every setting of ``expect`` the checkpoint differs in.
 
     Checkpoints written before the settings were recorded are not checked.
+    ``folder_option`` is the option that names the run folders (for the way out).
     """
     found = ckpt.get("run")
     if found is None:
         return
-    diffs = [
-        f"{key}={found.get(key)!r} (this run: {value!r})"
-        for key, value in expect.items()
-        if found.get(key) != value
-    ]
+    diffs = setting_diffs(found, expect)
     if diffs:
         raise ConfigError(
             f"{path} was made with other settings: {', '.join(diffs)}; run with the same "
-            "settings, or use another --out-dir"
+            f"settings, or use another {folder_option}"
+        )
+
+
+def check_finished(
+    ckpt: dict, architecture: dict, settings: dict, path: Path, folder_option: str = "--out-dir"
+) -> None:
+    """Raise :class:`ConfigError` if the finished model at ``path`` has other settings.
+
+    A run without ``--resume`` would replace it; the message names every setting that
+    differs (architecture and :data:`RECORDED_KEYS`) and the ways out.
+    """
+    found = {**ARCHITECTURE_DEFAULTS, **ckpt.get("architecture", {})}
+    diffs = setting_diffs(found, architecture)
+    if ckpt.get("run") is not None:
+        diffs += setting_diffs(ckpt["run"], {k: settings[k] for k in RECORDED_KEYS})
+    if diffs:
+        stem = path.name.removesuffix(".pt").removesuffix("_last")
+        raise ConfigError(
+            f"{path} holds a finished model trained with other settings: {', '.join(diffs)}; "
+            f"it is not replaced: use another {folder_option}, or delete {stem}.pt and "
+            f"{path.name} to train it again"
         )
 
 

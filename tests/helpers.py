@@ -18,6 +18,25 @@ from cvae_pyro.data import DATA_ENV_VAR
 SMALL = ["--hidden", "64", "--z-dim", "8"]
 
 
+def call(main, args: list, capsys) -> tuple[int, str]:
+    """Run a command's ``main`` in-process: (exit status, stderr)."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, capsys.readouterr().err
+
+
+def one_error_line(err: str, *needles: str) -> str:
+    """The one error line of ``err`` (asserting there is exactly one, and no traceback)."""
+    lines = [line for line in err.replace("\r", "\n").splitlines() if "error:" in line]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and "\x1b" not in lines[0], err
+    for needle in needles:
+        assert needle in lines[0], err
+    return lines[0]
+
+
 def cli_env(data_dir: Path) -> dict:
     """The environment for a CLI subprocess: real MNIST, no progress bars needed."""
     return {**os.environ, DATA_ENV_VAR: str(data_dir), "PYTHONUNBUFFERED": "1"}

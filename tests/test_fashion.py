@@ -57,8 +57,9 @@ def test_official_md5s_match_the_real_files(fashion_dir):
     for name, expected in md5.items():
         path = find_idx_file(fashion_dir, name, FASHION)
         assert hashlib.md5(gzip.decompress(path.read_bytes())).hexdigest() == expected
-    # the MNIST checksums reject Fashion-MNIST's files, so the two cannot be mixed up
-    with pytest.raises(DataError, match="does not match the official MNIST file"):
+    # the MNIST checksums reject Fashion-MNIST's files (named as such), so the two cannot be
+    # mixed up
+    with pytest.raises(DataError, match="is the official Fashion-MNIST file, but the dataset"):
         load_idx_verified(fashion_dir, "t10k-labels-idx1-ubyte", dataset="mnist")
 
 
