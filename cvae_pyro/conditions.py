@@ -30,8 +30,10 @@ training loop's per-batch hook); validation and evaluation use fixed masks drawn
 from the seed :data:`MASK_SEED`, so their losses compare across epochs and runs.
 
 The label condition's sampling helpers (:func:`sample_digits` and the pieces it is
-made of) and :func:`load_trained`, which rebuilds any trained model from its
-checkpoint, live here too.
+made of), its style transfer (:func:`read_labels`: the CVAE as a classifier;
+:func:`styles`, :func:`draw_in_style`, :func:`interpolate_styles`) and
+:func:`load_trained`, which rebuilds any trained model from its checkpoint, live
+here too.
 """
 
 from __future__ import annotations
@@ -48,7 +50,14 @@ from torch import nn
 
 from . import plots
 from .checkpoints import load_checkpoint
-from .config import NUM_CLASSES, MaskFamilyConfig, TrainConfig, check_quadrants, mask_family
+from .config import (
+    DEFAULT_SAMPLES,
+    NUM_CLASSES,
+    MaskFamilyConfig,
+    TrainConfig,
+    check_quadrants,
+    mask_family,
+)
 from .data import Split
 from .errors import CheckpointError, ConfigError, one_line
 from .masks import (
@@ -62,6 +71,7 @@ from .masks import (
     output_dim,
     split_xy,
 )
+from .metrics import is_nll
 from .models import CVAE, BaselineNN, MaskBaselineNN
 from .random_masks import sample_masks
 
@@ -71,6 +81,7 @@ PREPARE_CHUNK = 2000  #: images per baseline forward pass in ``prepare``
 MASK_SEED = 20_151_207  #: seed of the fixed masks of validation and evaluation (mask task)
 BASELINE = "baseline"  #: file stem of the baseline's checkpoints
 MODEL_KINDS = ("baseline", "cvae")  #: checkpoint kinds :func:`load_trained` rebuilds
+INTERPOLATION_STEPS = 10  #: pictures from one style to another, both ends included
 Pairs = tuple[torch.Tensor, torch.Tensor]  #: (input x, output y)
 Redraw = Callable[[torch.Tensor, torch.Tensor], Pairs]  #: per-batch hook, e.g. fresh masks
 Batches = tuple[Pairs, "Redraw | None"]  #: training pairs and their per-batch hook
@@ -662,3 +673,93 @@ def sample_digits(cvae: CVAE, digits: Sequence[int], n: int, seed: int = 0) -> t
     with torch.no_grad():
         z = prior_latents(cvae, labels, eps)  # (n, D, z)
         return decode(cvae, labels, z).transpose(0, 1)  # (D, n, 784)
+
+
+@dataclass(frozen=True)
+class LabelReading:
+    """Which label a label CVAE reads in each of B pictures.
+
+    Attributes:
+        log_likelihood: ``(B, 10)`` IS estimates of log p(y | c) for every label c, nats.
+        samples: S, latent samples per picture and label of each estimate.
+    """
+
+    log_likelihood: torch.Tensor
+    samples: int
+
+    @property
+    def posterior(self) -> torch.Tensor:
+        """``(B, 10)`` p(c | y) under a uniform prior over the labels: softmax of log p(y | c)."""
+        return torch.softmax(self.log_likelihood, dim=-1)
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """``(B,)`` the label of the highest estimate of log p(y | c)."""
+        return self.log_likelihood.argmax(dim=-1)
+
+
+def read_labels(
+    cvae: CVAE, images: torch.Tensor, num_samples: int = DEFAULT_SAMPLES, seed: int = 0
+) -> LabelReading:
+    """The label CVAE as a classifier: log p(y | c) of ``images`` ``(B, 784)`` for every c.
+
+    Each estimate is :func:`~cvae_pyro.metrics.is_nll` (z from q(z | y, c)); every label
+    uses the same noise eps per picture, so the labels are compared on the same draws.
+    """
+    check_label_cvae(cvae)
+    device = next(cvae.parameters()).device
+    images = images.to(device)
+    columns = [
+        -is_nll(
+            cvae, torch.full((len(images),), c, device=device), images, num_samples, seed=seed
+        ).per_image  # (B,)
+        for c in range(NUM_CLASSES)
+    ]
+    return LabelReading(torch.stack(columns, dim=-1), num_samples)  # (B, 10)
+
+
+def styles(cvae: CVAE, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The style of each picture: the mean of q(z | y, c), ``(B, z_dim)``.
+
+    Args:
+        cvae: a trained label CVAE.
+        images: ``(B, 784)`` pictures y.
+        labels: ``(B,)`` int64 labels c they are read as.
+    """
+    check_label_cvae(cvae)
+    device = next(cvae.parameters()).device
+    with torch.no_grad():
+        return cvae.posterior(labels.to(device), images.to(device)).mean  # (B, z)
+
+
+def draw_in_style(
+    cvae: CVAE, z: torch.Tensor, digits: Sequence[int] = range(NUM_CLASSES)
+) -> torch.Tensor:
+    """Pixel probabilities of p(y | c, z) for each style ``z`` ``(B, z_dim)`` and digit c.
+
+    Returns:
+        ``(B, D, 784)``: row b is style b drawn as each of the D ``digits``.
+    """
+    check_label_cvae(cvae)
+    device = next(cvae.parameters()).device
+    labels = torch.as_tensor(list(digits), dtype=torch.long, device=device)  # (D,)
+    z = z.to(device)[:, None, :].expand(-1, len(labels), -1)  # (B, D, z)
+    with torch.no_grad():
+        return decode(cvae, labels, z)  # (B, D, 784)
+
+
+def interpolate_styles(
+    cvae: CVAE, z_a: torch.Tensor, z_b: torch.Tensor, label: int, steps: int = INTERPOLATION_STEPS
+) -> torch.Tensor:
+    """p(y | c, z_t) for ``steps`` styles z_t = (1 - t) z_a + t z_b, t from 0 to 1: ``(steps, 784)``.
+
+    ``z_a`` and ``z_b`` ``(z_dim,)`` are two styles (:func:`styles`); the first picture is
+    ``z_a`` drawn as ``label``, the last ``z_b``.
+    """
+    if steps < 2:
+        raise ConfigError(f"an interpolation needs at least 2 steps, got {steps}")
+    if not 0 <= int(label) < NUM_CLASSES:
+        raise ConfigError(f"label must lie in 0..9, got {label}")
+    t = torch.linspace(0.0, 1.0, steps, device=z_a.device)[:, None]  # (steps, 1)
+    z = (1 - t) * z_a + t * z_b.to(z_a.device)  # (steps, z)
+    return draw_in_style(cvae, z, [int(label)])[:, 0]  # (steps, 784)

@@ -359,12 +359,30 @@ class ReproduceConfig(DataSettings):
 
 @dataclass
 class SampleConfig:
-    """Draw digits from a trained label CVAE."""
+    """Draw digits from a trained label CVAE, or carry a picture's style to every class."""
 
-    digit: str = setting(help="a digit 0..9, or 'all' for a 10-row grid")
-    n: int = setting(16, "samples per digit (1..100)")
+    digit: str | None = setting(None, "a digit 0..9, or 'all' for a 10-row grid")
+    style_of: str | None = setting(
+        None,
+        "or: a picture (PNG, JPEG, ...; read as `complete` reads it): every class drawn "
+        "in its style, the picture first",
+    )
+    interpolate: tuple[str, ...] | None = setting(
+        None, "or: two pictures A B: ten steps from A's style to B's, drawn as --label"
+    )
+    label: int | None = setting(
+        None,
+        "the class of the pictures (0..9): needed by --interpolate; with --style-of it "
+        "skips reading the class",
+    )
+    samples: int = setting(
+        DEFAULT_SAMPLES, "S, latent samples per label when --style-of reads the class"
+    )
+    n: int = setting(16, "samples per digit (1..100) of --digit")
     out: str | None = setting(
-        None, "image to write, format from its suffix (default digit_<d>.png or digits.png)"
+        None,
+        "image to write, format from its suffix (default digit_<d>.png, digits.png, "
+        "styles.png or interpolation.png)",
     )
     out_dir: str = setting("runs", "the --out-dir used for training")
     checkpoint: str | None = setting(
@@ -377,6 +395,26 @@ class SampleConfig:
     def __post_init__(self) -> None:
         choice("dataset", self.dataset, DATASET_NAMES)
         seed_in_range(self.seed)
+        if self.interpolate is not None:
+            self.interpolate = tuple(self.interpolate)
+        tasks = {"--digit": self.digit, "--style-of": self.style_of}
+        tasks["--interpolate"] = self.interpolate
+        given = [flag for flag, value in tasks.items() if value is not None]
+        if len(given) != 1:
+            both = f"; got {' and '.join(given)}" if given else ""
+            raise ConfigError(f"give exactly one of --digit, --style-of and --interpolate{both}")
+        if self.interpolate is not None and len(self.interpolate) != 2:
+            raise ConfigError(f"--interpolate takes two pictures A B, got {len(self.interpolate)}")
+        if self.label is not None:
+            if self.digit is not None:
+                raise ConfigError(
+                    "--label goes with --style-of or --interpolate; --digit names its own"
+                )
+            if isinstance(self.label, bool) or not 0 <= self.label < NUM_CLASSES:
+                raise ConfigError(f"--label must be a class 0..9, got {self.label}")
+        elif self.interpolate is not None:
+            raise ConfigError("--interpolate needs --label N, the class both pictures are drawn as")
+        positive_int("--samples", self.samples)
 
 
 @dataclass

@@ -1,14 +1,16 @@
 """Every figure: tensors and trained networks in, matplotlib figures out.
 
 The quadrant and mask tasks' sample figures (input, truth, NN guess and CVAE
-samples), the label CVAE's digit grids, reconstructions and latent plots, and the
-completion figure of ``python -m cvae_pyro.complete``. Nothing here reads a
+samples), the label CVAE's digit grids, reconstructions, latent plots, style
+transfers and interpolations, and the completion figure of ``python -m
+cvae_pyro.complete``. Nothing here reads a
 configuration or writes a file: :func:`cvae_pyro.checkpoints.save_figure` saves.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -20,6 +22,8 @@ from .masks import IMAGE_SIDE, MASK_INPUT_DIM, input_mask, merge_xy, split_xy
 from .models import CVAE, BaselineNN
 
 FIGURE_COLUMNS = 8  #: completions per row of the completion figure
+STRIP_INCHES = 0.95  #: width of one image in a one-row strip (style transfer, interpolation)
+TITLE_CHARS_PER_IMAGE = 16  #: a strip's title is wrapped at this many characters per image
 
 
 HIDDEN_GREY = 0.35  #: grey level that marks pixels the model is not given
@@ -288,3 +292,45 @@ def label_samples_figure(
         row_names = [names[0]] + [""] * (len(rows) - 1)
         return grid_figure(rows, row_names, f"class {digits[0]} ({names[0]}): {n} samples")
     return grid_figure(list(samples), names, "each column: one latent draw")
+
+
+def image_strip(panels: Sequence[tuple[torch.Tensor, str]], title: str = "") -> plt.Figure:
+    """One row of ``(image (784,), name)`` panels, each name above its image."""
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(len(panels) * STRIP_INCHES, STRIP_INCHES + 0.7), squeeze=False
+    )
+    for ax, (image, name) in zip(axes[0], panels, strict=True):
+        grid = image.detach().reshape(IMAGE_SIDE, IMAGE_SIDE).cpu().numpy()
+        ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(name, fontsize=7)
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(textwrap.fill(title, TITLE_CHARS_PER_IMAGE * len(panels)), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def style_figure(
+    picture: torch.Tensor,
+    drawn: torch.Tensor,
+    label: int,
+    class_names: Sequence[str] | None = None,
+    title: str = "",
+) -> plt.Figure:
+    """The picture ``(784,)``, read as ``label``, then its style drawn as each class.
+
+    ``drawn`` ``(10, 784)``: p(y | c, z) for c = 0..9 at z = the mean of q(z | picture, label).
+    """
+    names = list(class_names or [str(d) for d in range(NUM_CLASSES)])
+    panels = [(picture, f"picture ({names[label]})")]
+    panels += list(zip(drawn, names, strict=True))
+    return image_strip(panels, title or "each class drawn in the style of the picture")
+
+
+def interpolation_figure(
+    a: torch.Tensor, b: torch.Tensor, steps: torch.Tensor, title: str = ""
+) -> plt.Figure:
+    """Picture A ``(784,)``, the ``steps`` ``(T, 784)`` from its style to B's, picture B."""
+    t = torch.linspace(0.0, 1.0, len(steps)).tolist()
+    panels = [(a, "A"), *((s, f"t = {v:.2f}") for s, v in zip(steps, t, strict=True)), (b, "B")]
+    return image_strip(panels, title or "z_t = (1 - t) z_A + t z_B, z = the mean of q(z | y, c)")

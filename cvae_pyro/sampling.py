@@ -1,4 +1,9 @@
-"""Draw from trained CVAEs: label samples and picture completions (``sample``, ``complete``).
+"""Draw from trained CVAEs: label samples, styles and picture completions (``sample``, ``complete``).
+
+A picture's style is the mean of q(z | picture, label) of the label CVAE; the label
+is given, or read by the CVAE itself (the label with the highest IS estimate of
+log p(picture | label)). :func:`transfer_style` draws that style as every class;
+:func:`interpolate_pictures` walks in z from one picture's style to another's.
 
 A completion keeps the visible pixels as they are and fills the hidden ones with
 the pixel probabilities of p(y|x,z), z drawn from the conditional prior p(z|x).
@@ -13,6 +18,7 @@ are parsed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +26,21 @@ import matplotlib.pyplot as plt
 import torch
 
 from .checkpoints import check_out_dir, check_target, save_figure
-from .conditions import load_pretrained, load_trained, pretrained_path, sample_digits
+from .conditions import (
+    INTERPOLATION_STEPS,
+    LabelReading,
+    draw_in_style,
+    interpolate_styles,
+    load_pretrained,
+    load_trained,
+    pretrained_path,
+    read_labels,
+    sample_digits,
+    styles,
+)
 from .config import (
     DEFAULT_DATASET,
+    DEFAULT_SAMPLES,
     KEEP_LAYOUTS,
     NUM_CLASSES,
     CompleteConfig,
@@ -34,11 +52,13 @@ from .errors import CheckpointError, ConfigError
 from .images import hide_mask, picture_to_digit, read_mask
 from .masks import NUM_PIXELS, input_mask
 from .models import CVAE
-from .plots import completion_figure, label_samples_figure
+from .plots import completion_figure, interpolation_figure, label_samples_figure, style_figure
 
 MAX_SAMPLES = 100  #: most samples per digit the command draws
 ALL_DIGITS = "all"  #: ``--digit all``: one row per digit 0..9
 MAX_NAME_BYTES = 255  #: longest file name most file systems accept
+STYLES_OUT = "styles.png"  #: default --out of --style-of
+INTERPOLATION_OUT = "interpolation.png"  #: default --out of --interpolate
 
 
 @dataclass(frozen=True)
@@ -165,8 +185,95 @@ def check_image_path(out: Path, example: str = "digits.png") -> Path:
     return out
 
 
+@dataclass(frozen=True)
+class StyleTransfer:
+    """One picture's style drawn as every class.
+
+    Attributes:
+        picture: ``(784,)`` the picture as read.
+        label: the class it was read as (or was given).
+        reading: the label CVAE's reading of the class, None when the label was given.
+        style: ``(z_dim,)`` the mean of q(z | picture, label).
+        drawn: ``(10, 784)`` pixel probabilities of p(y | c, style), c = 0..9.
+        model: which model made them, in words.
+    """
+
+    picture: torch.Tensor
+    label: int
+    reading: LabelReading | None
+    style: torch.Tensor
+    drawn: torch.Tensor
+    model: str
+
+
+def transfer_style(
+    cvae: CVAE,
+    picture: torch.Tensor,
+    label: int | None = None,
+    num_samples: int = DEFAULT_SAMPLES,
+    seed: int = 0,
+    model: str = "",
+) -> StyleTransfer:
+    """Draw the style of ``picture`` ``(784,)`` as every class.
+
+    Args:
+        cvae: a trained label CVAE.
+        picture: the picture, grey levels in [0, 1].
+        label: its class; None reads it (:func:`~cvae_pyro.conditions.read_labels`,
+            ``num_samples`` latent samples per label, noise from ``seed``).
+        model: the model's name, kept with the result.
+    """
+    picture = check_picture(picture)
+    reading = None
+    if label is None:
+        reading = read_labels(cvae, picture[None], num_samples, seed)
+        label = int(reading.labels[0])
+    style = styles(cvae, picture[None], torch.tensor([label]))  # (1, z)
+    drawn = draw_in_style(cvae, style)[0]  # (10, 784)
+    return StyleTransfer(picture, label, reading, style[0].cpu(), drawn.cpu(), model)
+
+
+def interpolate_pictures(
+    cvae: CVAE, a: torch.Tensor, b: torch.Tensor, label: int, steps: int = INTERPOLATION_STEPS
+) -> torch.Tensor:
+    """``(steps, 784)``: p(y | label, z) from the style of picture ``a`` to that of ``b``.
+
+    Each style is the mean of q(z | picture, label); the steps are linear in z.
+    """
+    pictures = torch.stack([check_picture(a), check_picture(b)])  # (2, 784)
+    z = styles(cvae, pictures, torch.tensor([label, label]))  # (2, z)
+    return interpolate_styles(cvae, z[0], z[1], label, steps).cpu()
+
+
+def posterior_table(reading: LabelReading, class_names: Sequence[str]) -> str:
+    """The posterior over labels of one picture as a short text table, the chosen label marked."""
+    log_p, posterior = reading.log_likelihood[0], reading.posterior[0]  # (10,) each
+    width = max(len("class"), *(len(name) for name in class_names))
+    head = f"{'label':>5}  {'class':<{width}}  {'log p(y|c), nats':>16}  {'p(c|y)':>6}"
+    lines = [head]
+    for c, name in enumerate(class_names):
+        mark = "  <- read" if c == int(reading.labels[0]) else ""
+        lines.append(f"{c:>5}  {name:<{width}}  {log_p[c]:>16.2f}  {posterior[c]:>6.3f}{mark}")
+    note = f"p(c|y): uniform prior over labels, log p(y|c) by IS with S = {reading.samples}"
+    return "\n".join([*lines, note])
+
+
+def class_name(label: int, class_names: Sequence[str]) -> str:
+    """``class 7``, or ``class 1 (Trouser)`` where the class has a name of its own."""
+    name = class_names[label]
+    return f"class {label}" if name == str(label) else f"class {label} ({name})"
+
+
 def sample_command(cfg: SampleConfig, command: str) -> None:
-    """``python -m cvae_pyro.sample``: draw digits from a label CVAE into an image file."""
+    """``python -m cvae_pyro.sample``: digits, a picture's style in every class, or a path.
+
+    ``--digit`` draws digits; ``--style-of`` draws every class in a picture's style;
+    ``--interpolate`` walks from one picture's style to another's.
+    """
+    if cfg.style_of is not None:
+        return style_command(cfg)
+    if cfg.interpolate is not None:
+        return interpolate_command(cfg)
     digits = parse_digits(cfg.digit)
     if not 1 <= cfg.n <= MAX_SAMPLES:
         raise ConfigError(f"--n must lie in 1..{MAX_SAMPLES}, got {cfg.n}")
@@ -177,6 +284,36 @@ def sample_command(cfg: SampleConfig, command: str) -> None:
     names = dataset_info(cfg.dataset).class_names
     print(f"drawn by the {model}")
     print(f"saved {save_figure(label_samples_figure(samples, digits, names), out)}")
+
+
+def style_command(cfg: SampleConfig) -> None:
+    """``sample --style-of PICTURE``: read its class, print the posterior, draw every class."""
+    out = check_image_path(Path(cfg.out or STYLES_OUT))
+    picture = picture_to_digit(cfg.style_of)  # (784,)
+    cvae, model = find_label_model(cfg)
+    names = dataset_info(cfg.dataset).class_names
+    result = transfer_style(cvae, picture, cfg.label, cfg.samples, cfg.seed, model)
+    if result.reading is not None:
+        print(posterior_table(result.reading, names))
+    how = "given by --label" if result.reading is None else "read by the CVAE"
+    print(f"the style of {cfg.style_of}, {class_name(result.label, names)} ({how})")
+    print(f"drawn by the {model}")
+    title = f"the style of the picture ({class_name(result.label, names)}) by the {model}"
+    fig = style_figure(result.picture, result.drawn, result.label, names, title)
+    print(f"saved {save_figure(fig, out)}")
+
+
+def interpolate_command(cfg: SampleConfig) -> None:
+    """``sample --interpolate A B --label N``: ten steps from A's style to B's."""
+    out = check_image_path(Path(cfg.out or INTERPOLATION_OUT))
+    a, b = (picture_to_digit(path) for path in cfg.interpolate)  # (784,) each
+    cvae, model = find_label_model(cfg)
+    steps = interpolate_pictures(cvae, a, b, cfg.label)  # (T, 784)
+    name = class_name(cfg.label, dataset_info(cfg.dataset).class_names)
+    print(f"{len(steps)} steps from the style of {cfg.interpolate[0]} to {cfg.interpolate[1]}")
+    print(f"drawn as {name} by the {model}")
+    title = f"{name}, z_t = (1 - t) z_A + t z_B; drawn by the {model}"
+    print(f"saved {save_figure(interpolation_figure(a, b, steps, title), out)}")
 
 
 def find_label_model(cfg: SampleConfig) -> tuple[CVAE, str]:
