@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,6 +38,7 @@ RECONSTRUCTION_IMAGES = 50  #: test images whose style is drawn as their own cla
 #: Mean squared error per pixel of a picture drawn in its own style (measured 0.034 on
 #: the small model; z drawn from the prior p(z|c) instead: 0.067).
 RECONSTRUCTION_BOUND = 0.05
+BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "style_reading.py"
 ROW = re.compile(r"^\s+(\d)\s+(\S.*?)\s+(-?\d+\.\d+)\s+(\d\.\d{3})", re.M)  # posterior table
 
 
@@ -229,3 +233,24 @@ def test_the_config_takes_exactly_one_task():
     assert SampleConfig(interpolate=["a.png", "b.png"], label=3).interpolate == ("a.png", "b.png")
     with pytest.raises(ConfigError, match="exactly one"):
         SampleConfig(digit="2", style_of="a.png")
+
+
+def test_the_reading_benchmark_prints_and_records_the_agreement(
+    trained, data_dir, tmp_path, capsys, monkeypatch
+):
+    runs, _ = trained
+    spec = importlib.util.spec_from_file_location("style_reading", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    record = tmp_path / "reading.json"
+    args = ["--images", "100", "--samples", "5", "--data-dir", str(data_dir)]
+    args += ["--checkpoint", str(runs / "label" / "cvae.pt"), "--json", str(record)]
+    assert module.main(args) == 0
+    printed = capsys.readouterr().out
+    result = json.loads(record.read_text())
+    assert result["images"] == 100 and result["samples"] == 5
+    assert 0.6 < result["agreement"] <= 1 and set(result["per_class"]) == set("0123456789")
+    assert (
+        f"{result['agreement']:.2%}" in printed and "reproduce with: python benchmarks" in printed
+    )
