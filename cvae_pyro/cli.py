@@ -104,7 +104,8 @@ COMMANDS = {
     ),
     "sample": Command(
         SampleConfig,
-        "Draw digits from a label CVAE trained with --condition label.",
+        "Draw digits from a label CVAE trained with --condition label, or a picture's style "
+        "as every class.",
         "cvae_pyro.sampling:sample_command",
         "nothing was written; run it again",
     ),

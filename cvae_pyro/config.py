@@ -388,7 +388,7 @@ class SampleConfig:
     checkpoint: str | None = setting(
         None, "checkpoint to load (default OUT_DIR/label/cvae.pt, OUT_DIR/fashion-mnist/label/...)"
     )
-    seed: int = setting(0, "seed of the latent noise")
+    seed: int = setting(0, "seed of the latent noise (and of the IS estimates of --style-of)")
     device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
     dataset: str = dataset_setting()
 
