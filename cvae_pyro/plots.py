@@ -3,8 +3,8 @@
 The quadrant and mask tasks' sample figures (input, truth, NN guess and CVAE
 samples), the label CVAE's digit grids, reconstructions, latent plots, style
 transfers and interpolations, and the completion figure of ``python -m
-cvae_pyro.complete``. Nothing here reads a
-configuration or writes a file: :func:`cvae_pyro.checkpoints.save_figure` saves.
+cvae_pyro.complete``. Nothing here reads a configuration or writes a file:
+:func:`cvae_pyro.checkpoints.save_figure` saves.
 """
 
 from __future__ import annotations

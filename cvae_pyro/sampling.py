@@ -1,4 +1,4 @@
-"""Draw from trained CVAEs: label samples, styles and picture completions (``sample``, ``complete``).
+"""Draw from trained CVAEs: label samples, styles, picture completions (``sample``, ``complete``).
 
 A picture's style is the mean of q(z | picture, label) of the label CVAE; the label
 is given, or read by the CVAE itself (the label with the highest IS estimate of
@@ -246,14 +246,18 @@ def interpolate_pictures(
 
 
 def posterior_table(reading: LabelReading, class_names: Sequence[str]) -> str:
-    """The posterior over labels of one picture as a short text table, the chosen label marked."""
+    """The posterior over labels of one picture as a short text table, the label read marked.
+
+    A class column is shown where the classes have names of their own (Fashion-MNIST).
+    """
     log_p, posterior = reading.log_likelihood[0], reading.posterior[0]  # (10,) each
+    named = any(name != str(c) for c, name in enumerate(class_names))
     width = max(len("class"), *(len(name) for name in class_names))
-    head = f"{'label':>5}  {'class':<{width}}  {'log p(y|c), nats':>16}  {'p(c|y)':>6}"
-    lines = [head]
+    lines = ["label  " + (f"{'class':<{width}}  " if named else "") + "log p(y|c), nats  p(c|y)"]
     for c, name in enumerate(class_names):
+        shown = f"{name:<{width}}  " if named else ""
         mark = "  <- read" if c == int(reading.labels[0]) else ""
-        lines.append(f"{c:>5}  {name:<{width}}  {log_p[c]:>16.2f}  {posterior[c]:>6.3f}{mark}")
+        lines.append(f"{c:>5}  {shown}{log_p[c]:>16.2f}  {posterior[c]:>6.3f}{mark}")
     note = f"p(c|y): uniform prior over labels, log p(y|c) by IS with S = {reading.samples}"
     return "\n".join([*lines, note])
 
@@ -298,7 +302,7 @@ def style_command(cfg: SampleConfig) -> None:
     how = "given by --label" if result.reading is None else "read by the CVAE"
     print(f"the style of {cfg.style_of}, {class_name(result.label, names)} ({how})")
     print(f"drawn by the {model}")
-    title = f"the style of the picture ({class_name(result.label, names)}) by the {model}"
+    title = f"the picture's style ({class_name(result.label, names)}) as every class; {model}"
     fig = style_figure(result.picture, result.drawn, result.label, names, title)
     print(f"saved {save_figure(fig, out)}")
 

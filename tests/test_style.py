@@ -39,7 +39,8 @@ RECONSTRUCTION_IMAGES = 50  #: test images whose style is drawn as their own cla
 #: the small model; z drawn from the prior p(z|c) instead: 0.067).
 RECONSTRUCTION_BOUND = 0.05
 BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "style_reading.py"
-ROW = re.compile(r"^\s+(\d)\s+(\S.*?)\s+(-?\d+\.\d+)\s+(\d\.\d{3})", re.M)  # posterior table
+#: A row of the posterior table: label, class name (Fashion-MNIST only), log p(y|c), p(c|y).
+ROW = re.compile(r"^\s+(\d)\s+(?:([A-Za-z].*?)\s+)?(-?\d+\.\d+)\s+(\d\.\d{3})", re.M)
 
 
 @pytest.fixture(scope="module")
