@@ -719,23 +719,40 @@ def read_labels(
 
 
 def styles(cvae: CVAE, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The style of each picture: the mean of q(z | y, c), ``(B, z_dim)``.
+    """The style of each picture: the mean of q(z | y, c) as noise of the prior p(z | c).
+
+    ``eps = (mean - loc_c) / scale_c``, so that ``loc_c + scale_c * eps`` (what
+    :func:`prior_latents` makes of it) is the mean itself. The same eps drawn as another
+    class c' is the same style, as the columns of :func:`sample_digits` share eps: the
+    conditional prior puts each class's z elsewhere, so the mean of q itself, decoded as
+    another class, mostly draws the picture's own class again. With the standard-normal
+    prior eps is the mean of q.
 
     Args:
         cvae: a trained label CVAE.
         images: ``(B, 784)`` pictures y.
         labels: ``(B,)`` int64 labels c they are read as.
+
+    Returns:
+        ``(B, z_dim)`` the styles eps.
     """
     check_label_cvae(cvae)
     device = next(cvae.parameters()).device
+    images, labels = images.to(device), labels.to(device)
     with torch.no_grad():
-        return cvae.posterior(labels.to(device), images.to(device)).mean  # (B, z)
+        prior = cvae.prior(labels).base_dist  # p(z | c): loc and scale (B, z) each
+        return (cvae.posterior(labels, images).mean - prior.loc) / prior.scale  # (B, z)
 
 
 def draw_in_style(
-    cvae: CVAE, z: torch.Tensor, digits: Sequence[int] = range(NUM_CLASSES)
+    cvae: CVAE, eps: torch.Tensor, digits: Sequence[int] = range(NUM_CLASSES)
 ) -> torch.Tensor:
-    """Pixel probabilities of p(y | c, z) for each style ``z`` ``(B, z_dim)`` and digit c.
+    """Pixel probabilities of p(y | c, z) at ``z = loc_c + scale_c * eps`` for each style and digit.
+
+    Args:
+        cvae: a trained label CVAE.
+        eps: ``(B, z_dim)`` styles (:func:`styles`).
+        digits: the D digits to draw.
 
     Returns:
         ``(B, D, 784)``: row b is style b drawn as each of the D ``digits``.
@@ -743,23 +760,28 @@ def draw_in_style(
     check_label_cvae(cvae)
     device = next(cvae.parameters()).device
     labels = torch.as_tensor(list(digits), dtype=torch.long, device=device)  # (D,)
-    z = z.to(device)[:, None, :].expand(-1, len(labels), -1)  # (B, D, z)
     with torch.no_grad():
+        z = prior_latents(cvae, labels, eps.to(device))  # (B, D, z)
         return decode(cvae, labels, z)  # (B, D, 784)
 
 
 def interpolate_styles(
-    cvae: CVAE, z_a: torch.Tensor, z_b: torch.Tensor, label: int, steps: int = INTERPOLATION_STEPS
+    cvae: CVAE,
+    eps_a: torch.Tensor,
+    eps_b: torch.Tensor,
+    label: int,
+    steps: int = INTERPOLATION_STEPS,
 ) -> torch.Tensor:
-    """p(y | c, z_t) for ``steps`` styles z_t = (1 - t) z_a + t z_b, t from 0 to 1: ``(steps, 784)``.
+    """``(steps, 784)``: ``steps`` styles from ``eps_a`` to ``eps_b`` ``(z_dim,)``, drawn as ``label``.
 
-    ``z_a`` and ``z_b`` ``(z_dim,)`` are two styles (:func:`styles`); the first picture is
-    ``z_a`` drawn as ``label``, the last ``z_b``.
+    The styles are ``(1 - t) eps_a + t eps_b`` for t from 0 to 1, so that z goes in a straight
+    line from one picture's mean of q(z | y, label) to the other's: the first picture is
+    ``eps_a`` drawn as ``label``, the last ``eps_b``.
     """
     if steps < 2:
         raise ConfigError(f"an interpolation needs at least 2 steps, got {steps}")
     if not 0 <= int(label) < NUM_CLASSES:
         raise ConfigError(f"label must lie in 0..9, got {label}")
-    t = torch.linspace(0.0, 1.0, steps, device=z_a.device)[:, None]  # (steps, 1)
-    z = (1 - t) * z_a + t * z_b.to(z_a.device)  # (steps, z)
-    return draw_in_style(cvae, z, [int(label)])[:, 0]  # (steps, 784)
+    t = torch.linspace(0.0, 1.0, steps, device=eps_a.device)[:, None]  # (steps, 1)
+    eps = (1 - t) * eps_a + t * eps_b.to(eps_a.device)  # (steps, z)
+    return draw_in_style(cvae, eps, [int(label)])[:, 0]  # (steps, 784)

@@ -1,8 +1,8 @@
 """Draw from trained CVAEs: label samples, styles, picture completions (``sample``, ``complete``).
 
-A picture's style is the mean of q(z | picture, label) of the label CVAE; the label
-is given, or read by the CVAE itself (the label with the highest IS estimate of
-log p(picture | label)). :func:`transfer_style` draws that style as every class;
+A picture's style is the mean of q(z | picture, label) of the label CVAE, written as
+the noise eps that the prior p(z | label) maps to it; the label is given, or read by
+the CVAE itself (the label with the highest IS estimate of log p(picture | label)). :func:`transfer_style` draws that style as every class;
 :func:`interpolate_pictures` walks in z from one picture's style to another's.
 
 A completion keeps the visible pixels as they are and fills the hidden ones with
@@ -193,8 +193,9 @@ class StyleTransfer:
         picture: ``(784,)`` the picture as read.
         label: the class it was read as (or was given).
         reading: the label CVAE's reading of the class, None when the label was given.
-        style: ``(z_dim,)`` the mean of q(z | picture, label).
-        drawn: ``(10, 784)`` pixel probabilities of p(y | c, style), c = 0..9.
+        style: ``(z_dim,)`` the mean of q(z | picture, label) as noise eps of the prior
+            p(z | label) (:func:`~cvae_pyro.conditions.styles`).
+        drawn: ``(10, 784)`` pixel probabilities of p(y | c, loc_c + scale_c * eps), c = 0..9.
         model: which model made them, in words.
     """
 
@@ -238,11 +239,11 @@ def interpolate_pictures(
 ) -> torch.Tensor:
     """``(steps, 784)``: p(y | label, z) from the style of picture ``a`` to that of ``b``.
 
-    Each style is the mean of q(z | picture, label); the steps are linear in z.
+    The steps are linear in z, from the mean of q(z | a, label) to that of q(z | b, label).
     """
     pictures = torch.stack([check_picture(a), check_picture(b)])  # (2, 784)
-    z = styles(cvae, pictures, torch.tensor([label, label]))  # (2, z)
-    return interpolate_styles(cvae, z[0], z[1], label, steps).cpu()
+    eps = styles(cvae, pictures, torch.tensor([label, label]))  # (2, z)
+    return interpolate_styles(cvae, eps[0], eps[1], label, steps).cpu()
 
 
 def posterior_table(reading: LabelReading, class_names: Sequence[str]) -> str:
