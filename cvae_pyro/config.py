@@ -415,6 +415,8 @@ class SampleConfig:
         elif self.interpolate is not None:
             raise ConfigError("--interpolate needs --label N, the class both pictures are drawn as")
         positive_int("--samples", self.samples)
+        unused, why = SAMPLE_IGNORES[given[0] + (" --label" if self.label is not None else "")]
+        check_unused(self, unused, why, only=True)
 
 
 @dataclass
@@ -458,6 +460,20 @@ class CompleteConfig(DataSettings):
 COMBINE_USES = ("combine", "results_dir", "dataset", "quiet")
 #: The settings ``complete --image`` does not read (they pick a dataset image).
 IMAGE_IGNORES = ("split", "data_dir")
+#: The settings each kind of ``sample`` does not read, and why: --n counts the samples of
+#: --digit, --samples is the S of reading a class, --seed seeds either's noise.
+SAMPLE_IGNORES = {
+    "--digit": (("samples",), "--digit reads no class"),
+    "--style-of": (("n",), "--style-of draws each class once"),
+    "--style-of --label": (
+        ("n", "samples", "seed"),
+        "--style-of with --label reads no class and draws each class once, without noise",
+    ),
+    "--interpolate --label": (
+        ("n", "samples", "seed"),
+        "--interpolate draws its steps without noise",
+    ),
+}
 
 
 def check_unused(config: object, names: tuple[str, ...], why: str, only: bool = False) -> None:
