@@ -293,7 +293,7 @@ def sample_command(cfg: SampleConfig, command: str) -> None:
 
 def style_command(cfg: SampleConfig) -> None:
     """``sample --style-of PICTURE``: read its class, print the posterior, draw every class."""
-    out = check_image_path(Path(cfg.out or STYLES_OUT))
+    out = check_image_path(Path(cfg.out or STYLES_OUT), STYLES_OUT)
     picture = picture_to_digit(cfg.style_of)  # (784,)
     cvae, model = find_label_model(cfg)
     names = dataset_info(cfg.dataset).class_names
@@ -310,7 +310,7 @@ def style_command(cfg: SampleConfig) -> None:
 
 def interpolate_command(cfg: SampleConfig) -> None:
     """``sample --interpolate A B --label N``: ten steps from A's style to B's."""
-    out = check_image_path(Path(cfg.out or INTERPOLATION_OUT))
+    out = check_image_path(Path(cfg.out or INTERPOLATION_OUT), INTERPOLATION_OUT)
     a, b = (picture_to_digit(path) for path in cfg.interpolate)  # (784,) each
     cvae, model = find_label_model(cfg)
     steps = interpolate_pictures(cvae, a, b, cfg.label)  # (T, 784)
