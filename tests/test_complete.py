@@ -84,7 +84,7 @@ def check_error(capsys, args: list[str], *words: str) -> str:
     return err
 
 
-def test_errors_are_one_line_with_exit_status_2(runs, tmp_path, capsys):
+def test_errors_are_one_line_with_exit_status_2(runs, tmp_path, capsys, monkeypatch):
     seven = draw_seven(tmp_path / "seven.png")
     out = ["--out", str(tmp_path / "c.png"), "--out-dir", str(runs / "mask_runs")]
     check_error(
@@ -103,6 +103,7 @@ def test_errors_are_one_line_with_exit_status_2(runs, tmp_path, capsys):
     check_error(capsys, ["--image", str(seven), "--keep", "left", "--hide", "0,0,3,3", *out])
     check_error(capsys, ["--keep", "left", *out], "--image")
     no_model = ["--out", str(tmp_path / "c.png"), "--out-dir", str(tmp_path / "empty")]
+    monkeypatch.setattr("cvae_pyro.conditions.PRETRAINED_MANIFEST", tmp_path / "none.json")
     err = check_error(capsys, ["--image", str(seven), "--keep", "left", *no_model])
     assert "--condition mask" in err and "--quadrants 2" in err
 
