@@ -40,9 +40,10 @@ from cvae_pyro.experiment import run
 from cvae_pyro.metrics import evaluate_cvae
 from cvae_pyro.reproduction import format_pm, machine_info
 
-#: (dataset, condition) of every shipped model. Fashion-MNIST's mask model (12.4 MB as
-#: float16) would take the tracked weights past the 30 MB budget, so it is not shipped.
-SHIPPED = (("mnist", "mask"), ("mnist", "label"), ("fashion-mnist", "label"))
+#: (dataset, condition) of every shipped model. Fashion-MNIST's models are not shipped:
+#: its mask model (11.9 MB as float16) would take the tracked weights past the 30 MB
+#: budget, and its label model was left out for the time its training took here.
+SHIPPED = (("mnist", "mask"), ("mnist", "label"))
 #: Settings recorded in the manifest (the rest are paths and console options).
 SKIPPED_SETTINGS = ("data_dir", "out_dir", "resume", "quiet", "figures", "device")
 TITLES = {"mask": "mask CVAE (completes any region)", "label": "label CVAE (class-conditional)"}
@@ -70,6 +71,13 @@ def half_copy(cfg: TrainConfig, out: Path) -> Path:
     """The run's best CVAE with float16 weights, saved as a checkpoint at ``out``."""
     ckpt = load_checkpoint(cfg.run_dir / "cvae.pt", kind="cvae")
     state = {k: v.to(torch.float16) for k, v in ckpt["state_dict"].items()}
+    if out.is_file():  # the same weights already there: keep the file (and its SHA-256)
+        old = load_checkpoint(out, kind="cvae")
+        same = old["state_dict"].keys() == state.keys() and all(
+            torch.equal(old["state_dict"][k], v) for k, v in state.items()
+        )
+        if same and old["architecture"] == ckpt["architecture"]:
+            return out
     payload = {"architecture": ckpt["architecture"], "run": ckpt["run"], "state_dict": state}
     return save_checkpoint(payload, out, "cvae")
 
