@@ -68,9 +68,16 @@ def execute(path: Path, env: dict[str, str], data_dirs: list[str]) -> float:
         os.environ.clear()
         os.environ.update(old_env)
     seconds = time.perf_counter() - start
-    found = machine_paths(outputs_text(nb), data_dirs)
+    text = outputs_text(nb)
+    found = machine_paths(text, data_dirs)
     if found:
-        raise SystemExit(f"{path.name}: outputs name machine paths {found}; not written")
+        lines = [line for line in text.splitlines() if any(p in line for p in found)]
+        kept = Path(tempfile.gettempdir()) / f"{path.stem}.executed.ipynb"
+        nbformat.write(nb, kept)
+        raise SystemExit(
+            f"{path.name}: outputs name machine paths {found}, e.g. {lines[:3]}; not written "
+            f"(the executed notebook is in {kept})"
+        )
     nbformat.write(nb, path)
     return seconds
 
