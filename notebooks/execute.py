@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env.update(CVAE_PYRO_DATA=data_dirs[0], CVAE_PYRO_FASHION_DATA=data_dirs[1])
     env.update(MPLBACKEND="module://matplotlib_inline.backend_inline", TQDM_DISABLE="1")
+    # tqdm.auto (which Pyro imports) warns in a kernel without ipywidgets, naming its path
+    env.update(PYTHONWARNINGS="ignore:IProgress not found")
     times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
     for path in paths:
         print(f"{path.name}: running in full mode ...", flush=True)
