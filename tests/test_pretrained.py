@@ -74,7 +74,9 @@ def test_complete_and_sample_work_in_an_empty_folder(tmp_path, monkeypatch, caps
     assert "completed by the shipped MNIST mask CVAE" in out
     assert sample.main(["--digit", "3", "--n", "8", "--out", "threes.png"]) == 0
     assert "drawn by the shipped MNIST label CVAE" in capsys.readouterr().out
-    assert Image.open("completions.png").size[0] > 100 and Image.open("threes.png").size[0] > 100
+    for name in ("completions.png", "threes.png"):
+        with Image.open(name) as image:
+            assert image.size[0] > 100
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "completions.png",
         "my_digit.png",
