@@ -385,16 +385,17 @@ def check_phone_width(checks: Checks, driver, base: str, page: str, shot: Path) 
 
 
 def settings_fields() -> dict[str, list[str]]:
-    """Field names of every config dataclass of :mod:`cvae_pyro.config`, by class name."""
-    import dataclasses
-    import inspect
+    """Field names of every command's config dataclass (:data:`cvae_pyro.cli.COMMANDS`).
 
-    from cvae_pyro import config
+    ``DataSettings`` is composed into them and ``MaskFamilyConfig`` is no command's: the
+    settings page has a table per command.
+    """
+    import dataclasses
+
+    from cvae_pyro.cli import COMMANDS
 
     return {
-        name: [f.name for f in dataclasses.fields(cls)]
-        for name, cls in inspect.getmembers(config, inspect.isclass)
-        if dataclasses.is_dataclass(cls) and cls.__module__ == config.__name__
+        c.config.__name__: [f.name for f in dataclasses.fields(c.config)] for c in COMMANDS.values()
     }
 
 
