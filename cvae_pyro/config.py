@@ -32,6 +32,8 @@ LONGEST_SIDE = IMAGE_SIDE - 1  #: longest rectangle side, so that a rectangle ne
 DEFAULT_DATASET = "mnist"  #: --dataset default; checkpoints that record no dataset hold MNIST
 KEEP_LAYOUTS = {"bottom-left": 1, "left": 2, "top-and-bottom-left": 3}  #: --keep: quadrants given
 DEVICES = ("auto", "cpu", "cuda")  #: --device choices
+#: --precision choices: fp32, or the matrix products in bfloat16 (autocast; opt-in)
+PRECISIONS = ("fp32", "bf16")
 SPLITS = ("validation", "test")  #: splits evaluation may use
 MAX_SEED = 2**32 - 1  #: numpy's seeds are 32-bit
 #: Widest layer or latent a config accepts: far above any MNIST model (the defaults are 500
@@ -148,10 +150,17 @@ class DataSettings:
         "$CVAE_PYRO_FASHION_DATA for Fashion-MNIST)",
     )
     device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
+    precision: str = setting(
+        "fp32",
+        "bf16: matrix products in bfloat16 (autocast), where the CPU has AVX512-BF16 or "
+        "AMX, or on CUDA; training only for train and reproduce, the estimates for evaluate",
+        choices=PRECISIONS,
+    )
 
     def __post_init__(self) -> None:
         choice("dataset", self.dataset, DATASET_NAMES)
         choice("device", self.device, DEVICES)
+        choice("precision", self.precision, PRECISIONS)
 
 
 @dataclass

@@ -35,7 +35,7 @@ from .checkpoints import (
 )
 from .conditions import BASELINE, Trained, condition_type, load_trained, sample_digits
 from .config import NUM_CLASSES, OBJECTIVES, EvaluateConfig
-from .data import MNIST, Split, load_data, resolve_device
+from .data import MNIST, Split, check_precision, load_data, resolve_device
 from .errors import CheckpointError, ConfigError
 from .masks import NUM_PIXELS
 from .metrics import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
@@ -73,6 +73,7 @@ def evaluate_run_dir(
     seed: int = 0,
     expect: dict | None = None,
     quadrants: int | None = None,
+    precision: str = "fp32",
 ) -> list[dict]:
     """Every estimate for every model in ``run_dir`` on ``split``.
 
@@ -86,6 +87,7 @@ def evaluate_run_dir(
             ``{"condition": "quadrant", "quadrants": 2}``.
         quadrants: for a mask-task run, evaluate on this quadrant layout instead of the
             fixed family masks.
+        precision: "bf16" runs the CVAEs' networks under bf16 autocast (fp32 otherwise).
 
     Returns:
         Rows with ``model``, ``estimator``, ``nll_mean``, ``nll_stderr``, ``samples``,
@@ -113,11 +115,18 @@ def evaluate_run_dir(
             estimates = [nn_nll(trained.module, x, y)]
         else:
             estimates = evaluate_cvae(
-                trained.module, x, y, num_samples, seed=seed, objective=trained.objective
+                trained.module,
+                x,
+                y,
+                num_samples,
+                seed=seed,
+                objective=trained.objective,
+                precision=precision,
             )
         seconds = time.perf_counter() - start
         model = row_name(trained, name)
-        rows += [{"model": model, **e.as_dict(), "seconds": seconds} for e in estimates]
+        extra = {"seconds": seconds, **({"precision": precision} if precision != "fp32" else {})}
+        rows += [{"model": model, **e.as_dict(), **extra} for e in estimates]
     if not rows:
         raise CheckpointError(f"no trained model (baseline.pt, cvae.pt, ...) in {run_dir}")
     return rows
@@ -287,12 +296,14 @@ def evaluate_command(cfg: EvaluateConfig, command: str) -> None:
     if not cfg.run_dir.is_dir():
         raise ConfigError(f"{cfg.run_dir} does not exist: train first, or check --out-dir")
     device = resolve_device(cfg.device)
+    check_precision(cfg.precision, device)
     expect = {"condition": cfg.condition, "dataset": cfg.dataset}
     on_layout = condition_type(cfg.condition).evaluates_on_layouts
     task = cfg.quadrants if on_layout else None
     if not on_layout:
         expect["quadrants"] = cfg.quadrants
-    name = f"evaluation_{cfg.split}" + (f"_q{task}" if task else "") + ".json"
+    name = f"evaluation_{cfg.split}" + (f"_q{task}" if task else "")
+    name += ("" if cfg.precision == "fp32" else f"_{cfg.precision}") + ".json"
     with folder_lock(cfg.run_dir):  # no training writes the folder while it is read
         data = load_data(cfg.data_dir, cfg.limit, device, cfg.dataset)
         images = len(data.split(cfg.split))
@@ -301,7 +312,7 @@ def evaluate_command(cfg: EvaluateConfig, command: str) -> None:
                 f"--limit {cfg.limit} is more than the {images} images of the {cfg.split} split"
             )
         rows = evaluate_run_dir(
-            cfg.run_dir, data, cfg.split, cfg.samples, cfg.seed, expect, quadrants=task
+            cfg.run_dir, data, cfg.split, cfg.samples, cfg.seed, expect, task, cfg.precision
         )
         out = save_json({"split": cfg.split, "rows": rows}, cfg.run_dir / name)
     where = ""

@@ -29,7 +29,7 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
     dims = [in_dim, *hidden]
     layers: list[nn.Module] = []
     for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
-        layers += [nn.Linear(d_in, d_out), nn.ReLU()]
+        layers += [nn.Linear(d_in, d_out), nn.ReLU(inplace=True)]  # in place: no new tensor
     layers.append(nn.Linear(dims[-1], out_dim))
     return nn.Sequential(*layers)
 
@@ -43,7 +43,8 @@ class _DiagonalNormalNet(nn.Module):
         self.net = mlp(in_dim, hidden, 2 * z_dim)
 
     def _normal_params(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        loc, raw_scale = self.net(inputs).split(self.z_dim, dim=-1)  # (B, z), (B, z)
+        # fp32 out, also under bf16 autocast: the log-densities are computed in fp32
+        loc, raw_scale = self.net(inputs).float().split(self.z_dim, dim=-1)  # (B, z), (B, z)
         return loc, F.softplus(raw_scale) + MIN_SCALE
 
 
@@ -126,4 +127,4 @@ class GenerationNet(nn.Module):
         h_dim = h.shape[-1]
         from_h = F.linear(h, first.weight[:, :h_dim], first.bias)  # (B, H)
         from_z = F.linear(z, first.weight[:, h_dim:])  # (..., B, H)
-        return rest(from_h + from_z)
+        return rest(from_h + from_z).float()  # fp32, also under bf16 autocast

@@ -338,6 +338,7 @@ def train_config(cfg: ReproduceConfig, seed: int, **task: object) -> TrainConfig
         patience=cfg.patience,
         seed=seed,
         device=cfg.device,
+        precision=cfg.precision,  # training only: the evaluations are fp32
         data_dir=cfg.data_dir,
         out_dir=str(Path(cfg.runs_dir) / f"seed{seed}"),
         limit=cfg.limit,

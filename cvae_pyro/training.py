@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from .checkpoints import ARCHITECTURE_DEFAULTS, load_checkpoint, save_checkpoint, setting_diffs
 from .config import TrainConfig
+from .data import check_precision, precision_context
 from .errors import (
     CheckpointError,
     ConfigError,
@@ -170,11 +171,17 @@ def train_epoch(
     label: str = "epoch",
     quiet: bool = True,
     redraw: Redraw | None = None,
+    precision: str = "fp32",
 ) -> float:
     """One pass of SVI steps over ``pairs`` in an order drawn from ``shuffle``.
 
     ``redraw``, when given, turns each batch ``(x, y)`` into the one the step sees
-    (the mask task draws fresh masks for every batch).
+    (the mask task draws fresh masks for every batch). ``precision`` "bf16" runs the
+    networks under bf16 autocast (:func:`~cvae_pyro.data.precision_context`).
+
+    Pyro's validation (of distribution arguments and traces) is off during the steps,
+    which saves its checks in every step; it stays on everywhere else (the validation
+    losses, the tests). A NaN weight still shows: the loss is checked every step.
 
     Returns:
         The mean training loss, nats per image.
@@ -187,11 +194,13 @@ def train_epoch(
     steps = range(0, len(y), batch_size)
     total = 0.0
     bar = tqdm(steps, desc=label, leave=False, disable=quiet, unit="step")
+    autocast = precision_context(precision, y.device)
     try:
         for step, start in enumerate(bar, start=1):
             idx = order[start : start + batch_size]  # (b,)
             batch = (redraw or _same)(x[idx], y[idx])
-            loss = diverged_check(svi.step, batch, len(idx), f"at step {step}")
+            with autocast, pyro.validation_enabled(False):
+                loss = diverged_check(svi.step, batch, len(idx), f"at step {step}")
             total += loss
             bar.set_postfix(loss=f"{total / min(start + batch_size, len(y)):.2f}", refresh=False)
     finally:
@@ -260,6 +269,7 @@ def fit(
     title = title or name
     (pairs, redraw), rule = train, EarlyStopping.of(cfg)
     best_path, last_path = cfg.run_dir / f"{name}.pt", cfg.run_dir / f"{name}_last.pt"
+    check_precision(cfg.precision, pairs[1].device)
     svi, optim = make_svi(module, pair, cfg.lr)
     shuffle = torch.Generator()
     state = _start(cfg, module, optim, shuffle, last_path, architecture, kind)
@@ -272,7 +282,9 @@ def fit(
             module.train()
             optim.set_lr(state.lr)
             label = f"{title} epoch {epoch}"
-            train_loss = train_epoch(svi, pairs, cfg.batch_size, shuffle, label, cfg.quiet, redraw)
+            train_loss = train_epoch(
+                svi, pairs, cfg.batch_size, shuffle, label, cfg.quiet, redraw, cfg.precision
+            )
             module.eval()
             val_args = (pair, validation, cfg.eval_batch_size, cfg.seed + VALIDATION_SEED_OFFSET)
             val_loss = diverged_check(elbo_loss, val_args, 1, "on the validation split")

@@ -1,0 +1,126 @@
+"""The speed work's guarantees: the same maths, bf16 only where it pays, validation kept."""
+
+import pyro
+import pytest
+import torch
+
+from cvae_pyro import data as data_module
+from cvae_pyro.conditions import build_baseline, build_cvae
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.data import check_precision
+from cvae_pyro.errors import ConfigError
+from cvae_pyro.metrics import evaluate_cvae, log_likelihood
+from cvae_pyro.models import grey_bernoulli
+from cvae_pyro.train import main
+from cvae_pyro.training import make_svi, train_epoch
+
+from .helpers import SMALL, call, one_error_line
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_fused_log_likelihood_is_the_models_bernoulli(masked):
+    """The estimators' log p(y|x,z) equals grey_bernoulli's log_prob, masked pixels too."""
+    gen = torch.Generator().manual_seed(0)
+    logits = 6 * torch.randn(7, 5, 40, generator=gen)  # (S, B, pixels), past softplus' knee
+    y = torch.rand(5, 40, generator=gen)  # grey levels
+    counted = torch.rand(5, 40, generator=gen) < 0.6 if masked else None
+    expected = grey_bernoulli(logits, counted).log_prob(y)  # (S, B)
+    found = log_likelihood(logits.clone(), y, counted)
+    assert torch.allclose(found, expected, rtol=1e-5, atol=1e-4)
+    if masked:  # the uncounted pixels count for nothing
+        assert not torch.allclose(found, grey_bernoulli(logits).log_prob(y), atol=1.0)
+
+
+def _tiny(precision="fp32"):
+    cfg = TrainConfig(quadrants=1, hidden=(64,), z_dim=8, precision=precision)
+    pyro.set_rng_seed(0)
+    return cfg, build_cvae(cfg, build_baseline(cfg))
+
+
+def test_bf16_is_refused_with_one_line_where_it_would_be_slower(
+    data_dir, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(data_module, "bf16_speedup", lambda device: 0.6)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    args = ["--quadrants", "1", "--limit", "64", "--epochs", "1", *SMALL, "--quiet"]
+    code, err = call(
+        main,
+        [
+            *args,
+            "--out-dir",
+            tmp_path,
+            "--data-dir",
+            data_dir,
+            "--precision",
+            "bf16",
+            "--device",
+            "cpu",
+        ],
+        capsys,
+    )
+    assert code == 2
+    one_error_line(err, "--precision bf16 would be slower", "0.60x", "use fp32")
+    assert not list(tmp_path.rglob("*.pt"))  # refused before anything trained
+
+
+def test_bf16_is_refused_without_the_cpu_instructions(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    with pytest.raises(ConfigError, match="neither AVX512-BF16 nor AMX"):
+        check_precision("bf16", CPU)
+    check_precision("fp32", CPU)  # fp32 is never refused
+
+
+def test_bf16_is_allowed_where_the_probe_finds_it_faster(monkeypatch):
+    monkeypatch.setattr(data_module, "bf16_speedup", lambda device: 2.5)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    check_precision("bf16", CPU)
+
+
+def test_bf16_training_runs_in_bf16_and_close_to_fp32(small_mnist):
+    """The same seed and batches: the bf16 losses differ (bf16 was used) by under 1%."""
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        cfg, cvae = _tiny(precision)
+        svi, _ = make_svi(cvae, (cvae.model, cvae.guide), cfg.lr)
+        pairs = cvae.condition.pairs(small_mnist.train)
+        shuffle = torch.Generator().manual_seed(0)
+        losses[precision] = [
+            train_epoch(svi, pairs, 32, shuffle, precision=precision) for _ in range(2)
+        ]
+    for fp32, bf16 in zip(losses["fp32"], losses["bf16"], strict=True):
+        assert bf16 != fp32
+        assert bf16 == pytest.approx(fp32, rel=0.01)
+    assert losses["bf16"][1] < losses["bf16"][0]  # and it learns
+
+
+def test_bf16_estimates_are_close_to_fp32_and_fp32_is_the_default(small_mnist):
+    _, cvae = _tiny()
+    cvae.eval()
+    x, y = cvae.condition.pairs(small_mnist.test.head(40))
+    fp32 = evaluate_cvae(cvae, x, y, 20, seed=1)
+    default = evaluate_cvae(cvae, x, y, 20, seed=1, precision="fp32")
+    assert all(torch.equal(a.per_image, b.per_image) for a, b in zip(fp32, default, strict=True))
+    bf16 = evaluate_cvae(cvae, x, y, 20, seed=1, precision="bf16")
+    for a, b in zip(fp32, bf16, strict=True):
+        assert a.estimator == b.estimator and a.mean != b.mean
+        assert b.mean == pytest.approx(a.mean, rel=0.01)
+
+
+def test_validation_is_off_in_the_training_steps_only(small_mnist):
+    """The steps skip Pyro's checks; before and after them (and in tests) they are on."""
+    cfg, cvae = _tiny()
+    seen = []
+    model = cvae.model
+
+    def spy(*args, **kwargs):
+        seen.append(pyro.poutine.util.is_validation_enabled())
+        return model(*args, **kwargs)
+
+    svi, _ = make_svi(cvae, (spy, cvae.guide), cfg.lr)
+    assert pyro.poutine.util.is_validation_enabled()
+    train_epoch(svi, cvae.condition.pairs(small_mnist.train.head(64)), 32, torch.Generator())
+    assert seen == [False, False]
+    assert pyro.poutine.util.is_validation_enabled()
