@@ -1,7 +1,7 @@
 """CVAE training speed side by side with Pyro's own CVAE example, against the matmul peak.
 
     python benchmarks/peer.py [--rounds 3] [--quadrants 1] [--peer-dir DIR] [--data-dir DIR]
-                              [--limit N] [--out benchmarks/peer.json]
+                              [--limit N] [--precision fp32|bf16] [--out benchmarks/peer.json]
 
 Pyro's example (``examples/cvae`` of pyro-ppl/pyro, the code behind its CVAE tutorial) is
 imported from ``--peer-dir`` (default: ``../shared/peers/pyro-examples-cvae`` next to the
@@ -19,7 +19,7 @@ training epoch of each side, ours first in odd rounds and the peer's first in ev
 What is timed:
 
 - ours: speed.py's ``time_epoch`` on the CVAE built as speed.py builds it: one SVI step
-  (Trace_ELBO, ``pyro.optim.Adam``) per batch of 128 over the first 50,000 training images,
+  (Trace_ELBO, the fused Adam of ``make_svi``) per batch of 128 over the first 50,000 training images,
   in-memory tensors in a fixed random order, after one untimed warm-up step.
 - the peer's: its own ``cvae.train(..., num_epochs=1)`` over its own training loader from
   ``mnist.get_data`` (all 60,000 training images, batch 128, shuffled, its per-image
@@ -72,8 +72,15 @@ from speed import PEAK_SIZE, cvae_train_flops, linear_macs, matmul_peak_gflops, 
 from torch.utils.data import DataLoader, Subset
 
 from cvae_pyro.conditions import build_baseline, build_cvae
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.data import OFFICIAL_MD5, Split, find_idx_file, load_mnist, resolve_data_dir
+from cvae_pyro.config import PRECISIONS, TrainConfig
+from cvae_pyro.data import (
+    OFFICIAL_MD5,
+    Split,
+    check_precision,
+    find_idx_file,
+    load_mnist,
+    resolve_data_dir,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PEER_DIR = REPO_ROOT.parent / "shared" / "peers" / "pyro-examples-cvae"
@@ -86,7 +93,8 @@ SIDES = ("ours", "peer")
 def ours_epoch_seconds(cvae, train: Split, cfg: TrainConfig) -> float:
     """Seconds for one training epoch of our CVAE over ``train`` (the package's own loop)."""
     prepare = lambda: cvae.condition.pairs(train)  # noqa: E731
-    return time_epoch(cvae, (cvae.model, cvae.guide), prepare, cfg.batch_size, cfg.lr)
+    pair = (cvae.model, cvae.guide)
+    return time_epoch(cvae, pair, prepare, cfg.batch_size, cfg.lr, cfg.precision)
 
 
 def load_peer(peer_dir: Path) -> dict:
@@ -209,7 +217,8 @@ def summarize(rounds: list[dict]) -> dict:
 def print_table(result: dict) -> None:
     """The rounds and their medians, as a Markdown table."""
     print(
-        f"CVAE training, {result['quadrants']} quadrant(s), batch 128, hidden 500-500, z 200; "
+        f"CVAE training, {result['quadrants']} quadrant(s), batch 128, hidden 500-500, z 200, "
+        f"ours in {result['precision']}; "
         f"matmul peak {PEAK_SIZE}x{PEAK_SIZE} fp32, {result['machine']['torch_threads']} threads"
     )
     print(
@@ -250,6 +259,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--peer-dir", type=Path, default=DEFAULT_PEER_DIR)
     p.add_argument("--data-dir")
     p.add_argument("--limit", type=int, default=None, help="first N training images, both sides")
+    p.add_argument(
+        "--precision", default="fp32", choices=PRECISIONS, help="of our side (the peer's: fp32)"
+    )
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
     if args.rounds < 1:
@@ -260,7 +272,13 @@ def main(argv: list[str] | None = None) -> dict:
     if not all((peer_dir / f"{name}.py").is_file() for name in PEER_MODULES):
         p.error(f"{peer_dir} does not hold Pyro's CVAE example ({', '.join(PEER_MODULES)}.py)")
     pyro.set_rng_seed(0)
-    cfg = TrainConfig(quadrants=args.quadrants, z_dim=PEER_Z_DIM, hidden=(PEER_HIDDEN,) * 2)
+    cfg = TrainConfig(
+        quadrants=args.quadrants,
+        z_dim=PEER_Z_DIM,
+        hidden=(PEER_HIDDEN,) * 2,
+        precision=args.precision,
+    )
+    check_precision(cfg.precision, torch.device("cpu"))
     data_dir = resolve_data_dir(args.data_dir)
     train = load_mnist(data_dir).train.head(args.limit)
     peer = load_peer(peer_dir)
@@ -301,6 +319,7 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "peer_dir": str(peer_dir),
         "quadrants": cfg.quadrants,
+        "precision": cfg.precision,
         "limit": args.limit,
         "train_flops_per_image": {"ours": ours_flops, "peer": peer_flops},
         "rounds": rounds,

@@ -38,15 +38,17 @@ import torch
 from torch import nn
 
 from cvae_pyro.conditions import build_baseline, build_cvae
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.data import Split, load_mnist
+from cvae_pyro.config import PRECISIONS, TrainConfig
+from cvae_pyro.data import Split, check_precision, load_mnist
 from cvae_pyro.masks import split_xy
-from cvae_pyro.metrics import is_nll, mc_nll, negative_elbo
+from cvae_pyro.metrics import evaluate_cvae, is_nll, mc_nll, negative_elbo
 from cvae_pyro.models import CVAE
 from cvae_pyro.training import make_svi, train_epoch
 
 PEAK_SIZE = 2048  #: side of the square matrices used to measure the matmul peak
-ESTIMATORS = {"mc": mc_nll, "is": is_nll, "elbo": negative_elbo}  #: the timed estimates
+#: the timed estimates; "evaluate" is what ``python -m cvae_pyro.evaluate`` runs for a CVAE:
+#: MC, IS and -ELBO from one pass over the images with one noise draw per image
+ESTIMATORS = {"mc": mc_nll, "is": is_nll, "elbo": negative_elbo, "evaluate": evaluate_cvae}
 
 
 def matmul_peak_gflops(size: int = PEAK_SIZE, repeats: int = 10) -> float:
@@ -67,7 +69,9 @@ def linear_macs(module: nn.Module) -> int:
     return sum(m.in_features * m.out_features for m in module.modules() if isinstance(m, nn.Linear))
 
 
-def time_epoch(module: nn.Module, pair, prepare, batch_size: int, lr: float) -> float:
+def time_epoch(
+    module: nn.Module, pair, prepare, batch_size: int, lr: float, precision: str = "fp32"
+) -> float:
     """Seconds for ``prepare()`` (the inputs) and one epoch of SVI steps over them.
 
     Args:
@@ -76,13 +80,14 @@ def time_epoch(module: nn.Module, pair, prepare, batch_size: int, lr: float) -> 
         prepare: returns the ``(x, y)`` pairs; timed, as it is part of training.
         batch_size: images per step.
         lr: learning rate.
+        precision: "fp32", or "bf16" (autocast).
     """
     svi, _ = make_svi(module, pair, lr)
     x, y = prepare()
     svi.step(x[:batch_size], y[:batch_size])  # warm-up: registers the parameters
     shuffle = torch.Generator().manual_seed(0)
     start = time.perf_counter()
-    train_epoch(svi, prepare(), batch_size, shuffle)
+    train_epoch(svi, prepare(), batch_size, shuffle, precision=precision)
     return time.perf_counter() - start
 
 
@@ -92,15 +97,17 @@ def cvae_train_flops(cvae: CVAE, baseline: nn.Module) -> int:
     return 2 * (3 * sum(linear_macs(n) for n in trained) + linear_macs(baseline))
 
 
-def estimate_flops(cvae: CVAE, baseline: nn.Module, samples: int, recognition: bool) -> int:
-    """FLOPs per image of an S-sample estimate (MC: no recognition network)."""
+def estimate_flops(cvae: CVAE, baseline: nn.Module, samples: int, name: str) -> int:
+    """FLOPs per image of an S-sample estimate: MC draws from the prior (no recognition
+    network), IS and -ELBO from the posterior, "evaluate" both (two generation passes)."""
     first = cvae.generation_net.net[0]
     h_dim = first.in_features - cvae.z_dim
     per_sample = linear_macs(cvae.generation_net) - h_dim * first.out_features
     once = linear_macs(baseline) + linear_macs(cvae.prior_net) + h_dim * first.out_features
-    if recognition:
+    if name != "mc":
         once += linear_macs(cvae.recognition_net)
-    return 2 * (once + samples * per_sample)
+    passes = 2 if name == "evaluate" else 1
+    return 2 * (once + passes * samples * per_sample)
 
 
 def rates(images: int, seconds: float, flops_per_image: int, peak: float) -> dict:
@@ -115,11 +122,21 @@ def rates(images: int, seconds: float, flops_per_image: int, peak: float) -> dic
     }
 
 
-def time_estimate(name: str, cvae: CVAE, test: Split, samples: int) -> tuple[float, float]:
-    """Seconds for preparing the inputs and one estimate over ``test``; and its mean."""
+def time_estimate(
+    name: str, cvae: CVAE, test: Split, samples: int, precision: str = "fp32"
+) -> tuple[float, float]:
+    """Seconds for preparing the inputs and one estimate over ``test``; and its mean
+    (for "evaluate": the IS estimate's)."""
     start = time.perf_counter()
     x, y = cvae.condition.pairs(test)
-    estimate = ESTIMATORS[name](cvae, x, y, samples)
+    if name == "evaluate":
+        estimate = evaluate_cvae(cvae, x, y, samples, precision=precision)[1]
+    elif precision == "fp32":
+        estimate = ESTIMATORS[name](cvae, x, y, samples)
+    else:
+        estimator = {"mc": "MC", "is": "IS", "elbo": "-ELBO"}[name]
+        estimates = evaluate_cvae(cvae, x, y, samples, precision=precision)
+        estimate = next(e for e in estimates if e.estimator == estimator)
     return time.perf_counter() - start, estimate.mean
 
 
@@ -129,10 +146,14 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--data-dir")
     p.add_argument("--samples", type=int, default=100)
     p.add_argument("--limit", type=int, default=None, help="first N train and test images")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="of training")
+    p.add_argument("--eval-precision", default="fp32", choices=PRECISIONS, help="of the estimates")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
     pyro.set_rng_seed(0)
-    cfg = TrainConfig(quadrants=args.quadrants)
+    cfg = TrainConfig(quadrants=args.quadrants, precision=args.precision)
+    for precision in (args.precision, args.eval_precision):
+        check_precision(precision, torch.device("cpu"))
     data = load_mnist(args.data_dir)
     train, test = data.train.head(args.limit), data.test.head(args.limit)
 
@@ -140,11 +161,21 @@ def main(argv: list[str] | None = None) -> dict:
     baseline = build_baseline(cfg)
     base_pairs = split_xy(train.images, cfg.quadrants)
     base_s = time_epoch(
-        baseline, (baseline.model, baseline.guide), lambda: base_pairs, cfg.batch_size, cfg.lr
+        baseline,
+        (baseline.model, baseline.guide),
+        lambda: base_pairs,
+        cfg.batch_size,
+        cfg.lr,
+        args.precision,
     )
     cvae = build_cvae(cfg, baseline)
     cvae_s = time_epoch(
-        cvae, (cvae.model, cvae.guide), lambda: cvae.condition.pairs(train), cfg.batch_size, cfg.lr
+        cvae,
+        (cvae.model, cvae.guide),
+        lambda: cvae.condition.pairs(train),
+        cfg.batch_size,
+        cfg.lr,
+        args.precision,
     )
     result = {
         "machine": {
@@ -153,14 +184,16 @@ def main(argv: list[str] | None = None) -> dict:
             "torch": torch.__version__,
         },
         "quadrants": cfg.quadrants,
+        "precision": args.precision,
+        "eval_precision": args.eval_precision,
         "matmul_peak_gflops": peak,
         "baseline": rates(len(train), base_s, 2 * 3 * linear_macs(baseline), peak),
         "cvae": rates(len(train), cvae_s, cvae_train_flops(cvae, baseline), peak),
     }
     cvae.eval()
     for name in ESTIMATORS:
-        seconds, mean = time_estimate(name, cvae, test, args.samples)
-        flops = estimate_flops(cvae, baseline, args.samples, recognition=name != "mc")
+        seconds, mean = time_estimate(name, cvae, test, args.samples, args.eval_precision)
+        flops = estimate_flops(cvae, baseline, args.samples, name)
         result[f"{name}_eval"] = {
             **rates(len(test), seconds, flops, peak),
             "samples": args.samples,
@@ -168,12 +201,13 @@ def main(argv: list[str] | None = None) -> dict:
         }
     print(
         f"matmul peak ({PEAK_SIZE}x{PEAK_SIZE} fp32): {peak:.1f} GFLOP/s, "
-        f"{torch.get_num_threads()} threads"
+        f"{torch.get_num_threads()} threads; training {args.precision}, "
+        f"estimates {args.eval_precision}"
     )
     for name in ("baseline", "cvae", *(f"{n}_eval" for n in ESTIMATORS)):
         r = result[name]
         print(
-            f"{name:9s}: {r['seconds']:6.2f} s, {r['images']} images, "
+            f"{name:13s}: {r['seconds']:6.2f} s, {r['images']} images, "
             f"{r['images_per_second']:7.0f} images/s, {r['gflops']:6.1f} GFLOP/s = "
             f"{100 * r['fraction_of_peak']:.0f}% of peak"
         )

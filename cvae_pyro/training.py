@@ -17,6 +17,7 @@ the gain.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -199,13 +200,19 @@ def train_epoch(
         for step, start in enumerate(bar, start=1):
             idx = order[start : start + batch_size]  # (b,)
             batch = (redraw or _same)(x[idx], y[idx])
-            with autocast, pyro.validation_enabled(False):
-                loss = diverged_check(svi.step, batch, len(idx), f"at step {step}")
+            loss = diverged_check(svi_step, (svi, batch, autocast), len(idx), f"at step {step}")
             total += loss
             bar.set_postfix(loss=f"{total / min(start + batch_size, len(y)):.2f}", refresh=False)
     finally:
         bar.close()
     return total / len(y)
+
+
+def svi_step(svi: SVI, batch: Pairs, autocast: contextlib.AbstractContextManager) -> float:
+    """One SVI step on ``batch`` as training takes it: under ``autocast`` (see
+    :func:`~cvae_pyro.data.precision_context`), Pyro's validation off. Its summed loss."""
+    with autocast, pyro.validation_enabled(False):
+        return svi.step(*batch)
 
 
 def diverged_check(compute: Callable[..., float], args: tuple, images: int, where: str) -> float:

@@ -61,3 +61,41 @@ def test_speed_benchmark_reports_consistent_figures(speed, data_dir, tmp_path, c
         result["is_eval"]["gflops"] / result["is_eval"]["images_per_second"]
     )
     assert "% of peak" in capsys.readouterr().out
+
+
+def test_step_benchmark_records_every_matrix_product_of_a_step(speed, data_dir, tmp_path):
+    """benchmarks/step.py: the products it replays are the step's, FLOP for FLOP."""
+    import sys
+
+    sys.path.insert(0, str(BENCHMARK.parent))  # step.py is a script beside speed.py
+    try:
+        spec = importlib.util.spec_from_file_location("step", BENCHMARK.parent / "step.py")
+        step = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(step)
+    finally:
+        sys.path.remove(str(BENCHMARK.parent))
+    out = tmp_path / "step.json"
+    result = step.main(
+        ["--rounds", "1", "--steps", "3", "--data-dir", str(data_dir), "--out", str(out)]
+    )
+    assert json.loads(out.read_text()) == result
+    # forward: 3 layers per network, the generation net's first one split in two (h and z);
+    # backward: the weight gradient of each of the 10, the input gradient of all but the
+    # 3 that read data only: the recognition and prior nets' first layers and the
+    # generation net's h part (its z part passes the gradient on to the recognition net)
+    assert result["matmuls_per_step"] == 10 + 10 + 7
+    from cvae_pyro.conditions import build_baseline, build_cvae
+    from cvae_pyro.config import TrainConfig
+
+    cfg = TrainConfig(quadrants=1)
+    cvae = build_cvae(cfg, build_baseline(cfg))
+    h_part = cvae.condition.h_dim * cvae.generation_net.net[0].out_features
+    first_layers = h_part + sum(
+        n.net[0].in_features * n.net[0].out_features for n in (cvae.recognition_net, cvae.prior_net)
+    )
+    trained = sum(
+        speed.linear_macs(n) for n in (cvae.recognition_net, cvae.prior_net, cvae.generation_net)
+    )
+    expected = 2 * cfg.batch_size * (3 * trained - first_layers)
+    assert result["matmul_gflop_per_step"] * 1e9 == pytest.approx(expected, rel=1e-9)
+    assert result["step_over_matmuls"] > 1.0  # a step is its products and more
