@@ -14,6 +14,12 @@ the medians, *step / its matrix products*, is the overhead of everything else
 (Pyro's tracing, the distributions, the element-wise work, Adam) and holds on
 any machine: the matrix products are the floor a step cannot go below.
 
+Two more things are timed beside them, to say where the rest goes: the same loss
+written in plain PyTorch (no Pyro) with the same fused Adam step, and its forward and
+backward passes alone (no optimizer). Each batch runs all four, in a rotating order,
+so that the machine's drift touches them alike; each round's figures are medians over
+its batches, the result the median over rounds.
+
 Run it with nothing else on the machine. ``--precision bf16`` is refused where the
 commands refuse it; ``--measure-anyway`` times it there too.
 """
@@ -34,11 +40,13 @@ tune_openmp()
 # isort: split
 import pyro
 import torch
+from torch.distributions import Normal
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from cvae_pyro.conditions import build_baseline, build_cvae
 from cvae_pyro.config import PRECISIONS, TrainConfig
 from cvae_pyro.data import bf16_speedup, check_precision, load_mnist, precision_context
+from cvae_pyro.models import grey_bernoulli
 from cvae_pyro.training import make_svi, svi_step
 
 MATMULS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default}
@@ -70,26 +78,34 @@ def replay_inputs(calls: list[tuple]) -> list[tuple]:
     return replays
 
 
-def time_matmuls(replays: list[tuple], repeats: int) -> float:
-    """Median seconds of one pass over the recorded products."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for func, tensors in replays:
-            func(*tensors)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def matmul_pass(replays: list[tuple]) -> None:
+    """The recorded products once, in their order."""
+    for func, tensors in replays:
+        func(*tensors)
 
 
-def time_steps(step, batches: list[tuple], repeats: int) -> float:
-    """Median seconds of one SVI step, over ``repeats`` steps on the given batches."""
-    times = []
-    for i in range(repeats):
-        batch = batches[i % len(batches)]
-        start = time.perf_counter()
-        step(*batch)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def plain_step(cvae, adam: torch.optim.Optimizer | None, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The same CVAE loss as Trace_ELBO's, written in PyTorch without Pyro, and its step.
+
+    -[log p(y|x,z) + log p(z|x) - log q(z|x,y)] for one reparameterized z ~ q(z|x,y),
+    summed over the batch (the same random draws as Trace_ELBO with the same seed; the
+    tests compare the two). ``adam`` None: forward and backward only, no optimizer step.
+    """
+    h, h_prior = cvae.condition(x)
+    q = Normal(*cvae.recognition_net(h, y), validate_args=False)
+    z = q.rsample()  # (B, z_dim)
+    log_prior = Normal(*cvae.prior_net(h_prior), validate_args=False).log_prob(z).sum()
+    logits = cvae.generation_net(h, z)
+    log_lik = grey_bernoulli(logits, cvae.condition.counted(x)).log_prob(y).sum()
+    loss = -(log_lik + log_prior - q.log_prob(z).sum())
+    loss.backward()
+    if adam is not None:
+        adam.step()
+        adam.zero_grad(set_to_none=True)
+    else:
+        for param in cvae.parameters():
+            param.grad = None
+    return loss.item()
 
 
 def flops(calls: list[tuple]) -> int:
@@ -127,7 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     if not args.measure_anyway:
         check_precision(cfg.precision, x.device)
-    svi, _ = make_svi(cvae, (cvae.model, cvae.guide), cfg.lr)
+    svi, optim = make_svi(cvae, (cvae.model, cvae.guide), cfg.lr)
     autocast = precision_context(cfg.precision, x.device)
 
     def step(xb, yb):
@@ -139,14 +155,31 @@ def main(argv: list[str] | None = None) -> dict:
     with recorder:
         step(*batches[0])
     replays = replay_inputs(recorder.calls)
-    time_matmuls(replays, 5)
+    adam = optim.optimizer  # the fused Adam SVI steps with
+    timed = {
+        "step": step,  # SVI with Trace_ELBO, as training runs it
+        "plain_step": lambda xb, yb: plain_step(cvae, adam, xb, yb),  # no Pyro
+        "forward_backward": lambda xb, yb: plain_step(cvae, None, xb, yb),  # no Pyro, no Adam
+        "matmuls": lambda xb, yb: matmul_pass(replays),  # the step's products alone
+    }
+    names = list(timed)
+    for batch in batches[:3]:
+        for name in names:
+            with autocast:
+                timed[name](*batch)
     rounds = []
     for _ in range(args.rounds):
-        step_s = time_steps(step, batches, args.steps)
-        matmul_s = time_matmuls(replays, args.steps)
-        rounds.append({"step_seconds": step_s, "matmul_seconds": matmul_s})
-    step_s = statistics.median(r["step_seconds"] for r in rounds)
-    matmul_s = statistics.median(r["matmul_seconds"] for r in rounds)
+        times = {name: [] for name in names}
+        for i in range(args.steps):  # one of each per batch, in a rotating order
+            batch = batches[i % len(batches)]
+            for name in names[i % 4 :] + names[: i % 4]:
+                with autocast:
+                    start = time.perf_counter()
+                    timed[name](*batch)
+                    times[name].append(time.perf_counter() - start)
+        rounds.append({f"{name}_seconds": statistics.median(times[name]) for name in names})
+    medians = {name: statistics.median(r[f"{name}_seconds"] for r in rounds) for name in names}
+    step_s, matmul_s = medians["step"], medians["matmuls"]
     gflop = flops(recorder.calls) / 1e9
     result = {
         "machine": {
@@ -163,6 +196,14 @@ def main(argv: list[str] | None = None) -> dict:
         "rounds": rounds,
         "step_ms": 1e3 * step_s,
         "matmul_ms": 1e3 * matmul_s,
+        "plain_step_ms": 1e3 * medians["plain_step"],
+        "forward_backward_ms": 1e3 * medians["forward_backward"],
+        "breakdown_ms": {
+            "matrix products": 1e3 * matmul_s,
+            "rest of forward and backward": 1e3 * (medians["forward_backward"] - matmul_s),
+            "Adam": 1e3 * (medians["plain_step"] - medians["forward_backward"]),
+            "Pyro (tracing, sites, SVI)": 1e3 * (step_s - medians["plain_step"]),
+        },
         "step_over_matmuls": step_s / matmul_s,
         "matmul_gflops": gflop / matmul_s,
         "step_images_per_second": cfg.batch_size / step_s,
@@ -173,6 +214,10 @@ def main(argv: list[str] | None = None) -> dict:
         f"{result['matmul_ms']:.2f} ms ({result['matmul_gflops']:.0f} GFLOP/s): "
         f"step = {result['step_over_matmuls']:.2f}x its matrix products "
         f"({result['step_images_per_second']:.0f} images/s), medians of {args.rounds} rounds"
+    )
+    print(
+        "where a step's time goes: "
+        + ", ".join(f"{k} {v:.2f} ms" for k, v in result["breakdown_ms"].items())
     )
     if args.out:
         with open(args.out, "w") as f:

@@ -99,3 +99,34 @@ def test_step_benchmark_records_every_matrix_product_of_a_step(speed, data_dir, 
     expected = 2 * cfg.batch_size * (3 * trained - first_layers)
     assert result["matmul_gflop_per_step"] * 1e9 == pytest.approx(expected, rel=1e-9)
     assert result["step_over_matmuls"] > 1.0  # a step is its products and more
+
+
+def test_the_plain_pytorch_step_computes_trace_elbos_loss(data_dir):
+    """step.py's Pyro-free step is the same loss as Trace_ELBO, draw for draw."""
+    import sys
+
+    import pyro
+    from pyro.infer import Trace_ELBO
+
+    from cvae_pyro.conditions import build_baseline, build_cvae
+    from cvae_pyro.config import TrainConfig
+    from cvae_pyro.data import load_mnist
+
+    sys.path.insert(0, str(BENCHMARK.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("step", BENCHMARK.parent / "step.py")
+        step = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(step)
+    finally:
+        sys.path.remove(str(BENCHMARK.parent))
+    cfg = TrainConfig(quadrants=2, hidden=(32,), z_dim=4)
+    cvae = build_cvae(cfg, build_baseline(cfg))
+    x, y = cvae.condition.pairs(load_mnist(data_dir).train.head(64))
+    pyro.set_rng_seed(5)
+    expected = Trace_ELBO().loss(cvae.model, cvae.guide, x, y)
+    pyro.set_rng_seed(5)
+    found = step.plain_step(cvae, None, x, y)
+    assert found == pytest.approx(expected, rel=1e-6)
+    assert all(p.grad is None for p in cvae.parameters())  # no optimizer: gradients cleared
+    pyro.set_rng_seed(6)
+    assert step.plain_step(cvae, None, x, y) != pytest.approx(expected, rel=1e-6)
