@@ -379,6 +379,9 @@ def resolve_device(name: str) -> torch.device:
 
 #: bf16 is refused unless its matrix products run at least this much faster than fp32's
 BF16_MIN_SPEEDUP = 1.1
+#: Set to 1, this lets ``--precision bf16`` run on a CPU where it is slower (to measure its
+#: accuracy there); the speed is then not checked.
+BF16_ANYWAY_ENV_VAR = "CVAE_PYRO_BF16_ANYWAY"
 PROBE_SHAPE = (128, 784, 500)  #: (m, k, n) of the probe: the model's first layer at batch 128
 
 
@@ -413,13 +416,16 @@ def check_precision(precision: str, device: torch.device) -> None:
     needs AVX512-BF16 or AMX (as ``torch.cpu`` reports them), and then a probe of the
     matrix products (:func:`bf16_speedup`) must find bf16 at least
     :data:`BF16_MIN_SPEEDUP` times as fast as fp32: some CPUs with AVX512-BF16 but no
-    AMX run bf16 products slower than fp32 ones.
+    AMX run bf16 products slower than fp32 ones. With ``$CVAE_PYRO_BF16_ANYWAY=1`` a
+    CPU is not checked (bf16 runs, however slow).
     """
     if precision == "fp32":
         return
     if device.type == "cuda":
         if not torch.cuda.is_bf16_supported():
             raise ConfigError("--precision bf16: this GPU has no bfloat16; use fp32")
+        return
+    if os.environ.get(BF16_ANYWAY_ENV_VAR) == "1":
         return
     flags = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     if not flags:
@@ -434,7 +440,7 @@ def check_precision(precision: str, device: torch.device) -> None:
             f"--precision bf16 would be slower than fp32 here: bf16 matrix products "
             f"({m}x{k} @ {k}x{n}) ran at {speedup:.2f}x the speed of fp32 ones on this CPU "
             f"(AVX512-BF16 {'with' if torch.cpu._is_amx_tile_supported() else 'without'} AMX); "
-            "use fp32"
+            f"use fp32 (or set {BF16_ANYWAY_ENV_VAR}=1 to run it anyway)"
         )
 
 

@@ -73,6 +73,15 @@ def test_bf16_is_refused_without_the_cpu_instructions(monkeypatch):
     check_precision("fp32", CPU)  # fp32 is never refused
 
 
+def test_bf16_anyway_skips_the_cpu_checks(monkeypatch):
+    monkeypatch.setattr(data_module, "bf16_speedup", lambda device: 0.5)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    with pytest.raises(ConfigError, match="CVAE_PYRO_BF16_ANYWAY=1 to run it anyway"):
+        check_precision("bf16", CPU)
+    monkeypatch.setenv(data_module.BF16_ANYWAY_ENV_VAR, "1")
+    check_precision("bf16", CPU)
+
+
 def test_bf16_is_allowed_where_the_probe_finds_it_faster(monkeypatch):
     monkeypatch.setattr(data_module, "bf16_speedup", lambda device: 2.5)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
