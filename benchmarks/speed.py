@@ -160,8 +160,8 @@ def main(argv: list[str] | None = None) -> dict:
     data = load_mnist(args.data_dir)
     train, test = data.train.head(args.limit), data.test.head(args.limit)
 
-    baseline = build_baseline(cfg)
-    cvae = build_cvae(cfg, baseline)
+    baseline = build_baseline(cfg)  # trained in the baseline's epochs
+    cvae = build_cvae(cfg, build_baseline(cfg))  # freezes a baseline of its own
     base_pairs = split_xy(train.images, cfg.quadrants)
     pairs = {"baseline": (baseline.model, baseline.guide), "cvae": (cvae.model, cvae.guide)}
     prepare = {"baseline": lambda: base_pairs, "cvae": lambda: cvae.condition.pairs(train)}
