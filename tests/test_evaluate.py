@@ -103,3 +103,19 @@ def test_estimates_do_not_touch_the_global_random_stream(trained):
     first = is_nll(cvae, x, y, SAMPLES, seed=0).per_image
     assert torch.equal(torch.rand(3), expected)
     assert torch.equal(is_nll(cvae, x, y, SAMPLES, seed=0).per_image, first)
+
+
+def test_bf16_evaluation_is_its_own_file_and_close_to_fp32(trained, monkeypatch):
+    """--precision bf16: rows marked bf16 in evaluation_test_bf16.json; fp32's file kept."""
+    monkeypatch.setenv("CVAE_PYRO_BF16_ANYWAY", "1")  # the CPU's speed is not the question
+    assert evaluate(trained) == 0
+    fp32 = json.loads((trained.run_dir / "evaluation_test.json").read_text())["rows"]
+    assert evaluate(trained, "--precision", "bf16") == 0
+    bf16 = json.loads((trained.run_dir / "evaluation_test_bf16.json").read_text())["rows"]
+    assert json.loads((trained.run_dir / "evaluation_test.json").read_text())["rows"] == fp32
+    assert [r.get("precision") for r in fp32] == [None] * 4
+    assert [r["precision"] for r in bf16 if r["model"] == "cvae"] == ["bf16"] * 3
+    for a, b in zip(fp32, bf16, strict=True):
+        assert (a["model"], a["estimator"]) == (b["model"], b["estimator"])
+        assert b["nll_mean"] == pytest.approx(a["nll_mean"], rel=0.01)
+    assert any(a["nll_mean"] != b["nll_mean"] for a, b in zip(fp32, bf16, strict=True))
