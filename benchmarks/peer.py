@@ -56,7 +56,6 @@ import contextlib
 import gzip
 import importlib.util
 import io
-import json
 import os
 import platform
 import shutil
@@ -71,6 +70,7 @@ import torchvision
 from speed import PEAK_SIZE, cvae_train_flops, linear_macs, matmul_peak_gflops, rates, time_epoch
 from torch.utils.data import DataLoader, Subset
 
+from cvae_pyro.checkpoints import save_json
 from cvae_pyro.conditions import build_baseline, build_cvae
 from cvae_pyro.config import PRECISIONS, TrainConfig
 from cvae_pyro.data import (
@@ -327,9 +327,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print_table(result)
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
-            f.write("\n")
+        save_json(result, args.out)
     return result
 
 

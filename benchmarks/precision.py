@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from cvae_pyro.checkpoints import save_json
 from cvae_pyro.data import BF16_ANYWAY_ENV_VAR, DATA_ENV_VAR, bf16_speedup
 
 PRECISIONS = ("fp32", "bf16")
@@ -85,9 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{key:14s} fp32 {fp32[key]:7.2f}  bf16 {bf16[key]:7.2f}  bf16 - fp32 {gap:+.2f} nats"
         )
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
-            f.write("\n")
+        save_json(result, args.out)
     return result
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 # ruff: noqa: E402  (the OpenMP spin is set before torch is imported)
 import argparse
-import json
 import platform
 import statistics
 import time
@@ -39,6 +38,7 @@ import pyro
 import torch
 from torch import nn
 
+from cvae_pyro.checkpoints import save_json
 from cvae_pyro.conditions import build_baseline, build_cvae
 from cvae_pyro.config import PRECISIONS, TrainConfig
 from cvae_pyro.data import Split, check_precision, load_mnist
@@ -64,6 +64,15 @@ def matmul_peak_gflops(size: int = PEAK_SIZE, repeats: int = 10) -> float:
         a @ b
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
+
+
+def machine() -> dict:
+    """The processor, torch's threads and torch's version, for the JSON records."""
+    return {
+        "processor": platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
 
 
 def linear_macs(module: nn.Module) -> int:
@@ -191,11 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
         cvae.train()
     peak = statistics.median(peaks)
     result = {
-        "machine": {
-            "processor": platform.processor() or platform.machine(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-        },
+        "machine": machine(),
         "quadrants": cfg.quadrants,
         "precision": args.precision,
         "eval_precision": args.eval_precision,
@@ -220,9 +225,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{100 * r['fraction_of_peak']:.0f}% of peak (median of {args.repeats})"
         )
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
-            f.write("\n")
+        save_json(result, args.out)
     return result
 
 

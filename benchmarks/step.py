@@ -28,8 +28,6 @@ from __future__ import annotations
 
 # ruff: noqa: E402  (the OpenMP spin is set before torch is imported)
 import argparse
-import json
-import platform
 import statistics
 import time
 
@@ -40,9 +38,11 @@ tune_openmp()
 # isort: split
 import pyro
 import torch
+from speed import machine  # noqa: I001  (speed.py sits beside this script)
 from torch.distributions import Normal
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from cvae_pyro.checkpoints import save_json
 from cvae_pyro.conditions import build_baseline, build_cvae
 from cvae_pyro.config import PRECISIONS, TrainConfig
 from cvae_pyro.data import bf16_speedup, check_precision, load_mnist, precision_context
@@ -182,11 +182,7 @@ def main(argv: list[str] | None = None) -> dict:
     step_s, matmul_s = medians["step"], medians["matmuls"]
     gflop = flops(recorder.calls) / 1e9
     result = {
-        "machine": {
-            "processor": platform.processor() or platform.machine(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-        },
+        "machine": machine(),
         "quadrants": cfg.quadrants,
         "precision": cfg.precision,
         "bf16_probe_speedup": bf16_speedup(x.device),
@@ -220,9 +216,7 @@ def main(argv: list[str] | None = None) -> dict:
         + ", ".join(f"{k} {v:.2f} ms" for k, v in result["breakdown_ms"].items())
     )
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
-            f.write("\n")
+        save_json(result, args.out)
     return result
 
 

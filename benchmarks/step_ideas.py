@@ -26,7 +26,6 @@ from __future__ import annotations
 # ruff: noqa: E402  (the OpenMP spin is set before torch is imported)
 import argparse
 import contextlib
-import json
 import statistics
 import time
 
@@ -39,6 +38,7 @@ import pyro
 import torch
 from torch import nn
 
+from cvae_pyro.checkpoints import save_json
 from cvae_pyro.conditions import build_baseline, build_cvae
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_mnist
@@ -121,9 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"before's speed (first step {first[name]:.2f} s)"
         )
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
-            f.write("\n")
+        save_json(result, args.out)
     return result
 
 

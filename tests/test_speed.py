@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,19 @@ def speed():
     spec = importlib.util.spec_from_file_location("speed", BENCHMARK)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def step():
+    """benchmarks/step.py, a script that imports speed.py from beside it."""
+    sys.path.insert(0, str(BENCHMARK.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("step", BENCHMARK.parent / "step.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARK.parent))
     return module
 
 
@@ -63,17 +77,8 @@ def test_speed_benchmark_reports_consistent_figures(speed, data_dir, tmp_path, c
     assert "% of peak" in capsys.readouterr().out
 
 
-def test_step_benchmark_records_every_matrix_product_of_a_step(speed, data_dir, tmp_path):
+def test_step_benchmark_records_every_matrix_product_of_a_step(speed, step, data_dir, tmp_path):
     """benchmarks/step.py: the products it replays are the step's, FLOP for FLOP."""
-    import sys
-
-    sys.path.insert(0, str(BENCHMARK.parent))  # step.py is a script beside speed.py
-    try:
-        spec = importlib.util.spec_from_file_location("step", BENCHMARK.parent / "step.py")
-        step = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(step)
-    finally:
-        sys.path.remove(str(BENCHMARK.parent))
     out = tmp_path / "step.json"
     result = step.main(
         ["--rounds", "1", "--steps", "3", "--data-dir", str(data_dir), "--out", str(out)]
@@ -101,10 +106,8 @@ def test_step_benchmark_records_every_matrix_product_of_a_step(speed, data_dir, 
     assert result["step_over_matmuls"] > 1.0  # a step is its products and more
 
 
-def test_the_plain_pytorch_step_computes_trace_elbos_loss(data_dir):
+def test_the_plain_pytorch_step_computes_trace_elbos_loss(step, data_dir):
     """step.py's Pyro-free step is the same loss as Trace_ELBO, draw for draw."""
-    import sys
-
     import pyro
     from pyro.infer import Trace_ELBO
 
@@ -112,13 +115,6 @@ def test_the_plain_pytorch_step_computes_trace_elbos_loss(data_dir):
     from cvae_pyro.config import TrainConfig
     from cvae_pyro.data import load_mnist
 
-    sys.path.insert(0, str(BENCHMARK.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("step", BENCHMARK.parent / "step.py")
-        step = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(step)
-    finally:
-        sys.path.remove(str(BENCHMARK.parent))
     cfg = TrainConfig(quadrants=2, hidden=(32,), z_dim=4)
     cvae = build_cvae(cfg, build_baseline(cfg))
     x, y = cvae.condition.pairs(load_mnist(data_dir).train.head(64))
