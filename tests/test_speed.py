@@ -58,6 +58,7 @@ def test_rates_of_known_numbers(speed):
 def test_speed_benchmark_reports_consistent_figures(speed, data_dir, tmp_path, capsys):
     out = tmp_path / "speed.json"
     args = ["--data-dir", str(data_dir), "--limit", "512", "--samples", "3", "--out", str(out)]
+    args += ["--repeats", "2"]
     result = speed.main(args)
     assert json.loads(out.read_text()) == result
     assert result["matmul_peak_gflops"] > 0
@@ -81,7 +82,7 @@ def test_step_benchmark_records_every_matrix_product_of_a_step(speed, step, data
     """benchmarks/step.py: the products it replays are the step's, FLOP for FLOP."""
     out = tmp_path / "step.json"
     result = step.main(
-        ["--rounds", "1", "--steps", "3", "--data-dir", str(data_dir), "--out", str(out)]
+        ["--rounds", "1", "--steps", "12", "--data-dir", str(data_dir), "--out", str(out)]
     )
     assert json.loads(out.read_text()) == result
     # forward: 3 layers per network, the generation net's first one split in two (h and z);
