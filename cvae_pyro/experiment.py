@@ -38,7 +38,7 @@ from .conditions import (
     condition_type,
 )
 from .config import TrainConfig
-from .data import MNIST, load_data, resolve_device
+from .data import MNIST, check_precision, load_data, resolve_device
 from .errors import ConfigError, one_line
 from .models import CVAE, BaselineNN
 from .objectives import objective_pair
@@ -141,6 +141,7 @@ def run(cfg: TrainConfig) -> dict:
         FolderBusy: another live command is using ``cfg.run_dir``.
     """
     device = resolve_device(cfg.device)
+    check_precision(cfg.precision, device)  # before any folder is made
     with folder_lock(cfg.run_dir):
         read_metrics(cfg.run_dir / "metrics.json")  # a corrupt file is found before training
         data = load_data(cfg.data_dir, cfg.limit, device, cfg.dataset)
@@ -175,6 +176,7 @@ def _run_locked(cfg: TrainConfig, data: MNIST) -> dict:
 
 def train_command(cfg: TrainConfig, command: str) -> None:
     """``python -m cvae_pyro.train``: train, then say where the files are."""
+    check_precision(cfg.precision, resolve_device(cfg.device))  # before any folder is made
     check_out_dir(cfg.out_dir)
     start = time.perf_counter()
     metrics = run(cfg)

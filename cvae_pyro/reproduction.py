@@ -56,7 +56,7 @@ from .config import (
     ReproduceConfig,
     TrainConfig,
 )
-from .data import MNIST, dataset_info, load_data, resolve_device
+from .data import MNIST, check_precision, dataset_info, load_data, resolve_device
 from .errors import ConfigError, one_line
 from .evaluation import MASK_BASELINE, MASK_MODEL, MODEL_FILES, evaluate_run_dir
 from .experiment import run
@@ -399,6 +399,7 @@ def reproduce(cfg: ReproduceConfig, command: str, progress: Progress | None = No
         progress: called with a description of each phase as it starts.
     """
     results_dir = Path(cfg.results_dir)
+    check_precision(cfg.precision, resolve_device(cfg.device))  # before the folders' locks
     with folder_lock(results_dir):
         finish_publish(results_dir)
         return _reproduce(cfg, command, progress, results_dir)
@@ -602,6 +603,8 @@ def format_pm(mean: float, stderr: float, digits: int = 2) -> str:
 
 def reproduce_command(cfg: ReproduceConfig, command: str) -> None:
     """``python -m cvae_pyro.reproduce``: train, evaluate and tabulate, or ``--combine``."""
+    if not cfg.combine:  # refused before any folder is made
+        check_precision(cfg.precision, resolve_device(cfg.device))
     results_dir = check_out_dir(cfg.results_dir, "--results-dir")
     if cfg.combine:
         table = combine(cfg.combine, results_dir, command, cfg.dataset)

@@ -45,24 +45,26 @@ def test_bf16_is_refused_with_one_line_where_it_would_be_slower(
     monkeypatch.setattr(data_module, "bf16_speedup", lambda device: 0.6)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
     args = ["--quadrants", "1", "--limit", "64", "--epochs", "1", *SMALL, "--quiet"]
-    code, err = call(
-        main,
-        [
-            *args,
-            "--out-dir",
-            tmp_path,
-            "--data-dir",
-            data_dir,
-            "--precision",
-            "bf16",
-            "--device",
-            "cpu",
-        ],
-        capsys,
-    )
+    out = tmp_path / "runs"
+    args += ["--out-dir", out, "--data-dir", data_dir, "--precision", "bf16", "--device", "cpu"]
+    code, err = call(main, args, capsys)
     assert code == 2
     one_error_line(err, "--precision bf16 would be slower", "0.60x", "use fp32")
-    assert not list(tmp_path.rglob("*.pt"))  # refused before anything trained
+    assert not out.exists()  # refused before any folder was made
+
+
+def test_reproduce_refuses_bf16_before_making_folders(data_dir, tmp_path, capsys, monkeypatch):
+    from cvae_pyro.reproduce import main as reproduce
+
+    monkeypatch.setattr(data_module, "bf16_speedup", lambda device: 0.6)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    args = ["--quadrants", "1", "--limit", "64", "--epochs", "1", "--quiet", "--device", "cpu"]
+    args += ["--runs-dir", runs, "--results-dir", results, "--data-dir", data_dir]
+    code, err = call(reproduce, [*args, "--precision", "bf16"], capsys)
+    assert code == 2
+    one_error_line(err, "--precision bf16 would be slower")
+    assert not runs.exists() and not results.exists()
 
 
 def test_bf16_is_refused_without_the_cpu_instructions(monkeypatch):
