@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     baseline = build_baseline(cfg)  # trained in the baseline's epochs
     cvae = build_cvae(cfg, build_baseline(cfg))  # freezes a baseline of its own
+    # the estimators time an untrained copy, the same model in every repeat (the one above
+    # trains an epoch per repeat)
+    untrained = build_cvae(cfg, build_baseline(cfg)).eval()
     base_pairs = split_xy(train.images, cfg.quadrants)
     pairs = {"baseline": (baseline.model, baseline.guide), "cvae": (cvae.model, cvae.guide)}
     prepare = {"baseline": lambda: base_pairs, "cvae": lambda: cvae.condition.pairs(train)}
@@ -190,14 +193,12 @@ def main(argv: list[str] | None = None) -> dict:
             repeats.setdefault(name, []).append(
                 rates(len(train), seconds, train_flops[name], peaks[-1])
             )
-        cvae.eval()
         for name in ESTIMATORS:
             peaks.append(matmul_peak_gflops())
-            seconds, mean = time_estimate(name, cvae, test, args.samples, args.eval_precision)
-            flops = estimate_flops(cvae, baseline, args.samples, name)
+            seconds, mean = time_estimate(name, untrained, test, args.samples, args.eval_precision)
+            flops = estimate_flops(untrained, baseline, args.samples, name)
             figures = {**rates(len(test), seconds, flops, peaks[-1]), "samples": args.samples}
             repeats.setdefault(f"{name}_eval", []).append({**figures, "nll_untrained_model": mean})
-        cvae.train()
     peak = statistics.median(peaks)
     result = {
         "machine": machine(),

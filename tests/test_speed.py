@@ -68,6 +68,8 @@ def test_speed_benchmark_reports_consistent_figures(speed, data_dir, tmp_path, c
         assert 0 < r["fraction_of_peak"] < 2
     for name in ("mc_eval", "is_eval", "elbo_eval"):
         assert result[name]["samples"] == 3
+        # every repeat times the same model with the same noise: the same estimate
+        assert len({r["nll_untrained_model"] for r in result[name]["repeats"]}) == 1
         # an untrained model: a positive negative log-likelihood, below a few nats per pixel
         assert 0 < result[name]["nll_untrained_model"] < 588 * 2
     # with the same draws, IS (log-mean-exp) is below the bound (mean); MC has no recognition net
