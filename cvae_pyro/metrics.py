@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import pyro
 import torch
-from pyro.distributions import Distribution
 
 from .config import DEFAULT_SAMPLES
 from .data import precision_context
@@ -137,12 +136,12 @@ def log_likelihood(
 def _log_likelihood(
     logits: torch.Tensor, y: torch.Tensor, counted: torch.Tensor | None
 ) -> torch.Tensor:
+    correction = 0.0
     if counted is not None:  # an uncounted pixel is one with logit 0 and y = 1/2: log 2
         logits = logits.masked_fill_(~counted, 0.0)
         y = torch.where(counted, y, 0.5)
         correction = math.log(2) * (~counted).sum(-1)  # (B,)
-        return torch.einsum("sbp,bp->sb", logits, y) - _sum_softplus(logits) + correction
-    return torch.einsum("sbp,bp->sb", logits, y) - _sum_softplus(logits)
+    return torch.einsum("sbp,bp->sb", logits, y) - _sum_softplus(logits) + correction
 
 
 def _normal_log_density(z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -151,17 +150,14 @@ def _normal_log_density(z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor)
     return -(0.5 * u.square_().sum(-1) + scale.log().sum(-1) + z.shape[-1] * HALF_LOG_2PI)
 
 
-def _normal_params(normal: Distribution) -> tuple[torch.Tensor, torch.Tensor]:
-    """loc and scale ``(B, z_dim)`` of a diagonal Normal from the model."""
-    return normal.base_dist.loc, normal.base_dist.scale
-
-
 def log_weights(
     cvae: CVAE, x: torch.Tensor, y: torch.Tensor, eps: torch.Tensor, proposals: tuple[str, ...]
 ) -> dict[str, torch.Tensor]:
     """Log importance weights ``(S, B)`` for one chunk of images, per proposal.
 
-    The condition, the prior and the noise are computed once and shared by the proposals.
+    The condition, the prior and the noise are computed once and shared by the proposals;
+    the networks are called directly, as :meth:`~cvae_pyro.models.CVAE.prior` and
+    :meth:`~cvae_pyro.models.CVAE.posterior` call them, without distribution objects.
 
     Args:
         cvae: the trained model.
@@ -171,15 +167,15 @@ def log_weights(
         proposals: "prior" (weights are p(y|x,z), z ~ p(z|x)) and/or "posterior"
             (weights are p(y|x,z) p(z|x) / q(z|x,y), z ~ q(z|x,y)).
     """
-    h, _ = cvae.condition(x)  # (B, h_dim)
+    h, h_prior = cvae.condition(x)  # (B, h_dim), (B, h_prior_dim)
     counted = cvae.condition.counted(x)  # (B, y_dim) or None
-    loc_p, scale_p = _normal_params(cvae.prior(x))  # (B, z) each
+    loc_p, scale_p = cvae.prior_net(h_prior)  # p(z|x): (B, z) each
     weights = {}
     if "prior" in proposals:
         z = torch.addcmul(loc_p, scale_p, eps)  # (S, B, z)
         weights["prior"] = log_likelihood(cvae.generation_net(h, z), y, counted)
     if "posterior" in proposals:
-        loc_q, scale_q = _normal_params(cvae.posterior(x, y))
+        loc_q, scale_q = cvae.recognition_net(h, y)  # q(z|x,y): (B, z) each
         z = torch.addcmul(loc_q, scale_q, eps)  # (S, B, z)
         # log q(z|x,y) from the noise itself: (z - loc_q) / scale_q is eps
         log_q = -(0.5 * eps.square().sum(-1) + scale_q.log().sum(-1) + z.shape[-1] * HALF_LOG_2PI)

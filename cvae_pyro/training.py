@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from .checkpoints import ARCHITECTURE_DEFAULTS, load_checkpoint, save_checkpoint, setting_diffs
 from .config import TrainConfig
-from .data import check_precision, precision_context
+from .data import precision_context
 from .errors import (
     CheckpointError,
     ConfigError,
@@ -276,7 +276,6 @@ def fit(
     title = title or name
     (pairs, redraw), rule = train, EarlyStopping.of(cfg)
     best_path, last_path = cfg.run_dir / f"{name}.pt", cfg.run_dir / f"{name}_last.pt"
-    check_precision(cfg.precision, pairs[1].device)
     svi, optim = make_svi(module, pair, cfg.lr)
     shuffle = torch.Generator()
     state = _start(cfg, module, optim, shuffle, last_path, architecture, kind)
