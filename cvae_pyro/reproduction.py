@@ -70,6 +70,10 @@ MAX_RUN_FILE_BYTES = 64 << 20  #: a run.json of every task, seed and estimator i
 EXACT = "NN"  #: the estimator of the baseline's exact value (S = 0)
 ESTIMATORS = (EXACT, "MC", "IS", "-ELBO")  #: the estimators a row may hold
 MODELS = (*MODEL_FILES, MASK_MODEL, MASK_BASELINE)  #: the models a row may hold
+#: The settings that fix a run's numbers besides its seed; ``--combine`` pools only runs
+#: that agree on every one of them (a ``run.json`` records them under ``arguments``).
+POOLED_SETTINGS = {"epochs": None, "patience": None, "samples": None, "limit": None}
+POOLED_SETTINGS["precision"] = "fp32"  # recorded since bf16 training exists; fp32 before
 #: What every row of a ``run.json`` holds (``--combine`` checks them).
 ROW_KEYS = (
     "model",
@@ -210,6 +214,35 @@ def _read_rows(path: Path) -> list[dict]:
     return [{**row, "dataset": row.get("dataset", dataset)} for row in found]
 
 
+def _recorded_settings(path: Path) -> dict | None:
+    """The :data:`POOLED_SETTINGS` a ``run.json`` was made with; None where it records none.
+
+    A run of ``reproduce`` records them under ``arguments``, a pooled table under
+    ``settings``.
+    """
+    manifest = json.loads(path.read_text())  # already read and checked by _read_rows
+    recorded = manifest.get("settings", manifest.get("arguments"))
+    if not isinstance(recorded, dict):
+        return None
+    return {key: recorded.get(key, default) for key, default in POOLED_SETTINGS.items()}
+
+
+def _common_settings(run_files: Sequence[Path]) -> dict | None:
+    """The settings every file shares; ConfigError naming the first that differs."""
+    known = [(path, s) for path in run_files if (s := _recorded_settings(path)) is not None]
+    if not known:
+        return None
+    first_path, first = known[0]
+    for path, settings in known[1:]:
+        for key, value in settings.items():
+            if value != first[key]:
+                raise ConfigError(
+                    f"--combine: {path} was made with --{key.replace('_', '-')} {value} and "
+                    f"{first_path} with {first[key]}; pool only runs made with the same settings"
+                )
+    return first
+
+
 def _recorded_dataset(manifest: dict) -> object:
     """The dataset a ``run.json`` records; MNIST for files from before it was recorded."""
     arguments = manifest.get("arguments")
@@ -293,6 +326,7 @@ def _combine(
         if len(values) > 1:
             raise ConfigError(f"--combine: the runs differ in {field} ({values})")
     samples = max((r["samples"] for r in sampled), default=0)
+    settings = _common_settings([Path(p) for p in run_files])
     quadrants = sorted({r["quadrants"] for r in rows})
     tables = []
 
@@ -302,6 +336,7 @@ def _combine(
             "command": command,
             "dataset": dataset,
             "combined": [str(p) for p in run_files],
+            "settings": settings,  # what every pooled run was made with (None: not recorded)
             "seeds": sorted({r["seed"] for r in rows}),
             "rows": rows,
         }

@@ -148,3 +148,32 @@ def test_combine_refuses_a_seed_twice_and_foreign_files(tmp_path, capsys):
         main(["--combine", *files, "--results-dir", out])
     assert exit.value.code == 2
     assert "differ in samples ([10, 100])" in capsys.readouterr().err
+
+
+def test_combine_refuses_runs_made_with_other_settings(tmp_path, capsys):
+    def made_with(path, seed, **changed):
+        arguments = {"epochs": 200, "patience": 5, "samples": 100, "limit": None} | changed
+        rows = [_row("cvae", "IS", 1, seed, 70.0 + seed)]
+        path.write_text(json.dumps({"arguments": arguments, "rows": rows}))
+        return str(path)
+
+    same = [made_with(tmp_path / "a.json", 0), made_with(tmp_path / "b.json", 1)]
+    out = tmp_path / "pooled"
+    assert main(["--combine", *same, "--results-dir", str(out)]) == 0
+    pooled = json.loads((out / "run.json").read_text())
+    assert pooled["settings"] == {
+        "epochs": 200,
+        "patience": 5,
+        "samples": 100,
+        "limit": None,
+        "precision": "fp32",  # not recorded by either run: fp32, the only precision before bf16
+    }
+    for key, value in (("patience", 10), ("limit", 500), ("precision", "bf16")):
+        other = made_with(tmp_path / f"{key}.json", 2, **{key: value})
+        for files in ([*same, other], [str(out / "run.json"), other]):
+            with pytest.raises(SystemExit) as exit:
+                main(["--combine", *files, "--results-dir", str(tmp_path / key)])
+            assert exit.value.code == 2
+            err = capsys.readouterr().err
+            assert f"made with --{key} {value} and" in err and err.count("\n") == 1
+            assert not (tmp_path / key / "cll_table.csv").exists()
