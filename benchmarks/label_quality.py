@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cvae_pyro.checkpoints import check_out_dir, save_json, write_atomic
+from cvae_pyro.checkpoints import check_out_dir, save_json, save_text, write_atomic
 from cvae_pyro.conditions import load_model
 from cvae_pyro.config import DEFAULT_SAMPLES, TrainConfig
 from cvae_pyro.data import load_data, resolve_device
@@ -204,10 +204,11 @@ def run_benchmark(cfg: BenchmarkConfig, command: str) -> dict:
     }
     for names, run_dir in ((DEFAULT_FIGURES, summary), (LATENT_FIGURES, summary_2d)):
         for name in names:
-            shutil.copyfile(Path(run_dir["run_dir"]) / name, results_dir / name)
+            source = Path(run_dir["run_dir"]) / name
+            write_atomic(results_dir / name, lambda tmp, src=source: shutil.copyfile(src, tmp))
     report["seconds_total"] = time.perf_counter() - start
     save_json(report, results_dir / "label_quality.json")
-    write_atomic(results_dir / "label_quality.md", lambda tmp: tmp.write_text(markdown(report)))
+    save_text(markdown(report), results_dir / "label_quality.md")
     return report
 
 

@@ -20,7 +20,6 @@ epochs and its training seconds.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from cvae_pyro.checkpoints import save_json
+from cvae_pyro.checkpoints import load_checkpoint, read_json, save_json
 from cvae_pyro.data import BF16_ANYWAY_ENV_VAR, DATA_ENV_VAR, bf16_speedup
 
 PRECISIONS = ("fp32", "bf16")
@@ -45,7 +44,7 @@ def run(command: list[str], env: dict) -> float:
 
 def history(run_dir: Path, name: str) -> dict:
     """Epochs, best epoch and validation loss of a finished model's *last* checkpoint."""
-    state = torch.load(run_dir / f"{name}_last.pt", weights_only=False)["train_state"]
+    state = load_checkpoint(run_dir / f"{name}_last.pt")["train_state"]
     return {
         "epochs": state["epoch"],
         "best_epoch": state["best_epoch"],
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
         seconds = run(train, train_env)
         run(["cvae_pyro.evaluate", "--quadrants", "1", "--out-dir", str(out_dir)], env)
         run_dir = out_dir / "q1"
-        rows = json.loads((run_dir / "evaluation_test.json").read_text())["rows"]
+        rows = read_json(run_dir / "evaluation_test.json", "evaluation", "evaluate again")["rows"]
         result["runs"][precision] = {
             "command_seconds": seconds,
             "baseline": history(run_dir, "baseline"),

@@ -23,7 +23,6 @@ tune_openmp()  # the commands' OpenMP spin, set before torch loads its runtime
 # isort: split
 import argparse
 import hashlib
-import json
 import shlex
 import sys
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint, save_json, write_atomic
+from cvae_pyro.checkpoints import load_checkpoint, read_json, save_checkpoint, save_json, save_text
 from cvae_pyro.conditions import PRETRAINED_DIR, PRETRAINED_MANIFEST, Trained, load_trained
 from cvae_pyro.config import DEFAULT_SAMPLES, TrainConfig
 from cvae_pyro.data import dataset_info, load_data
@@ -111,7 +110,7 @@ def cached_evaluations(cfg: TrainConfig, shipped: Path, args: argparse.Namespace
     }
     cache = cfg.run_dir / "pretrained_test.json"
     if cache.is_file():
-        found = json.loads(cache.read_text())
+        found = read_json(cache, "cache of the evaluations", "delete it to evaluate again")
         if found.get("key") == key:
             return found["test"]
     test = {
@@ -198,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest = {"machine": machine_info(torch.device("cpu")), "models": models}
     save_json(manifest, out_dir / PRETRAINED_MANIFEST.name)
     table = markdown(models)
-    write_atomic(args.results, lambda tmp: tmp.write_text(f"{table}\nMade by `{command}`.\n"))
+    save_text(f"{table}\nMade by `{command}`.\n", args.results)
     print(table)
     return 0
 

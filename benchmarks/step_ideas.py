@@ -7,8 +7,8 @@ Five copies of the default 1-quadrant CVAE (the same initial weights, batch 128)
 SVI steps with Trace_ELBO and the fused Adam on the same batches, one step of each per
 batch in a rotating order, so that the machine's drift touches them alike:
 
-- ``before``: Pyro's validation on in the steps, ReLU writing a new tensor (the code
-  before this round);
+- ``before``: Pyro's validation on in the steps, ReLU writing a new tensor (neither
+  idea);
 - ``validation off``: ``pyro.validation_enabled(False)`` around each step, as
   :func:`cvae_pyro.training.svi_step` does;
 - ``relu in place``: ``nn.ReLU(inplace=True)`` in every network, as :func:`cvae_pyro.networks.mlp`;

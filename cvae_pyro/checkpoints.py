@@ -14,8 +14,14 @@ A target that exists must be a regular file: a symbolic link, a folder, a device
 a pipe or a socket is refused (:func:`check_target`), so that a write never goes
 through a link nor replaces something that is not a file.
 
-A run folder is locked while a command uses it (:func:`folder_lock`), so that two
-commands never write the same checkpoints.
+Every folder the commands write into is made by :func:`make_folder`, which says so in
+one line when the path (or a folder along it) is a file. A run folder is locked while
+a command uses it (:func:`folder_lock`), so that two commands never write the same
+checkpoints.
+
+Every checkpoint is read by :func:`load_checkpoint` (weights only, sizes checked from
+the zip directory, settings, and every weight a dense tensor of finite numbers), and
+every JSON file the package wrote is read back by :func:`read_json`.
 """
 
 from __future__ import annotations
@@ -24,17 +30,21 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
 import re
 import stat
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.backend_bases import FigureCanvasBase
+from matplotlib.figure import Figure
 
 from .errors import CheckpointError, ConfigError, FolderBusy, one_line
 
@@ -51,6 +61,8 @@ ARCHITECTURE_DEFAULTS = {"dataset": "mnist"}
 #: Most bytes a checkpoint may unpack to: a default-size model is about 25 MB with its Adam
 #: state, so this refuses a zip bomb long before it fills the memory.
 MAX_UNPACKED_BYTES = 1 << 30
+MAX_JSON_BYTES = 64 << 20  #: the largest JSON file cvae_pyro writes is under 1 MB
+MAX_NAME_BYTES = 255  #: longest file name most file systems accept
 
 
 TEMP_PREFIX_CHARS = 32  #: characters of the target's name kept in its temporary name
@@ -104,7 +116,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
             error, which is how ``torch.save`` reports a full disk).
     """
     path = check_target(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     prefix = f".{path.name[:TEMP_PREFIX_CHARS]}{TEMP_TAG}"
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=TEMP_SUFFIX)
@@ -163,9 +175,46 @@ def _regular(path: Path) -> bool:
 
 
 def save_json(data: object, path: str | os.PathLike) -> Path:
-    """Write ``data`` as indented JSON, atomically."""
+    """Write ``data`` as indented JSON (ASCII, so any file name in it survives), atomically."""
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
-    return write_atomic(path, lambda tmp: tmp.write_text(text))
+    return save_text(text, path)
+
+
+def save_text(text: str, path: str | os.PathLike) -> Path:
+    """Write ``text`` as UTF-8, atomically."""
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def read_json(path: str | os.PathLike, what: str, advice: str, error: type = ConfigError) -> object:
+    """The JSON value in the file at ``path``, which cvae_pyro wrote.
+
+    Args:
+        path: the file.
+        what: how the message names it ("the run.json", "metrics.json").
+        advice: what the user can do when it cannot be read (the end of the message).
+        error: the exception raised (:class:`ConfigError` unless said otherwise).
+
+    Raises:
+        error: the file is missing, not a regular file, over :data:`MAX_JSON_BYTES`, not
+            UTF-8, not JSON, or nested too deep; one line naming the file and ``advice``.
+    """
+    path = Path(path)
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{path} is not a regular file; {advice}")
+        if info.st_size > MAX_JSON_BYTES:
+            raise error(f"{path}: {info.st_size} bytes, too big for a {what}; {advice}")
+        data = path.read_bytes()
+    except OSError as err:
+        raise error(f"cannot read {path} ({err.strerror}); {advice}") from None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+        reason = one_line(err, 80) or type(err).__name__
+        raise error(
+            f"{path} is corrupt: not a {what} cvae_pyro wrote ({reason}); {advice}"
+        ) from None
 
 
 def save_checkpoint(payload: dict, path: str | os.PathLike, kind: str) -> Path:
@@ -215,10 +264,12 @@ def load_checkpoint(
         The payload, with ``kind`` filled in for version-1 checkpoints.
 
     Raises:
-        CheckpointError: missing, truncated or foreign file, another kind, or a setting
-            differs.
+        CheckpointError: missing, truncated or foreign file, another kind, a setting
+            differs, or a weight is not a dense tensor of finite numbers.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a checkpoint; give the .pt file")
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     payload = _read_payload(path, map_location)
@@ -241,7 +292,32 @@ def load_checkpoint(
         raise CheckpointError(f"{path} holds a {payload['kind']} model, not {' or '.join(wanted)}")
     if expect is not None:
         check_architecture(payload.get("architecture", {}), expect, path)
+    problem = weights_problem(payload.get("state_dict", {}))
+    if problem:
+        raise CheckpointError(f"{path} is broken: {problem}; train the model again")
     return payload
+
+
+def weights_problem(state: object) -> str | None:
+    """What makes ``state`` unusable as a model's weights (None if nothing).
+
+    Every entry must be a dense (strided) tensor, and every floating-point one finite:
+    a sparse or quantized tensor, a NaN or an infinity is named.
+    """
+    if not isinstance(state, dict):
+        return "its weights are not a table of tensors"
+    for name, tensor in state.items():
+        label = str(name)[:80]
+        if not isinstance(tensor, torch.Tensor):
+            return f"its weights {label} are not a tensor"
+        if tensor.layout != torch.strided:
+            kind = str(tensor.layout).removeprefix("torch.")
+            return f"its weights {label} are a {kind} tensor, not a dense one"
+        if tensor.is_quantized:
+            return f"its weights {label} are a quantized tensor, not a float one"
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            return f"its weights {label} are not finite numbers (NaN or inf)"
+    return None
 
 
 def _read_payload(path: Path, map_location: str | None) -> object:
@@ -264,7 +340,9 @@ def _read_payload(path: Path, map_location: str | None) -> object:
             "checkpoint; it is not one"
         )
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on what it checks: not the user's concern
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # any bytes: torch and pickle raise many kinds of error
         reason = one_line(err, 120) or type(err).__name__
         raise CheckpointError(
@@ -300,8 +378,7 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
         FolderBusy: another live process holds the lock.
         OSError: the folder cannot be created or written (permission, read-only, name).
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_folder(folder)
     path = folder / LOCK_NAME
     try:  # never through a symbolic link: the pid would overwrite what it points to
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
@@ -333,19 +410,118 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:
     """Save ``fig`` (atomically) in the format its suffix names (PNG without one); close it."""
     path = Path(path)
-    kind = path.suffix.lstrip(".").lower() or "png"
+    kind = figure_format(path)
     write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format=kind))
     plt.close(fig)
     return path
 
 
+def make_folder(path: str | os.PathLike, what: str = "the folder") -> Path:
+    """Create the folder ``path`` (and its parents) if needed; return it.
+
+    Raises:
+        ConfigError: ``path``, or a folder along it, is a file (or anything but a folder).
+        OSError: it cannot be made for another reason (permission, read-only, name).
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((p for p in (path, *path.parents) if _not_a_folder(p)), path)
+        raise ConfigError(
+            f"{what} {path} cannot be made: {blocking} is a file, not a folder; "
+            "choose another path, or move that file away"
+        ) from None
+    return path
+
+
+def _not_a_folder(path: Path) -> bool:
+    """Whether something that is not a folder (nor a link to one) is at ``path``."""
+    return os.path.lexists(path) and not path.is_dir()
+
+
+def check_folder(path: str | os.PathLike, flag: str, missing_ok: bool = False) -> Path:
+    """``path`` if it is a folder (or, with ``missing_ok``, nothing is there yet).
+
+    Raises:
+        ConfigError: ``path`` or a folder along it is a file (or anything but a folder),
+            or nothing is there and not ``missing_ok``; the message names ``flag``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return path
+    blocking = next((p for p in (path, *path.parents) if _not_a_folder(p)), None)
+    if blocking is not None:
+        raise ConfigError(f"{blocking} is a file, not a folder; check {flag}")
+    if missing_ok:
+        return path
+    raise ConfigError(f"{path} does not exist: train first, or check {flag}")
+
+
+def figure_format(path: Path) -> str:
+    """The format a figure file's suffix names ("png" without one)."""
+    return path.suffix.lstrip(".").lower() or "png"
+
+
+def check_figure_path(out: str | os.PathLike, flag: str = "--out", example: str = "x.png") -> Path:
+    """``out`` if a figure can be written there; ConfigError otherwise, before any work.
+
+    ``out`` must not be a folder nor anything but a regular file (:func:`check_target`),
+    its name must fit a file system's 255 bytes, its suffix must name a format matplotlib
+    writes, and a small figure must render in that format here (``.pgf`` needs LaTeX, for
+    example); its folder is made if needed and must be writable.
+
+    Args:
+        out: the file to write.
+        flag: the option that named it, for the messages.
+        example: a file name the message suggests when ``out`` is a folder.
+    """
+    out = Path(out)
+    if out.is_dir() and not out.is_symlink():
+        raise ConfigError(f"{flag} {out} is a folder; give a file name such as {out / example}")
+    check_target(out)
+    size = len(os.fsencode(out.name))  # any name the OS takes, UTF-8 or not
+    if size > MAX_NAME_BYTES:
+        raise ConfigError(f"{flag} file name is {size} bytes; the limit is {MAX_NAME_BYTES}")
+    kind = out.suffix.lstrip(".").lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if kind not in formats:
+        raise ConfigError(
+            f"{flag} {out.name}: use a suffix matplotlib writes ({', '.join(formats)})"
+        )
+    problem = render_problem(kind)
+    if problem:
+        raise ConfigError(
+            f"{flag} {out.name}: matplotlib cannot write .{kind} files here ({problem}); "
+            "use .png, .pdf or .svg"
+        )
+    check_out_dir(out.parent, f"{flag} folder")
+    return out
+
+
+def render_problem(kind: str) -> str | None:
+    """Why a small figure with text cannot be saved as ``kind`` here (None if it can).
+
+    Some formats need a program besides matplotlib (``.pgf`` a LaTeX installation); this
+    finds out before the work whose figure it is, not after.
+    """
+    fig = Figure(figsize=(1, 1))
+    fig.text(0.5, 0.5, "7")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fig.savefig(io.BytesIO(), format=kind)
+    except Exception as err:  # a missing program shows as many kinds of error
+        return one_line(err, 120) or type(err).__name__
+    return None
+
+
 def check_out_dir(path: str | os.PathLike, flag: str = "--out-dir") -> Path:
     """Create ``path`` if needed; raise :class:`ConfigError` if it cannot be written."""
-    out = Path(path)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out = make_folder(path, flag)
     except OSError as err:
-        raise ConfigError(f"cannot create {flag} {out}: {err.strerror}") from None
+        raise ConfigError(f"cannot create {flag} {path}: {err.strerror}") from None
     if not os.access(out, os.W_OK):
         raise ConfigError(f"{flag} {out} is not writable")
     return out

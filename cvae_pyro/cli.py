@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from .config import CompleteConfig, EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
 from .errors import (
+    ENDING_SIGNALS,
     CheckpointError,
     ConfigError,
     CvaePyroError,
@@ -67,6 +68,7 @@ OS_ERRORS = {
     errno.ENAMETOOLONG: ("file name too long", EXIT_USAGE),
     errno.EISDIR: ("is a folder, not a file", EXIT_USAGE),
     errno.ENOTDIR: ("a part of the path is not a folder", EXIT_USAGE),
+    errno.EEXIST: ("a file is in the way of a folder", EXIT_USAGE),
     errno.ENOENT: ("no such file or folder", EXIT_USAGE),
 }
 
@@ -274,8 +276,8 @@ def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
     """
     if isinstance(err, Terminated):
         return (
-            f"terminated (SIGTERM); files finished before are kept; {interrupted}",
-            EXIT_TERMINATED,
+            f"terminated ({err.signal_name}); files finished before are kept; {interrupted}",
+            err.exit_status,
         )
     if isinstance(err, KeyboardInterrupt):
         return (
@@ -284,7 +286,7 @@ def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
         )
     if isinstance(err, TrainingInterrupted):
         code = EXIT_TERMINATED if err.terminated else EXIT_INTERRUPTED
-        return f"{_line(err)}; {interrupted}", code
+        return f"{_line(err)}; {interrupted}", err.exit_status or code
     if isinstance(err, CvaePyroError):
         return _line(err), exit_code(err)
     if isinstance(err, OSError):
@@ -306,22 +308,27 @@ def tune_openmp() -> None:
         os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT)
 
 
-def _exit_interrupted(signum: int, frame: object) -> None:  # a SIGINT and SIGTERM handler
-    terminated = signum == signal.SIGTERM
-    line = TERMINATED_WHILE_STARTING if terminated else INTERRUPTED_WHILE_STARTING
+def _exit_interrupted(signum: int, frame: object) -> None:  # the handler while torch loads
+    if signum == signal.SIGINT:
+        line, status = INTERRUPTED_WHILE_STARTING, EXIT_INTERRUPTED
+    else:
+        ended = Terminated(signum)
+        line = TERMINATED_WHILE_STARTING.replace("SIGTERM", ended.signal_name)
+        status = ended.exit_status
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
-    os._exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+    os._exit(status)
 
 
-def _raise_terminated(signum: int, frame: object) -> None:  # the SIGTERM handler of the work
-    raise Terminated
+def _raise_terminated(signum: int, frame: object) -> None:  # the handler of the work
+    raise Terminated(signum)
 
 
 def load_command(spec: str) -> Any:
     """The function ``module:function`` names, imported now (torch and Pyro load here).
 
-    Ctrl-C (or SIGTERM) while they load prints one line and exits 130 (143) at once: a
+    Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) while they load prints one line and exits 130
+    (143, 129, 131) at once: a
     KeyboardInterrupt raised inside torch's or numpy's own imports can surface as some
     other error, or as none.
     """
@@ -332,11 +339,12 @@ def load_command(spec: str) -> Any:
 
 @contextlib.contextmanager
 def signal_handlers(on_sigint: Any, on_sigterm: Any) -> Iterator[bool]:
-    """Handle SIGINT and SIGTERM so for the ``with`` block (yields False off the main thread).
+    """Handle SIGINT, and SIGTERM, SIGHUP and SIGQUIT (:data:`~cvae_pyro.errors.ENDING_SIGNALS`,
+    all with ``on_sigterm``), so for the ``with`` block (yields False off the main thread).
 
     ``None`` keeps a signal's handler as it is.
     """
-    wanted = {signal.SIGINT: on_sigint, signal.SIGTERM: on_sigterm}
+    wanted = {signal.SIGINT: on_sigint, **dict.fromkeys(ENDING_SIGNALS, on_sigterm)}
     previous = {}
     try:
         for number, handler in wanted.items():
@@ -375,7 +383,7 @@ def main(name: str, argv: Sequence[str] | None = None) -> int:
         cfg = config_from_args(command.config, args)
         tune_openmp()
         work = load_command(command.run)
-        with signal_handlers(None, _raise_terminated):  # SIGTERM: say what was kept
+        with signal_handlers(None, _raise_terminated):  # SIGTERM and others: what was kept
             work(cfg, command_line(parser.prog, argv))
     except BaseException as err:
         message, code = describe(err, command.interrupted)

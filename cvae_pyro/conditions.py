@@ -39,7 +39,7 @@ here too.
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import plots
-from .checkpoints import load_checkpoint
+from .checkpoints import load_checkpoint, read_json
 from .config import (
     DEFAULT_SAMPLES,
     NUM_CLASSES,
@@ -77,6 +77,15 @@ from .random_masks import sample_masks
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"  #: the shipped models (package data)
 PRETRAINED_MANIFEST = PRETRAINED_DIR / "MANIFEST.json"  #: their records, written with them
+PRETRAINED_RECORD_KEYS = ("file", "sha256", "title", "summary")  #: what each record holds
+#: How to repair an install whose shipped models are damaged (the end of the message).
+DAMAGED_INSTALL = (
+    "the cvae_pyro install is damaged: reinstall it (`pip install --force-reinstall` with "
+    "the wheel or source it came from, or `pip install -e .` in a clone)"
+)
+#: What the in-browser demo (docs/export_demo.py) runs: an MNIST mask CVAE with the
+#: conditional prior network, whose three networks the page evaluates.
+DEMO_SETTINGS = {"condition": "mask", "dataset": "mnist", "prior": "conditional"}
 PREPARE_CHUNK = 2000  #: images per baseline forward pass in ``prepare``
 MASK_SEED = 20_151_207  #: seed of the fixed masks of validation and evaluation (mask task)
 BASELINE = "baseline"  #: file stem of the baseline's checkpoints
@@ -535,12 +544,6 @@ def load_trained(
     except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as err:
         reason = one_line(err, 160)
         raise CheckpointError(f"{path} does not hold the model it claims to: {reason}") from None
-    broken = [name for name, t in module.state_dict().items() if not torch.isfinite(t).all()]
-    if broken:
-        raise CheckpointError(
-            f"{path} is broken: its weights {broken[0]} are not finite numbers (NaN or inf); "
-            "train the model again"
-        )
     recorded = ckpt.get("baseline_sha256")
     recorded = recorded if isinstance(recorded, str) else None
     return Trained(ckpt["kind"], arch, module.to(device).eval(), recorded)
@@ -576,10 +579,50 @@ def shape_problem(wanted: dict, found: dict) -> str | None:
 
 
 def pretrained_models() -> dict:
-    """The shipped models' records (:data:`PRETRAINED_MANIFEST`): file, SHA-256, how made."""
-    if not PRETRAINED_MANIFEST.is_file():
-        return {}
-    return json.loads(PRETRAINED_MANIFEST.read_text())["models"]
+    """The shipped models' records (:data:`PRETRAINED_MANIFEST`): file, SHA-256, how made.
+
+    No record and no model file: nothing is shipped ({}).
+
+    Raises:
+        CheckpointError: the install is damaged: model files without their record, or a
+            record that is not the JSON :func:`pretrained_record_problem` accepts. The
+            message says how to reinstall.
+    """
+    if not os.path.lexists(PRETRAINED_MANIFEST):
+        shipped = sorted(PRETRAINED_DIR.glob("*.pt")) if PRETRAINED_DIR.is_dir() else []
+        if not shipped:
+            return {}
+        raise CheckpointError(
+            f"the shipped models' record {PRETRAINED_MANIFEST} is missing; {DAMAGED_INSTALL}"
+        )
+    found = read_json(
+        PRETRAINED_MANIFEST, "record of the shipped models", DAMAGED_INSTALL, CheckpointError
+    )
+    models = found.get("models") if isinstance(found, dict) else None
+    problem = "it has no table of models" if not isinstance(models, dict) else None
+    for name, record in (models if isinstance(models, dict) else {}).items():
+        problem = problem or pretrained_record_problem(name, record)
+    if problem:
+        raise CheckpointError(
+            f"the shipped models' record {PRETRAINED_MANIFEST} is damaged ({problem}); "
+            f"{DAMAGED_INSTALL}"
+        )
+    return models
+
+
+def pretrained_record_problem(name: object, record: object) -> str | None:
+    """What is wrong with one model's record in the manifest (None if nothing).
+
+    It must hold a plain ``file`` name and a ``sha256``, ``title`` and ``summary`` text.
+    """
+    if not isinstance(record, dict):
+        return f"the record of {str(name)[:40]} is not an object"
+    for key in PRETRAINED_RECORD_KEYS:
+        if not isinstance(record.get(key), str):
+            return f"the record of {str(name)[:40]} has no text {key}"
+    if Path(record["file"]).name != record["file"] or record["file"] in ("", ".", ".."):
+        return f"the record of {str(name)[:40]} names a file outside its folder"
+    return None
 
 
 def pretrained_path(condition: str, dataset: str) -> Path | None:
@@ -607,7 +650,7 @@ def load_pretrained(
     if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != record["sha256"]:
         raise CheckpointError(
             f"the shipped model {path} is missing or damaged (its SHA-256 differs from "
-            "the one recorded when it was made); reinstall cvae_pyro"
+            f"the one recorded when it was made); {DAMAGED_INSTALL}"
         )
     expect = {"condition": condition, "dataset": dataset}
     trained = load_trained(path, device, "cvae", expect)

@@ -26,6 +26,11 @@ VALID_QUADRANTS = (1, 2, 3)  #: how many quadrants the model may be given
 IMAGE_SIDE = 28  #: pixels per image side
 NUM_CLASSES = 10  #: labels 0..9 (digits, or Fashion-MNIST's classes)
 DEFAULT_SAMPLES = 100  #: S, the number of latent samples per image of the estimators
+#: Most latent samples per image (S) a command accepts: the estimators hold S samples of
+#: every pixel of a chunk of images at once, so memory grows with S (about 160 kB per
+#: sample per 50 images; some 1.6 GB per tensor at this bound).
+MAX_ESTIMATE_SAMPLES = 10_000
+SAMPLES_LIMIT = f"at most {MAX_ESTIMATE_SAMPLES:,}: the memory grows with S"  #: --samples help
 #: Kinds of random mask in the mask task's family, in sampling order.
 MASK_KINDS = ("quadrants", "rectangles", "halves", "strokes", "pixels")
 LONGEST_SIDE = IMAGE_SIDE - 1  #: longest rectangle side, so that a rectangle never fills the image
@@ -150,6 +155,16 @@ class DataSettings:
         "$CVAE_PYRO_FASHION_DATA for Fashion-MNIST)",
     )
     device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
+
+    def __post_init__(self) -> None:
+        choice("dataset", self.dataset, DATASET_NAMES)
+        choice("device", self.device, DEVICES)
+
+
+@dataclass
+class ComputeSettings(DataSettings):
+    """The data settings and the precision of the networks' matrix products."""
+
     precision: str = setting(
         "fp32",
         "bf16: matrix products in bfloat16 (autocast), where the CPU has AVX512-BF16 or "
@@ -158,13 +173,12 @@ class DataSettings:
     )
 
     def __post_init__(self) -> None:
-        choice("dataset", self.dataset, DATASET_NAMES)
-        choice("device", self.device, DEVICES)
+        super().__post_init__()
         choice("precision", self.precision, PRECISIONS)
 
 
 @dataclass
-class TrainConfig(DataSettings):
+class TrainConfig(ComputeSettings):
     """One training run: the baseline (quadrant task) and one CVAE objective."""
 
     quadrants: int | None = setting(
@@ -282,7 +296,7 @@ class TrainConfig(DataSettings):
 
 
 @dataclass
-class EvaluateConfig(DataSettings):
+class EvaluateConfig(ComputeSettings):
     """Evaluate every model trained into one run folder."""
 
     quadrants: int | None = setting(
@@ -294,7 +308,9 @@ class EvaluateConfig(DataSettings):
     condition: str = setting("quadrant", "the task's condition", choices=CONDITIONS)
     out_dir: str = setting("runs", "the --out-dir used for training")
     split: str = setting("test", "split to evaluate on", choices=SPLITS)
-    samples: int = setting(DEFAULT_SAMPLES, "S, latent samples per image for MC, IS and -ELBO")
+    samples: int = setting(
+        DEFAULT_SAMPLES, f"S, latent samples per image for MC, IS and -ELBO ({SAMPLES_LIMIT})"
+    )
     seed: int = setting(0, "seed of the estimators' noise")
     limit: int | None = setting(None, "evaluate only the first N images")
 
@@ -310,7 +326,7 @@ class EvaluateConfig(DataSettings):
                 "quadrants applies to the quadrant condition only (and to a mask model, "
                 "evaluated on that quadrant layout)"
             )
-        positive_int("samples", self.samples)
+        check_samples("samples", self.samples)
         if self.limit is not None:
             positive_int("limit", self.limit)
         seed_in_range(self.seed)
@@ -322,7 +338,7 @@ class EvaluateConfig(DataSettings):
 
 
 @dataclass
-class ReproduceConfig(DataSettings):
+class ReproduceConfig(ComputeSettings):
     """Train, evaluate and tabulate the 1/2/3-quadrant table."""
 
     quadrants: tuple[int, ...] = setting(
@@ -338,7 +354,7 @@ class ReproduceConfig(DataSettings):
     )
     epochs: int = setting(200, "most epochs per model (early stopping ends training first)")
     patience: int = setting(5, "early stopping patience")
-    samples: int = setting(DEFAULT_SAMPLES, "S for MC, IS and -ELBO")
+    samples: int = setting(DEFAULT_SAMPLES, f"S for MC, IS and -ELBO ({SAMPLES_LIMIT})")
     runs_dir: str = setting("runs/reproduce", "checkpoints (not committed)")
     results_dir: str = setting("results", "where the table and figures go")
     limit: int | None = setting(None, "only the first N images of each split (smoke runs)")
@@ -351,17 +367,20 @@ class ReproduceConfig(DataSettings):
         super().__post_init__()
         if self.combine is not None:
             check_unused(self, COMBINE_USES, "--combine trains nothing, it pools run.json rows")
-        self.mask_model = self.mask_model or self.mask_only
         for name in ("quadrants", "seeds", "objectives"):
             setattr(self, name, tuple(getattr(self, name)))
+        if self.mask_only:
+            check_unused(self, ("objectives",), MASK_ONLY_IGNORES, only=True)
+        self.mask_model = self.mask_model or self.mask_only
         for q in self.quadrants:
             check_quadrants(q)
         for objective in self.objectives:
             choice("objective", objective, OBJECTIVES)
         for seed in self.seeds:
             seed_in_range(seed)
-        for name in ("epochs", "patience", "samples"):
+        for name in ("epochs", "patience"):
             positive_int(name, getattr(self, name))
+        check_samples("samples", self.samples)
         if self.limit is not None:
             positive_int("limit", self.limit)
 
@@ -385,7 +404,8 @@ class SampleConfig:
         "skips reading the class",
     )
     samples: int = setting(
-        DEFAULT_SAMPLES, "S, latent samples per label when --style-of reads the class"
+        DEFAULT_SAMPLES,
+        f"S, latent samples per label when --style-of reads the class ({SAMPLES_LIMIT})",
     )
     n: int = setting(16, "samples per digit (1..100) of --digit")
     out: str | None = setting(
@@ -423,7 +443,7 @@ class SampleConfig:
                 raise ConfigError(f"--label must be a class 0..9, got {self.label}")
         elif self.interpolate is not None:
             raise ConfigError("--interpolate needs --label N, the class both pictures are drawn as")
-        positive_int("--samples", self.samples)
+        check_samples("--samples", self.samples)
         unused, why = SAMPLE_IGNORES[given[0] + (" --label" if self.label is not None else "")]
         check_unused(self, unused, why, only=True)
 
@@ -467,6 +487,8 @@ class CompleteConfig(DataSettings):
 
 #: The settings ``reproduce --combine`` reads; any other given is refused.
 COMBINE_USES = ("combine", "results_dir", "dataset", "quiet")
+#: Why ``reproduce --mask-only`` refuses ``--objectives``: it trains the mask CVAE alone.
+MASK_ONLY_IGNORES = "--mask-only trains the mask CVAE only (with the cvae objective)"
 #: The settings ``complete --image`` does not read (they pick a dataset image).
 IMAGE_IGNORES = ("split", "data_dir")
 #: The settings each kind of ``sample`` does not read, and why: --n counts the samples of
@@ -513,6 +535,15 @@ def positive_int(name: str, value: object) -> None:
     """Raise :class:`ConfigError` unless ``value`` is a positive integer."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def check_samples(name: str, value: object) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is an integer in 1..:data:`MAX_ESTIMATE_SAMPLES`."""
+    positive_int(name, value)
+    if value > MAX_ESTIMATE_SAMPLES:
+        raise ConfigError(
+            f"{name} must be at most {MAX_ESTIMATE_SAMPLES} (the memory grows with S), got {value}"
+        )
 
 
 def seed_in_range(seed: object) -> None:

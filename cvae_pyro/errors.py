@@ -1,6 +1,7 @@
 """Errors that the command-line tools report as one line, without a traceback."""
 
 import re
+import signal
 
 
 class CvaePyroError(Exception):
@@ -24,25 +25,51 @@ class TrainingDiverged(CvaePyroError):
 
 
 class TrainingInterrupted(CvaePyroError):
-    """Ctrl-C or SIGTERM during training; progress up to the last finished epoch is saved.
+    """Ctrl-C or a signal that ends the process during training; the saved epochs are kept.
 
     Args:
         message: what was interrupted and what is kept.
-        terminated: True for SIGTERM (:class:`Terminated`), False for Ctrl-C.
+        terminated: True for SIGTERM, SIGHUP or SIGQUIT (:class:`Terminated`), False for Ctrl-C.
+        exit_status: the status to exit with (None: 143 when terminated, else 130).
     """
 
-    def __init__(self, message: str, terminated: bool = False) -> None:
+    def __init__(
+        self, message: str, terminated: bool = False, exit_status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.terminated = terminated
+        self.exit_status = exit_status
+
+
+#: The signals besides Ctrl-C (SIGINT) that the commands end on as they end on Ctrl-C:
+#: SIGTERM (``kill``), SIGHUP (the terminal closed) and SIGQUIT (Ctrl-\).
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived (the commands raise it from their signal handler).
+    """SIGTERM, SIGHUP or SIGQUIT arrived (the commands raise it from their signal handler).
 
     It is a :class:`KeyboardInterrupt`, so every step that cleans up after Ctrl-C (the
     training loop saying what is kept, atomic writes removing their temporary file)
-    does the same for SIGTERM.
+    does the same for these signals.
+
+    Args:
+        signum: the signal's number (SIGTERM unless said otherwise).
     """
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+    @property
+    def signal_name(self) -> str:
+        """The signal's name, such as "SIGTERM"."""
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_status(self) -> int:
+        """128 plus the signal's number, as a shell reports a process a signal ended."""
+        return 128 + self.signum
 
 
 class FolderBusy(CvaePyroError):

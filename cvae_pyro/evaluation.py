@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoints import (
+    check_folder,
     folder_lock,
     load_checkpoint,
     save_checkpoint,
@@ -293,8 +294,7 @@ def load_classifier(path: str | os.PathLike) -> tuple[DigitClassifier, dict]:
 
 def evaluate_command(cfg: EvaluateConfig, command: str) -> None:
     """``python -m cvae_pyro.evaluate``: the estimates of every model in one run folder."""
-    if not cfg.run_dir.is_dir():
-        raise ConfigError(f"{cfg.run_dir} does not exist: train first, or check --out-dir")
+    check_folder(cfg.run_dir, "--out-dir")  # a run folder that is missing, or a file
     device = resolve_device(cfg.device)
     check_precision(cfg.precision, device)
     expect = {"condition": cfg.condition, "dataset": cfg.dataset}

@@ -7,16 +7,16 @@ finished one is there), frozen, and fed to the CVAE's prior network. The mask
 task's baseline and CVAE both see fresh masks in every training batch. For the
 label condition only the label CVAE is trained. Everything lands in ``cfg.run_dir``:
 checkpoints, ``metrics.json`` and the figures. The folder is locked for the
-whole run (:func:`~cvae_pyro.locks.folder_lock`), and a finished baseline is
-reused only if it was trained with the same settings
+whole run (:func:`~cvae_pyro.checkpoints.folder_lock`). A finished model (baseline
+or CVAE) is never replaced: it is kept when it was trained with the same settings
 (:data:`~cvae_pyro.training.RECORDED_KEYS`; with ``resume``, ``epochs`` and
-``patience`` may differ: the finished baseline is kept as it is); otherwise the
-run is refused.
+``patience`` may differ: a finished baseline is kept as it is, a CVAE continues);
+otherwise the run is refused.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import time
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from .checkpoints import (
     check_out_dir,
     folder_lock,
     load_checkpoint,
+    read_json,
     save_figure,
     save_json,
     weights_sha256,
@@ -39,7 +40,7 @@ from .conditions import (
 )
 from .config import TrainConfig
 from .data import MNIST, check_precision, load_data, resolve_device
-from .errors import ConfigError, one_line
+from .errors import ConfigError
 from .models import CVAE, BaselineNN
 from .objectives import objective_pair
 from .training import (
@@ -50,6 +51,7 @@ from .training import (
     elbo_loss,
     fit,
     is_finished,
+    recorded_state,
     run_settings,
 )
 
@@ -75,7 +77,7 @@ def train_baseline(cfg: TrainConfig, data: MNIST) -> tuple[BaselineNN, TrainStat
         baseline.load_state_dict(ckpt["state_dict"])
         if not cfg.quiet:
             print(f"{title}: loaded the finished {title} from {cfg.run_dir}")
-        return baseline.eval(), TrainState(**load_checkpoint(last)["train_state"])
+        return baseline.eval(), recorded_state(load_checkpoint(last), last)
     train = task.baseline_batches(cfg, data.train)
     val = task.baseline_pairs(cfg, data.validation)
     pair = (baseline.model, baseline.guide)
@@ -121,14 +123,9 @@ def update_metrics(cfg: TrainConfig, entries: dict) -> dict:
 
 def read_metrics(path: Path) -> dict:
     """The ``metrics.json`` at ``path`` ({} if none); ConfigError if it is not a JSON object."""
-    if not path.exists():
+    if not os.path.lexists(path):
         return {}
-    try:
-        metrics = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError, RecursionError) as err:
-        raise ConfigError(
-            f"{path} is corrupt ({one_line(err, 80)}); delete it, the checkpoints are enough"
-        ) from None
+    metrics = read_json(path, "metrics.json", "delete it, the checkpoints are enough")
     if not isinstance(metrics, dict):
         raise ConfigError(f"{path} does not hold a JSON object; delete it")
     return metrics

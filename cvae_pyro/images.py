@@ -14,8 +14,11 @@ does the same to any picture Pillow opens (PNG, JPEG, ... of any size and mode):
 5. pasted into a 28x28 field, shifted by whole pixels so that the centre of mass
    lies within half a pixel of :data:`MASS_CENTRE` (as far as the field allows).
 
-Masks are ``(784,)`` bool tensors, True where a pixel is visible, as in
-:mod:`cvae_pyro.mask_family`. Problems raise :class:`DataError` (a file) or
+Grey levels are read on the full scale of the picture's format, whatever its bit
+depth: 0..255 for 8 bits, 0..65535 for 16-bit (and 32-bit integer) grey, 0..1 for
+float grey. Masks are ``(784,)`` bool tensors, True where a pixel is visible: grey at
+least half of the full scale (:data:`MASK_WHITE`), the same rule for every format.
+Problems raise :class:`DataError` (a file) or
 :class:`ConfigError` (an option's value) with one line that names the problem.
 """
 
@@ -39,9 +42,11 @@ DIGIT_BOX = 20  #: pixels on the longer side of a digit, as in MNIST
 MASS_CENTRE = 14.0
 INK_THRESHOLD = 0.3  #: ink level (background 0, strongest ink 1) counted in the bounding box
 MIN_CONTRAST = 0.1  #: least difference between ink and background; less is a blank picture
-MASK_WHITE = 0.5  #: grey level from which a mask pixel is white (visible)
+MASK_WHITE = 0.5  #: grey level (of the full scale) from which a mask pixel is white (visible)
 LIGHT = 0.5  #: grey level from which a drawing counts as light (for transparent pictures)
-_SCALED_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # grey levels beyond 0..255
+#: Full scale of the grey modes beyond 8 bits: Pillow reads 16-bit PNG and TIFF grey as
+#: "I;16" (or "I"), float TIFFs as "F" (0 black, 1 white).
+FULL_SCALE = {"I": 65535, "I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "F": 1.0}
 #: Most pixels a picture may have (50 megapixels, 8660x5770: more than a phone camera's
 #: photo, about 12). Checked from the file's header before anything is decoded, since a
 #: picture of this size already takes about 2 GB on its way to 28x28.
@@ -68,7 +73,9 @@ def open_picture(path: str | os.PathLike, what: str = "picture") -> Image.Image:
             with Image.open(path) as image:  # reads the header only
                 check_picture_size(image, f"{what} {path}")
                 return ImageOps.exif_transpose(image)  # a loaded copy
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
+    except Image.DecompressionBombError:  # Pillow refuses it while opening: past twice its limit
+        raise DataError(picture_too_big(f"{what} {path}")) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
         reason = (str(err).splitlines() or [type(err).__name__])[0]
         raise DataError(f"cannot read {what} {path}: {reason}; give a PNG or JPEG image") from None
 
@@ -80,10 +87,15 @@ def check_picture_size(image: Image.Image, name: str) -> None:
     """
     width, height = image.size
     if width * height > MAX_PICTURE_PIXELS:
-        raise DataError(
-            f"{name} is {width}x{height} pixels, more than the {MAX_PICTURE_PIXELS // 10**6} "
-            "megapixels cvae_pyro reads; scale it down (28x28 is what the model sees)"
-        )
+        raise DataError(picture_too_big(name, f"{width}x{height} pixels, "))
+
+
+def picture_too_big(name: str, size: str = "") -> str:
+    """The message for a picture over the limit; ``size`` is e.g. "9000x9000 pixels, "."""
+    return (
+        f"{name} is {size}more than the {MAX_PICTURE_PIXELS // 10**6} megapixels cvae_pyro "
+        "reads; scale it down (28x28 is what the model sees)"
+    )
 
 
 def grey_levels(image: Image.Image) -> np.ndarray:
@@ -92,11 +104,8 @@ def grey_levels(image: Image.Image) -> np.ndarray:
     Transparent pixels are laid on a backdrop that contrasts with the opaque ones
     (white behind dark drawing, black behind light drawing), so they read as background.
     """
-    if image.mode in _SCALED_MODES:  # 16- or 32-bit grey: scale by the brightest pixel
-        grey = np.asarray(image, dtype=np.float64)
-        if not np.isfinite(grey).all():  # NaN or inf: refused by ink_levels, which names the file
-            return grey
-        return grey / grey.max() if grey.max() > 0 else grey
+    if image.mode in FULL_SCALE:  # 16-bit, 32-bit or float grey: on its own full scale
+        return np.asarray(image, dtype=np.float64) / FULL_SCALE[image.mode]  # see check_levels
     rgba = image.convert("RGBA")
     grey = np.asarray(rgba.convert("L"), dtype=np.float64) / 255  # (H, W)
     alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64) / 255  # (H, W)
@@ -136,9 +145,10 @@ def ink_levels(grey: np.ndarray, name: str = "the picture") -> np.ndarray:
     on light paper) or lighter.
 
     Raises:
-        DataError: the ink differs from the background by less than :data:`MIN_CONTRAST`.
+        DataError: the levels are not numbers in [0, 1] (:func:`check_levels`), or the
+            ink differs from the background by less than :data:`MIN_CONTRAST`.
     """
-    check_finite(grey, name)
+    check_levels(grey, name)
     border = np.concatenate((grey[0], grey[-1], grey[:, 0], grey[:, -1]))
     background = float(np.median(border))
     dark_ink = background - grey.min() > grey.max() - background
@@ -149,10 +159,19 @@ def ink_levels(grey: np.ndarray, name: str = "the picture") -> np.ndarray:
     return np.clip(ink / contrast, 0, 1)
 
 
-def check_finite(grey: np.ndarray, name: str) -> np.ndarray:
-    """``grey`` if every level is a finite number; DataError otherwise (float TIFFs may hold NaN)."""
+def check_levels(grey: np.ndarray, name: str) -> np.ndarray:
+    """``grey`` if every level is a number in [0, 1], the full scale; DataError otherwise.
+
+    Float TIFFs may hold NaN, infinities or levels outside 0..1, 32-bit integer pictures
+    levels above 65535: such a picture has no full scale to read it on.
+    """
     if not np.isfinite(grey).all():
         raise DataError(f"{name} has pixels that are not numbers (NaN or infinite)")
+    if grey.size and (grey.min() < 0 or grey.max() > 1):
+        raise DataError(
+            f"{name} has grey levels outside its format's full scale (0..1 for float "
+            "pixels, 0..65535 for integer ones); save it as an 8- or 16-bit grey PNG"
+        )
     return grey
 
 
@@ -188,7 +207,10 @@ def centre_by_mass(patch: np.ndarray) -> np.ndarray:
 
 
 def read_mask(path: str | os.PathLike) -> torch.Tensor:
-    """Read a 28x28 mask image: white (grey >= :data:`MASK_WHITE`) = visible.
+    """Read a 28x28 mask image: white (grey >= :data:`MASK_WHITE` of the full scale) = visible.
+
+    Every format is read on its own full scale (see the module docstring), so the same
+    mask saved with 8 or 16 bits per pixel, or as floats, gives the same pixels.
 
     Returns:
         ``(784,)`` bool, True where the pixel is visible.
@@ -203,7 +225,7 @@ def read_mask(path: str | os.PathLike) -> torch.Tensor:
             f"mask {path} is {width}x{height} pixels; a mask must be "
             f"{IMAGE_SIDE}x{IMAGE_SIDE} (white = visible, black = hidden)"
         )
-    grey = check_finite(grey_levels(image), f"mask {path}")
+    grey = check_levels(grey_levels(image), f"mask {path}")
     visible = torch.from_numpy(grey >= MASK_WHITE).reshape(NUM_PIXELS)
     return _check_mixed(visible, f"mask {path}", DataError)
 

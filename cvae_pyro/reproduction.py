@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import json
 import math
 import os
 import platform
@@ -46,7 +45,15 @@ import pyro
 import torch
 from tqdm import tqdm
 
-from .checkpoints import check_out_dir, check_target, folder_lock, save_json, write_atomic
+from .checkpoints import (
+    check_out_dir,
+    check_target,
+    folder_lock,
+    read_json,
+    save_json,
+    save_text,
+    write_atomic,
+)
 from .conditions import BASELINE
 from .config import (
     DATASET_NAMES,
@@ -57,7 +64,7 @@ from .config import (
     TrainConfig,
 )
 from .data import MNIST, check_precision, dataset_info, load_data, resolve_device
-from .errors import ConfigError, one_line
+from .errors import ConfigError
 from .evaluation import MASK_BASELINE, MASK_MODEL, MODEL_FILES, evaluate_run_dir
 from .experiment import run
 
@@ -108,42 +115,111 @@ def publish(results_dir: Path, write: Callable[[Path], dict]) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     manifest = write(staging)
-    files = sorted(p.name for p in staging.iterdir() if p.is_file())
+    files = sorted(p.name for p in staging.iterdir() if _regular(p))
     manifest["files"] = {name: sha256(staging / name) for name in files}
     save_json(manifest, staging / MANIFEST)
-    save_json({"files": [*files, MANIFEST]}, staging / COMPLETE)
+    hashes = {**manifest["files"], MANIFEST: sha256(staging / MANIFEST)}  # the manifest last
+    save_json({"files": hashes}, staging / COMPLETE)
     finish_publish(results_dir)
 
 
 def finish_publish(results_dir: Path) -> None:
-    """Move a complete staged set into ``results_dir`` (manifest last); drop an incomplete one."""
+    """Move a complete staged set into ``results_dir`` (manifest last); drop an incomplete one.
+
+    Before anything moves, every staged file still to be moved is checked: a regular
+    file (not a link, folder or anything else) whose SHA-256 is the one the marker
+    recorded, going to a target that is missing or a regular file. Otherwise nothing
+    moves and ConfigError says which file is wrong; the finished set stays as it is.
+    """
     staging = staging_folder(results_dir)
     if not staging.is_dir():
         return
-    if (staging / COMPLETE).is_file():
-        for name in staged_names(staging / COMPLETE):
-            if (staging / name).is_file():
-                os.replace(staging / name, check_target(results_dir / name))
+    marker = staging / COMPLETE
+    if not os.path.lexists(marker):
+        shutil.rmtree(staging)  # never marked complete: an interrupted write
+        return
+    hashes = staged_hashes(marker)
+    moves = [name for name in hashes if os.path.lexists(staging / name)]  # the rest moved
+    moves.sort(key=lambda name: name == MANIFEST)  # the manifest last
+    for name in moves:
+        problem = staged_file_problem(staging / name, hashes[name])
+        if problem is None:
+            check_target(results_dir / name)
+            continue
+        raise ConfigError(not_ours(staging / name, problem))
+    for name in moves:
+        os.replace(staging / name, check_target(results_dir / name))
     shutil.rmtree(staging)
 
 
-def staged_names(marker: Path) -> list[str]:
-    """The file names a :data:`COMPLETE` marker lists; ConfigError if it is not one of ours."""
-    try:
-        names = json.loads(marker.read_text())["files"]
-    except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
-        names, reason = None, one_line(err, 80) or type(err).__name__
-    else:
-        reason = "its files are not plain file names"
-    plain = isinstance(names, list) and all(
-        isinstance(n, str) and n not in ("", ".", "..") and Path(n).name == n for n in names
+def not_ours(path: Path, problem: str) -> str:
+    """The message for a staged file ``path`` that cvae_pyro did not write."""
+    staging = path.parent
+    return (
+        f"{path} {problem}, so the staged result set is not one cvae_pyro wrote; the "
+        f"results in {staging.parent} are left as they are: delete {staging} and run the "
+        "command again"
+    )
+
+
+def staged_file_problem(path: Path, expected: str | None) -> str | None:
+    """What is wrong with a staged file (None if it is a regular file of hash ``expected``;
+    ``expected`` None checks only that it is a regular file)."""
+    if not _regular(path):
+        return "is not a regular file (a link, a folder or something else)"
+    if expected is not None and sha256(path) != expected:
+        return "does not have the SHA-256 its marker recorded"
+    return None
+
+
+def _regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file itself (not a link to one)."""
+    return path.is_file() and not path.is_symlink()
+
+
+def staged_hashes(marker: Path) -> dict[str, str]:
+    """File name to SHA-256 of a :data:`COMPLETE` marker; ConfigError if it is not one of ours.
+
+    A marker that lists the names alone takes the hashes from the staged ``run.json``,
+    whose own hash it lacks: that ``run.json`` must then be a regular file of JSON.
+    """
+    advice = f"delete the folder {marker.parent} and run the command again"
+    if not _regular(marker):
+        raise ConfigError(f"{marker} is not a regular file; {advice}")
+    found = read_json(marker, "completion marker", advice)
+    files = found.get("files") if isinstance(found, dict) else None
+    if isinstance(files, list) and all(isinstance(n, str) for n in files):
+        files = _listed_hashes(marker.parent, files, advice)
+    plain = isinstance(files, dict) and all(
+        _plain_name(n) and isinstance(h, str) for n, h in files.items()
     )
     if not plain:
         raise ConfigError(
-            f"{marker} is corrupt ({reason}); delete the folder {marker.parent} and run "
-            "the command again"
+            f"{marker} is corrupt (its files are not plain file names with their SHA-256); {advice}"
         )
-    return names
+    return files
+
+
+def _listed_hashes(staging: Path, names: list[str], advice: str) -> dict[str, str] | None:
+    """The hashes of a marker that lists names only: from the staged ``run.json``."""
+    manifest = staging / MANIFEST
+    if MANIFEST not in names:
+        return None
+    if not os.path.lexists(manifest):  # moved last: the whole set is in place
+        return {}
+    problem = staged_file_problem(manifest, None)
+    if problem:
+        raise ConfigError(not_ours(manifest, problem))
+    recorded = read_json(manifest, "run.json", advice)
+    hashes = recorded.get("files") if isinstance(recorded, dict) else None
+    if not isinstance(hashes, dict) or not all(n in hashes for n in names if n != MANIFEST):
+        return None
+    return {**{n: hashes[n] for n in names if n != MANIFEST}, MANIFEST: sha256(manifest)}
+
+
+def _plain_name(name: object) -> bool:
+    """Whether ``name`` is a file name without folders (not "", "." nor "..")."""
+    return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name
 
 
 def sha256(path: Path) -> str:
@@ -195,12 +271,10 @@ def _read_rows(path: Path) -> list[dict]:
         raise ConfigError(f"{path}: not a file (give the run.json of an earlier run)")
     if path.stat().st_size > MAX_RUN_FILE_BYTES:
         raise ConfigError(f"{path}: {path.stat().st_size} bytes, too big for a run.json")
-    try:
-        manifest = json.loads(path.read_text())
-        found = manifest["rows"]
-    except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
-        reason = f"{type(err).__name__}: {one_line(err, 80)}"
-        raise ConfigError(f"{path}: not a run.json written by this command ({reason})") from None
+    manifest = read_json(path, "run.json", "give the run.json of a reproduce run")
+    found = manifest.get("rows") if isinstance(manifest, dict) else None
+    if found is None:
+        raise ConfigError(f"{path}: not a run.json written by reproduce (it has no rows)")
     if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
         raise ConfigError(f"{path}: its rows are not a list of objects")
     dataset = _recorded_dataset(manifest)
@@ -220,7 +294,7 @@ def _recorded_settings(path: Path) -> dict | None:
     A run of ``reproduce`` records them under ``arguments``, a pooled table under
     ``settings``.
     """
-    manifest = json.loads(path.read_text())  # already read and checked by _read_rows
+    manifest = read_json(path, "run.json", "")  # already read and checked by _read_rows
     recorded = manifest.get("settings", manifest.get("arguments"))
     if not isinstance(recorded, dict):
         return None
@@ -327,6 +401,7 @@ def _combine(
             raise ConfigError(f"--combine: the runs differ in {field} ({values})")
     samples = max((r["samples"] for r in sampled), default=0)
     settings = _common_settings([Path(p) for p in run_files])
+    aggregate(rows)  # refuses pooled numbers that are not finite, before anything is staged
     quadrants = sorted({r["quadrants"] for r in rows})
     tables = []
 
@@ -498,7 +573,7 @@ def _reproduce(
 
     def write(staging: Path) -> dict:
         for name, figure in figures.items():
-            shutil.copyfile(figure, staging / name)
+            write_atomic(staging / name, lambda tmp, src=figure: shutil.copyfile(src, tmp))
         tables.append(write_table(rows, cfg.quadrants, staging, cfg.samples, title))
         return {
             "command": command,
@@ -559,7 +634,37 @@ def aggregate(rows: list[dict]) -> pd.DataFrame:
         nll_seed_std=("nll_mean", "std"),
         images=("images", "first"),
     )
-    return table.reset_index()[CSV_COLUMNS]
+    table = table.reset_index()[CSV_COLUMNS]
+    check_pooled(table)
+    return table
+
+
+def check_pooled(table: pd.DataFrame) -> None:
+    """ConfigError naming the first pooled number (or performance gap) that is not finite.
+
+    Finite rows can still pool to infinity: the mean of 1.7e308 and 1.7e308 overflows.
+    """
+    for row in table.itertuples():
+        values = {"nll_mean": row.nll_mean, "nll_stderr": row.nll_stderr}
+        if row.seeds > 1:  # one seed has no spread (NaN, shown as nothing)
+            values["nll_seed_std"] = row.nll_seed_std
+        for field, value in values.items():
+            if not math.isfinite(value):
+                where = f"{row.model} {row.estimator} at {row.quadrants} quadrants"
+                raise ConfigError(_overflow(f"{field} of {where}", value))
+    lookup = {(r.model, r.estimator, r.quadrants): r.nll_mean for r in table.itertuples()}
+    for (model, estimator, q), nn in lookup.items():
+        cvae = lookup.get(("cvae", "IS", q))
+        if (model, estimator) == (BASELINE, EXACT) and cvae is not None:
+            if not math.isfinite(nn - cvae):
+                raise ConfigError(_overflow(f"the performance gap at {q} quadrants", nn - cvae))
+
+
+def _overflow(what: str, value: float) -> str:
+    return (
+        f"pooling the rows gives {value} for {what}: their numbers are too large to pool "
+        "(no CLL in nats per image is near 1e308); check the rows of the run.json files"
+    )
 
 
 def _cell(row: pd.Series) -> str:
@@ -616,7 +721,7 @@ def write_table(
         + markdown_table(table, quadrants)
         + "\n"
     )
-    write_atomic(results_dir / "cll_table.md", lambda tmp: tmp.write_text(text))
+    save_text(text, results_dir / "cll_table.md")
     return table
 
 

@@ -22,10 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 
-from .checkpoints import check_out_dir, check_target, save_figure
+from .checkpoints import check_figure_path, check_folder, save_figure
 from .conditions import (
     INTERPOLATION_STEPS,
     LabelReading,
@@ -56,7 +55,6 @@ from .plots import completion_figure, interpolation_figure, label_samples_figure
 
 MAX_SAMPLES = 100  #: most samples per digit the command draws
 ALL_DIGITS = "all"  #: ``--digit all``: one row per digit 0..9
-MAX_NAME_BYTES = 255  #: longest file name most file systems accept
 STYLES_OUT = "styles.png"  #: default --out of --style-of
 INTERPOLATION_OUT = "interpolation.png"  #: default --out of --interpolate
 
@@ -95,6 +93,7 @@ def find_model(
         CheckpointError: neither is trained (the message gives the training command).
     """
     mask_path = run_dir(out_dir, "mask", None, dataset) / "cvae.pt"
+    check_folder(mask_path.parent, "--out-dir", missing_ok=True)  # a file there is no model
     expect = {"dataset": dataset}
     if mask_path.exists():
         cvae = load_trained(mask_path, device, "cvae", {**expect, "condition": "mask"}).module
@@ -102,6 +101,7 @@ def find_model(
     quadrants = KEEP_LAYOUTS.get(keep) if keep else None
     if quadrants is not None:
         path = run_dir(out_dir, "quadrant", quadrants, dataset) / "cvae.pt"
+        check_folder(path.parent, "--out-dir", missing_ok=True)
         if path.exists():
             quadrant = {"condition": "quadrant", "quadrants": quadrants}
             found = load_trained(path, device, "cvae", {**expect, **quadrant})
@@ -164,25 +164,8 @@ def parse_digits(text: str) -> list[int]:
 
 
 def check_image_path(out: Path, example: str = "digits.png") -> Path:
-    """``out`` if an image can be written there in the format its suffix names; else ConfigError.
-
-    The suffix picks the format (.png, .jpg, .pdf, .svg, ... as matplotlib writes them).
-    An existing ``out`` must be a regular file (:func:`~cvae_pyro.checkpoints.check_target`).
-    """
-    if out.is_dir() and not out.is_symlink():
-        raise ConfigError(f"--out {out} is a folder; give a file name such as {out / example}")
-    check_target(out)
-    if len(out.name.encode()) > MAX_NAME_BYTES:
-        raise ConfigError(f"--out file name is {len(out.name.encode())} bytes; the limit is 255")
-    kind = out.suffix.lstrip(".").lower()
-    formats = plt.figure().canvas.get_supported_filetypes()
-    plt.close("all")
-    if kind not in formats:
-        raise ConfigError(
-            f"--out {out.name}: use a suffix matplotlib writes ({', '.join(formats)})"
-        )
-    check_out_dir(out.parent, "--out folder")
-    return out
+    """``out`` if the figure can be written there (:func:`~cvae_pyro.checkpoints.check_figure_path`)."""
+    return check_figure_path(out, "--out", example)
 
 
 @dataclass(frozen=True)
@@ -330,6 +313,8 @@ def find_label_model(cfg: SampleConfig) -> tuple[CVAE, str]:
     device = resolve_device(cfg.device)
     expect = {"condition": "label", "dataset": cfg.dataset}
     path = Path(cfg.checkpoint or run_dir(cfg.out_dir, "label", None, cfg.dataset) / "cvae.pt")
+    if cfg.checkpoint is None:
+        check_folder(path.parent, "--out-dir", missing_ok=True)  # a file there is no model
     if cfg.checkpoint is not None or path.exists():
         return load_trained(path, device, "cvae", expect).module, f"label CVAE {path}"
     if pretrained_path("label", cfg.dataset) is not None:

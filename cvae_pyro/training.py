@@ -252,8 +252,10 @@ def fit(
 ) -> TrainState:
     """Train the (model, guide) ``pair`` by SVI, early-stopping on validation.
 
-    Without ``cfg.resume`` the model is trained afresh, but a finished one of other
-    settings in ``cfg.run_dir`` is refused (:func:`check_finished`), never replaced.
+    Without ``cfg.resume`` the model is trained afresh, except that a finished one in
+    ``cfg.run_dir`` is never replaced: of the same settings it is kept (and returned), of
+    other settings refused (:func:`check_finished`). So Ctrl-C never leaves a partly
+    trained model where a finished one was.
 
     Args:
         module: the :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`
@@ -278,8 +280,10 @@ def fit(
     best_path, last_path = cfg.run_dir / f"{name}.pt", cfg.run_dir / f"{name}_last.pt"
     svi, optim = make_svi(module, pair, cfg.lr)
     shuffle = torch.Generator()
-    state = _start(cfg, module, optim, shuffle, last_path, architecture, kind)
-    if state.epoch:
+    state = _start(cfg, module, optim, shuffle, last_path, architecture, kind, record)
+    if state.finished and not cfg.resume:
+        _log(cfg, f"{title}: kept the finished {title} of the same settings in {cfg.run_dir}")
+    elif state.epoch:
         _log(cfg, f"{title}: resuming after epoch {state.epoch} from {last_path}")
     saved = state.epoch  # the last epoch whose state is on disk
     try:  # Ctrl-C at any moment names the epoch it stopped and what is saved
@@ -308,10 +312,13 @@ def fit(
                 f"nats/image  {seconds:6.1f} s  {_mark(state, improved)}",
             )
     except KeyboardInterrupt as err:
-        how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+        ended = err if isinstance(err, Terminated) else None
+        how = f"terminated ({ended.signal_name})" if ended else "interrupted"
         where = f"{title}: {how} during epoch {saved + 1}"
         raise TrainingInterrupted(
-            f"{where}; {_saved(saved, last_path, title)}", isinstance(err, Terminated)
+            f"{where}; {_saved(saved, last_path, title)}",
+            terminated=ended is not None,
+            exit_status=ended.exit_status if ended else None,
         ) from None
     except TrainingDiverged as err:
         raise TrainingDiverged(
@@ -331,17 +338,22 @@ def _start(
     last_path: Path,
     architecture: dict,
     kind: str,
+    record: dict | None = None,
 ) -> TrainState:
     """A fresh state from the seed, or with ``cfg.resume`` the state saved in ``last_path``.
 
-    Without ``cfg.resume`` a finished model of other settings at ``last_path`` is refused
-    (:func:`check_finished`): the fresh run would replace it.
+    Without ``cfg.resume`` a finished model at ``last_path`` is never replaced: one of
+    the same settings (and, for a CVAE, trained with the same frozen baseline,
+    ``record``) is kept as it is, and its recorded state returned; one of other
+    settings is refused (:func:`check_finished`).
     """
     settings = run_settings(cfg)
     if not (cfg.resume and last_path.exists()):
         if is_finished(last_path):
             ckpt = load_checkpoint(last_path, kind=kind)
             check_finished(ckpt, architecture, settings, last_path, cfg.folder_option)
+            check_same_record(ckpt, record or {}, last_path, cfg.folder_option)
+            return recorded_state(ckpt, last_path)
         pyro.set_rng_seed(cfg.seed)
         shuffle.manual_seed(cfg.seed)
         return TrainState(lr=cfg.lr)
@@ -396,12 +408,32 @@ def check_finished(
     if ckpt.get("run") is not None:
         diffs += setting_diffs(ckpt["run"], {k: settings[k] for k in RECORDED_KEYS})
     if diffs:
-        stem = path.name.removesuffix(".pt").removesuffix("_last")
         raise ConfigError(
             f"{path} holds a finished model trained with other settings: {', '.join(diffs)}; "
-            f"it is not replaced: use another {folder_option}, or delete {stem}.pt and "
-            f"{path.name} to train it again"
+            f"it is not replaced: use another {folder_option}, or {_delete_both(path)} to "
+            "train it again"
         )
+
+
+def check_same_record(ckpt: dict, record: dict, path: Path, folder_option: str) -> None:
+    """Raise :class:`ConfigError` if the finished model at ``path`` records other ``record``.
+
+    ``record`` holds the SHA-256 of the CVAE's frozen baseline; a checkpoint that does not
+    record it is not checked.
+    """
+    differs = [key for key, value in record.items() if ckpt.get(key, value) != value]
+    if differs:
+        raise ConfigError(
+            f"{path} holds a finished model trained with another frozen baseline than the one "
+            f"in {path.parent}; it is not replaced: use another {folder_option}, or "
+            f"{_delete_both(path)} to train it again"
+        )
+
+
+def _delete_both(path: Path) -> str:
+    """The words "delete NAME.pt and NAME_last.pt" for either checkpoint of a model."""
+    stem = path.name.removesuffix(".pt").removesuffix("_last")
+    return f"delete {stem}.pt and {stem}_last.pt"
 
 
 @dataclass(frozen=True)
@@ -510,6 +542,17 @@ def _restore(
         raise CheckpointError(
             f"{path} cannot be resumed from (no or broken {one_line(err, 80)}: it is not a "
             "*_last.pt written by training); delete it, or run without --resume"
+        ) from None
+
+
+def recorded_state(ckpt: dict, path: Path) -> TrainState:
+    """The training state a checkpoint recorded; CheckpointError if it holds none."""
+    try:
+        return TrainState(**ckpt["train_state"])
+    except (KeyError, TypeError) as err:
+        raise CheckpointError(
+            f"{path} has no training state ({one_line(err, 80)}); it is not a *_last.pt "
+            "written by training: delete it to train again"
         ) from None
 
 

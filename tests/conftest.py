@@ -57,3 +57,45 @@ def fashion_dir() -> Path:
     if find_idx_file(folder, "train-images-idx3-ubyte", "fashion-mnist") is None:
         pytest.skip(f"real Fashion-MNIST not found; set {FASHION_DATA_ENV_VAR}")
     return folder
+
+
+def _trained(tmp_path_factory, data_dir: Path, name: str, *task: str) -> Path:
+    """A finished run of ``task`` (limit 300, one epoch, small networks) in a new folder."""
+    from cvae_pyro import train
+
+    from .helpers import QUICK
+
+    out = tmp_path_factory.mktemp(name)
+    args = [*task, *QUICK, "--data-dir", str(data_dir), "--out-dir", str(out)]
+    assert train.main(args) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def q2_run(tmp_path_factory, data_dir) -> Path:
+    """A finished 2-quadrant run (limit 300, one epoch); copy it before changing it."""
+    return _trained(tmp_path_factory, data_dir, "q2run", "--quadrants", "2")
+
+
+@pytest.fixture(scope="session")
+def label_run(tmp_path_factory, data_dir) -> Path:
+    """A finished label run; copy it before changing it."""
+    return _trained(tmp_path_factory, data_dir, "labelrun", "--condition", "label")
+
+
+@pytest.fixture(scope="session")
+def mask_run(tmp_path_factory, data_dir) -> Path:
+    """A finished mask run; copy it before changing it."""
+    return _trained(tmp_path_factory, data_dir, "maskrun", "--condition", "mask")
+
+
+@pytest.fixture(scope="session")
+def seven(tmp_path_factory) -> Path:
+    """A drawn 7, dark on white: a picture for ``complete --image``."""
+    from PIL import Image, ImageDraw
+
+    path = tmp_path_factory.mktemp("pictures") / "seven.png"
+    image = Image.new("L", (120, 160), 255)
+    ImageDraw.Draw(image).line([(15, 25), (85, 25), (45, 145)], fill=0, width=10)
+    image.save(path)
+    return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -108,3 +109,32 @@ def bad_checkpoint_corpus(good: dict) -> dict[str, bytes]:
     end = whole.rindex(b"PK\x05\x06")  # the zip's end-of-directory record
     corpus["zip directory zeroed"] = whole[:end] + bytes(len(whole) - end)
     return corpus
+
+
+#: A quick training run: small networks, 300 images, one epoch, no output but errors.
+QUICK = [*SMALL, "--limit", "300", "--epochs", "1", "--quiet", "--no-figures"]
+
+
+def copy_run(src: Path, dst: Path) -> Path:
+    """A copy of the run folder ``src`` at ``dst`` (links copied as links)."""
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
+
+
+def nan_weights(path: Path) -> Path:
+    """Overwrite one generation-network weight of the checkpoint at ``path`` with NaN."""
+    ckpt = torch.load(path, weights_only=True)
+    name = next(k for k in ckpt["state_dict"] if k.startswith("generation_net"))
+    ckpt["state_dict"][name][0] = float("nan")
+    path.unlink()
+    torch.save(ckpt, path)
+    return path
+
+
+def lying_settings(run: Path, name: str, hidden: list[int]) -> Path:
+    """The checkpoint ``name`` of ``run`` with its recorded hidden widths changed."""
+    ckpt = torch.load(run / name, weights_only=True)
+    ckpt["architecture"]["hidden"] = hidden
+    (run / name).unlink()
+    torch.save(ckpt, run / name)
+    return run / name

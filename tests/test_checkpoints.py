@@ -1,17 +1,43 @@
 """The checkpoint format: what a file says it holds, older files, and files of another kind."""
 
+import os
+import re
+import struct
+from pathlib import Path
+
 import pytest
 import torch
 
+from cvae_pyro import complete, conditions, evaluate, reproduce, sample, train
 from cvae_pyro.checkpoints import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
+    MAX_UNPACKED_BYTES,
     load_checkpoint,
     save_checkpoint,
 )
-from cvae_pyro.conditions import build_baseline, build_cvae, load_trained
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.errors import CheckpointError
+from cvae_pyro.cli import EXIT_USAGE
+from cvae_pyro.conditions import (
+    DEMO_SETTINGS,
+    PRETRAINED_DIR,
+    build_baseline,
+    build_cvae,
+    load_trained,
+)
+from cvae_pyro.config import MAX_WIDTH, TrainConfig
+from cvae_pyro.errors import (
+    CheckpointError,
+)
+
+from .helpers import (
+    QUICK,
+    bad_checkpoint_corpus,
+    call,
+    copy_run,
+    lying_settings,
+    nan_weights,
+    one_error_line,
+)
 
 CFG = TrainConfig(quadrants=2, hidden=(16,), z_dim=3)
 
@@ -96,3 +122,169 @@ def test_newer_versions_are_refused(tmp_path):
     torch.save({"format": CHECKPOINT_FORMAT, "version": 99, "kind": "cvae"}, path)
     with pytest.raises(CheckpointError, match="checkpoint version 99"):
         load_checkpoint(path)
+
+
+#: A file of the system's own, for "a symbolic link to a system file".
+SYSTEM_FILE = Path("/etc/passwd") if Path("/etc/passwd").is_file() else Path(os.__file__)
+
+
+def replace_with(path: Path, content: bytes | Path) -> None:
+    path.unlink(missing_ok=True)
+    if isinstance(content, Path):
+        path.symlink_to(content)
+    else:
+        path.write_bytes(content)
+
+
+def quick_corpus(good: dict) -> dict:
+    """Three bad checkpoints of the fixed corpus, and a link to a system file."""
+    corpus = bad_checkpoint_corpus(good)
+    chosen = {name: corpus[name] for name in ("text", "zip cut in half", "list payload")}
+    return {**chosen, "link to a system file": SYSTEM_FILE}
+
+
+def claim_unpacked(data: bytes, size: int) -> bytes:
+    """A checkpoint's bytes whose zip directory says its first record unpacks to ``size``."""
+    out = bytearray(data)
+    record = out.find(b"PK\x01\x02")  # the first central directory record
+    out[record + 24 : record + 28] = struct.pack("<I", size)  # its uncompressed size
+    return bytes(out)
+
+
+def test_nan_weights_are_refused_by_sample_and_complete(
+    label_run, mask_run, seven, tmp_path, capsys
+):
+    label = copy_run(label_run, tmp_path / "label_run")
+    mask = copy_run(mask_run, tmp_path / "mask_run")
+    nan_weights(label / "label/cvae.pt")
+    nan_weights(mask / "mask/cvae.pt")
+    out = tmp_path / "out.png"
+    args = ["--digit", "3", "--checkpoint", label / "label/cvae.pt", "--out", out]
+    code, err = call(sample.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "cvae.pt is broken", "not finite numbers")
+    args = ["--image", seven, "--keep", "left", "--out-dir", mask, "--out", out]
+    code, err = call(complete.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "cvae.pt is broken", "not finite numbers")
+    assert "Expected parameter" not in err and not out.exists()
+
+
+def test_any_file_as_a_checkpoint_in_sample_and_complete(
+    label_run, mask_run, seven, tmp_path, capsys
+):
+    label = copy_run(label_run, tmp_path / "label_run")
+    mask = copy_run(mask_run, tmp_path / "mask_run")
+    good = torch.load(mask / "mask/cvae.pt", weights_only=True)
+    corpus = {**bad_checkpoint_corpus(good), "link to a system file": SYSTEM_FILE}
+    out = tmp_path / "out.png"
+    for name, content in corpus.items():
+        replace_with(label / "label/cvae.pt", content)
+        args = ["--digit", "3", "--checkpoint", label / "label/cvae.pt", "--out", out]
+        code, err = call(sample.main, args, capsys)
+        assert code == EXIT_USAGE, name
+        one_error_line(err, "cvae.pt")
+        replace_with(mask / "mask/cvae.pt", content)
+        args = ["--image", seven, "--keep", "left", "--out-dir", mask, "--out", out]
+        code, err = call(complete.main, args, capsys)
+        assert code == EXIT_USAGE, name
+        one_error_line(err, "cvae.pt")
+    assert not out.exists()
+    assert SYSTEM_FILE.is_file()  # the link's target is read, never written
+
+
+def test_any_file_as_a_checkpoint_in_train_and_reproduce(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    good = torch.load(run / "q2/cvae.pt", weights_only=True)
+    for name, content in quick_corpus(good).items():
+        replace_with(run / "q2/cvae_last.pt", content)
+        args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run]
+        code, err = call(train.main, [*args, "--resume"], capsys)
+        assert code == EXIT_USAGE, name
+        one_error_line(err, "cvae_last.pt")
+    runs = tmp_path / "runs"
+    (runs / "seed0/q2").mkdir(parents=True)
+    for name, content in quick_corpus(good).items():
+        replace_with(runs / "seed0/q2/baseline_last.pt", content)
+        args = ["--quadrants", "2", "--objectives", "cvae", "--limit", "300", "--quiet"]
+        args += ["--runs-dir", runs, "--results-dir", tmp_path / "res", "--data-dir", data_dir]
+        code, err = call(reproduce.main, args, capsys)
+        assert code == EXIT_USAGE, name
+        one_error_line(err, "baseline_last.pt")
+
+
+def test_a_zip_bomb_is_refused_from_its_directory(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    bomb = claim_unpacked((run / "q2/cvae.pt").read_bytes(), 0xFFFF_FFF0)
+    replace_with(run / "q2/cvae.pt", bomb)
+    with pytest.raises(CheckpointError, match=r"would unpack to \d+ MiB, more than any"):
+        load_checkpoint(run / "q2/cvae.pt")
+    assert 0xFFFF_FFF0 > MAX_UNPACKED_BYTES
+    args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
+    code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "cvae.pt would unpack to")
+
+
+def test_settings_claiming_huge_networks_allocate_nothing(q2_run, tmp_path, monkeypatch):
+    run = copy_run(q2_run, tmp_path / "run")
+    wide = lying_settings(run / "q2", "baseline.pt", [20000, 20000])
+    with pytest.raises(CheckpointError, match=f"hidden must be widths in 1..{MAX_WIDTH}"):
+        load_trained(wide)
+    built_on = []
+    real_build = conditions.build_baseline
+
+    def recording_build(cfg):
+        built_on.append(torch.get_default_device().type)
+        return real_build(cfg)
+
+    monkeypatch.setattr(conditions, "build_baseline", recording_build)
+    for name in ("baseline.pt", "cvae.pt"):
+        deep = lying_settings(run / "q2", name, [4096] * 3)  # 3 layers of 4096: 130 MB
+        with pytest.raises(CheckpointError, match="does not hold the model it claims to") as err:
+            load_trained(deep)
+        assert "\n" not in str(err.value)
+    assert built_on == ["meta", "meta"]  # the networks were only sketched, never allocated
+
+
+def broken_weights() -> dict[str, tuple[dict, str]]:
+    """State dicts a checkpoint may hold that are no model's weights, and what is named."""
+    weights = torch.ones(3, 4)
+    return {
+        "NaN": ({"net.0.weight": weights.clone().fill_(float("nan"))}, "not finite numbers"),
+        "infinity": ({"net.0.weight": weights / 0}, "not finite numbers"),
+        "sparse": ({"net.0.weight": weights.to_sparse()}, "a sparse_coo tensor, not a dense one"),
+    }
+
+
+@pytest.mark.parametrize("broken", broken_weights())
+def test_weights_that_are_no_models_are_refused_when_read(broken, tmp_path):
+    state, named = broken_weights()[broken]
+    path = save_checkpoint(
+        {"architecture": {"condition": "mask"}, "state_dict": state}, tmp_path / "cvae.pt", "cvae"
+    )
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path, kind="cvae")
+    text = str(err.value)
+    assert "cvae.pt is broken" in text and named in text and "\n" not in text
+    assert text.endswith("train the model again")  # the whole line, not cut off
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"dataset": "fashion-mnist"}, "dataset='fashion-mnist' (this run: 'mnist')"),
+        ({"prior": "standard"}, "prior='standard' (this run: 'conditional')"),
+        ({"condition": "label"}, "condition='label' (this run: 'mask')"),
+    ],
+)
+def test_the_demo_settings_refuse_a_model_of_another_kind(settings, named, tmp_path):
+    architecture = {"condition": "mask", "prior": "conditional", **settings}
+    path = save_checkpoint(
+        {"architecture": architecture, "state_dict": {}}, tmp_path / "c.pt", "cvae"
+    )
+    with pytest.raises(CheckpointError, match=re.escape(named)):
+        load_checkpoint(path, expect=DEMO_SETTINGS, kind="cvae")
+    shipped = PRETRAINED_DIR / "mnist-mask.pt"
+    if shipped.is_file():
+        assert load_checkpoint(shipped, expect=DEMO_SETTINGS, kind="cvae")["kind"] == "cvae"

@@ -6,8 +6,28 @@ from pathlib import Path
 
 import pytest
 
-from cvae_pyro.cli import Parser, add_config_options, command_line
-from cvae_pyro.config import EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
+from cvae_pyro import complete, evaluate, reproduce, sample, train
+from cvae_pyro.cli import (
+    EXIT_USAGE,
+    Parser,
+    add_config_options,
+    build_parser,
+    command_line,
+)
+from cvae_pyro.config import (
+    MAX_ESTIMATE_SAMPLES,
+    CompleteConfig,
+    EvaluateConfig,
+    ReproduceConfig,
+    SampleConfig,
+    TrainConfig,
+)
+
+from .helpers import (
+    call,
+    copy_run,
+    one_error_line,
+)
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -56,3 +76,74 @@ def test_the_recorded_command_is_the_argument_list_given():
     assert command_line(
         "python -m cvae_pyro.reproduce", ["--seeds", "1", "2", "--results-dir", "a b"]
     ) == ("python -m cvae_pyro.reproduce --seeds 1 2 --results-dir 'a b'")
+
+
+def test_values_that_start_with_a_dash(capsys):
+    code, err = call(complete.main, ["--index", "0", "--hide", "-1,0,10,10"], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "'-1,0,10,10' starts with '-'", "--hide=-1,0,10,10")
+    code, err = call(complete.main, ["--image", "-dash.png", "--keep", "left"], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "'-dash.png' starts with '-'", "--image=-dash.png")
+    code, err = call(complete.main, ["--index", "0", "--hide=-1,0,10,10"], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "--hide -1,0,10,10: need 0 <= x0 < x1 <= 28")
+    code, err = call(complete.main, ["--index", "0", "--hide"], capsys)  # no value at all
+    assert code == EXIT_USAGE
+    one_error_line(err, "expected at least one argument")
+
+
+def test_evaluate_limit_past_the_split(q2_run, tmp_path, data_dir, capsys):
+    args = ["--quadrants", "2", "--out-dir", copy_run(q2_run, tmp_path / "run")]
+    code, err = call(evaluate.main, [*args, "--limit", "20000", "--data-dir", data_dir], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "--limit 20000 is more than the 10000 images of the test split")
+
+
+@pytest.mark.parametrize(
+    ("main", "args", "named"),
+    [
+        (reproduce.main, ["--combine", "a.json", "--mask-only"], "--mask-only does not apply"),
+        (reproduce.main, ["--combine", "a.json", "--seeds", "1"], "--seeds does not apply"),
+        (reproduce.main, ["--combine", "a.json", "--samples", "5"], "--samples does not apply"),
+        (train.main, ["--quadrants", "1", "--alpha", "0.3"], "alpha weighs the hybrid"),
+        (train.main, ["--quadrants", "1", "--mask-weights", "1", "0", "0", "0", "0"], "mask"),
+        (complete.main, ["--image", "a.png", "--keep", "left", "--split", "train"], "--split"),
+        (complete.main, ["--image", "a.png", "--keep", "left", "--data-dir", "d"], "--data-dir"),
+    ],
+)
+def test_options_that_would_be_ignored(main, args, named, tmp_path, capsys):
+    code, err = call(main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, named)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("evaluate", ["--quadrants", "2"]),
+        ("sample", ["--style-of", "seven.png"]),
+        ("reproduce", ["--quadrants", "1"]),
+    ],
+)
+def test_samples_are_bounded_before_any_work(name, args, tmp_path, capsys):
+    command = {"evaluate": evaluate.main, "sample": sample.main, "reproduce": reproduce.main}[name]
+    folders = ["--out-dir", tmp_path / "runs"]
+    if name == "reproduce":
+        folders = ["--runs-dir", tmp_path / "runs", "--results-dir", tmp_path / "results"]
+    code, err = call(command, [*args, *folders, "--samples", "1000000000"], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, f"samples must be at most {MAX_ESTIMATE_SAMPLES}", "memory grows with S")
+    assert list(tmp_path.iterdir()) == []
+    assert "memory grows with S" in " ".join(build_parser(name).format_help().split())
+
+
+def test_complete_offers_no_precision_it_would_ignore(seven, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    args = ["--image", seven, "--keep", "left", "--precision", "bf16", "--out", out]
+    code, err = call(complete.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "unrecognized arguments: --precision bf16")
+    assert not out.exists()
+    assert "precision" not in {f.name for f in dataclasses.fields(CompleteConfig)}

@@ -9,13 +9,22 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from cvae_pyro.cli import EXIT_USAGE
 from cvae_pyro.complete import main
 from cvae_pyro.config import CompleteConfig, TrainConfig
-from cvae_pyro.errors import CheckpointError, ConfigError
+from cvae_pyro.errors import (
+    CheckpointError,
+    ConfigError,
+)
 from cvae_pyro.experiment import run
 from cvae_pyro.images import hide_mask, picture_to_digit
 from cvae_pyro.masks import NUM_PIXELS, input_mask
 from cvae_pyro.sampling import complete, find_model, keep_mask
+
+from .helpers import (
+    call,
+    one_error_line,
+)
 
 
 def draw_seven(path: Path) -> Path:
@@ -103,6 +112,7 @@ def test_errors_are_one_line_with_exit_status_2(runs, tmp_path, capsys, monkeypa
     check_error(capsys, ["--image", str(seven), "--keep", "left", "--hide", "0,0,3,3", *out])
     check_error(capsys, ["--keep", "left", *out], "--image")
     no_model = ["--out", str(tmp_path / "c.png"), "--out-dir", str(tmp_path / "empty")]
+    monkeypatch.setattr("cvae_pyro.conditions.PRETRAINED_DIR", tmp_path / "none")  # none shipped
     monkeypatch.setattr("cvae_pyro.conditions.PRETRAINED_MANIFEST", tmp_path / "none.json")
     err = check_error(capsys, ["--image", str(seven), "--keep", "left", *no_model])
     assert "--condition mask" in err and "--quadrants 2" in err
@@ -121,3 +131,13 @@ def test_config_and_layouts():
         CompleteConfig(image="a.png", keep="left", n=0)
     with pytest.raises(ConfigError, match="exactly one of --image"):
         CompleteConfig(image="a.png", index=3, keep="left")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_complete_on_cuda_without_a_gpu(mask_run, seven, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    args = ["--image", seven, "--keep", "left", "--out-dir", mask_run, "--out", out]
+    code, err = call(main, [*args, "--device", "cuda"], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "no CUDA GPU")
+    assert not out.exists()

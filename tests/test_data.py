@@ -15,7 +15,10 @@ from cvae_pyro.data import (
     read_idx,
     resolve_data_dir,
 )
-from cvae_pyro.errors import ConfigError, DataError
+from cvae_pyro.errors import (
+    ConfigError,
+    DataError,
+)
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
@@ -143,3 +146,21 @@ def test_empty_data_folder_is_an_error_not_a_download(tmp_path, monkeypatch, emp
 def test_unknown_dataset_names_the_choices():
     with pytest.raises(ConfigError, match="mnist, fashion-mnist"):
         load_dataset("kmnist")
+
+
+def test_a_data_dir_that_is_a_file(tmp_path, capsys, monkeypatch):
+    afile = tmp_path / "mnist.zip"
+    afile.write_bytes(b"PK")
+    with pytest.raises(DataError, match="mnist.zip .from --data-dir. is a file, not a folder"):
+        load_dataset("mnist", afile)
+    monkeypatch.setenv("CVAE_PYRO_DATA", str(afile))
+    with pytest.raises(DataError, match="from CVAE_PYRO_DATA. is a file, not a folder"):
+        load_dataset("mnist")
+
+
+def test_a_folder_of_the_other_dataset(fashion_dir, data_dir):
+    with pytest.raises(DataError, match="is the official Fashion-MNIST file") as err:
+        load_dataset("mnist", fashion_dir)
+    assert "--dataset fashion-mnist" in str(err.value) and "corrupt" not in str(err.value)
+    with pytest.raises(DataError, match="is the official MNIST file.*--dataset mnist"):
+        load_dataset("fashion-mnist", data_dir)

@@ -6,13 +6,24 @@ import shutil
 import pytest
 import torch
 
-from cvae_pyro.conditions import load_trained
+from cvae_pyro import checkpoints
+from cvae_pyro.checkpoints import (
+    weights_sha256,
+)
+from cvae_pyro.cli import EXIT_USAGE
+from cvae_pyro.conditions import build_baseline, load_trained
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_mnist
 from cvae_pyro.evaluate import main
 from cvae_pyro.experiment import run
 from cvae_pyro.masks import split_xy
 from cvae_pyro.metrics import is_nll, nn_nll
+
+from .helpers import (
+    call,
+    copy_run,
+    one_error_line,
+)
 
 IMAGES, SAMPLES = 120, 5
 
@@ -119,3 +130,53 @@ def test_bf16_evaluation_is_its_own_file_and_close_to_fp32(trained, monkeypatch)
         assert (a["model"], a["estimator"]) == (b["model"], b["estimator"])
         assert b["nll_mean"] == pytest.approx(a["nll_mean"], rel=0.01)
     assert any(a["nll_mean"] != b["nll_mean"] for a, b in zip(fp32, bf16, strict=True))
+
+
+def test_the_cvae_records_its_baseline_and_evaluate_checks_it(
+    q2_run, mask_run, tmp_path, data_dir, capsys
+):
+    for folder, task in ((q2_run, "q2"), (mask_run, "mask")):
+        baseline = load_trained(folder / task / "baseline.pt").module
+        recorded = torch.load(folder / task / "cvae.pt", weights_only=True)["baseline_sha256"]
+        assert recorded == weights_sha256(baseline)
+    run = copy_run(q2_run, tmp_path / "run")
+    ckpt = torch.load(run / "q2/baseline.pt", weights_only=True)
+    other = build_baseline(TrainConfig(quadrants=2, hidden=(32,)))  # another run's baseline
+    arch = {**ckpt["architecture"], "hidden": [32]}
+    (run / "q2/baseline.pt").unlink()
+    checkpoints.save_checkpoint(
+        {**ckpt, "architecture": arch, "state_dict": other.state_dict()},
+        run / "q2/baseline.pt",
+        "baseline",
+    )
+    args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
+    code, err = call(main, [*args, "--data-dir", data_dir], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "baseline.pt is not the baseline cvae.pt was trained with")
+    assert not (run / "q2/evaluation_test.json").exists()
+
+
+def test_checkpoints_without_the_baseline_hash_are_checked_by_their_weights(
+    q2_run, tmp_path, data_dir, capsys
+):
+    run = copy_run(q2_run, tmp_path / "run")
+    cvae = torch.load(run / "q2/cvae.pt", weights_only=True)
+    del cvae["baseline_sha256"]  # a checkpoint that records no hash
+    torch.save(cvae, run / "q2/cvae.pt")
+    args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
+    code, err = call(main, [*args, "--data-dir", data_dir], capsys)
+    assert code == 0, err
+    baseline = torch.load(run / "q2/baseline.pt", weights_only=True)
+    name = next(iter(baseline["state_dict"]))
+    baseline["state_dict"][name] += 0.01  # retrained: same settings, other weights
+    torch.save(baseline, run / "q2/baseline.pt")
+    code, err = call(main, [*args, "--data-dir", data_dir], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "is not the baseline cvae.pt was trained with")
+
+
+def test_a_mask_run_of_one_training_evaluates(mask_run, tmp_path, data_dir, capsys):
+    run = copy_run(mask_run, tmp_path / "run")
+    args = ["--condition", "mask", "--out-dir", run, "--limit", "50", "--samples", "2"]
+    code, err = call(main, [*args, "--data-dir", data_dir], capsys)
+    assert code == 0, err

@@ -201,6 +201,7 @@ def test_sample_cli_bad_digit(digit, tmp_path, capsys):
 
 def test_sample_cli_bad_checkpoint(tmp_path, capsys, monkeypatch):
     args = ["--digit", "3", "--out", str(tmp_path / "x.png"), "--out-dir", str(tmp_path)]
+    monkeypatch.setattr("cvae_pyro.conditions.PRETRAINED_DIR", tmp_path / "none")  # none shipped
     monkeypatch.setattr("cvae_pyro.conditions.PRETRAINED_MANIFEST", tmp_path / "none.json")
     with pytest.raises(SystemExit) as exit_info:
         sample_main(args)  # nothing trained, nothing shipped: the error names the command

@@ -3,8 +3,6 @@ determinism, and masks that are never all visible or all hidden."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 
@@ -211,15 +209,3 @@ def test_pixel_keep_rates_spread_over_the_range():
 def test_bad_configs_are_config_errors(bad):
     with pytest.raises(ConfigError):
         MaskFamilyConfig(**bad)
-
-
-def test_a_batch_of_128_masks_is_quick():
-    generator = rng()
-    sample_masks(128, generator)  # warm-up
-    seconds = []
-    for _ in range(20):
-        start = time.perf_counter()
-        sample_masks(128, generator)
-        seconds.append(time.perf_counter() - start)
-    # about 2 ms on one shared core; the bound is loose so that a busy machine passes
-    assert sorted(seconds)[len(seconds) // 2] < 0.02

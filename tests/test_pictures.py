@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import struct
+import warnings
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +16,7 @@ from cvae_pyro.errors import ConfigError, DataError
 from cvae_pyro.images import (
     DIGIT_BOX,
     MASS_CENTRE,
+    MAX_PICTURE_PIXELS,
     hide_mask,
     parse_rectangle,
     picture_to_digit,
@@ -93,10 +98,24 @@ def test_other_inks_and_papers_read_the_same(ink, paper, mode):
     assert (digit - picture_to_digit(draw_seven())).abs().max() < 1e-6
 
 
+def in_mode(image: Image.Image, mode: str) -> Image.Image:
+    """``image`` in Pillow mode ``mode``; the grey modes beyond 8 bits on their full scale."""
+    grey = np.asarray(image.convert("L"))  # (H, W) 0..255
+    if mode == "I;16":
+        return Image.fromarray(grey.astype(np.uint16) * 257)  # 0..65535
+    if mode == "I":
+        return Image.fromarray(grey.astype(np.int32) * 257)  # 0..65535 in 32 bits
+    if mode == "F":
+        return Image.fromarray(grey.astype(np.float32) / 255)  # 0..1
+    return image.convert(mode)
+
+
 @pytest.mark.parametrize("mode", ["L", "1", "P", "LA", "CMYK", "I", "I;16", "F"])
 def test_every_image_mode_reads_the_same(mode):
     reference = picture_to_digit(draw_seven())
-    assert (picture_to_digit(draw_seven().convert(mode)) - reference).abs().max() < 1e-6
+    image = in_mode(draw_seven(), mode)
+    assert image.mode == mode
+    assert (picture_to_digit(image) - reference).abs().max() < 1e-6
 
 
 @pytest.mark.parametrize("suffix, tolerance", [(".png", 1e-6), (".jpg", 0.03)])
@@ -187,3 +206,102 @@ def test_hide_rectangles():
 )
 def test_bad_hide_rectangles(spec, problem):
     one_line_error(ConfigError, problem, hide_mask, [spec])
+
+
+def header_only_png(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` pixels and holds none (no image data)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_float_tiffs_with_pixels_that_are_not_numbers(value, tmp_path):
+    levels = np.zeros((40, 30), dtype=np.float32)
+    levels[10:30, 12:18] = 1.0  # a stroke of ink
+    levels[0, 0] = value
+    path = tmp_path / "float.tiff"
+    Image.fromarray(levels).save(path)  # mode "F": 32-bit float grey
+    with pytest.raises(DataError, match="float.tiff has pixels that are not numbers") as err:
+        picture_to_digit(path)
+    assert "\n" not in str(err.value)
+    mask = np.full((28, 28), 1.0, dtype=np.float32)
+    mask[:, :14], mask[3, 3] = 0.0, value
+    Image.fromarray(mask).save(tmp_path / "mask.tiff")
+    with pytest.raises(DataError, match="mask .*mask.tiff has pixels that are not numbers"):
+        read_mask(tmp_path / "mask.tiff")
+
+
+@pytest.mark.parametrize("side", [13_000, 9_000])
+def test_huge_pictures_are_refused_from_their_header(side, tmp_path):
+    path = tmp_path / "huge.png"
+    path.write_bytes(header_only_png(side, side))
+    assert side * side > MAX_PICTURE_PIXELS
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(DataError, match=f"huge.png is {side}x{side} pixels, more than"):
+            picture_to_digit(path)
+        with pytest.raises(DataError, match=f"{side}x{side} pixels"):
+            read_mask(path)
+    assert not caught  # Pillow's two-line DecompressionBombWarning is not printed
+
+
+def mask_files(folder, levels: np.ndarray) -> dict[str, object]:
+    """The mask of grey ``levels`` in [0, 1] saved in four formats of other bit depths."""
+    files = {
+        "8-bit PNG": (Image.fromarray(np.round(levels * 255).astype(np.uint8)), "png"),
+        "16-bit PNG": (Image.fromarray(np.round(levels * 65535).astype(np.uint16)), "png"),
+        "32-bit integer TIFF": (Image.fromarray(np.round(levels * 65535).astype(np.int32)), "tiff"),
+        "float TIFF": (Image.fromarray(levels.astype(np.float32)), "tiff"),
+    }
+    paths = {}
+    for name, (image, suffix) in files.items():
+        paths[name] = folder / f"{name.replace(' ', '_')}.{suffix}"
+        image.save(paths[name])
+    return paths
+
+
+def test_a_mask_reads_the_same_at_every_bit_depth(tmp_path):
+    """Grey below half of the full scale is hidden, above it visible, whatever the depth:
+    a mask without any white pixel is not stretched to white."""
+    levels = np.zeros((IMAGE_SIDE, IMAGE_SIDE))
+    levels[:, :10] = 0.6  # grey above half: visible
+    levels[:, 10:20] = 0.45  # grey below half: hidden (0.75 of the brightest pixel)
+    expected = torch.zeros(IMAGE_SIDE, IMAGE_SIDE, dtype=torch.bool)
+    expected[:, :10] = True
+    for name, path in mask_files(tmp_path, levels).items():
+        with Image.open(path) as image:
+            assert image.mode != "L" or name == "8-bit PNG", name  # other depths were kept
+        assert torch.equal(read_mask(path).reshape(IMAGE_SIDE, IMAGE_SIDE), expected), name
+
+
+def test_levels_beyond_the_full_scale_are_refused(tmp_path):
+    levels = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
+    levels[:, :14] = 255.0  # a float picture on the 0..255 scale
+    Image.fromarray(levels).save(tmp_path / "mask.tiff")
+    with pytest.raises(DataError, match="mask.tiff has grey levels outside") as err:
+        read_mask(tmp_path / "mask.tiff")
+    assert "\n" not in str(err.value)
+    big = np.zeros((40, 30), dtype=np.int32)
+    big[10:30, 12:18] = 70_000  # more than 16 bits
+    Image.fromarray(big).save(tmp_path / "big.tiff")
+    with pytest.raises(DataError, match="big.tiff has grey levels outside"):
+        picture_to_digit(tmp_path / "big.tiff")
+
+
+def test_a_picture_past_pillows_own_limit_is_one_plain_line(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(header_only_png(20_000, 20_000))  # Pillow refuses it when opening
+    for read in (picture_to_digit, read_mask):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(DataError) as err:
+                read(path)
+        text = str(err.value)
+        assert f"bomb.png is more than the {MAX_PICTURE_PIXELS // 10**6} megapixels" in text
+        assert "DOS" not in text and "decompression" not in text.lower() and "\n" not in text
+        assert not caught

@@ -19,6 +19,8 @@ from cvae_pyro.conditions import (
 )
 from cvae_pyro.errors import CheckpointError
 
+from .helpers import call, one_error_line
+
 #: The tracked weight files' budget.
 MAX_SHIPPED_BYTES = 30 * 2**20
 SHIPPED = pretrained_models()
@@ -116,3 +118,69 @@ def test_a_built_wheel_carries_the_shipped_models(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(str(target)) and "shipped MNIST label CVAE" in proc.stdout
+
+
+def shipped_copy(tmp_path, monkeypatch, manifest: bytes | None) -> None:
+    """The shipped models' folder copied to ``tmp_path/pretrained``, with ``manifest`` as its
+    record (None: no record), and the package pointed at it."""
+    folder = tmp_path / "pretrained"
+    folder.mkdir()
+    for record in SHIPPED.values():
+        (folder / record["file"]).write_bytes((PRETRAINED_DIR / record["file"]).read_bytes())
+    if manifest is not None:
+        (folder / "MANIFEST.json").write_bytes(manifest)
+    monkeypatch.setattr("cvae_pyro.conditions.PRETRAINED_DIR", folder)
+    monkeypatch.setattr("cvae_pyro.conditions.PRETRAINED_MANIFEST", folder / "MANIFEST.json")
+
+
+def damaged_manifests() -> dict[str, bytes | None]:
+    """Records of the shipped models as a broken install may hold them."""
+    good = json.loads((PRETRAINED_DIR / "MANIFEST.json").read_text()) if SHIPPED else {}
+    name = next(iter(SHIPPED), "mnist-mask")
+    record = good.get("models", {}).get(name, {})
+    return {
+        "missing": None,
+        "not JSON": b'{"models": {',
+        "not UTF-8": b'{"models": {"\xff\xfe": 1}}',
+        "no models": json.dumps({"machine": {}}).encode(),
+        "models is a list": json.dumps({"models": [1]}).encode(),
+        "a record is a string": json.dumps({"models": {name: "x"}}).encode(),
+        "a record lacks its file": json.dumps(
+            {"models": {name: {k: v for k, v in record.items() if k != "file"}}}
+        ).encode(),
+        "its sha256 is a number": json.dumps({"models": {name: {**record, "sha256": 3}}}).encode(),
+        "a file outside the folder": json.dumps(
+            {"models": {name: {**record, "file": "../evil.pt"}}}
+        ).encode(),
+    }
+
+
+@needs_models
+@pytest.mark.parametrize("damage", damaged_manifests())
+def test_a_damaged_install_says_so_and_how_to_repair_it(damage, tmp_path, monkeypatch, capsys):
+    shipped_copy(tmp_path, monkeypatch, damaged_manifests()[damage])
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out.png"
+    drawing = tmp_path / "seven.png"
+    image = Image.new("L", (60, 80), 255)
+    ImageDraw.Draw(image).line([(8, 12), (42, 12), (22, 72)], fill=0, width=6)
+    image.save(drawing)
+    for command, args in (
+        (complete.main, ["--image", drawing, "--keep", "left", "--out", out]),
+        (sample.main, ["--digit", "3", "--out", out]),
+    ):
+        code, err = call(command, args, capsys)
+        assert code == 2, damage
+        line = one_error_line(err, "install is damaged", "pip install --force-reinstall")
+        assert "pip install -e ." in line and "train one" not in line
+    assert not out.exists()
+
+
+def test_no_shipped_models_at_all_means_train_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("cvae_pyro.conditions.PRETRAINED_DIR", tmp_path / "none")
+    monkeypatch.setattr("cvae_pyro.conditions.PRETRAINED_MANIFEST", tmp_path / "none/M.json")
+    assert pretrained_models() == {}
+    args = ["--digit", "3", "--out", tmp_path / "x.png", "--out-dir", tmp_path / "runs"]
+    code, err = call(sample.main, args, capsys)
+    assert code == 2
+    one_error_line(err, "no label model in", "train one")

@@ -1,8 +1,8 @@
 """Faults a careful or hostile user meets: each gives one line, the right exit status, no traceback.
 
-Cases from issue 10: checkpoints checked against the task, one run per folder,
-settings checked on resume and reuse, reproduce's result files as one set,
-divergence, disk full, permissions, long names, corrupt files, Ctrl-C.
+Checkpoints checked against the task, one run per folder, settings checked on resume
+and reuse, reproduce's result files as one set, divergence, disk full, permissions,
+long names, corrupt files, Ctrl-C.
 """
 
 from __future__ import annotations
@@ -37,35 +37,15 @@ from cvae_pyro.checkpoints import LOCK_NAME, folder_lock, save_checkpoint
 from cvae_pyro.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE
 from cvae_pyro.errors import CheckpointError, one_line
 
-from .helpers import SMALL, bad_checkpoint_corpus, call, cli_env, one_error_line, popen_module
-
-QUICK = [*SMALL, "--limit", "300", "--epochs", "1", "--quiet", "--no-figures"]
-
-
-@pytest.fixture(scope="module")
-def q2_run(tmp_path_factory, data_dir) -> Path:
-    """A finished 2-quadrant run (limit 300, one epoch); copy it before changing it."""
-    out = tmp_path_factory.mktemp("q2run")
-    code = train.main(
-        ["--quadrants", "2", *QUICK, "--data-dir", str(data_dir), "--out-dir", str(out)]
-    )
-    assert code == 0
-    return out
-
-
-@pytest.fixture(scope="module")
-def label_run(tmp_path_factory, data_dir) -> Path:
-    """A finished label run (limit 300, one epoch)."""
-    out = tmp_path_factory.mktemp("labelrun")
-    args = ["--condition", "label", *QUICK, "--data-dir", str(data_dir), "--out-dir", str(out)]
-    assert train.main(args) == 0
-    return out
-
-
-def copy_run(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
-
+from .helpers import (
+    QUICK,
+    bad_checkpoint_corpus,
+    call,
+    cli_env,
+    copy_run,
+    one_error_line,
+    popen_module,
+)
 
 # --- 1. evaluate checks every checkpoint against the task -------------------------------
 

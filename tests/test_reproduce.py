@@ -2,12 +2,28 @@
 
 import hashlib
 import json
+import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from cvae_pyro import reproduce, reproduction
+from cvae_pyro.checkpoints import (
+    TEMP_TAG,
+)
+from cvae_pyro.cli import EXIT_USAGE
+from cvae_pyro.config import OBJECTIVES, ReproduceConfig
+from cvae_pyro.errors import (
+    ConfigError,
+)
 from cvae_pyro.reproduce import main
-from cvae_pyro.reproduction import CSV_COLUMNS, aggregate, markdown_table
+from cvae_pyro.reproduction import CSV_COLUMNS, STAGING, aggregate, finish_publish, markdown_table
+
+from .helpers import (
+    call,
+    one_error_line,
+)
 
 
 def _row(model, estimator, q, seed, mean):
@@ -177,3 +193,242 @@ def test_combine_refuses_runs_made_with_other_settings(tmp_path, capsys):
             err = capsys.readouterr().err
             assert f"made with --{key} {value} and" in err and err.count("\n") == 1
             assert not (tmp_path / key / "cll_table.csv").exists()
+
+
+def pooled_rows(seeds=(0,), **changes) -> list[dict]:
+    """Rows of a run.json: the NN and the CVAE (IS) at 1 quadrant, one per seed."""
+    rows = []
+    for seed in seeds:
+        for model, estimator, samples in (("baseline", "NN", 0), ("cvae", "IS", 100)):
+            row = {"model": model, "estimator": estimator, "quadrants": 1, "seed": seed}
+            row.update(nll_mean=90.0 + seed, nll_stderr=0.4, samples=samples, images=10_000)
+            rows.append(row)
+    rows[-1].update(changes)
+    return rows
+
+
+def run_file(path: Path, rows: list[dict], **top) -> Path:
+    path.write_text(json.dumps({**top, "rows": rows}))
+    return path
+
+
+def test_combine_keeps_the_users_own_tmp_files(tmp_path, capsys):
+    results = tmp_path / "results"
+    results.mkdir()
+    mine = [results / ".notes.tmp", results / "draft.tmp", results / ".cvae.pt.k3j9x2.tmp"]
+    for path in mine:
+        path.write_text("the user's")
+    ours = results / f".cll_table.md{TEMP_TAG}ab12cd_9.tmp"  # left by a killed writer
+    ours.write_text("half a table")
+    linked = results / f".run.json{TEMP_TAG}zz99yy88.tmp"  # our pattern, but a link
+    linked.symlink_to(mine[1])
+    files = [run_file(tmp_path / "a.json", pooled_rows())]
+    code, err = call(reproduce.main, ["--combine", *files, "--results-dir", results], capsys)
+    assert code == 0, err
+    assert all(path.read_text() == "the user's" for path in mine)
+    assert not ours.exists() and linked.is_symlink()
+    assert (results / "cll_table.md").is_file()
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"nll_mean": float("nan")}, "nll_mean is 'nan'"),
+        ({"nll_mean": float("inf")}, "nll_mean is 'inf'"),
+        ({"nll_mean": "70.1"}, "nll_mean is '70.1'"),
+        ({"nll_mean": 10**400}, "nll_mean is"),
+        ({"nll_mean": True}, "nll_mean is 'True'"),
+        ({"nll_stderr": -0.3}, "nll_stderr is '-0.3'"),
+        ({"nll_stderr": float("nan")}, "nll_stderr is 'nan'"),
+        ({"quadrants": 9}, "quadrants is '9'"),
+        ({"quadrants": True}, "quadrants is 'True'"),
+        ({"quadrants": "1"}, "quadrants is '1'"),
+        ({"seed": -1}, "seed is '-1'"),
+        ({"seed": 1.5}, "seed is '1.5'"),
+        ({"samples": 0}, "samples is '0'"),
+        ({"samples": -100}, "samples is '-100'"),
+        ({"images": 0}, "images is '0'"),
+        ({"estimator": "XX"}, "estimator is 'XX'"),
+        ({"model": ["cvae"]}, "model is"),
+        ({"dataset": "cifar"}, "dataset is 'cifar'"),
+    ],
+)
+def test_combine_refuses_impossible_values(change, named, tmp_path, capsys):
+    good = run_file(tmp_path / "good.json", pooled_rows(seeds=(0,)))
+    bad = run_file(tmp_path / "bad.json", pooled_rows(seeds=(1,), **change))
+    results = tmp_path / "results"
+    code, err = call(reproduce.main, ["--combine", good, bad, "--results-dir", results], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "bad.json", "row 1 (", named)
+    assert not (results / "cll_table.md").exists()
+
+
+def test_combine_refuses_rows_of_two_datasets(tmp_path, capsys):
+    mnist = run_file(tmp_path / "mnist.json", pooled_rows(seeds=(0,)))  # no dataset: MNIST
+    fashion = run_file(
+        tmp_path / "fashion.json", pooled_rows(seeds=(1,)), arguments={"dataset": "fashion-mnist"}
+    )
+    results = tmp_path / "results"
+    code, err = call(
+        reproduce.main, ["--combine", mnist, fashion, "--results-dir", results], capsys
+    )
+    assert code == EXIT_USAGE
+    one_error_line(err, "fashion.json holds fashion-mnist rows", "--dataset fashion-mnist")
+    args = ["--combine", fashion, "--dataset", "fashion-mnist", "--results-dir", results]
+    code, err = call(reproduce.main, args, capsys)
+    assert code == 0, err
+    assert "Fashion-MNIST test set" in (results / "cll_table.md").read_text()
+    pooled = json.loads((results / "run.json").read_text())
+    assert pooled["dataset"] == "fashion-mnist"
+    assert {r["dataset"] for r in pooled["rows"]} == {"fashion-mnist"}
+    args = ["--combine", results / "run.json", mnist, "--results-dir", tmp_path / "again"]
+    code, err = call(reproduce.main, args, capsys)
+    assert code == EXIT_USAGE  # the pooled file records its dataset in turn
+    one_error_line(err, "run.json holds fashion-mnist rows")
+
+
+def test_the_committed_results_still_combine(tmp_path, capsys):
+    committed = Path(__file__).parents[1] / "results"
+    files = [committed / "run.json", committed / "seed1_cvae/run.json"]
+    code, err = call(reproduce.main, ["--combine", *files, "--results-dir", tmp_path], capsys)
+    assert code == 0, err
+    args = ["--combine", committed / "fashion-mnist/run.json", "--results-dir", tmp_path]
+    code, err = call(reproduce.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "--dataset fashion-mnist")
+
+
+def test_combine_files_that_break_json_readers(tmp_path, capsys):
+    results = tmp_path / "results"
+    nested = tmp_path / "nested.json"
+    nested.write_text('{"rows": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    for bad, named in (
+        (nested, "nested.json is corrupt: not a run.json"),
+        (fifo, "fifo.json: not a file"),
+    ):
+        code, err = call(reproduce.main, ["--combine", bad, "--results-dir", results], capsys)
+        assert code == EXIT_USAGE, bad
+        one_error_line(err, named)
+
+
+@pytest.mark.parametrize(
+    "marker",
+    ["{not json", '{"files": 3}', '{"files": ["../../escape.txt"]}', "[]", '{"files": [""]}'],
+)
+def test_a_corrupt_complete_marker_is_one_line(marker, tmp_path, capsys):
+    results = tmp_path / "results"
+    (results / STAGING).mkdir(parents=True)
+    (results / STAGING / "COMPLETE").write_text(marker)
+    (results / STAGING / "cll_table.md").write_text("staged")
+    files = [run_file(tmp_path / "a.json", pooled_rows())]
+    code, err = call(reproduce.main, ["--combine", *files, "--results-dir", results], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "COMPLETE is corrupt", "delete the folder")
+    assert not (tmp_path / "escape.txt").exists() and not (results / "cll_table.md").exists()
+
+
+def test_a_linked_staging_folder_is_refused(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("the user's")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / STAGING).symlink_to(elsewhere)
+    with pytest.raises(ConfigError, match="is not a folder"):
+        finish_publish(tmp_path / "results")
+    assert (elsewhere / "keep.txt").read_text() == "the user's"
+
+
+def finished_results(tmp_path: Path, capsys) -> tuple[Path, dict[str, bytes]]:
+    """A results folder holding a finished set (from --combine), and its files' bytes."""
+    results = tmp_path / "results"
+    files = [run_file(tmp_path / "a.json", pooled_rows())]
+    code, err = call(reproduce.main, ["--combine", *files, "--results-dir", results], capsys)
+    assert code == 0, err
+    return results, {p.name: p.read_bytes() for p in results.iterdir() if p.is_file()}
+
+
+def stage(staging: Path, damage: str, user_file: Path) -> None:
+    """A complete-looking staged set whose run.json cvae_pyro did not write."""
+    staging.mkdir()
+    (staging / "cll_table.md").write_text("a staged table")
+    digest = hashlib.sha256(user_file.read_bytes()).hexdigest()
+    if damage == "link":
+        (staging / "run.json").symlink_to(user_file)  # its target has the recorded hash
+    elif damage == "folder":
+        (staging / "run.json").mkdir()
+    elif damage == "other bytes":
+        (staging / "run.json").write_text('{"rows": []}')
+    names = ["cll_table.md", "run.json"]
+    hashes = {name: hashlib.sha256(b"a staged table").hexdigest() for name in names}
+    marker = {"files": {**hashes, "run.json": digest}}
+    if damage == "link, names only":
+        (staging / "run.json").symlink_to(user_file)
+        marker = {"files": names}
+    (staging / "COMPLETE").write_text(json.dumps(marker))
+
+
+@pytest.mark.parametrize("damage", ["link", "folder", "other bytes", "link, names only"])
+def test_a_staged_set_cvae_pyro_did_not_write_never_replaces_finished_results(
+    damage, tmp_path, capsys
+):
+    results, finished = finished_results(tmp_path, capsys)
+    user_file = tmp_path / "notes.txt"
+    user_file.write_text("the user's own notes\n")
+    stage(results / STAGING, damage, user_file)
+    files = [run_file(tmp_path / "b.json", pooled_rows(seeds=(1,)))]
+    code, err = call(reproduce.main, ["--combine", *files, "--results-dir", results], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "run.json", "left as they are", "delete")
+    assert not (results / "run.json").is_symlink()
+    assert {p.name: p.read_bytes() for p in results.iterdir() if p.is_file()} == finished
+    assert user_file.read_text() == "the user's own notes\n"
+
+
+def test_an_interrupted_move_is_finished_only_with_the_recorded_files(tmp_path, monkeypatch):
+    def write(tag: str):
+        def files(staging: Path) -> dict:
+            (staging / "cll_table.md").write_text(f"{tag} table")
+            return {"tag": tag}
+
+        return files
+
+    reproduction.publish(tmp_path, write("old"))
+    monkeypatch.setattr(reproduction, "finish_publish", lambda results_dir: None)
+    reproduction.publish(tmp_path, write("new"))  # staged and marked, never moved
+    monkeypatch.undo()
+    marker = json.loads((tmp_path / STAGING / "COMPLETE").read_text())
+    assert list(marker["files"]) == ["cll_table.md", "run.json"]  # the manifest last
+    reproduction.finish_publish(tmp_path)
+    assert json.loads((tmp_path / "run.json").read_text())["tag"] == "new"
+    assert (tmp_path / "cll_table.md").read_text() == "new table"
+    assert not (tmp_path / STAGING).exists()
+
+
+def test_combine_refuses_numbers_that_pool_to_infinity(tmp_path, capsys):
+    huge = [
+        run_file(tmp_path / f"{seed}.json", pooled_rows(seeds=(seed,), nll_mean=1.7e308))
+        for seed in (0, 1)
+    ]
+    gap = pooled_rows(seeds=(0,), nll_mean=-1.7e308)
+    gap[0]["nll_mean"] = 1.7e308  # the NN's: finite, but the gap to the CVAE is not
+    results = tmp_path / "results"
+    for files, named in (
+        (huge, "nll_mean of cvae IS at 1 quadrants"),
+        ([run_file(tmp_path / "gap.json", gap)], "the performance gap at 1 quadrants"),
+    ):
+        code, err = call(reproduce.main, ["--combine", *files, "--results-dir", results], capsys)
+        assert code == EXIT_USAGE
+        one_error_line(err, named, "too large to pool")
+        assert not (results / "cll_table.md").exists() and not (results / STAGING).exists()
+
+
+def test_mask_only_refuses_objectives_it_would_ignore(tmp_path, capsys):
+    args = ["--mask-only", "--objectives", "gsnn", "--limit", "300"]
+    args += ["--results-dir", tmp_path / "results", "--runs-dir", tmp_path / "runs"]
+    code, err = call(reproduce.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "--mask-only", "--objectives does not apply")
+    assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
+    assert ReproduceConfig(mask_only=True).objectives == OBJECTIVES  # the default is fine

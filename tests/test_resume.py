@@ -4,15 +4,37 @@ import json
 import signal
 import time
 
+import pyro.infer
 import pytest
 import torch
 
-from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint, save_json, write_atomic
+from cvae_pyro import train, training
+from cvae_pyro.checkpoints import (
+    TEMP_TAG,
+    load_checkpoint,
+    save_checkpoint,
+    save_json,
+    write_atomic,
+)
+from cvae_pyro.cli import EXIT_USAGE, describe
 from cvae_pyro.config import TrainConfig
-from cvae_pyro.errors import CheckpointError, TrainingDiverged
+from cvae_pyro.errors import (
+    CheckpointError,
+    Terminated,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
 from cvae_pyro.experiment import run
 
-from .helpers import SMALL, popen_module, run_module
+from .helpers import (
+    QUICK,
+    SMALL,
+    call,
+    copy_run,
+    one_error_line,
+    popen_module,
+    run_module,
+)
 
 RUN = [
     "--quadrants",
@@ -117,7 +139,6 @@ def test_nan_loss_stops_with_epoch_and_step(tmp_path, data_dir, monkeypatch):
         data_dir=str(data_dir),
         out_dir=str(tmp_path),
     )
-    import pyro.infer
 
     real_step, calls = pyro.infer.SVI.step, []
 
@@ -211,3 +232,121 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
         write_atomic(target, crash_half_way)
     assert json.loads(target.read_text()) == {"good": True}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary left
+
+
+@pytest.mark.parametrize(
+    ("task", "extra", "named"),
+    [
+        ("q2", ["--z-dim", "16"], "z_dim=8 (this run: 16)"),
+        ("label", ["--z-dim", "16"], "z_dim=8 (this run: 16)"),
+        ("label", ["--seed", "3"], "seed=0 (this run: 3)"),
+    ],
+)
+def test_a_finished_cvae_of_other_settings_is_not_replaced(
+    task, extra, named, q2_run, label_run, tmp_path, data_dir, capsys
+):
+    run = copy_run(q2_run if task == "q2" else label_run, tmp_path / "run")
+    condition = ["--quadrants", "2"] if task == "q2" else ["--condition", "label"]
+    before = (run / task / "cvae.pt").read_bytes()
+    args = [*condition, *QUICK, "--data-dir", data_dir, "--out-dir", run, *extra]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "cvae_last.pt", named, "not replaced", "another --out-dir", "delete")
+    assert (run / task / "cvae.pt").read_bytes() == before
+
+
+def test_a_finished_baseline_refusal_says_the_way_out(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run]
+    code, err = call(train.main, [*args, "--hidden", "32"], capsys)
+    assert code == EXIT_USAGE
+    line = one_error_line(err, "baseline.pt", "hidden=[64] (this run: [32])", "another --out-dir")
+    assert "delete baseline.pt and baseline_last.pt to train it again" in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
+def test_an_ending_signal_during_training_says_what_was_kept(signum, tmp_path, data_dir):
+    out = tmp_path / "out"
+    args = ["--quadrants", "1", *SMALL, "--epochs", "50", "--limit", "2000", "--quiet"]
+    args += ["--no-figures", "--out-dir", str(out), "--data-dir", str(data_dir)]
+    proc = popen_module("cvae_pyro.train", args, data_dir)
+    start = time.time()
+    while not (out / "q1/baseline_last.pt").exists():
+        assert proc.poll() is None and time.time() - start < 300
+        time.sleep(0.02)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum
+    one_error_line(err, f"terminated ({signal.Signals(signum).name})", "--resume")
+    assert not [p for p in (out / "q1").iterdir() if TEMP_TAG in p.name]
+
+
+def test_sigterm_is_described_like_ctrl_c():
+    line, code = describe(Terminated(), "run it again")
+    assert code == 143 and line.startswith("terminated (SIGTERM); files finished before")
+    line, code = describe(TrainingInterrupted("cvae: terminated", terminated=True), "resume")
+    assert code == 143 and line == "cvae: terminated; resume"
+    assert describe(KeyboardInterrupt(), "again")[1] == 130
+
+
+@pytest.mark.parametrize("task", ["q2", "label"])
+def test_training_again_keeps_the_finished_model(
+    task, q2_run, label_run, tmp_path, data_dir, capsys
+):
+    run = copy_run(q2_run if task == "q2" else label_run, tmp_path / "run")
+    condition = ["--quadrants", "2"] if task == "q2" else ["--condition", "label"]
+    before = {p.name: p.read_bytes() for p in (run / task).glob("*.pt")}
+    args = [*condition, *QUICK, "--data-dir", data_dir, "--out-dir", run]
+    assert train.main([str(arg) for arg in args if arg != "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"cvae: kept the finished cvae of the same settings in {run / task}" in out
+    assert {p.name: p.read_bytes() for p in (run / task).glob("*.pt")} == before
+
+
+def test_ctrl_c_while_training_again_keeps_the_finished_model(
+    q2_run, tmp_path, data_dir, capsys, monkeypatch
+):
+    """Training again into a finished folder trains nothing, so no Ctrl-C (here: right
+    after a new best checkpoint would be saved) can leave a partly trained model."""
+    run = copy_run(q2_run, tmp_path / "run")
+    before = {p.name: p.read_bytes() for p in (run / "q2").glob("cvae*.pt")}
+    real_save = training.save_checkpoint
+
+    def save_then_interrupt(payload, path, kind):
+        real_save(payload, path, kind)
+        if path.name == "cvae.pt":  # the best, before the last: Ctrl-C in between
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "save_checkpoint", save_then_interrupt)
+    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run]
+    code, err = call(train.main, args, capsys)
+    assert code == 0, err  # nothing to train: the finished CVAE is kept
+    assert {p.name: p.read_bytes() for p in (run / "q2").glob("cvae*.pt")} == before
+
+
+def test_a_finished_cvae_of_another_baseline_is_not_replaced(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    for name in ("baseline.pt", "baseline_last.pt"):  # a finished baseline of other weights
+        ckpt = torch.load(run / "q2" / name, weights_only=True)
+        first = next(iter(ckpt["state_dict"]))
+        ckpt["state_dict"][first] += 0.01
+        (run / "q2" / name).unlink()
+        torch.save(ckpt, run / "q2" / name)
+    before = (run / "q2/cvae.pt").read_bytes()
+    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(
+        err, "another frozen baseline", "not replaced", "delete cvae.pt and cvae_last.pt"
+    )
+    assert (run / "q2/cvae.pt").read_bytes() == before
+
+
+def test_every_ending_signal_is_described_like_ctrl_c():
+    for signum, status in ((signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGQUIT, 131)):
+        line, code = describe(Terminated(signum), "run it again")
+        name = signal.Signals(signum).name
+        assert code == status and line.startswith(f"terminated ({name}); files finished")
+        interrupted = TrainingInterrupted("cvae: stopped", True, Terminated(signum).exit_status)
+        assert describe(interrupted, "resume") == ("cvae: stopped; resume", status)

@@ -1,10 +1,14 @@
 """The training CLI end to end, its outputs, determinism and its errors."""
 
 import json
+import shutil
 
+import pyro.infer
 import pytest
 import torch
 
+from cvae_pyro import reproduce, train
+from cvae_pyro.cli import EXIT_USAGE
 from cvae_pyro.conditions import build_baseline, build_cvae, load_model
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_mnist
@@ -12,7 +16,14 @@ from cvae_pyro.experiment import run
 from cvae_pyro.train import main
 from cvae_pyro.training import elbo_loss
 
-from .helpers import SMALL
+from .helpers import (
+    QUICK,
+    SMALL,
+    call,
+    copy_run,
+    lying_settings,
+    one_error_line,
+)
 
 TRAIN_FILES = {
     "baseline.pt",
@@ -240,3 +251,39 @@ def test_small_networks_run(tmp_path, data_dir):
     )
     model = load_model(tmp_path / "q2/cvae.pt")
     assert model.z_dim == 8
+
+
+def nan_steps(monkeypatch) -> None:
+    monkeypatch.setattr(pyro.infer.SVI, "step", lambda self, x, y: float("nan"))
+
+
+@pytest.mark.parametrize("task", ["q2", "mask"])
+def test_a_cvae_diverging_after_its_baseline_was_saved(
+    task, q2_run, mask_run, tmp_path, data_dir, capsys, monkeypatch
+):
+    run = copy_run(q2_run if task == "q2" else mask_run, tmp_path / "run")
+    for name in ("cvae.pt", "cvae_last.pt"):
+        (run / task / name).unlink()  # the baseline is finished, the CVAE not yet trained
+    nan_steps(monkeypatch)
+    condition = ["--quadrants", "2"] if task == "q2" else ["--condition", "mask"]
+    args = [*condition, *QUICK, "--data-dir", data_dir, "--out-dir", run]
+    code, err = call(train.main, args, capsys)
+    assert code == 1
+    model = "cvae" if task == "q2" else "mask cvae"
+    line = one_error_line(err, f"{model} epoch 1", f"no {model} checkpoint was saved")
+    assert "nothing was saved" not in line
+    assert (run / task / "baseline.pt").is_file()
+
+
+def test_reproduce_names_its_own_folder_option(q2_run, tmp_path, data_dir, capsys):
+    runs = tmp_path / "runs"
+    (runs / "seed0/q2").mkdir(parents=True)
+    for name in ("baseline.pt", "baseline_last.pt"):  # reproduce's own sizes, limit 300
+        shutil.copy(q2_run / "q2" / name, runs / "seed0/q2" / name)
+        lying_settings(runs / "seed0/q2", name, [500, 500])
+    args = ["--quadrants", "2", "--objectives", "cvae", "--limit", "200", "--quiet"]
+    args += ["--runs-dir", runs, "--results-dir", tmp_path / "res", "--data-dir", data_dir]
+    code, err = call(reproduce.main, args, capsys)
+    assert code == EXIT_USAGE
+    line = one_error_line(err, "limit=300 (this run: 200)", "another --runs-dir")
+    assert "--out-dir" not in line

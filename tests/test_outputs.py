@@ -1,0 +1,270 @@
+"""What the commands write: never through or over what is not a regular file, never a
+temporary name in a message, every output checked before the work that makes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cvae_pyro import (
+    checkpoints,
+    complete,
+    evaluate,
+    reproduce,
+    sample,
+    sampling,
+    train,
+)
+from cvae_pyro.checkpoints import (
+    LOCK_NAME,
+    TEMP_TAG,
+    check_target,
+    load_checkpoint,
+    save_json,
+    write_atomic,
+)
+from cvae_pyro.cli import EXIT_USAGE, MESSAGE_CHARS
+from cvae_pyro.errors import (
+    ConfigError,
+)
+
+from .helpers import (
+    QUICK,
+    call,
+    cli_env,
+    copy_run,
+    one_error_line,
+)
+
+
+def make_target(kind: str, path: Path, user_file: Path) -> None:
+    """Put something that is not a regular file at ``path``."""
+    if kind == "symlink":
+        path.symlink_to(user_file)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "device":
+        try:  # a second /dev/null (character device 1, 3): root only
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("making a device node needs root")
+
+
+def assert_untouched(kind: str, path: Path, user_file: Path) -> None:
+    mode = os.lstat(path).st_mode
+    expected = {
+        "symlink": stat.S_ISLNK,
+        "fifo": stat.S_ISFIFO,
+        "folder": stat.S_ISDIR,
+        "device": stat.S_ISCHR,
+    }
+    assert expected[kind](mode), f"{path} was replaced"
+    assert user_file.read_text() == "the user's own notes\n"
+
+
+TARGETS = ["symlink", "fifo", "folder", "device"]
+
+
+@pytest.mark.parametrize("kind", TARGETS)
+def test_complete_and_sample_never_replace_what_is_not_a_file(
+    kind, mask_run, label_run, seven, tmp_path, capsys
+):
+    user_file = tmp_path / "notes.txt"
+    user_file.write_text("the user's own notes\n")
+    for name, command, args in (
+        ("complete", complete.main, ["--image", seven, "--keep", "left", "--out-dir", mask_run]),
+        ("sample", sample.main, ["--digit", "3", "--checkpoint", label_run / "label/cvae.pt"]),
+    ):
+        out = tmp_path / f"{name}.png"
+        make_target(kind, out, user_file)
+        code, err = call(command, [*args, "--n", "1", "--out", out], capsys)
+        assert code == EXIT_USAGE
+        line = one_error_line(err, out.name)
+        assert TEMP_TAG not in line and ".tmp" not in line  # the user's path, not ours
+        assert_untouched(kind, out, user_file)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "folder"])
+def test_write_atomic_refuses_targets_that_are_not_files(kind, tmp_path):
+    user_file = tmp_path / "notes.txt"
+    user_file.write_text("the user's own notes\n")
+    target = tmp_path / "metrics.json"
+    make_target(kind, target, user_file)
+    with pytest.raises(ConfigError, match="metrics.json is a") as err:
+        save_json({"a": 1}, target)
+    assert "\n" not in str(err.value) and TEMP_TAG not in str(err.value)
+    assert_untouched(kind, target, user_file)
+    assert not [p for p in tmp_path.iterdir() if TEMP_TAG in p.name]  # no temporary left
+    assert check_target(tmp_path / "missing.json") == tmp_path / "missing.json"
+    save_json({"a": 1}, user_file)  # a regular file is replaced as before
+    assert json.loads(user_file.read_text()) == {"a": 1}
+
+
+def test_a_target_that_becomes_a_link_while_writing_is_refused(tmp_path):
+    user_file = tmp_path / "notes.txt"
+    user_file.write_text("the user's own notes\n")
+    target = tmp_path / "cll_table.md"
+
+    def write(tmp: Path) -> None:
+        tmp.write_text("table")
+        target.symlink_to(user_file)  # appears between the check and the rename
+
+    with pytest.raises(ConfigError, match="symbolic link"):
+        write_atomic(target, write)
+    assert target.is_symlink() and user_file.read_text() == "the user's own notes\n"
+
+
+def test_evaluate_never_writes_through_a_link(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    user_file = tmp_path / "notes.txt"
+    user_file.write_text("the user's own notes\n")
+    (run / "q2/evaluation_test.json").symlink_to(user_file)
+    args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
+    code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "evaluation_test.json is a symbolic link")
+    assert_untouched("symlink", run / "q2/evaluation_test.json", user_file)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "folder"])
+def test_the_lock_file_is_never_followed(kind, tmp_path, data_dir, capsys):
+    user_file = tmp_path / "notes.txt"
+    user_file.write_text("the user's own notes\n")
+    (tmp_path / "out/q1").mkdir(parents=True)
+    make_target(kind, tmp_path / "out/q1" / LOCK_NAME, user_file)
+    args = ["--quadrants", "1", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path / "out"]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, LOCK_NAME)
+    assert_untouched(kind, tmp_path / "out/q1" / LOCK_NAME, user_file)
+    assert not (tmp_path / "out/q1/baseline.pt").exists()
+
+
+def test_complete_refuses_an_unknown_suffix_before_working(mask_run, seven, tmp_path, capsys):
+    for name in ("x.txt", "no_suffix"):
+        out = tmp_path / name
+        args = ["--image", seven, "--keep", "left", "--out-dir", mask_run, "--out", out]
+        code, err = call(complete.main, args, capsys)
+        assert code == EXIT_USAGE
+        one_error_line(err, f"--out {name}", "suffix")
+        assert not out.exists()
+
+
+@pytest.mark.slow
+def test_non_ascii_out_with_an_ascii_terminal(label_run, tmp_path):
+    out = tmp_path / "Ziffer_drei_\u00fc.png"
+    args = ["--digit", "3", "--n", "1", "--checkpoint", str(label_run / "label/cvae.pt")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "cvae_pyro.sample", *args, "--out", str(out)],
+        env={**cli_env(tmp_path), "PYTHONIOENCODING": "ascii"},
+        capture_output=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    assert b"Traceback" not in proc.stderr
+    assert b"Ziffer_drei_\\xfc.png" in proc.stdout and out.is_file()
+
+
+def test_messages_never_name_a_temporary_file(label_run, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["--digit", "3", "--n", "1", "--checkpoint", label_run / "label/cvae.pt"]
+    code, err = call(sample.main, [*args, "--out", out], capsys)
+    assert code == EXIT_USAGE
+    assert TEMP_TAG not in one_error_line(err, "--out", "is a folder")
+    real_replace = checkpoints.os.replace
+
+    def cross_device(src, dst):
+        raise OSError(18, "Invalid cross-device link", str(src), str(dst))
+
+    monkeypatch.setattr(checkpoints.os, "replace", cross_device)
+    code, err = call(sample.main, [*args, "--out", tmp_path / "d.png"], capsys)
+    monkeypatch.setattr(checkpoints.os, "replace", real_replace)
+    assert code != 0
+    line = one_error_line(err, "d.png")
+    assert TEMP_TAG not in line and ".tmp" not in line
+    assert not [p for p in tmp_path.iterdir() if TEMP_TAG in p.name]
+
+
+def test_a_long_out_dir_keeps_the_reason(q2_run, tmp_path, data_dir, capsys):
+    deep = tmp_path.joinpath(*["d" * 200] * 14)  # a legal path of about 2,900 characters
+    (deep / "q2").mkdir(parents=True)
+    (deep / "q2/metrics.json").write_text('{"baseline": ')
+    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", deep]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_USAGE
+    line = one_error_line(err, "q2/metrics.json is corrupt", "delete it")
+    assert len(line) < MESSAGE_CHARS // 2
+    too_long = tmp_path.joinpath(*["e" * 250] * 20)  # 5,000 characters: past PATH_MAX
+    code, err = call(train.main, [*args[:-1], too_long], capsys)
+    assert code == EXIT_USAGE
+    line = one_error_line(err, "cannot create --out-dir", "too long")
+    assert len(line) < MESSAGE_CHARS // 2
+
+
+def test_a_folder_that_is_a_file_is_named(q2_run, seven, tmp_path, data_dir, capsys):
+    blocker = tmp_path / "runs"
+    blocker.write_text("the user's own notes\n")
+    inside = copy_run(q2_run, tmp_path / "inside")
+    shutil.rmtree(inside / "q2")
+    (inside / "q2").write_text("the user's own notes\n")  # the run folder itself is a file
+    pooled = tmp_path / "a.json"
+    rows = [{"model": "baseline", "estimator": "NN", "quadrants": 1, "seed": 0}]
+    rows[0].update(nll_mean=90.0, nll_stderr=0.4, samples=0, images=100)
+    pooled.write_text(json.dumps({"rows": rows}))
+    data = ["--data-dir", data_dir]
+    cases = [
+        (train.main, ["--quadrants", "2", *QUICK, *data, "--out-dir", blocker]),
+        (train.main, ["--quadrants", "2", *QUICK, *data, "--out-dir", inside]),
+        (evaluate.main, ["--quadrants", "2", *data, "--out-dir", blocker]),
+        (evaluate.main, ["--quadrants", "2", *data, "--out-dir", inside]),
+        (complete.main, ["--image", seven, "--keep", "left", "--out-dir", blocker]),
+        (sample.main, ["--digit", "3", "--out-dir", blocker]),
+        (reproduce.main, ["--quadrants", "1", "--limit", "300", *data, "--runs-dir", blocker]),
+        (reproduce.main, ["--combine", pooled, "--results-dir", blocker]),
+    ]
+    for command, args in cases:
+        if command in (complete.main, sample.main):
+            args = [*args, "--out", tmp_path / "out.png"]
+        elif command is reproduce.main and "--results-dir" not in args:
+            args = [*args, "--results-dir", tmp_path / "results"]
+        code, err = call(command, args, capsys)
+        assert code == EXIT_USAGE, args
+        one_error_line(err, "is a file, not a folder")
+    assert blocker.read_text() == (inside / "q2").read_text() == "the user's own notes\n"
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_names_that_are_not_utf8_work(label_run, tmp_path, data_dir, capsys):
+    out = tmp_path / os.fsdecode(b"drei_\xff.png")  # not UTF-8: a surrogate escape in Python
+    args = ["--digit", "3", "--n", "1", "--checkpoint", label_run / "label/cvae.pt"]
+    code, err = call(sample.main, [*args, "--out", out], capsys)
+    assert code == 0, err
+    assert b"drei_\xff.png" in os.listdir(os.fsencode(tmp_path))
+    runs = tmp_path / os.fsdecode(b"runs_\xfe")
+    args = ["--condition", "label", *QUICK, "--data-dir", data_dir, "--out-dir", runs]
+    code, err = call(train.main, args, capsys)
+    assert code == 0, err
+    assert load_checkpoint(runs / "label/cvae.pt", kind="cvae")["kind"] == "cvae"
+
+
+def test_an_out_format_that_needs_a_missing_program_is_refused_before_work(
+    label_run, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))  # no LaTeX for .pgf
+    monkeypatch.setattr(sampling, "find_label_model", lambda cfg: pytest.fail("work started"))
+    out = tmp_path / "digits.pgf"
+    args = ["--digit", "3", "--checkpoint", label_run / "label/cvae.pt", "--out", out]
+    code, err = call(sample.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "--out digits.pgf", "cannot write .pgf files here", ".png")
+    assert not out.exists()
