@@ -67,12 +67,33 @@ def matmul_peak_gflops(size: int = PEAK_SIZE, repeats: int = 10) -> float:
 
 
 def machine() -> dict:
-    """The processor, torch's threads and torch's version, for the JSON records."""
-    return {
-        "processor": platform.processor() or platform.machine(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-    }
+    """The CPU, torch's threads and torch's version, for the JSON records.
+
+    On Linux the CPU's model name, its logical CPUs and physical cores, and whether it
+    has the instruction sets that decide the matrix products' speed (``avx2``,
+    ``avx512f``, ``avx512_bf16``, ``amx_bf16``) are read from ``/proc/cpuinfo``;
+    elsewhere only ``processor`` is recorded.
+    """
+    record = {"processor": platform.processor() or platform.machine()}
+    try:
+        with open("/proc/cpuinfo") as file:
+            blocks = file.read().strip().split("\n\n")  # one block per logical CPU
+    except OSError:
+        blocks = []
+    cpus = []
+    for block in blocks:
+        pairs = (line.split(":", 1) for line in block.splitlines() if ":" in line)
+        cpus.append({key.strip(): value.strip() for key, value in pairs})
+    if cpus and "flags" in cpus[0]:
+        flags = set(cpus[0]["flags"].split())
+        cores = {(cpu.get("physical id"), cpu.get("core id")) for cpu in cpus}
+        record |= {
+            "cpu_model": cpus[0].get("model name", "unknown"),
+            "cpu_logical": len(cpus),
+            "cpu_cores": len(cores) if (None, None) not in cores else len(cpus),
+            "cpu_flags": {f: f in flags for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16")},
+        }
+    return record | {"torch_threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
 def linear_macs(module: nn.Module) -> int:

@@ -45,7 +45,7 @@ from cvae_pyro.masks import NUM_PIXELS, input_mask
 PAGE = "demo.html"
 NUM_COMPLETIONS = 8  #: completions per call, as the page shows them
 TOLERANCE = 1e-4  #: largest difference allowed between the page's and Python's probabilities
-MAX_COMPLETE_MS = 50.0  #: the issue's limit on one complete() of 8
+MAX_COMPLETE_MS = 50.0  #: the longest one complete() of 8 may take
 WARM_UP_CALLS, TIMED_CALLS = 3, 10
 SEED = 17  #: numpy seed of the draws eps and of the random mask
 READY_TIMEOUT_S = 60  #: longest wait for the weights to decode

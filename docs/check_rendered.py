@@ -14,12 +14,19 @@ Selenium), waits for MathJax, and asserts on the *rendered* DOM:
 - the landing and model pages link the paper and Pyro's CVAE and VAE tutorials;
 - the notebooks page has a working ``.ipynb`` download link per notebook;
 - each notebook page shows what :data:`NOTEBOOK_PAGES` asks of it (texts, elements,
-  a folded setup cell);
+  links), and its setup cell folded unless the notebook tags that cell to be removed;
 - the results chart of notebook 02 is shown at its natural size (so its 9 pt text
   reads as 9 pt) with a caption, and the landing figure has its caption;
-- the settings page describes every field of every command's config dataclass;
-- at a phone's width (390 CSS px) no display equation of the model page is cut off:
-  each fits in the screen or scrolls inside its own box;
+- every page of :data:`PAGES` renders with its title and texts;
+- the command-line page lists every option of every command's parser
+  (:func:`cvae_pyro.cli.build_parser`), with the setting it fills and its help text;
+- the performance page shows a table for each benchmark JSON it reads;
+- at a desktop's width (1280 CSS px) every display equation of the model page fits on
+  the page on one line, without scrolling; at a phone's width (390 CSS px) none is cut off: each
+  fits in the screen or scrolls inside its own box;
+- at a phone's width every table of the pages of :data:`TABLE_PAGES` fits in the
+  screen or scrolls sideways inside its own box, and no page scrolls sideways as a
+  whole;
 - the demo page, opened from ``file://`` with the network off: it loads only files of
   the build, no more than 10 MB of them; its ``cvaeDemo.complete`` gives the package's
   Python completions of the same float16 weights (and its guess the baseline's) to 1e-4
@@ -29,8 +36,8 @@ Selenium), waits for MathJax, and asserts on the *rendered* DOM:
   :func:`cvae_pyro.pictures.picture_to_digit` makes it) change what the page completes,
   and the button paints 8 new completions that differ from each other.
 
-Screenshots of the landing, model, tutorial, table and demo pages, and of the model page
-390 px wide, go to ``docs/_build/screenshots/``; ``--readme-screenshot`` also saves the
+Screenshots of the pages of :data:`SCREENSHOT_PAGES`, 1280 and 390 px wide, and of the
+demo page go to ``docs/_build/screenshots/``; ``--readme-screenshot`` also saves the
 demo's controls and completions as ``docs/_static/demo_screenshot.png`` (the README's).
 Exits 1 with one line per failed check.
 """
@@ -42,6 +49,7 @@ import http.server
 import json
 import os
 import pkgutil
+import re
 import shutil
 import sys
 import tempfile
@@ -61,14 +69,60 @@ SCREENSHOTS = DOCS / "_build" / "screenshots"
 README_SCREENSHOT = DOCS / "_static" / "demo_screenshot.png"  #: the demo, as the README shows it
 WINDOW = (1280, 1000)  # browser viewport, CSS pixels
 MATHJAX_TIMEOUT_S = 30  # longest wait for MathJax to finish typesetting
-TABLE_ROWS = ("NN (baseline)", "CVAE (IS)", "Performance gap")  # must show on the landing page
-SCREENSHOT_PAGES = {  # file name: page
-    "landing.png": "index.html",
-    "model.png": "model.html",
-    "tutorial.png": "notebooks/01_quadrant_cvae.html",
-    "cll_table.png": "notebooks/02_cll_table.html",
+#: Rows the landing page's results table must show: the pooled seeds and Pyro's numbers.
+TABLE_ROWS = (
+    "NN (deterministic baseline)",
+    "CVAE, importance sampling",
+    "CVAE tutorial: NN",  # after Pyro's, whose quote Sphinx curls
+)
+SCREENSHOT_PAGES = {  # file name (without the width): page
+    "landing": "index.html",
+    "results": "results.html",
+    "cli": "cli.html",
+    "reliability": "reliability.html",
+    "performance": "performance.html",
+    "model": "model.html",
+    "complete": "complete.html",
+    "tutorial": "notebooks/01_quadrant_cvae.html",
+    "cll_table": "notebooks/02_cll_table.html",
 }
-PHONE = (390, 844)  # a phone's viewport, CSS pixels: no display equation may be cut off
+PHONE = (390, 844)  # a phone's viewport, CSS pixels: no equation or table may be cut off
+#: Pages besides the landing, model, notebook and API pages: page -> texts it must show.
+PAGES = {
+    "results.html": (
+        "Three seeds",
+        "over 3 seeds",
+        "Pyro's tutorial",
+        "CVAE (IS)",
+        "Performance gap",
+        "How each number was obtained",
+    ),
+    "cli.html": ("python -m cvae_pyro.train", "--combine", "--style-of", "usage:"),
+    "complete.html": ("One model against the specialists", "Fashion-MNIST", "--keep"),
+    "label.html": ("generated samples read as the digit asked for", "--digit all"),
+    "style.html": ("--style-of", "--interpolate", "How the class is read"),
+    "data.html": ("CVAE_PYRO_DATA", "Quadrant layout", "Splits"),
+    "reliability.html": ("--resume", "SIGTERM", "Exit statuses", "Not covered"),
+    "performance.html": ("Intel Xeon", "AVX512-BF16", "AMX", "matrix products"),
+    "layout.html": ("Modules by layer", "reproduction", "what it holds"),
+}
+#: Pages whose tables must stay readable at a phone's width.
+TABLE_PAGES = (
+    "index.html",
+    "results.html",
+    "cli.html",
+    "performance.html",
+    "reliability.html",
+    "notebooks/02_cll_table.html",
+)
+#: Figures of the performance page: a table must show each (read from benchmarks/*.json).
+PERFORMANCE_ROWS = (
+    "step / its matrix products",
+    "both (what training runs)",
+    "median (range)",
+    "CVAE epoch",
+    "CVAE, IS (S = 100), nats",
+)
 PAPER_URL = (  # Sohn, Lee and Yan (2015) on the NeurIPS proceedings site
     "https://proceedings.neurips.cc/paper_files/paper/2015/hash/"
     "8d55a249e6baa5c06772297520da2051-Abstract.html"
@@ -88,13 +142,11 @@ class PageExpect:
         texts: strings the article's text must contain.
         selectors: CSS selectors that must each match at least one element of the article.
         links: URLs the article must link to.
-        folded_setup: the page has a folded (closed) input cell holding imports.
     """
 
     texts: tuple[str, ...] = ()
     selectors: tuple[str, ...] = ()
     links: tuple[str, ...] = ()
-    folded_setup: bool = False
 
 
 #: Per notebook (file stem): what its page must show. A notebook missing here gets
@@ -114,18 +166,15 @@ NOTEBOOK_PAGES = {
             "div.cell_input div.highlight-ipython3 pre",  # code cells with syntax colours
         ),
         links=(PAPER_URL, OUTSIDE_LINKS["Pyro's VAE tutorial"]),
-        folded_setup=True,
     ),
     "02_cll_table": PageExpect(
         texts=("Compared with Pyro's tutorial", "rerun = False", "Performance gap"),
         selectors=("figure#fig-cll-bars figcaption",),
         links=(PAPER_URL, OUTSIDE_LINKS["Pyro's CVAE tutorial"]),
-        folded_setup=True,
     ),
     "04_inpainting": PageExpect(
         texts=("A picture that is not from MNIST", "One model against the specialists"),
         selectors=("div.cell_output img",),
-        folded_setup=True,
     ),
     "03_label_conditional": PageExpect(
         texts=("Ask for a '2'", "generated samples read as the digit asked for"),
@@ -133,12 +182,10 @@ NOTEBOOK_PAGES = {
             f"figure#fig-label-{name} figcaption"
             for name in ("twos", "digits", "reconstructions", "latent-scatter", "latent-grid")
         ),
-        folded_setup=True,
     ),
     "05_pyro_objectives": PageExpect(
         texts=("TraceMeanField_ELBO", "poutine.scale", "logsumexp", "Prior against posterior"),
         selectors=("div.cell_output img",),
-        folded_setup=True,
     ),
 }
 CHROMIUM_FLAGS = (
@@ -221,8 +268,33 @@ return Array.from(document.querySelectorAll('article mjx-container[display="true
   const fits = eq.scrollWidth <= eq.clientWidth + 1 && r.left >= -1 && r.right <= vw + 1;
   const scrolls = box !== null && b.left >= -1 && b.right <= vw + 1;
   return {tex: (eq.getAttribute("aria-label") || eq.textContent).slice(0, 60),
-          width: eq.scrollWidth, shown: Math.round(r.width), fits: fits, scrolls: scrolls};
+          width: eq.scrollWidth, shown: Math.round(r.width), fits: fits, scrolls: scrolls,
+          lines: Math.max(1, eq.querySelectorAll("mjx-mtr, mjx-mlabeledtr").length)};
 });
+"""
+
+
+# Runs in the page: each table of the article, and whether it is cut off at this width. A
+# table is fine when it fits in the viewport, or when a box around it inside the article
+# scrolls sideways and that box fits in the viewport. Also whether the page as a whole
+# scrolls sideways (it must not: the reader would lose the text's left edge).
+TABLES_JS = """
+const vw = document.documentElement.clientWidth;
+const tables = Array.from(document.querySelectorAll("article table")).map(t => {
+  const r = t.getBoundingClientRect();
+  let box = null;
+  for (let e = t.parentElement; e && e.tagName !== "ARTICLE"; e = e.parentElement) {
+    const ox = getComputedStyle(e).overflowX;
+    if (ox === "auto" || ox === "scroll") { box = e; break; }
+  }
+  const b = box ? box.getBoundingClientRect() : null;
+  const fits = r.left >= -1 && r.right <= vw + 1;
+  const scrolls = box !== null && b.left >= -1 && b.right <= vw + 1 &&
+                  box.scrollWidth >= t.getBoundingClientRect().width - 1;
+  return {head: t.innerText.slice(0, 50).replace(/\\s+/g, " "), width: Math.round(r.width),
+          fits: fits, scrolls: scrolls};
+});
+return {tables: tables, page_width: document.documentElement.scrollWidth, viewport: vw};
 """
 
 
@@ -339,13 +411,28 @@ def expect_page_shows(checks: Checks, driver, page: str, report: dict, expect: P
         checks.expect(found > 0, page, f"no element matches {selector!r}")
     for url in expect.links:
         checks.expect(url in report["links"], page, f"no link to {url}")
-    if expect.folded_setup:
-        folded = [
-            d
-            for d in report["folded"]
-            if "above-input" in d["classes"] and not d["open"] and "import " in d["text"]
-        ]
-        checks.expect(bool(folded), page, "no folded setup cell (hide-input tag with imports)")
+
+
+def setup_cell_tags(notebook: Path) -> set[str]:
+    """The tags of a notebook's setup cell: its first code cell that imports something."""
+    nb = json.loads(notebook.read_text())
+    for cell in nb["cells"]:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "code" and "import " in source:
+            return set(cell.get("metadata", {}).get("tags", []))
+    return set()
+
+
+def check_setup_folded(checks: Checks, page: str, report: dict, notebook: Path) -> None:
+    """The notebook's setup cell is folded on its page, unless it is tagged to be removed."""
+    if setup_cell_tags(notebook) & {"remove-cell", "remove-input"}:
+        return
+    folded = [
+        d
+        for d in report["folded"]
+        if "above-input" in d["classes"] and not d["open"] and "import " in d["text"]
+    ]
+    checks.expect(bool(folded), page, "no folded setup cell (hide-input tag with imports)")
 
 
 def check_outside_links(checks: Checks, page: str, report: dict) -> None:
@@ -365,38 +452,99 @@ def check_downloads(checks: Checks, page: str, report: dict, notebooks: list[Pat
             checks.expect(served == nb.read_bytes(), page, f"download of {nb.name} differs")
 
 
-def check_phone_width(checks: Checks, driver, base: str, page: str, shot: Path) -> None:
-    """Open ``page`` at a phone's width; no display equation may be cut off."""
+@contextmanager
+def phone_width(driver):
+    """Emulate a phone's viewport (:data:`PHONE`) for the pages opened inside."""
     width, height = PHONE
     metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True}
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     try:
-        report = open_page(driver, base, page)
-        where = f"{page} at {width} px"
-        checks.expect(report["mathjax"], where, "MathJax did not finish typesetting")
-        equations = driver.execute_script(EQUATIONS_JS)
-        checks.expect(bool(equations), where, "no display equation found")
-        for eq in equations:
-            ok = eq["fits"] or eq["scrolls"]
-            checks.expect(ok, where, f"equation cut off ({eq['width']} px wide): {eq['tex']}")
-        full_screenshot(driver, shot)
+        yield
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
-def settings_fields() -> dict[str, list[str]]:
-    """Field names of every command's config dataclass (:data:`cvae_pyro.cli.COMMANDS`).
+def check_equations(checks: Checks, driver, base: str, page: str) -> None:
+    """At a desktop's width every display equation fits; at a phone's none is cut off."""
+    report = open_page(driver, base, page)
+    where = f"{page} at {WINDOW[0]} px"
+    equations = driver.execute_script(EQUATIONS_JS)
+    checks.expect(bool(equations), where, "no display equation found")
+    for eq in equations:
+        checks.expect(eq["fits"], where, f"equation does not fit ({eq['width']} px): {eq['tex']}")
+        one_line = eq["lines"] == 1
+        checks.expect(one_line, where, f"equation broken into {eq['lines']} lines: {eq['tex']}")
+    with phone_width(driver):
+        report = open_page(driver, base, page)
+        where = f"{page} at {PHONE[0]} px"
+        checks.expect(report["mathjax"], where, "MathJax did not finish typesetting")
+        for eq in driver.execute_script(EQUATIONS_JS):
+            ok = eq["fits"] or eq["scrolls"]
+            checks.expect(ok, where, f"equation cut off ({eq['width']} px wide): {eq['tex']}")
 
-    ``DataSettings`` is composed into them and ``MaskFamilyConfig`` is no command's: the
-    settings page has a table per command.
-    """
+
+def check_tables_on_a_phone(checks: Checks, driver, base: str, page: str) -> None:
+    """At a phone's width every table fits or scrolls in its own box; the page does not."""
+    with phone_width(driver):
+        open_page(driver, base, page)
+        found = driver.execute_script(TABLES_JS)
+    where = f"{page} at {PHONE[0]} px"
+    checks.expect(bool(found["tables"]), where, "no table found")
+    for table in found["tables"]:
+        ok = table["fits"] or table["scrolls"]
+        checks.expect(ok, where, f"table cut off ({table['width']} px wide): {table['head']}")
+    sideways = found["page_width"] <= found["viewport"] + 1
+    checks.expect(
+        sideways, where, f"the page is {found['page_width']} px wide, wider than the screen"
+    )
+
+
+def take_screenshots(driver, base: str) -> None:
+    """Each page of :data:`SCREENSHOT_PAGES` at a desktop's and at a phone's width."""
+    for name, page in SCREENSHOT_PAGES.items():
+        if not (HTML / page).is_file():
+            continue
+        open_page(driver, base, page)
+        full_screenshot(driver, SCREENSHOTS / f"{name}_{WINDOW[0]}px.png")
+        with phone_width(driver):
+            open_page(driver, base, page)
+            full_screenshot(driver, SCREENSHOTS / f"{name}_{PHONE[0]}px.png")
+
+
+def cli_options() -> dict[str, tuple[list[str], list[str]]]:
+    """Per command: every option string of its parser, and its config dataclass's fields."""
     import dataclasses
 
-    from cvae_pyro.cli import COMMANDS
+    sys.path.insert(0, str(ROOT))
+    from cvae_pyro.cli import COMMANDS, build_parser
 
-    return {
-        c.config.__name__: [f.name for f in dataclasses.fields(c.config)] for c in COMMANDS.values()
-    }
+    found = {}
+    for name, command in COMMANDS.items():
+        options = [o for a in build_parser(name)._actions for o in a.option_strings]
+        found[name] = (options, [f.name for f in dataclasses.fields(command.config)])
+    return found
+
+
+def check_cli_page(checks: Checks, page: str, report: dict) -> None:
+    """One table per command listing every option of its parser and the field each fills."""
+    for name, (options, fields) in cli_options().items():
+        tables = [
+            table
+            for table in report["table_cells"]
+            if table
+            and table[0][:2] == ["option", "setting"]
+            and {row[1] for row in table[1:]} - {""} == set(fields)
+        ]
+        checks.expect(len(tables) == 1, page, f"no table of every option of {name}")
+        if not tables:
+            continue
+        listed = {o for row in tables[0][1:] for o in re.findall(r"--?[\w-]+", row[0])}
+        for option in options:
+            checks.expect(option in listed, page, f"{name} option {option} is not listed")
+        for row in tables[0][1:]:
+            checks.expect(bool(row[-1]), page, f"{name} {row[0]} has no meaning")
+        usage = f"usage: python -m cvae_pyro.{name}"
+        checks.expect(usage in report["text"], page, f"no usage line of {name}")
 
 
 def count_image_outputs(notebook: Path) -> int:
@@ -472,22 +620,24 @@ def run_checks(driver, base: str, demo_only: bool = False) -> Checks:
     check_common(checks, page, report, base)
     checks.expect(report["mjx_containers"] >= 10, page, "fewer than 10 typeset equations")
     check_outside_links(checks, page, report)
-    check_phone_width(checks, driver, base, page, SCREENSHOTS / "model_390px.png")
+    check_equations(checks, driver, base, page)
 
-    page = "settings.html"
-    report = open_page(driver, base, page)
-    check_common(checks, page, report, base)
-    for name, fields in settings_fields().items():
-        tables = [
-            {cells[0]: cells for cells in table if cells}
-            for table in report["table_cells"]
-            if table and all(f in {cells[0] for cells in table if cells} for f in fields)
-        ]
-        checks.expect(len(tables) == 1, page, f"no table of every {name} field")
-        for field_name in fields if tables else ():
-            cells = tables[0][field_name]
-            described = len(cells) >= 5 and bool(cells[-1])
-            checks.expect(described, page, f"{name}.{field_name} is not described")
+    for page, texts in PAGES.items():
+        report = open_page(driver, base, page)
+        check_common(checks, page, report, base)
+        checks.expect(report["title"].strip() != "", page, "no title")
+        expect_page_shows(checks, driver, page, report, PageExpect(texts=texts))
+        if page == "cli.html":
+            check_cli_page(checks, page, report)
+        if page == "performance.html":
+            for row in PERFORMANCE_ROWS:
+                shown = any(row in table for table in report["tables"])
+                checks.expect(shown, page, f"no table shows {row!r}")
+        if page == "label.html":
+            digits = [i for i in report["images"] if "label_digits" in i["src"]]
+            checks.expect(len(digits) == 1, page, "the label CVAE's digits figure is not shown")
+    for page in TABLE_PAGES:
+        check_tables_on_a_phone(checks, driver, base, page)
 
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
     checks.expect(bool(notebooks), "notebooks/", "no notebooks found")
@@ -507,6 +657,7 @@ def run_checks(driver, base: str, demo_only: bool = False) -> Checks:
             checks.expect(report["mjx_containers"] > 0, page, "no equation typeset by MathJax")
         if nb.stem in NOTEBOOK_PAGES:
             expect_page_shows(checks, driver, page, report, NOTEBOOK_PAGES[nb.stem])
+        check_setup_folded(checks, page, report, nb)
 
     page = "notebooks/02_cll_table.html"
     report = open_page(driver, base, page)
@@ -534,11 +685,7 @@ def run_checks(driver, base: str, demo_only: bool = False) -> Checks:
         anchor = f"cvae_pyro.models.{cls}"
         checks.expect(anchor in report["ids"], "api/models.html", f"{anchor} not documented")
 
-    for name, page in SCREENSHOT_PAGES.items():
-        if (HTML / page).is_file():
-            open_page(driver, base, page)
-            full_screenshot(driver, SCREENSHOTS / name)
-
+    take_screenshots(driver, base)
     check_demo_page(checks, driver, HTML, SCREENSHOTS)  # from file://, the network off
     full_screenshot(driver, SCREENSHOTS / "demo.png")
     return checks

@@ -2,18 +2,24 @@
 
 ``docs/build.sh`` runs this before Sphinx. It reads the shipped float16 mask CVAE
 (``cvae_pyro/pretrained/mnist-mask.pt``; ``--checkpoint`` or ``$CVAE_PYRO_DEMO_CHECKPOINT``
-name another) and writes two generated, gitignored scripts into ``docs/_static/demo/``:
+name another) and writes ``weights.js`` into ``docs/_static/demo/`` (generated,
+gitignored): the three networks the page runs (the mask baseline NN, the prior network
+p(z|x) and the generation network p(y|x,z)) as float16 values. A page opened from
+``file://`` cannot ``fetch`` a local file, so the weights travel inside a script. The
+values' high bytes, then their low bytes (the high bytes repeat and compress, the low
+ones hardly), are gzipped and stored as one string literal; the page loads the script
+with ``charset="windows-1252"``, so each byte of the file is one character of the string
+(base64 would add a third). ``demo.js`` maps the characters back to bytes, gunzips them
+with the browser's ``DecompressionStream`` and rebuilds the values.
 
-- ``weights.js``: the three networks the page runs (the mask baseline NN, the prior
-  network p(z|x) and the generation network p(y|x,z)) as float16 values. A page opened
-  from ``file://`` cannot ``fetch`` a local file, so the weights travel inside a script.
-  The values' high bytes, then their low bytes (the high bytes repeat and compress, the
-  low ones hardly), are gzipped and stored as one string literal; the page loads the
-  script with ``charset="windows-1252"``, so each byte of the file is one character of
-  the string (base64 would add a third). ``demo.js`` maps the characters back to bytes,
-  gunzips them with the browser's ``DecompressionStream`` and rebuilds the values.
-- ``inputs.js``: one MNIST test digit per class for "pick a digit", and the three
-  quadrant layouts of :mod:`cvae_pyro.masks` for the hiding choices.
+The page's other input, ``docs/_static/demo/inputs.js``, is committed, so that the
+build needs no dataset: the first MNIST test image of each class for "pick a digit",
+and the three quadrant layouts of :mod:`cvae_pyro.masks` for the hiding choices. The
+same ten digits are committed as ``docs/_static/examples/digit_0.png`` ...
+``digit_9.png`` (28x28, 8-bit grey, white digit on black, as in MNIST), pictures to
+give ``complete --image`` and ``sample --style-of``. ``--write-inputs`` writes all
+eleven files from MNIST (``--data-dir``, else where the package finds MNIST); a normal
+run checks that ``inputs.js`` holds the package's quadrant layouts.
 
 The layer widths, the latent size and the scale floor come from the checkpoint and the
 package, never from this file. :func:`reference_completions` is the package's own
@@ -34,11 +40,13 @@ import html.parser
 import json
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 DOCS = Path(__file__).resolve().parent
@@ -56,12 +64,13 @@ from cvae_pyro.networks import MIN_SCALE
 
 SHIPPED_CHECKPOINT = ROOT / "cvae_pyro" / "pretrained" / "mnist-mask.pt"  #: the default model
 CHECKPOINT_ENV_VAR = "CVAE_PYRO_DEMO_CHECKPOINT"  #: names another checkpoint to export
-OUT_DIR = DOCS / "_static" / "demo"  #: where the generated scripts go (next to demo.js)
+OUT_DIR = DOCS / "_static" / "demo"  #: where the page's scripts go (next to demo.js)
 WEIGHTS_JS = "weights.js"  #: the networks' float16 values (generated, gitignored)
-INPUTS_JS = "inputs.js"  #: test digits and quadrant layouts (generated, gitignored)
+INPUTS_JS = "inputs.js"  #: test digits and quadrant layouts (committed; --write-inputs)
+EXAMPLES_DIR = DOCS / "_static" / "examples"  #: digit_<d>.png (committed; --write-inputs)
 DEMO_JS = "demo.js"  #: the page's hand-written JavaScript (committed)
 BUILT_PAGE = DOCS / "_build" / "html" / "demo.html"  #: what --measure adds up
-PAGE_BUDGET_BYTES = 10_000_000  #: the issue's limit on all the files the page loads (10 MB)
+PAGE_BUDGET_BYTES = 10_000_000  #: the most all the files the page loads may weigh (10 MB)
 WEIGHTS_FORMAT = "cvae_pyro-demo-weights"  #: marker in weights.js
 WEIGHTS_VERSION = 1  #: bumped when the layout of weights.js changes
 NUM_CLASSES = 10  #: one test digit per class
@@ -218,22 +227,55 @@ def first_test_digits(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
     return labels[first], images[first]  # (10,), (10, 784) uint8
 
 
-def write_inputs_js(data_dir: str | None, path: Path) -> None:
-    """Write ``inputs.js``: the test digits (base64 bytes) and the quadrant layouts."""
-    labels, images = first_test_digits(data_dir)
-    layouts = [
+def quadrant_layouts() -> list[dict]:
+    """The quadrant layouts as inputs.js holds them: "1" where a pixel is visible, row-major."""
+    return [
         {"quadrants": q, "visible": "".join("01"[v] for v in input_mask(q).tolist())}
         for q in VALID_QUADRANTS
     ]
+
+
+def write_inputs(data_dir: str | None, path: Path, examples: Path) -> None:
+    """Write ``inputs.js`` (test digits as base64 bytes, quadrant layouts) and the PNGs.
+
+    The PNGs are ``examples/digit_<d>.png``: the same first test image of each class,
+    28x28, 8-bit grey, white digit on black.
+    """
+    labels, images = first_test_digits(data_dir)  # (10,), (10, 784) uint8
     inputs = {
         "digits": {
             "labels": labels.tolist(),
             "bytes": base64.b64encode(images.astype(np.uint8).tobytes()).decode("ascii"),
         },
-        "layouts": layouts,  # "1" where a pixel is visible, row-major
+        "layouts": quadrant_layouts(),
     }
-    text = "// Generated by docs/export_demo.py; do not edit.\n"
+    text = "// Written by `python docs/export_demo.py --write-inputs`; do not edit.\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text + f"window.CVAE_DEMO_INPUTS = {json.dumps(inputs)};\n")
+    examples.mkdir(parents=True, exist_ok=True)
+    for label, image in zip(labels.tolist(), images, strict=True):
+        picture = Image.fromarray(image.astype(np.uint8).reshape(IMAGE_SIDE, IMAGE_SIDE), "L")
+        picture.save(examples / f"digit_{label}.png", optimize=True)
+
+
+def read_inputs_js(path: Path) -> dict:
+    """The object a committed ``inputs.js`` assigns to ``window.CVAE_DEMO_INPUTS``."""
+    text = path.read_text()
+    return json.loads(text[text.index("{") : text.rindex(";")])
+
+
+def check_inputs_js(path: Path) -> str | None:
+    """Why ``inputs.js`` cannot serve the page (missing, unreadable, other layouts), or None."""
+    how = "write it with `python docs/export_demo.py --write-inputs --data-dir MNIST_DIR`"
+    if not path.is_file():
+        return f"{path} is missing; {how}"
+    try:
+        inputs = read_inputs_js(path)
+    except (ValueError, OSError) as err:
+        return f"{path} is not readable ({err}); {how}"
+    if inputs.get("layouts") != quadrant_layouts():
+        return f"{path} holds other quadrant layouts than cvae_pyro.masks; {how}"
+    return None
 
 
 def reference_completions(
@@ -306,19 +348,37 @@ def measure(page: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help=f"mask CVAE checkpoint (${CHECKPOINT_ENV_VAR})")
-    parser.add_argument("--data-dir", help="MNIST folder (default: as the package finds it)")
+    parser.add_argument(
+        "--data-dir", help="MNIST folder for --write-inputs (default: as the package finds it)"
+    )
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="where the scripts go")
+    parser.add_argument(
+        "--write-inputs",
+        action="store_true",
+        help=f"write {INPUTS_JS} and {EXAMPLES_DIR.relative_to(ROOT)}/digit_<d>.png from MNIST",
+    )
     parser.add_argument("--measure", action="store_true", help="add up the built page's files")
     args = parser.parse_args(argv)
     if args.measure:
         return measure(BUILT_PAGE)
+    inputs = args.out_dir / INPUTS_JS
+    elsewhere = args.out_dir.resolve() != OUT_DIR.resolve()
+    if args.write_inputs:
+        examples = args.out_dir / "examples" if elsewhere else EXAMPLES_DIR
+        try:
+            write_inputs(args.data_dir, inputs, examples)
+        except DataError as err:
+            sys.exit(f"export_demo: the page's test digits: {err}")
+    elif elsewhere:  # the committed digits go with the page
+        if problem := check_inputs_js(OUT_DIR / INPUTS_JS):
+            sys.exit(f"export_demo: {problem}")
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(OUT_DIR / INPUTS_JS, inputs)
+    if problem := check_inputs_js(inputs):
+        sys.exit(f"export_demo: {problem}")
     source = checkpoint_path(args.checkpoint)
     cvae = load_mask_cvae(source)
     meta = write_weights_js(cvae, source, args.out_dir / WEIGHTS_JS)
-    try:
-        write_inputs_js(args.data_dir, args.out_dir / INPUTS_JS)
-    except DataError as err:
-        sys.exit(f"export_demo: the page's test digits: {err}")
     sizes = {name: (args.out_dir / name).stat().st_size for name in (WEIGHTS_JS, INPUTS_JS)}
     print(
         f"export_demo: {source} -> {args.out_dir}: {meta['count']:,} float16 values "
