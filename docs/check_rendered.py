@@ -92,7 +92,7 @@ PAGES = {
     "results.html": (
         "Three seeds",
         "over 3 seeds",
-        "Pyro's tutorial",
+        "CVAE tutorial: NN",
         "CVAE (IS)",
         "Performance gap",
         "How each number was obtained",

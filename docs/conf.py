@@ -56,6 +56,7 @@ RESULT_FILES = {
 BENCHMARKS = ROOT / "benchmarks"
 MATHJAX = DOCS / "_static" / "mathjax" / "tex-mml-chtml.js"
 GENERATED = DOCS / "_generated"
+NBSP = "\u00a0"  #: a space a table cell never breaks at
 
 
 def _copy_inputs() -> None:
@@ -72,7 +73,11 @@ def _copy_inputs() -> None:
                 f"{RESULTS / source} is missing: run `python -m cvae_pyro.reproduce` first, "
                 "or set CVAE_PYRO_RESULTS_DIR to a folder that holds its results"
             )
-        shutil.copy2(RESULTS / source, GENERATED / name)
+        if name.endswith(".md"):  # a value and its ± stay on one line in a narrow cell
+            text = (RESULTS / source).read_text().replace(" ± ", NBSP + "±" + NBSP)
+            (GENERATED / name).write_text(text)
+        else:
+            shutil.copy2(RESULTS / source, GENERATED / name)
     if not MATHJAX.is_file():
         raise FileNotFoundError(f"{MATHJAX} is missing: build with `bash docs/build.sh`")
 
@@ -551,7 +556,7 @@ def _write_seed_table() -> None:
             ]
             if len(nll) < 2:
                 raise RuntimeError(f"the pooled run.json has {len(nll)} seeds of {key}")
-            cell = f"{statistics.mean(nll):.2f} ± {statistics.stdev(nll):.2f}"
+            cell = f"{statistics.mean(nll):.2f}{NBSP}±{NBSP}{statistics.stdev(nll):.2f}"
             cells.append(f"**{cell}**" if name.startswith("**") else cell)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for name, numbers in PYRO_TUTORIAL.items():
