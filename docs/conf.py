@@ -185,8 +185,9 @@ def _machine_line(record: dict) -> str:
             f"{machine['cpu_model']}, {machine['cpu_cores']} cores "
             f"({machine['cpu_logical']} logical; {', '.join(sets)})"
         )
-    elif "processor" in machine:
-        parts.append(f"processor `{machine['processor']}`")
+    else:  # a record without the CPU's details
+        what = f"processor `{machine['processor']}`" if "processor" in machine else "no CPU"
+        parts.append(f"{what} (the CPU is the one named at the top of this page)")
     if machine.get("torch_threads"):
         parts.append(f"{machine['torch_threads']} torch threads")
     if machine.get("torch"):
