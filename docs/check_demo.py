@@ -12,7 +12,7 @@ downloaded the built docs would open it. :func:`check_demo_page` asserts that
 - the controls work: a stroke drawn with the mouse adds ink, a quadrant button sets
   its layout, a rectangle dragged and the eraser brush (used with a finger) hide pixels,
   a test digit button shows that digit, an uploaded picture becomes the digit that
-  :func:`cvae_pyro.pictures.picture_to_digit` makes of it, and the completions painted
+  :func:`cvae_pyro.images.picture_to_digit` makes of it, and the completions painted
   are 8, differ from each other, and change with the "new completions" button.
 """
 

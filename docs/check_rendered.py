@@ -33,7 +33,7 @@ Selenium), waits for MathJax, and asserts on the *rendered* DOM:
   on MNIST test digits with fixed draws, in at most 50 ms for 8 completions; a stroke
   drawn with the mouse, a quadrant layout, a rectangle dragged, the eraser brush used
   with a finger, a test digit picked and a picture uploaded (made MNIST-like as
-  :func:`cvae_pyro.pictures.picture_to_digit` makes it) change what the page completes,
+  :func:`cvae_pyro.images.picture_to_digit` makes it) change what the page completes,
   and the button paints 8 new completions that differ from each other.
 
 Screenshots of the pages of :data:`SCREENSHOT_PAGES`, 1280 and 390 px wide, and of the
