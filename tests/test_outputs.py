@@ -105,7 +105,7 @@ def test_write_atomic_refuses_targets_that_are_not_files(kind, tmp_path):
     assert_untouched(kind, target, user_file)
     assert not [p for p in tmp_path.iterdir() if TEMP_TAG in p.name]  # no temporary left
     assert check_target(tmp_path / "missing.json") == tmp_path / "missing.json"
-    save_json({"a": 1}, user_file)  # a regular file is replaced as before
+    save_json({"a": 1}, user_file)  # a regular file is replaced
     assert json.loads(user_file.read_text()) == {"a": 1}
 
 

@@ -230,22 +230,29 @@ def test_python_m_cvae_pyro_lists_the_commands():
     assert proc.returncode == 2 and "invalid choice: 'fly'" in proc.stderr
 
 
-def test_the_readme_layout_table_gives_each_module_its_layer():
-    readme = (PACKAGE.parent / "README.md").read_text()
-    section = readme[readme.index("## Layout") :]
-    table = {}
-    for line in section.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].isdigit():
-            for name in cells[1].replace("`", "").split(","):
-                if name.strip() != "entry points":
-                    table[name.strip()] = int(cells[0])
+def documented_layers() -> dict[str, int]:
+    """Module to layer number, as the docs' layout page lists them (``LAYERS`` in docs/conf.py)."""
+    conf = ast.parse((PACKAGE.parent / "docs" / "conf.py").read_text())
+    value = next(
+        node.value
+        for node in conf.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "LAYERS"
+    )
+    return {
+        module: number
+        for number, (_, modules) in enumerate(ast.literal_eval(value), start=1)
+        for module in modules
+    }
+
+
+def test_the_documented_layers_give_each_module_its_layer():
+    table = documented_layers()
     edges, _ = import_graph()
     depth = layers(edges)
     found = {
         m.removeprefix("cvae_pyro.").removeprefix("cvae_pyro") or "__init__": d
         for m, d in depth.items()
     }
-    shims = {"train", "evaluate", "reproduce", "sample", "complete", "__main__"}
+    shims = {"train", "evaluate", "reproduce", "sample", "complete", "__main__", "__init__"}
     assert {m: found[m] for m in table} == table
     assert set(found) - shims == set(table)
