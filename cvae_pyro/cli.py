@@ -291,7 +291,23 @@ def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
         return _line(err), exit_code(err)
     if isinstance(err, OSError):
         return os_error_line(err)
+    if out_of_memory(err):
+        return (
+            f"not enough memory ({one_line(err, 120)}); files finished before are kept: use "
+            "smaller settings (--hidden, --z-dim, --samples, --batch-size)",
+            EXIT_FAILURE,
+        )
     return "", None
+
+
+def out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is an allocation that failed (Python's, or torch's on CPU or GPU)."""
+    if isinstance(err, MemoryError):
+        return True
+    text = str(err)
+    return isinstance(err, RuntimeError) and (
+        "can't allocate memory" in text or "out of memory" in text.lower()
+    )
 
 
 def _line(err: BaseException) -> str:

@@ -45,6 +45,9 @@ MAX_SEED = 2**32 - 1  #: numpy's seeds are 32-bit
 #: and 200), low enough that a checkpoint claiming more is refused before it is allocated.
 MAX_WIDTH = 8192
 MAX_LAYERS = 64  #: most hidden layers per network (the defaults have 2)
+#: Most weights one network may have: about 200 MB in float32, some 3 GB for the four
+#: networks with their gradients and Adam's state (the defaults have about 1.7 million).
+MAX_NETWORK_WEIGHTS = 50_000_000
 DEFAULT_ALPHA = 0.5  #: --alpha default: weight of the CVAE term in the hybrid objective
 
 #: Settings that fix the networks' shapes and objective; a checkpoint must match them.
@@ -270,6 +273,14 @@ class TrainConfig(ComputeSettings):
             )
         if self.z_dim > MAX_WIDTH:
             raise ConfigError(f"z_dim must lie in 1..{MAX_WIDTH}, got {self.z_dim}")
+        weights = network_weights(self.hidden, self.z_dim)
+        if weights > MAX_NETWORK_WEIGHTS:
+            raise ConfigError(
+                f"hidden ({len(self.hidden)} layers, up to {max(self.hidden)} wide) with z_dim "
+                f"{self.z_dim} makes networks of up to "
+                f"{weights:,} weights, more than {MAX_NETWORK_WEIGHTS:,} (the memory grows "
+                "with them): use fewer or narrower layers"
+            )
 
     @property
     def run_dir(self) -> Path:
@@ -535,6 +546,16 @@ def positive_int(name: str, value: object) -> None:
     """Raise :class:`ConfigError` unless ``value`` is a positive integer."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def network_weights(hidden: tuple[int, ...], z_dim: int) -> int:
+    """Weights and biases of the largest network ``hidden`` and ``z_dim`` make (an upper bound).
+
+    The widest input is the mask CVAE's prior network (the visible pixels, the mask and
+    the baseline's guess: three images), the widest output 784 pixels or ``2 * z_dim``.
+    """
+    widths = [3 * IMAGE_SIDE**2, *hidden, max(IMAGE_SIDE**2, 2 * z_dim)]
+    return sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
 
 
 def check_samples(name: str, value: object) -> None:

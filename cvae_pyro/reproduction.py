@@ -35,6 +35,7 @@ import importlib.metadata
 import math
 import os
 import platform
+import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -73,6 +74,8 @@ Progress = Callable[[str], None]
 STAGING = ".staging"  #: folder inside the results folder where a new set is written
 COMPLETE = "COMPLETE"  #: marker file: the staged set is whole and may be moved into place
 MANIFEST = "run.json"  #: moved last; lists the files of the set
+#: The names of the files a result set holds: the table, its manifest, the samples figures.
+RESULT_NAME = re.compile(r"cll_table\.(csv|md)|run\.json|q[1-3]_samples\.png")
 MAX_RUN_FILE_BYTES = 64 << 20  #: a run.json of every task, seed and estimator is under 1 MB
 EXACT = "NN"  #: the estimator of the baseline's exact value (S = 0)
 ESTIMATORS = (EXACT, "MC", "IS", "-ELBO")  #: the estimators a row may hold
@@ -195,7 +198,7 @@ def staged_hashes(marker: Path) -> dict[str, str]:
     )
     if not plain:
         raise ConfigError(
-            f"{marker} is corrupt (its files are not plain file names with their SHA-256); {advice}"
+            f"{marker} is corrupt (its files are not result files with their SHA-256); {advice}"
         )
     return files
 
@@ -218,8 +221,8 @@ def _listed_hashes(staging: Path, names: list[str], advice: str) -> dict[str, st
 
 
 def _plain_name(name: object) -> bool:
-    """Whether ``name`` is a file name without folders (not "", "." nor "..")."""
-    return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name
+    """Whether ``name`` is one of the result files a set holds (:data:`RESULT_NAME`)."""
+    return isinstance(name, str) and RESULT_NAME.fullmatch(name) is not None
 
 
 def sha256(path: Path) -> str:

@@ -12,6 +12,7 @@ from cvae_pyro.cli import (
     add_config_options,
     build_parser,
     command_line,
+    describe,
 )
 from cvae_pyro.config import (
     MAX_ESTIMATE_SAMPLES,
@@ -144,3 +145,24 @@ def test_complete_offers_no_precision_it_would_ignore(seven, tmp_path, capsys):
     one_error_line(err, "unrecognized arguments: --precision bf16")
     assert not out.exists()
     assert "precision" not in {f.name for f in dataclasses.fields(CompleteConfig)}
+
+
+def test_networks_too_big_for_the_memory_are_refused_before_any_work(tmp_path, capsys):
+    args = ["--quadrants", "1", "--hidden", "8192", "8192", "8192", "--out-dir", tmp_path / "r"]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "(3 layers, up to 8192 wide)", "more than 50,000,000")
+    assert not (tmp_path / "r").exists()
+    assert TrainConfig(quadrants=1, hidden=(4096,) * 3, z_dim=8).hidden == (4096,) * 3
+
+
+def test_a_failed_allocation_is_one_line():
+    for err in (
+        MemoryError(),
+        RuntimeError(
+            "[enforce fail] DefaultCPUAllocator: can't allocate memory: you tried to allocate 17179869184 bytes."
+        ),
+    ):
+        line, code = describe(err, "run it again")
+        assert code == 1 and line.startswith("not enough memory") and "--hidden" in line
+    assert describe(RuntimeError("a bug"), "again") == ("", None)  # a traceback, as a bug is

@@ -432,3 +432,23 @@ def test_mask_only_refuses_objectives_it_would_ignore(tmp_path, capsys):
     one_error_line(err, "--mask-only", "--objectives does not apply")
     assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
     assert ReproduceConfig(mask_only=True).objectives == OBJECTIVES  # the default is fine
+
+
+@pytest.mark.parametrize("name", [".lock", "notes.txt", "cvae.pt"])
+def test_a_staged_set_moves_only_result_files(name, tmp_path, capsys):
+    results, finished = finished_results(tmp_path, capsys)
+    staging = results / STAGING
+    staging.mkdir()
+    (staging / name).write_text("not a result\n")
+    digest = hashlib.sha256(b"not a result\n").hexdigest()
+    (staging / "COMPLETE").write_text(json.dumps({"files": {name: digest}}))
+    files = [run_file(tmp_path / "b.json", pooled_rows(seeds=(1,)))]
+    code, err = call(reproduce.main, ["--combine", *files, "--results-dir", results], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "COMPLETE is corrupt", "not result files")
+    assert (staging / name).exists()
+    moved = results / name
+    assert not moved.exists() or moved.read_text() != "not a result\n"
+    assert {
+        p.name: p.read_bytes() for p in results.iterdir() if p.is_file() and p.name != ".lock"
+    } == {k: v for k, v in finished.items() if k != ".lock"}
