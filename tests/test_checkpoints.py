@@ -1,7 +1,9 @@
-"""The checkpoint format: what a file says it holds, older files, and files of another kind."""
+"""The checkpoint format: what a file says it holds, older files, files of another kind, and
+broken, foreign or oversized files, refused in one line by every command."""
 
 import os
 import re
+import shutil
 import struct
 from pathlib import Path
 
@@ -288,3 +290,54 @@ def test_the_demo_settings_refuse_a_model_of_another_kind(settings, named, tmp_p
     shipped = PRETRAINED_DIR / "mnist-mask.pt"
     if shipped.is_file():
         assert load_checkpoint(shipped, expect=DEMO_SETTINGS, kind="cvae")["kind"] == "cvae"
+
+
+def test_evaluate_refuses_checkpoints_of_another_task(q2_run, tmp_path, data_dir, capsys):
+    (tmp_path / "q1").mkdir()
+    for pt in (q2_run / "q2").glob("*.pt"):
+        shutil.copy(pt, tmp_path / "q1" / pt.name)
+    args = ["--quadrants", "1", "--out-dir", tmp_path, "--limit", "200", "--samples", "5"]
+    code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "baseline.pt", "quadrants=2 (this run: 1)")
+    assert not (tmp_path / "q1/evaluation_test.json").exists()
+
+
+def test_evaluate_refuses_a_file_of_another_kind(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    shutil.copy(run / "q2/cvae.pt", run / "q2/gsnn.pt")  # a CVAE under the GSNN's name
+    args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
+    code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "gsnn.pt", "objective='cvae' (this run: 'gsnn')")
+
+
+def test_size_mismatch_and_random_files_are_one_clean_line(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    ckpt = torch.load(run / "q2/cvae.pt", weights_only=True)
+    ckpt["architecture"]["z_dim"] = 9  # the recorded size no longer matches the weights
+    torch.save(ckpt, run / "q2/cvae.pt")
+    args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
+    code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "cvae.pt", "size mismatch for")
+    assert len(err.strip().splitlines()) == 1
+    for name, data in bad_checkpoint_corpus(ckpt).items():
+        (run / "q2/cvae.pt").unlink()
+        (run / "q2/cvae.pt").write_bytes(data)
+        code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+        assert code == EXIT_USAGE, name
+        one_error_line(err, "cvae.pt")
+
+
+def test_weights_that_are_not_numbers_are_a_broken_checkpoint(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    ckpt = torch.load(run / "q2/cvae.pt", weights_only=True)
+    name = next(k for k in ckpt["state_dict"] if k.startswith("generation_net"))
+    ckpt["state_dict"][name][0] = float("nan")
+    torch.save(ckpt, run / "q2/cvae.pt")
+    args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
+    code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "cvae.pt", "not finite numbers")
+    assert not (run / "q2/evaluation_test.json").exists()

@@ -1,10 +1,17 @@
-"""The command-line options: generated from the config dataclasses, and documented."""
+"""The command line: options generated from the config dataclasses and shown by --help; bad
+values, options that would be ignored and failed allocations as one line."""
 
 import dataclasses
 
 import pytest
 
-from cvae_pyro import complete, evaluate, reproduce, sample, train
+from cvae_pyro import (
+    complete,
+    evaluate,
+    reproduce,
+    sample,
+    train,
+)
 from cvae_pyro.cli import (
     COMMANDS,
     EXIT_USAGE,
@@ -22,8 +29,10 @@ from cvae_pyro.config import (
     SampleConfig,
     TrainConfig,
 )
+from cvae_pyro.errors import one_line
 
 from .helpers import (
+    QUICK,
     call,
     copy_run,
     one_error_line,
@@ -166,3 +175,34 @@ def test_a_failed_allocation_is_one_line():
         line, code = describe(err, "run it again")
         assert code == 1 and line.startswith("not enough memory") and "--hidden" in line
     assert describe(RuntimeError("a bug"), "again") == ("", None)  # a traceback, as a bug is
+
+
+def test_one_line_strips_ansi_and_keeps_the_named_line():
+    text = "\x1b[1mError(s) in loading\x1b[0m:\n\tsize mismatch for w: copying [2] into [3].\n"
+    assert one_line(text) == "size mismatch for w: copying [2] into [3]."
+    assert one_line("x" * 500, 50).endswith("...") and len(one_line("x" * 500, 50)) == 50
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--seed", "-1"],
+        ["--seed", "4294967296"],
+        ["--seed", "1e23"],
+        ["--lr", "inf"],
+        ["--lr", "1e999"],
+        ["--lr", "nan"],
+        ["--limit", "100000"],
+    ],
+)
+def test_bad_numbers_exit_2(tmp_path, data_dir, capsys, argv):
+    args = ["--quadrants", "1", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path, *argv]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_USAGE
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_evaluate_rejects_label_with_quadrants(tmp_path, capsys):
+    code, err = call(evaluate.main, ["--condition", "label", "--quadrants", "2"], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "quadrants applies to the quadrant condition only")

@@ -8,6 +8,11 @@ import pytest
 import torch
 
 from cvae_pyro import data as data_mod
+from cvae_pyro import (
+    evaluate,
+    train,
+)
+from cvae_pyro.cli import EXIT_USAGE
 from cvae_pyro.data import (
     load_dataset,
     load_idx_verified,
@@ -18,6 +23,12 @@ from cvae_pyro.data import (
 from cvae_pyro.errors import (
     ConfigError,
     DataError,
+)
+
+from .helpers import (
+    QUICK,
+    call,
+    one_error_line,
 )
 
 
@@ -164,3 +175,33 @@ def test_a_folder_of_the_other_dataset(fashion_dir, data_dir):
     assert "--dataset fashion-mnist" in str(err.value) and "corrupt" not in str(err.value)
     with pytest.raises(DataError, match="is the official MNIST file.*--dataset mnist"):
         load_dataset("fashion-mnist", data_dir)
+
+
+def test_empty_data_dir_leaves_no_cache_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    args = ["--quadrants", "1", *QUICK, "--data-dir", "", "--out-dir", tmp_path / "out"]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "empty")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_corrupt_gzip_in_train_and_evaluate(q2_run, tmp_path, data_dir, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    for f in Path(data_dir).iterdir():
+        (data / f.name).symlink_to(f.resolve())
+    name = "t10k-labels-idx1-ubyte.gz"
+    corrupt = bytearray((Path(data_dir) / name).read_bytes())
+    corrupt[len(corrupt) // 2] ^= 0xFF
+    (data / name).unlink()
+    (data / name).write_bytes(bytes(corrupt))
+    code, err = call(
+        train.main, ["--quadrants", "2", *QUICK, "--data-dir", data, "--out-dir", tmp_path], capsys
+    )
+    assert code == EXIT_USAGE
+    one_error_line(err, name)
+    args = ["--quadrants", "2", "--out-dir", q2_run, "--limit", "50", "--data-dir", data]
+    code, err = call(evaluate.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, name)

@@ -1,11 +1,14 @@
 """What the commands write: never through or over what is not a regular file, never a
-temporary name in a message, every output checked before the work that makes it."""
+temporary name in a message, every output checked before the work that makes it; one
+command per folder; full disks, permissions and long names as one line."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -26,11 +29,13 @@ from cvae_pyro.checkpoints import (
     LOCK_NAME,
     TEMP_TAG,
     check_target,
+    folder_lock,
     load_checkpoint,
+    save_checkpoint,
     save_json,
     write_atomic,
 )
-from cvae_pyro.cli import EXIT_USAGE, MESSAGE_CHARS
+from cvae_pyro.cli import EXIT_FAILURE, EXIT_USAGE, MESSAGE_CHARS
 from cvae_pyro.errors import (
     ConfigError,
 )
@@ -268,3 +273,148 @@ def test_an_out_format_that_needs_a_missing_program_is_refused_before_work(
     assert code == EXIT_USAGE
     one_error_line(err, "--out digits.pgf", "cannot write .pgf files here", ".png")
     assert not out.exists()
+
+
+def test_a_second_live_run_is_refused_naming_the_pid(tmp_path, data_dir, capsys):
+    with folder_lock(tmp_path / "q1"):
+        code, err = call(train.main, ["--quadrants", "1", *QUICK, "--out-dir", tmp_path], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, f"pid {os.getpid()}", "in use")
+    assert not (tmp_path / "q1/baseline.pt").exists()
+
+
+def test_a_lock_left_by_a_killed_process_never_blocks(tmp_path):
+    folder = tmp_path / "q1"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom cvae_pyro.checkpoints import folder_lock\n"
+            f"with folder_lock({str(folder)!r}):\n    print('held', flush=True)\n    time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=cli_env(tmp_path),
+    )
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(Exception, match=f"pid {holder.pid}"), folder_lock(folder):
+        pass
+    holder.send_signal(signal.SIGKILL)
+    holder.communicate()
+    assert (folder / LOCK_NAME).read_text().strip() == str(holder.pid)  # the stale file stays
+    with folder_lock(folder):  # ... and does not block
+        assert (folder / LOCK_NAME).read_text().strip() == str(os.getpid())
+
+
+def test_disk_full_during_torch_save(tmp_path, data_dir, capsys, monkeypatch):
+    def full(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"PK half")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(checkpoints.torch, "save", full)
+    args = ["--quadrants", "1", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_FAILURE
+    one_error_line(err, "no space left", "baseline")
+    assert not list((tmp_path / "q1").glob(".*.tmp"))
+
+
+def test_disk_full_writing_json(q2_run, tmp_path, data_dir, capsys, monkeypatch):
+    run = copy_run(q2_run, tmp_path / "run")
+
+    def full(self, text, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+
+    monkeypatch.setattr(Path, "write_text", full)
+    args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
+    code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+    assert code == EXIT_FAILURE
+    one_error_line(err, "no space left", "evaluation_test.json")
+
+
+def test_permission_denied_is_one_line(q2_run, tmp_path, data_dir, capsys, monkeypatch):
+    run = copy_run(q2_run, tmp_path / "run")
+
+    def denied(dir=None, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(dir))
+
+    monkeypatch.setattr(checkpoints.tempfile, "mkstemp", denied)
+    args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
+    code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "permission denied", "q2")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_run_folder(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    (run / "q2").chmod(0o555)
+    try:
+        args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
+        code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+    finally:
+        (run / "q2").chmod(0o755)
+    assert code == EXIT_USAGE
+    one_error_line(err, "permission denied")
+
+
+def test_names_too_long(label_run, tmp_path, data_dir, capsys):
+    long = "x" * 300
+    code, err = call(
+        train.main, ["--quadrants", "1", *QUICK, "--data-dir", tmp_path / long], capsys
+    )
+    assert code == EXIT_USAGE
+    one_error_line(err, "too long")
+    code, err = call(evaluate.main, ["--quadrants", "1", "--out-dir", tmp_path / long], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "too long")
+    code, err = call(sample.main, ["--digit", "3", "--checkpoint", tmp_path / long], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "too long")
+    ckpt = label_run / "label/cvae.pt"
+    code, err = call(
+        sample.main,
+        ["--digit", "3", "--checkpoint", ckpt, "--out", tmp_path / f"{long}.png"],
+        capsys,
+    )
+    assert code == EXIT_USAGE
+    one_error_line(err, "too long")
+    legal = tmp_path / ("y" * 245 + ".png")  # 249 characters: legal, its temporary name short
+    code, err = call(sample.main, ["--digit", "3", "--checkpoint", ckpt, "--out", legal], capsys)
+    assert code == 0, err
+    assert legal.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sample_out_folder_unwritable_and_formats(label_run, tmp_path, capsys):
+    ckpt = label_run / "label/cvae.pt"
+    base = ["--digit", "3", "--n", "2", "--checkpoint", ckpt, "--out"]
+    code, err = call(sample.main, [*base, tmp_path], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "is a folder")
+    code, err = call(sample.main, [*base, "/proc/x.png"], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "/proc")
+    code, err = call(sample.main, [*base, tmp_path / "x.bmp2"], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "suffix")
+    code, err = call(sample.main, [*base, tmp_path / "x.jpg"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "x.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # a real JPEG
+
+
+def test_files_get_the_umask_and_stale_temporaries_are_removed(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    stale = run / "q2" / ".cvae.pt.cvae_pyro-k3j9x2ab.tmp"  # as write_atomic names them
+    stale.write_bytes(b"left by SIGKILL")
+    old = os.umask(0o027)
+    try:
+        args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
+        code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    assert not stale.exists()
+    mode = stat.S_IMODE((run / "q2/evaluation_test.json").stat().st_mode)
+    assert mode == 0o640
+    path = save_checkpoint({"architecture": {}}, tmp_path / "c.pt", "cvae")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~old

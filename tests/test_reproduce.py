@@ -1,8 +1,11 @@
-"""The reproduction pipeline: table layout, aggregation over seeds, files written."""
+"""The reproduction pipeline: table layout, aggregation over seeds, the result files written as
+one set, and what --combine checks before it pools."""
 
 import hashlib
 import json
 import os
+import signal
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -12,9 +15,10 @@ from cvae_pyro import reproduce, reproduction
 from cvae_pyro.checkpoints import (
     TEMP_TAG,
 )
-from cvae_pyro.cli import EXIT_USAGE
+from cvae_pyro.cli import EXIT_INTERRUPTED, EXIT_USAGE
 from cvae_pyro.config import OBJECTIVES, ReproduceConfig
 from cvae_pyro.errors import (
+    CheckpointError,
     ConfigError,
 )
 from cvae_pyro.reproduce import main
@@ -23,6 +27,7 @@ from cvae_pyro.reproduction import CSV_COLUMNS, STAGING, aggregate, finish_publi
 from .helpers import (
     call,
     one_error_line,
+    popen_module,
 )
 
 
@@ -452,3 +457,101 @@ def test_a_staged_set_moves_only_result_files(name, tmp_path, capsys):
     assert {
         p.name: p.read_bytes() for p in results.iterdir() if p.is_file() and p.name != ".lock"
     } == {k: v for k, v in finished.items() if k != ".lock"}
+
+
+def _write_set(tag: str):
+    def write(staging: Path) -> dict:
+        for name in ("cll_table.csv", "cll_table.md", "q1_samples.png"):
+            (staging / name).write_text(f"{tag} {name}")
+        return {"tag": tag}
+
+    return write
+
+
+def test_result_set_killed_while_moving_is_finished_next_time(tmp_path, monkeypatch):
+    reproduction.publish(tmp_path, _write_set("old"))
+    real_replace, moves = os.replace, []
+
+    def replace_then_die(src, dst):
+        if Path(dst).parent == tmp_path:  # a move out of the staging folder
+            if len(moves) == 1:
+                raise KeyboardInterrupt
+            moves.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(reproduction.os, "replace", replace_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        reproduction.publish(tmp_path, _write_set("new"))
+    monkeypatch.undo()
+    manifest = json.loads((tmp_path / "run.json").read_text())
+    assert manifest["tag"] == "old"  # the manifest, moved last, still describes the old set
+    reproduction.finish_publish(tmp_path)  # what the next reproduce or --combine does first
+    manifest = json.loads((tmp_path / "run.json").read_text())
+    assert manifest["tag"] == "new"
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == digest
+        assert (tmp_path / name).read_text() == f"new {name}"
+    assert not (tmp_path / reproduction.STAGING).exists()
+
+
+def test_an_incomplete_staged_set_is_dropped(tmp_path):
+    reproduction.publish(tmp_path, _write_set("old"))
+    (tmp_path / reproduction.STAGING).mkdir()
+    (tmp_path / reproduction.STAGING / "cll_table.md").write_text("half")
+    reproduction.finish_publish(tmp_path)
+    assert (tmp_path / "cll_table.md").read_text() == "old cll_table.md"
+    assert not (tmp_path / reproduction.STAGING).exists()
+
+
+def test_combine_rows_missing_keys(tmp_path, capsys):
+    bad = tmp_path / "run.json"
+    bad.write_text(json.dumps({"rows": [{"model": "cvae", "estimator": "IS"}]}))
+    code, err = call(reproduce.main, ["--combine", bad, "--results-dir", tmp_path / "r"], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "run.json", "row 0 lacks quadrants")
+    bad.write_text("[1, 2")
+    code, err = call(reproduce.main, ["--combine", bad, "--results-dir", tmp_path / "r"], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "not a run.json")
+
+
+def test_reproduce_errors_get_their_own_line(tmp_path, data_dir, monkeypatch, capsys):
+    def mismatch(cfg):
+        raise CheckpointError(f"{cfg.run_dir}/baseline.pt was trained with other settings")
+
+    monkeypatch.setattr(reproduction, "run", mismatch)
+    args = ["--quadrants", "1", "--objectives", "cvae", "--quiet", "--data-dir", data_dir]
+    args += ["--runs-dir", tmp_path / "runs", "--results-dir", tmp_path / "results"]
+    code, err = call(reproduce.main, args, capsys)
+    assert code == EXIT_USAGE
+    assert any(line.startswith("python -m cvae_pyro.reproduce: error:") for line in err.split("\n"))
+
+
+def test_reproduce_ctrl_c_says_to_run_again_not_resume(tmp_path, data_dir, monkeypatch, capsys):
+    def interrupted(cfg):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reproduction, "run", interrupted)
+    args = ["--quadrants", "1", "--objectives", "cvae", "--data-dir", data_dir]
+    args += ["--runs-dir", tmp_path / "runs", "--results-dir", tmp_path / "results"]
+    code, err = call(reproduce.main, args, capsys)
+    assert code == EXIT_INTERRUPTED
+    line = one_error_line(err, "interrupted", "run the same command again")
+    assert "--resume" not in line
+
+
+@pytest.mark.slow
+def test_reproduce_sigint_mid_run_gives_one_line(tmp_path, data_dir):
+    runs = tmp_path / "runs"
+    args = ["--quadrants", "1", "--objectives", "cvae", "--epochs", "50", "--limit", "2000"]
+    args += ["--samples", "2", "--runs-dir", str(runs), "--results-dir", str(tmp_path / "res")]
+    proc = popen_module("cvae_pyro.reproduce", [*args, "--data-dir", str(data_dir)], data_dir)
+    start = time.time()
+    while not (runs / "seed0/q1/baseline_last.pt").exists():
+        assert proc.poll() is None and time.time() - start < 300
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == EXIT_INTERRUPTED
+    line = one_error_line(err, "interrupted")
+    assert "--resume" not in line and "AttributeError" not in err

@@ -1,14 +1,23 @@
-"""Robust runs: resume after SIGKILL, Ctrl-C, NaN losses, atomic and checked checkpoints."""
+"""Robust runs: resume after SIGKILL, Ctrl-C and other signals, NaN losses, settings checked on
+resume, finished models kept, atomic and checked checkpoints."""
 
 import json
+import shutil
 import signal
+import subprocess
+import sys
 import time
 
 import pyro.infer
 import pytest
 import torch
 
-from cvae_pyro import train, training
+from cvae_pyro import (
+    checkpoints,
+    train,
+    training,
+)
+from cvae_pyro import data as data_module
 from cvae_pyro.checkpoints import (
     TEMP_TAG,
     load_checkpoint,
@@ -16,7 +25,7 @@ from cvae_pyro.checkpoints import (
     save_json,
     write_atomic,
 )
-from cvae_pyro.cli import EXIT_USAGE, describe
+from cvae_pyro.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, describe
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.errors import (
     CheckpointError,
@@ -376,3 +385,149 @@ def test_a_training_state_of_the_wrong_types_is_one_line(
         code, err = call(train.main, [*args, *extra], capsys)
         assert code == EXIT_USAGE, extra
         one_error_line(err, "cvae_last.pt has", "delete it")
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--resume", "--lr", "1e3"], "lr=0.001 (this run: 1000.0)"),
+        (["--resume", "--seed", "7"], "seed=0 (this run: 7)"),
+        (["--resume", "--batch-size", "64"], "batch_size=128 (this run: 64)"),
+        (["--limit", "500"], "limit=300 (this run: 500)"),  # reusing the finished baseline
+        (["--epochs", "3"], "epochs=1 (this run: 3)"),
+    ],
+)
+def test_changed_settings_are_refused(q2_run, tmp_path, data_dir, capsys, extra, named):
+    run = copy_run(q2_run, tmp_path / "run")
+    before = (run / "q2/cvae.pt").read_bytes()
+    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run, *extra]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, named)
+    assert (run / "q2/cvae.pt").read_bytes() == before  # nothing overwritten
+
+
+def test_epochs_may_grow_on_resume_and_are_recorded(label_run, tmp_path, data_dir, capsys):
+    run = copy_run(label_run, tmp_path / "run")
+    args = ["--condition", "label", *QUICK, "--data-dir", data_dir, "--out-dir", run]
+    code, err = call(train.main, [*args, "--resume", "--epochs", "2"], capsys)
+    assert code == 0, err
+    metrics = json.loads((run / "label/metrics.json").read_text())
+    assert [h["epoch"] for h in metrics["cvae"]["history"]] == [1, 2]
+    assert metrics["cvae"]["config"]["epochs"] == 2
+
+
+def test_a_best_checkpoint_copied_over_the_last_one(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    shutil.copy(run / "q2/cvae.pt", run / "q2/cvae_last.pt")  # no optimizer state in it
+    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run, "--resume"]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "cvae_last.pt", "cannot be resumed from")
+
+
+def test_a_last_checkpoint_without_training_state(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    ckpt = torch.load(run / "q2/baseline_last.pt", weights_only=True)
+    del ckpt["train_state"]
+    torch.save(ckpt, run / "q2/baseline_last.pt")
+    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "baseline_last.pt", "no training state")
+
+
+def test_a_corrupt_metrics_file_is_found_before_training(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    (run / "q2/metrics.json").write_text('{"baseline": ')
+    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run, "--resume"]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "metrics.json is corrupt")
+
+
+@pytest.mark.parametrize("where", ["checkpoint", "data"])
+def test_ctrl_c_outside_the_epoch_loop(tmp_path, data_dir, capsys, monkeypatch, where):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if where == "checkpoint":
+        monkeypatch.setattr(checkpoints.torch, "save", interrupt)
+    else:
+        monkeypatch.setattr(data_module, "load_dataset", interrupt)
+    args = ["--quadrants", "1", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_INTERRUPTED
+    one_error_line(err, "interrupted", "--resume")  # while saving: the loop names the epoch
+    assert not list((tmp_path / "q1").glob(".*.tmp"))
+
+
+def test_ctrl_c_and_nan_in_epoch_1_name_no_missing_file(tmp_path, data_dir, capsys, monkeypatch):
+    args = ["--quadrants", "1", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path]
+    for fault, status in ((KeyboardInterrupt, EXIT_INTERRUPTED), (float("nan"), EXIT_FAILURE)):
+
+        def step(self, x, y, fault=fault):
+            if isinstance(fault, float):
+                return fault
+            raise fault
+
+        monkeypatch.setattr(pyro.infer.SVI, "step", step)
+        code, err = call(train.main, args, capsys)
+        assert code == status
+        line = one_error_line(err, "baseline", "epoch 1", "no baseline checkpoint was saved")
+        assert "_last.pt" not in line
+
+
+INTERRUPT_DURING_TORCH_IMPORT = """
+import os, signal, sys
+class SigintWhenTorchLoads:  # Ctrl-C, delivered exactly while torch is being imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, SigintWhenTorchLoads())
+from cvae_pyro import cli
+print("parsed")
+sys.exit(getattr(cli, sys.argv[1])(["--quadrants", "1", "--limit", "10", "--epochs", "1"]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["train", "evaluate", "reproduce", "sample", "complete"])
+def test_ctrl_c_while_a_command_starts_is_one_line(command, tmp_path):
+    """Ctrl-C while torch and Pyro load: one line, exit 130, no traceback."""
+    probe = INTERRUPT_DURING_TORCH_IMPORT
+    if command != "train":  # arguments each accepts
+        args = {"sample": '["--digit", "2"]', "complete": '["--index", "0", "--keep", "left"]'}
+        args.update(reproduce='["--limit", "10"]', evaluate='["--quadrants", "1"]')
+        probe = probe.replace(
+            '["--quadrants", "1", "--limit", "10", "--epochs", "1"]', args[command]
+        )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == EXIT_INTERRUPTED, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "cvae_pyro: interrupted while starting (nothing was written)"
+    ]
+    assert proc.stdout.strip() == "parsed"
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_a_library_import_keeps_the_usual_ctrl_c():
+    """In a notebook or script the package does not take over SIGINT."""
+    probe = INTERRUPT_DURING_TORCH_IMPORT.replace(
+        "from cvae_pyro import cli", "import cvae_pyro.models"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, "train"], capture_output=True, text=True, timeout=120
+    )
+    assert "KeyboardInterrupt" in proc.stderr
+    assert "interrupted while starting" not in proc.stderr

@@ -1,4 +1,4 @@
-"""The training CLI end to end, its outputs, determinism and its errors."""
+"""The training CLI end to end, its outputs, determinism, divergence and its errors."""
 
 import json
 import shutil
@@ -7,8 +7,12 @@ import pyro.infer
 import pytest
 import torch
 
-from cvae_pyro import reproduce, train
-from cvae_pyro.cli import EXIT_USAGE
+from cvae_pyro import (
+    reproduce,
+    train,
+    training,
+)
+from cvae_pyro.cli import EXIT_FAILURE, EXIT_USAGE
 from cvae_pyro.conditions import build_baseline, build_cvae, load_model
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_mnist
@@ -287,3 +291,59 @@ def test_reproduce_names_its_own_folder_option(q2_run, tmp_path, data_dir, capsy
     assert code == EXIT_USAGE
     line = one_error_line(err, "limit=300 (this run: 200)", "another --runs-dir")
     assert "--out-dir" not in line
+
+
+def test_lr_1e3_diverges_with_one_line_and_no_phantom_file(tmp_path, data_dir, capsys):
+    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path]
+    code, err = call(train.main, [*args, "--lr", "1e3"], capsys)
+    assert code == EXIT_FAILURE
+    line = one_error_line(err, "baseline epoch 1", "at step")
+    assert "_last.pt" not in line and not (tmp_path / "q2/baseline_last.pt").exists()
+
+
+@pytest.mark.parametrize("objective", ["gsnn", "hybrid"])
+def test_huge_finite_losses_are_divergence(
+    q2_run, tmp_path, data_dir, capsys, monkeypatch, objective
+):
+    run = copy_run(q2_run, tmp_path / "run")
+    monkeypatch.setattr(pyro.infer.SVI, "step", lambda self, x, y: 3e27 * len(y))
+    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run]
+    code, err = call(train.main, [*args, "--objective", objective], capsys)
+    assert code == EXIT_FAILURE
+    one_error_line(err, f"{objective} epoch 1", "at step 1", "3e+27 nats/image")
+
+
+def test_a_distribution_argument_check_is_divergence(
+    q2_run, tmp_path, data_dir, capsys, monkeypatch
+):
+    run = copy_run(q2_run, tmp_path / "run")
+    message = "Expected parameter probs (Tensor of shape (3,)) to satisfy the constraint"
+
+    def step(self, x, y):
+        raise ValueError(f"Error while computing log_prob at site 'y':\n{message}")
+
+    monkeypatch.setattr(pyro.infer.SVI, "step", step)
+    for name in ("cvae.pt", "cvae_last.pt"):  # a finished CVAE of other settings is kept
+        (run / "q2" / name).unlink()
+    args = [
+        "--quadrants",
+        "2",
+        *QUICK,
+        "--data-dir",
+        data_dir,
+        "--out-dir",
+        run,
+        "--prior",
+        "standard",
+    ]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_FAILURE
+    one_error_line(err, "cvae epoch 1", "invalid distribution parameters at step 1")
+
+
+def test_a_validation_loss_past_the_bound_is_divergence(tmp_path, data_dir, capsys, monkeypatch):
+    monkeypatch.setattr(training, "elbo_loss", lambda *args: 3.2e11)
+    args = ["--quadrants", "1", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_FAILURE
+    one_error_line(err, "baseline epoch 1", "validation")
