@@ -271,6 +271,8 @@ def load_checkpoint(
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder, not a checkpoint; give the .pt file")
     if not path.is_file():
+        if os.path.lexists(path):  # a link to nothing, a loop, a pipe, a device
+            raise CheckpointError(f"{path} is not a file (a broken link or a special file)")
         raise CheckpointError(f"no checkpoint at {path}")
     payload = _read_payload(path, map_location)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:

@@ -380,6 +380,9 @@ class ReproduceConfig(ComputeSettings):
             check_unused(self, COMBINE_USES, "--combine trains nothing, it pools run.json rows")
         for name in ("quadrants", "seeds", "objectives"):
             setattr(self, name, tuple(getattr(self, name)))
+            twice = [v for i, v in enumerate(getattr(self, name)) if v in getattr(self, name)[:i]]
+            if twice:  # a second time would train nothing new and count its rows twice
+                raise ConfigError(f"--{name} lists {twice[0]} more than once; give each once")
         if self.mask_only:
             check_unused(self, ("objectives",), MASK_ONLY_IGNORES, only=True)
         self.mask_model = self.mask_model or self.mask_only

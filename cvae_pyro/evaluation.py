@@ -103,7 +103,7 @@ def evaluate_run_dir(
     models = {}
     for name in MODEL_FILES:
         path = run_dir / f"{name}.pt"
-        if not path.exists():
+        if not os.path.lexists(path):  # a broken link is read, and refused
             continue
         kind = BASELINE if name == BASELINE else "cvae"
         models[name] = load_trained(path, device, kind, {**(expect or {}), **_objective(name)})

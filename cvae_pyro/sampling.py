@@ -18,6 +18,7 @@ are parsed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,14 +96,14 @@ def find_model(
     mask_path = run_dir(out_dir, "mask", None, dataset) / "cvae.pt"
     check_folder(mask_path.parent, "--out-dir", missing_ok=True)  # a file there is no model
     expect = {"dataset": dataset}
-    if mask_path.exists():
+    if os.path.lexists(mask_path):  # whatever is there is read, or refused
         cvae = load_trained(mask_path, device, "cvae", {**expect, "condition": "mask"}).module
         return cvae, f"mask CVAE {mask_path}"
     quadrants = KEEP_LAYOUTS.get(keep) if keep else None
     if quadrants is not None:
         path = run_dir(out_dir, "quadrant", quadrants, dataset) / "cvae.pt"
         check_folder(path.parent, "--out-dir", missing_ok=True)
-        if path.exists():
+        if os.path.lexists(path):
             quadrant = {"condition": "quadrant", "quadrants": quadrants}
             found = load_trained(path, device, "cvae", {**expect, **quadrant})
             return found.module, f"{quadrants}-quadrant CVAE {path} (no mask model trained)"
@@ -315,7 +316,7 @@ def find_label_model(cfg: SampleConfig) -> tuple[CVAE, str]:
     path = Path(cfg.checkpoint or run_dir(cfg.out_dir, "label", None, cfg.dataset) / "cvae.pt")
     if cfg.checkpoint is None:
         check_folder(path.parent, "--out-dir", missing_ok=True)  # a file there is no model
-    if cfg.checkpoint is not None or path.exists():
+    if cfg.checkpoint is not None or os.path.lexists(path):
         return load_trained(path, device, "cvae", expect).module, f"label CVAE {path}"
     if pretrained_path("label", cfg.dataset) is not None:
         trained, line = load_pretrained("label", cfg.dataset, device)

@@ -540,8 +540,9 @@ def _restore(
         _set_rng_state(ckpt["rng"], shuffle)
     except Exception as err:  # any content: torch, numpy and random raise many kinds
         raise CheckpointError(
-            f"{path} cannot be resumed from (no or broken {one_line(err, 80)}: it is not a "
-            "*_last.pt written by training); delete it, or run without --resume"
+            f"{path} cannot be resumed from: it is not a *_last.pt written by training (its "
+            f"weights, optimizer or random-number state: {one_line(err, 80)}); delete it, or "
+            "run without --resume"
         ) from None
     return state
 

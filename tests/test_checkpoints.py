@@ -341,3 +341,29 @@ def test_weights_that_are_not_numbers_are_a_broken_checkpoint(q2_run, tmp_path, 
     assert code == EXIT_USAGE
     one_error_line(err, "cvae.pt", "not finite numbers")
     assert not (run / "q2/evaluation_test.json").exists()
+
+
+def test_a_broken_link_as_a_checkpoint_is_refused_never_passed_over(
+    q2_run, seven, tmp_path, data_dir, capsys
+):
+    """A model file that is a link to nothing is named, not skipped for the shipped model."""
+    out = tmp_path / "out.png"
+    for task in ("mask", "label"):
+        (tmp_path / "runs" / task).mkdir(parents=True)
+        (tmp_path / "runs" / task / "cvae.pt").symlink_to(tmp_path / "gone.pt")
+    runs = ["--out-dir", tmp_path / "runs", "--out", out]
+    for command, args in (
+        (complete.main, ["--image", seven, "--keep", "left", *runs]),
+        (sample.main, ["--digit", "3", *runs]),
+    ):
+        code, err = call(command, args, capsys)
+        assert code == EXIT_USAGE
+        one_error_line(err, "cvae.pt is not a file (a broken link")
+    run = copy_run(q2_run, tmp_path / "run")
+    (run / "q2/baseline.pt").unlink()
+    (run / "q2/baseline.pt").symlink_to(tmp_path / "gone.pt")
+    args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
+    code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "baseline.pt is not a file (a broken link")
+    assert not out.exists() and not (run / "q2/evaluation_test.json").exists()

@@ -206,3 +206,19 @@ def test_evaluate_rejects_label_with_quadrants(tmp_path, capsys):
     code, err = call(evaluate.main, ["--condition", "label", "--quadrants", "2"], capsys)
     assert code == EXIT_USAGE
     one_error_line(err, "quadrants applies to the quadrant condition only")
+
+
+@pytest.mark.parametrize(
+    ("option", "values"),
+    [
+        ("--seeds", ["0", "0"]),
+        ("--quadrants", ["2", "2"]),
+        ("--objectives", ["cvae", "gsnn", "cvae"]),
+    ],
+)
+def test_reproduce_refuses_a_value_given_twice(option, values, tmp_path, capsys):
+    args = [option, *values, "--runs-dir", tmp_path / "runs", "--results-dir", tmp_path / "res"]
+    code, err = call(reproduce.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, f"{option} lists", "more than once")
+    assert list(tmp_path.iterdir()) == []
