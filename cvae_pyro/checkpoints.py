@@ -1,14 +1,14 @@
 """Checkpoints and result files, written atomically and checked when read.
 
-Every file is written to a temporary file in the same folder and renamed over
-the target, so a crash never leaves a truncated file where a good one was. The
-temporary names are short and recognisably ours
-(``.<first 32 characters of the name>.cvae_pyro-<8 random characters>.tmp``) so
-that a legal file name never gives an illegal temporary one, and the files get the
-user's umask (``mkstemp`` alone would make them 0600). Temporary files that a
-killed process left behind are removed by :func:`remove_stale_temp_files`, which
-the commands call once they hold the folder's lock; it removes only names of that
-pattern, never a user's own ``*.tmp`` file.
+Every file is written to a temporary file in the same folder, flushed to the disk and
+renamed over the target (the folder flushed too), so neither a crash nor a power loss
+leaves a truncated file where a good one was. The temporary names are short and
+recognisably ours (``.<first 32 characters of the name>.cvae_pyro-<8 random
+characters>.tmp``) so that a legal file name never gives an illegal temporary one, and
+the files get the user's umask (``mkstemp`` alone would make them 0600). Temporary
+files that a killed process left behind are removed by
+:func:`remove_stale_temp_files`, which the commands call once they hold the folder's
+lock; it removes only names of that pattern, never a user's own ``*.tmp`` file.
 
 A target that exists must be a regular file: a symbolic link, a folder, a device,
 a pipe or a socket is refused (:func:`check_target`), so that a write never goes
@@ -131,7 +131,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
             raise
         os.chmod(tmp, 0o666 & ~current_umask())
+        _fsync(tmp)  # the bytes reach the disk before the name does
         os.replace(tmp, check_target(path))  # checked again: it may have changed meanwhile
+        _fsync(path.parent)  # and the rename itself
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)
         raise _named(err, path) from None
@@ -139,6 +141,18 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _fsync(path: str | os.PathLike) -> None:
+    """Flush a file's (or a folder's) contents to the disk, so a power loss keeps them."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as err:  # some file systems cannot sync a folder; the data is written
+        if err.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
 
 
 def _named(err: OSError, path: Path) -> OSError:

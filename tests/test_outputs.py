@@ -418,3 +418,23 @@ def test_files_get_the_umask_and_stale_temporaries_are_removed(q2_run, tmp_path,
     assert mode == 0o640
     path = save_checkpoint({"architecture": {}}, tmp_path / "c.pt", "cvae")
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~old
+
+
+def test_files_reach_the_disk_before_their_name(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoints.os, "fsync", fsync)
+    monkeypatch.setattr(checkpoints.os, "replace", replace)
+    save_json({"a": 1}, tmp_path / "metrics.json")
+    assert [kind for kind, _ in events] == ["fsync", "replace", "fsync"]
+    assert TEMP_TAG in events[0][1] and events[1][1] == str(tmp_path / "metrics.json")
+    assert events[2][1] == str(tmp_path)  # the folder, which holds the new name
