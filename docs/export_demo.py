@@ -53,8 +53,8 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
 
-from cvae_pyro.checkpoints import load_checkpoint
-from cvae_pyro.conditions import MaskCondition
+from cvae_pyro.checkpoints import load_checkpoint, weights_problem
+from cvae_pyro.conditions import DEMO_SETTINGS, MaskCondition
 from cvae_pyro.config import IMAGE_SIDE, VALID_QUADRANTS
 from cvae_pyro.data import load_idx_verified, resolve_data_dir
 from cvae_pyro.errors import CheckpointError, DataError
@@ -116,10 +116,15 @@ def load_mask_cvae(path: Path) -> CVAE:
             "`python -m cvae_pyro.train --condition mask` cvae.pt)"
         )
     try:  # the package's checked, weights_only loading
-        ckpt = load_checkpoint(path, expect={"condition": "mask"}, kind="cvae")
+        ckpt = load_checkpoint(path, expect=DEMO_SETTINGS, kind="cvae")
     except CheckpointError as err:
-        sys.exit(f"export_demo: {err} (the page needs a mask CVAE checkpoint)")
+        sys.exit(
+            f"export_demo: {err} (the page needs a mask CVAE of MNIST with the conditional prior)"
+        )
     state = {k: v.half().float() for k, v in ckpt["state_dict"].items()}
+    problem = weights_problem(state)  # a weight beyond float16's range rounds to infinity
+    if problem:
+        sys.exit(f"export_demo: {path}: in float16, {problem}; the page cannot use it")
     prior_widths = _widths(state, "prior_net.net")  # [*hidden, 2 * z_dim]
     baseline = MaskBaselineNN(_widths(state, "condition.baseline.net")[:-1])
     cvae = CVAE(MaskCondition(baseline), prior_widths[-1] // 2, prior_widths[:-1])

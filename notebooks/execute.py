@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    unmatched = [n for n in args.names if not any(p.name.startswith(n) for p in paths)]
+    if unmatched:
+        parser.error(f"no notebook's name starts with {unmatched[0]!r}")
     if args.names:
         paths = [p for p in paths if any(p.name.startswith(n) for n in args.names)]
     data_dirs = [str(Path(d).resolve()) for d in (args.data_dir, args.fashion_data_dir)]

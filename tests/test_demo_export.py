@@ -202,3 +202,27 @@ def test_measure_adds_up_the_files_the_page_loads(export_demo, tmp_path, monkeyp
     monkeypatch.setattr(export_demo, "PAGE_BUDGET_BYTES", 1000)
     assert export_demo.measure(page) == 1
     assert "OVER the 0 MB budget" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "changed, named",
+    [({"dataset": "fashion-mnist"}, "dataset='fashion-mnist'"), ({"prior": "standard"}, "prior")],
+)
+def test_a_mask_cvae_the_page_cannot_run_is_refused(
+    export_demo, checkpoint, tmp_path, changed, named
+):
+    ckpt = torch.load(checkpoint, weights_only=True)
+    torch.save({**ckpt, "architecture": {**ckpt["architecture"], **changed}}, tmp_path / "o.pt")
+    with pytest.raises(SystemExit, match=f"{named}.*needs a mask CVAE of MNIST"):
+        export_demo.load_mask_cvae(tmp_path / "o.pt")
+
+
+def test_weights_beyond_float16_are_refused(export_demo, checkpoint, tmp_path):
+    ckpt = torch.load(checkpoint, weights_only=True)
+    state = {k: v.float() for k, v in ckpt["state_dict"].items()}
+    state["prior_net.net.0.weight"][0, 0] = 1e6  # finite in float32, infinite in float16
+    torch.save({**ckpt, "state_dict": state}, tmp_path / "big.pt")
+    with pytest.raises(
+        SystemExit, match="big.pt: in float16, its weights prior_net.net.0.weight are not finite"
+    ):
+        export_demo.load_mask_cvae(tmp_path / "big.pt")

@@ -9,6 +9,8 @@ the code of cells tagged ``hide-input``.
 import importlib.util
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -132,3 +134,15 @@ def test_notebook_03_shows_the_committed_label_benchmark():
     shown = "".join(o["data"]["text/markdown"] for o in cell.outputs if "data" in o)
     committed = (NOTEBOOK_DIR.parent / "results/label/label_quality.md").read_text()
     assert shown.strip() == committed.strip()
+
+
+def test_the_runner_refuses_a_name_that_matches_no_notebook():
+    runner = Path(__file__).resolve().parents[1] / "notebooks" / "execute.py"
+    done = subprocess.run(
+        [sys.executable, str(runner), "01", "99"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "notebooks/execute.py: error: no notebook's name starts with '99'"
+    )
+    assert done.stdout == ""  # refused before any notebook ran
