@@ -67,9 +67,7 @@ def test_advance_records_the_epoch_and_its_flag():
     cfg = TrainConfig(quadrants=1, patience=1, epochs=5)
     state = TrainState(lr=cfg.lr)
     assert _advance(state, 1, 10.0, 9.0, 0.1, cfg) is True
-    assert (
-        not state.finished
-    )  # a relative rule alone would stop here: inf - 9 > 0.001 * inf is False
+    assert not state.finished  # a relative rule alone stops: inf - 9 > 0.001 * inf fails
     assert state.history[0]["improved"] is True and state.history[0]["lr"] == cfg.lr
     assert _advance(state, 2, 10.0, 9.5, 0.1, cfg) is False
     assert state.finished
