@@ -268,8 +268,11 @@ def combine(
         return _combine(run_files, results_dir, command, dataset)
 
 
-def _read_rows(path: Path) -> list[dict]:
-    """The rows of one ``run.json``, each checked, with its ``dataset``; ConfigError otherwise."""
+def _read_rows(path: Path) -> tuple[list[dict], dict | None]:
+    """The rows of one ``run.json``, each checked, with its ``dataset``, and its settings.
+
+    The settings are :func:`_recorded_settings`'s; ConfigError for a file that is no run.json.
+    """
     if not path.is_file():
         raise ConfigError(f"{path}: not a file (give the run.json of an earlier run)")
     if path.stat().st_size > MAX_RUN_FILE_BYTES:
@@ -288,25 +291,25 @@ def _read_rows(path: Path) -> list[dict]:
         problem = row_problem({"dataset": dataset, **row})
         if problem:
             raise ConfigError(f"{path}: row {i} ({_row_label(row)}): {problem}")
-    return [{**row, "dataset": row.get("dataset", dataset)} for row in found]
+    rows = [{**row, "dataset": row.get("dataset", dataset)} for row in found]
+    return rows, _recorded_settings(manifest)
 
 
-def _recorded_settings(path: Path) -> dict | None:
+def _recorded_settings(manifest: dict) -> dict | None:
     """The :data:`POOLED_SETTINGS` a ``run.json`` was made with; None where it records none.
 
     A run of ``reproduce`` records them under ``arguments``, a pooled table under
     ``settings``.
     """
-    manifest = read_json(path, "run.json", "")  # already read and checked by _read_rows
     recorded = manifest.get("settings", manifest.get("arguments"))
     if not isinstance(recorded, dict):
         return None
     return {key: recorded.get(key, default) for key, default in POOLED_SETTINGS.items()}
 
 
-def _common_settings(run_files: Sequence[Path]) -> dict | None:
-    """The settings every file shares; ConfigError naming the first that differs."""
-    known = [(path, s) for path in run_files if (s := _recorded_settings(path)) is not None]
+def _common_settings(recorded: dict[Path, dict | None]) -> dict | None:
+    """The settings every file that records them shares; ConfigError naming one that differs."""
+    known = [(path, s) for path, s in recorded.items() if s is not None]
     if not known:
         return None
     first_path, first = known[0]
@@ -377,9 +380,9 @@ def _finite(value: object, low: float = -math.inf) -> bool:
 def _combine(
     run_files: Sequence[str | Path], results_dir: Path, command: str, dataset: str
 ) -> pd.DataFrame:
-    rows, sources = [], {}
+    rows, sources, recorded = [], {}, {}
     for path in map(Path, run_files):
-        found = _read_rows(path)
+        found, recorded[path] = _read_rows(path)
         other = sorted({r["dataset"] for r in found} - {dataset})
         if other:
             raise ConfigError(
@@ -403,7 +406,7 @@ def _combine(
         if len(values) > 1:
             raise ConfigError(f"--combine: the runs differ in {field} ({values})")
     samples = max((r["samples"] for r in sampled), default=0)
-    settings = _common_settings([Path(p) for p in run_files])
+    settings = _common_settings(recorded)
     aggregate(rows)  # refuses pooled numbers that are not finite, before anything is staged
     quadrants = sorted({r["quadrants"] for r in rows})
     tables = []
