@@ -57,7 +57,7 @@ READABLE_VERSIONS = (2, 3)
 KINDS = ("baseline", "cvae", "classifier")
 _V2_CVAE_KINDS = ("cvae", "gsnn", "hybrid", "label", "mask")
 #: Settings recorded only by later checkpoints, and what an older checkpoint without them holds.
-ARCHITECTURE_DEFAULTS = {"dataset": "mnist"}
+ARCHITECTURE_DEFAULTS = {"dataset": "mnist", "elbo": "trace", "particles": 5, "kl_warmup": 0}
 #: Most bytes a checkpoint may unpack to: a default-size model is about 25 MB with its Adam
 #: state, so this refuses a zip bomb long before it fills the memory.
 MAX_UNPACKED_BYTES = 1 << 30

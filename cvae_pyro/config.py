@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,6 +21,11 @@ from .errors import ConfigError
 # and the command line answers --help before the library is imported.
 CONDITIONS = ("quadrant", "label", "mask")  #: what the CVAE is conditioned on
 OBJECTIVES = ("cvae", "gsnn", "hybrid")  #: training objectives of Sohn et al. (sec. 4)
+#: --elbo choices, the estimate of the CVAE objective that SVI climbs: Trace_ELBO,
+#: TraceMeanField_ELBO (the KL term in closed form), or the IWAE bound with K particles.
+ELBOS = ("trace", "meanfield", "iwae")
+DEFAULT_PARTICLES = 5  #: --particles default: K of the IWAE bound
+MAX_PARTICLES = 1000  #: most IWAE particles: the memory of a training step grows with K
 PRIORS = ("conditional", "standard")  #: prior network p(z|x), or N(0, I)
 DATASET_NAMES = ("mnist", "fashion-mnist")  #: the choices of --dataset
 VALID_QUADRANTS = (1, 2, 3)  #: how many quadrants the model may be given
@@ -58,6 +64,9 @@ ARCHITECTURE_KEYS = (
     "hidden",
     "objective",
     "alpha",
+    "elbo",
+    "particles",
+    "kl_warmup",
     "prior",
     "guess",
     "dataset",
@@ -198,6 +207,16 @@ class TrainConfig(ComputeSettings):
     )
     objective: str = setting("cvae", "training objective (Sohn et al., sec. 4)", choices=OBJECTIVES)
     alpha: float = setting(DEFAULT_ALPHA, "weight of the CVAE term in the hybrid objective")
+    elbo: str = setting(
+        "trace",
+        "the cvae objective's estimate that SVI climbs: Trace_ELBO, TraceMeanField_ELBO "
+        "(closed-form KL) or the IWAE bound",
+        choices=ELBOS,
+    )
+    particles: int = setting(DEFAULT_PARTICLES, "K, latent draws per image of --elbo iwae")
+    kl_warmup: int = setting(
+        0, "epochs over which the KL term's weight rises linearly to 1 (0: from the start)"
+    )
     prior: str = setting("conditional", "prior network p(z|x), or N(0, I)", choices=PRIORS)
     guess: bool = setting(True, "feed the baseline's guess y_hat to the prior network")
     epochs: int = setting(200, "most epochs per model (early stopping ends training first)")
@@ -265,6 +284,7 @@ class TrainConfig(ComputeSettings):
                 f"alpha weighs the hybrid objective only; --objective {self.objective} "
                 "would ignore it (add --objective hybrid, or leave --alpha out)"
             )
+        check_estimator(self.objective, self.elbo, self.particles, self.kl_warmup)
         if not self.hidden or min(self.hidden) < 1 or max(self.hidden) > MAX_WIDTH:
             raise ConfigError(f"hidden must be widths in 1..{MAX_WIDTH}, got {self.hidden}")
         if len(self.hidden) > MAX_LAYERS:
@@ -286,6 +306,11 @@ class TrainConfig(ComputeSettings):
     def run_dir(self) -> Path:
         """Folder of this task's files (see :func:`run_dir`)."""
         return run_dir(self.out_dir, self.condition, self.quadrants, self.dataset)
+
+    @property
+    def model_name(self) -> str:
+        """The CVAE's file stem and row name (see :func:`model_name`)."""
+        return model_name(self.objective, self.elbo, self.particles, self.kl_warmup)
 
     def task_keys(self) -> tuple[str, ...]:
         """Settings beyond :data:`ARCHITECTURE_KEYS` that this task's checkpoints record."""
@@ -357,6 +382,11 @@ class ReproduceConfig(ComputeSettings):
     )
     seeds: tuple[int, ...] = setting((0,), "training seeds")
     objectives: tuple[str, ...] = setting(OBJECTIVES, "CVAE objectives", choices=OBJECTIVES)
+    elbo: str = setting(
+        "trace", "with --objectives cvae: the estimate SVI climbs (see train --elbo)", choices=ELBOS
+    )
+    particles: int = setting(DEFAULT_PARTICLES, "K, latent draws per image of --elbo iwae")
+    kl_warmup: int = setting(0, "with --objectives cvae: epochs of KL warm-up (see train)")
     mask_model: bool = setting(
         False, "also train the mask CVAE (OUT/mask) and add its rows for every quadrant count"
     )
@@ -384,12 +414,13 @@ class ReproduceConfig(ComputeSettings):
             if twice:  # a second time would train nothing new and count its rows twice
                 raise ConfigError(f"--{name} lists {twice[0]} more than once; give each once")
         if self.mask_only:
-            check_unused(self, ("objectives",), MASK_ONLY_IGNORES, only=True)
+            check_unused(self, MASK_ONLY_OPTIONS, MASK_ONLY_IGNORES, only=True)
         self.mask_model = self.mask_model or self.mask_only
         for q in self.quadrants:
             check_quadrants(q)
         for objective in self.objectives:
             choice("objective", objective, OBJECTIVES)
+            check_estimator(objective, self.elbo, self.particles, self.kl_warmup)
         for seed in self.seeds:
             seed_in_range(seed)
         for name in ("epochs", "patience"):
@@ -502,6 +533,7 @@ class CompleteConfig(DataSettings):
 #: The settings ``reproduce --combine`` reads; any other given is refused.
 COMBINE_USES = ("combine", "results_dir", "dataset", "quiet")
 #: Why ``reproduce --mask-only`` refuses ``--objectives``: it trains the mask CVAE alone.
+MASK_ONLY_OPTIONS = ("objectives", "elbo", "particles", "kl_warmup")
 MASK_ONLY_IGNORES = "--mask-only trains the mask CVAE only (with the cvae objective)"
 #: The settings ``complete --image`` does not read (they pick a dataset image).
 IMAGE_IGNORES = ("split", "data_dir")
@@ -574,6 +606,77 @@ def seed_in_range(seed: object) -> None:
     """Raise :class:`ConfigError` unless ``seed`` is an integer in 0..2**32-1."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
+
+
+def check_estimator(objective: str, elbo: str, particles: int, kl_warmup: int) -> None:
+    """ConfigError unless ``elbo``, ``particles`` and ``kl_warmup`` fit ``objective``.
+
+    They change how the cvae objective is estimated and weighted while training, so they
+    apply to ``--objective cvae`` only; ``particles`` to ``--elbo iwae`` only.
+    """
+    choice("elbo", elbo, ELBOS)
+    positive_int("particles", particles)
+    if particles > MAX_PARTICLES:
+        raise ConfigError(f"particles must lie in 1..{MAX_PARTICLES}, got {particles}")
+    if isinstance(kl_warmup, bool) or not isinstance(kl_warmup, int) or kl_warmup < 0:
+        raise ConfigError(f"kl_warmup must be a whole number of epochs >= 0, got {kl_warmup!r}")
+    if elbo != "iwae" and particles != DEFAULT_PARTICLES:
+        raise ConfigError("particles is K of the IWAE bound: add --elbo iwae, or leave it out")
+    if objective != "cvae" and (elbo != "trace" or kl_warmup):
+        raise ConfigError(
+            f"--elbo and --kl-warmup apply to the cvae objective only, not to {objective}"
+        )
+
+
+def model_name(
+    objective: str, elbo: str = "trace", particles: int = DEFAULT_PARTICLES, kl_warmup: int = 0
+) -> str:
+    """A CVAE's file stem and row name: the objective, then how it was estimated.
+
+    ``cvae``, ``gsnn`` and ``hybrid`` for the paper's training; otherwise for example
+    ``cvae-meanfield``, ``cvae-iwae5`` or ``cvae-iwae5-warmup10``.
+    """
+    parts = [objective]
+    if elbo != "trace":
+        parts.append(f"iwae{particles}" if elbo == "iwae" else elbo)
+    if kl_warmup:
+        parts.append(f"warmup{kl_warmup}")
+    return "-".join(parts)
+
+
+MODEL_NAME = re.compile(r"cvae(-meanfield|-iwae(?P<k>[1-9][0-9]*))?(-warmup(?P<w>[1-9][0-9]*))?")
+
+
+def model_settings(name: str) -> dict | None:
+    """The objective and estimator settings a CVAE's name stands for (None: not a CVAE name).
+
+    The inverse of :func:`model_name`: ``"cvae-iwae5"`` gives ``{"objective": "cvae",
+    "elbo": "iwae", "particles": 5, "kl_warmup": 0}``.
+    """
+    if name in OBJECTIVES:
+        return {"objective": name, "elbo": "trace", "particles": DEFAULT_PARTICLES, "kl_warmup": 0}
+    found = MODEL_NAME.fullmatch(name)
+    if found is None or int(found["k"] or 1) > MAX_PARTICLES:
+        return None
+    elbo = "iwae" if found["k"] else ("meanfield" if "meanfield" in name else "trace")
+    return {
+        "objective": "cvae",
+        "elbo": elbo,
+        "particles": int(found["k"] or DEFAULT_PARTICLES),
+        "kl_warmup": int(found["w"] or 0),
+    }
+
+
+def estimator_title(name: str) -> str:
+    """How tables describe a CVAE beyond the paper's training, e.g. "IWAE bound, K = 5"."""
+    settings = model_settings(name) or {}
+    words = {
+        "meanfield": ["TraceMeanField_ELBO"],
+        "iwae": [f"IWAE bound, K = {settings.get('particles')}"],
+    }.get(settings.get("elbo"), [])
+    if settings.get("kl_warmup"):
+        words.append(f"KL warm-up {settings['kl_warmup']} epochs")
+    return ", ".join(words) or "Trace_ELBO"
 
 
 def check_quadrants(quadrants: object) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from .checkpoints import (
     weights_sha256,
 )
 from .conditions import BASELINE, Trained, condition_type, load_trained, sample_digits
-from .config import NUM_CLASSES, OBJECTIVES, EvaluateConfig
+from .config import NUM_CLASSES, OBJECTIVES, EvaluateConfig, model_settings
 from .data import MNIST, Split, check_precision, load_data, resolve_device
 from .errors import CheckpointError, ConfigError
 from .masks import NUM_PIXELS
@@ -75,8 +76,9 @@ def evaluate_run_dir(
     expect: dict | None = None,
     quadrants: int | None = None,
     precision: str = "fp32",
+    names: Sequence[str] | None = None,
 ) -> list[dict]:
-    """Every estimate for every model in ``run_dir`` on ``split``.
+    """Every estimate for every model in ``run_dir`` (or those of ``names``) on ``split``.
 
     Args:
         run_dir: a training run's folder (``out_dir/q{n}`` or ``out_dir/label``).
@@ -89,6 +91,7 @@ def evaluate_run_dir(
         quadrants: for a mask-task run, evaluate on this quadrant layout instead of the
             fixed family masks.
         precision: "bf16" runs the CVAEs' networks under bf16 autocast (fp32 otherwise).
+        names: the file stems to evaluate, when not every model in the folder.
 
     Returns:
         Rows with ``model``, ``estimator``, ``nll_mean``, ``nll_stderr``, ``samples``,
@@ -101,7 +104,7 @@ def evaluate_run_dir(
     device = data.train.images.device
     part = data.split(split)
     models = {}
-    for name in MODEL_FILES:
+    for name in names or (*MODEL_FILES, *beyond_paper(run_dir)):
         path = run_dir / f"{name}.pt"
         if not os.path.lexists(path):  # a broken link is read, and refused
             continue
@@ -157,8 +160,15 @@ def check_one_baseline(models: dict[str, Trained], run_dir: Path) -> None:
 
 
 def _objective(stem: str) -> dict:
-    """What a file stem says of the model: ``gsnn.pt`` holds a GSNN."""
-    return {} if stem == BASELINE else {"objective": stem}
+    """What a file stem says of the model: ``gsnn.pt`` holds a GSNN, ``cvae-iwae5.pt`` a
+    CVAE trained on the IWAE bound with K = 5 (:func:`~cvae_pyro.config.model_settings`)."""
+    return {} if stem == BASELINE else (model_settings(stem) or {})
+
+
+def beyond_paper(run_dir: Path) -> list[str]:
+    """The stems of the CVAEs in ``run_dir`` trained beyond the paper (``cvae-*.pt``), sorted."""
+    stems = (p.name.removesuffix(".pt") for p in run_dir.glob("cvae-*.pt"))
+    return sorted(s for s in stems if s not in MODEL_FILES and model_settings(s) is not None)
 
 
 def format_rows(rows: list[dict]) -> str:

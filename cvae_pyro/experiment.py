@@ -16,6 +16,7 @@ otherwise the run is refused.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ from .config import TrainConfig
 from .data import MNIST, check_precision, load_data, resolve_device
 from .errors import ConfigError
 from .models import CVAE, BaselineNN
-from .objectives import objective_pair
+from .objectives import KLWarmup, objective_pair, svi_loss
 from .training import (
     RUN_KEYS,
     TrainState,
@@ -94,10 +95,14 @@ def train_cvae(
     train = cvae.condition.training_batches(data.train)
     val = cvae.condition.pairs(data.validation)  # (N_val, ...), (N_val, y_dim)
     pair = objective_pair(cvae, cfg.objective, cfg.alpha)
-    title = f"{cvae.condition.title_prefix}{cfg.objective}"
+    title = f"{cvae.condition.title_prefix}{cfg.model_name}"
     # Which frozen baseline it is trained with, so that evaluate never pairs it with another.
     record = {} if baseline is None else {"baseline_sha256": weights_sha256(baseline)}
-    state = fit(cvae, pair, cfg.objective, train, val, cfg, cfg.architecture(), title, record)
+    loss = None if cfg.elbo == "trace" else svi_loss(cfg.elbo, cfg.particles)
+    steps = math.ceil(len(train[0][1]) / cfg.batch_size)  # SVI steps per epoch
+    warmup = KLWarmup(cfg.kl_warmup, steps) if cfg.kl_warmup else None
+    arch = cfg.architecture()
+    state = fit(cvae, pair, cfg.model_name, train, val, cfg, arch, title, record, loss, warmup)
     return cvae, state
 
 
@@ -157,14 +162,14 @@ def _run_locked(cfg: TrainConfig, data: MNIST) -> dict:
     cvae, state = train_cvae(cfg, data, baseline)
     val = cvae.condition.pairs(data.validation)  # (N_val, ...), (N_val, y_dim)
     pair = objective_pair(cvae, cfg.objective, cfg.alpha)
-    entries[cfg.objective] = {
+    entries[cfg.model_name] = {
         **summary(state),
         "val_negative_elbo_nats_per_image": elbo_loss(pair, val, cfg.eval_batch_size, cfg.seed),
         "config": cfg.to_dict(),
     }
     metrics = update_metrics(cfg, entries)
     if cfg.figures:
-        suffix = "" if cfg.objective == "cvae" else f"_{cfg.objective}"
+        suffix = "" if cfg.model_name == "cvae" else f"_{cfg.model_name}"
         figures = cvae.condition.figures(cvae, data.validation, data.class_names)
         for name, fig in figures.items():
             save_figure(fig, cfg.run_dir / f"{name}{suffix}.png")
@@ -179,6 +184,6 @@ def train_command(cfg: TrainConfig, command: str) -> None:
     metrics = run(cfg)
     if not cfg.quiet:
         print(
-            f"done in {time.perf_counter() - start:.0f} s; best {cfg.objective} at epoch "
-            f"{metrics[cfg.objective]['best_epoch']}; files in {cfg.run_dir}"
+            f"done in {time.perf_counter() - start:.0f} s; best {cfg.model_name} at epoch "
+            f"{metrics[cfg.model_name]['best_epoch']}; files in {cfg.run_dir}"
         )

@@ -63,6 +63,9 @@ from .config import (
     VALID_QUADRANTS,
     ReproduceConfig,
     TrainConfig,
+    estimator_title,
+    model_name,
+    model_settings,
 )
 from .data import MNIST, check_precision, dataset_info, load_data, resolve_device
 from .errors import ConfigError
@@ -254,8 +257,10 @@ def combine(
     """Pool the per-seed rows of several ``run.json`` files into one table.
 
     Every row is checked before anything is pooled (:func:`row_problem`); all rows must
-    be of ``dataset``, each (model, estimator, quadrants, seed) may come from one file
-    only, and all files must use the same S and the same number of test images.
+    be of ``dataset``, each (model, estimator, quadrants, seed) is counted once (two
+    files may both hold it only with the same numbers: one model, evaluated in two runs
+    that shared its checkpoint), and all files must use the same S and the same number
+    of test images.
 
     Args:
         run_files: the ``run.json`` files of earlier runs.
@@ -344,7 +349,10 @@ def row_problem(row: dict) -> str | None:
     exact = row["estimator"] == EXACT
     checks = {
         "dataset": (row["dataset"] in DATASET_NAMES, f"one of {', '.join(DATASET_NAMES)}"),
-        "model": (row["model"] in MODELS, f"one of {', '.join(MODELS)}"),
+        "model": (
+            row["model"] in MODELS or model_settings(str(row["model"])) is not None,
+            f"one of {', '.join(MODELS)}, or a cvae trained beyond the paper (cvae-iwae5, ...)",
+        ),
         "estimator": (row["estimator"] in ESTIMATORS, f"one of {', '.join(ESTIMATORS)}"),
         "quadrants": (_integer(row["quadrants"], 1, max(VALID_QUADRANTS)), "1, 2 or 3"),
         "seed": (_integer(row["seed"], 0, MAX_SEED), f"an integer in 0..{MAX_SEED}"),
@@ -391,13 +399,15 @@ def _combine(
             )
         for row in found:
             key = (row["model"], row["estimator"], row["quadrants"], row["seed"])
-            if key in sources:
+            if key in sources and _measured(sources[key][1]) != _measured(row):
                 raise ConfigError(
-                    f"{path} and {sources[key]} both hold seed {key[3]} of "
-                    f"{key[0]} {key[1]} at {key[2]} quadrants; combine each seed once"
+                    f"{path} and {sources[key][0]} both hold seed {key[3]} of "
+                    f"{key[0]} {key[1]} at {key[2]} quadrants, with other numbers; combine "
+                    "each seed once"
                 )
-            sources[key] = path
-        rows += found
+            if key not in sources:  # the same numbers twice: one model, reused by two runs
+                sources[key] = (path, row)
+                rows.append(row)
     if not rows:
         raise ConfigError("--combine: the run.json files hold no rows")
     sampled = [r for r in rows if r["estimator"] != "NN"]  # the NN's value is exact
@@ -424,6 +434,11 @@ def _combine(
 
     publish(results_dir, write)
     return tables[0]
+
+
+def _measured(row: dict) -> tuple:
+    """What a row measured: two rows that agree in all of it are one evaluation."""
+    return tuple(row[k] for k in ("dataset", "nll_mean", "nll_stderr", "samples", "images"))
 
 
 def _epochs(metrics: dict) -> dict:
@@ -531,9 +546,10 @@ def _reproduce(
     phases, epochs_reached, rows = [], {}, []
     data = None
     for seed, q, objective in jobs:
-        train_cfg = train_config(cfg, seed, quadrants=q, objective=objective)
+        estimator = {"elbo": cfg.elbo, "particles": cfg.particles, "kl_warmup": cfg.kl_warmup}
+        train_cfg = train_config(cfg, seed, quadrants=q, objective=objective, **estimator)
         if progress:
-            progress(f"train q{q} {objective} seed {seed}")
+            progress(f"train q{q} {train_cfg.model_name} seed {seed}")
         start = time.perf_counter()
         metrics = run(train_cfg)
         phases.append(
@@ -545,7 +561,7 @@ def _reproduce(
                 "seconds": time.perf_counter() - start,
             }
         )
-        for name in (BASELINE, objective):
+        for name in (BASELINE, train_cfg.model_name):
             if "epochs_run" in metrics.get(name, {}):
                 epochs_reached[f"seed{seed}/q{q}/{name}"] = _epochs(metrics[name])
         if objective != cfg.objectives[-1]:
@@ -555,7 +571,10 @@ def _reproduce(
             progress(f"evaluate q{q} seed {seed}")
         start = time.perf_counter()
         expect = {"condition": "quadrant", "quadrants": q, "dataset": cfg.dataset}
-        found = evaluate_run_dir(train_cfg.run_dir, data, "test", cfg.samples, seed, expect)
+        names = [BASELINE, *(model_name(o, **estimator) for o in cfg.objectives)]
+        found = evaluate_run_dir(
+            train_cfg.run_dir, data, "test", cfg.samples, seed, expect, names=names
+        )
         rows += [{**r, "quadrants": q, "seed": seed, "dataset": cfg.dataset} for r in found]
         phases.append(
             {
@@ -628,6 +647,15 @@ CSV_COLUMNS = [
 ]
 
 
+def table_rows(table: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """:data:`TABLE_ROWS`, with an IS row after the hybrid's for each CVAE trained beyond
+    the paper (another ``--elbo`` or a KL warm-up)."""
+    beyond = [m for m in dict.fromkeys(table.model) if m not in MODELS]
+    extra = [(f"CVAE, {estimator_title(m)} (IS)", m, "IS") for m in beyond]
+    at = [row[1] for row in TABLE_ROWS].index("hybrid") + 1
+    return TABLE_ROWS[:at] + extra + TABLE_ROWS[at:]
+
+
 def aggregate(rows: list[dict]) -> pd.DataFrame:
     """Per (model, estimator, quadrants): mean over seeds of the mean, stderr and seed std."""
     frame = pd.DataFrame(rows)
@@ -685,7 +713,7 @@ def markdown_table(table: pd.DataFrame, quadrants: Sequence[int]) -> str:
     header = "| | " + " | ".join(f"{q} quadrant{'s' if q > 1 else ''}" for q in quadrants) + " |"
     lines = [header, "| --- |" + " --- |" * len(quadrants)]
     lookup = {(r.model, r.estimator, r.quadrants): r for r in table.itertuples()}
-    for label, model, estimator in TABLE_ROWS:
+    for label, model, estimator in table_rows(table):
         cells = [lookup.get((model, estimator, q)) for q in quadrants]
         if any(c is not None for c in cells):
             lines.append(

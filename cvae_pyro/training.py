@@ -45,7 +45,7 @@ from .errors import (
     TrainingInterrupted,
     one_line,
 )
-from .objectives import Pair
+from .objectives import KLWarmup, Pair
 
 VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise
 MAX_LOSS_NATS_PER_IMAGE = 1e5  #: a loss above this (nats per image) means divergence
@@ -118,11 +118,17 @@ class FusedAdam(PyroOptim):
         self.optimizer.load_state_dict(state_dict)
 
 
-def make_svi(module: nn.Module, pair: Pair, lr: float) -> tuple[SVI, FusedAdam]:
-    """SVI with ``Trace_ELBO`` for the (model, guide) ``pair`` over ``module``'s networks."""
+def make_svi(
+    module: nn.Module, pair: Pair, lr: float, loss: object = None
+) -> tuple[SVI, FusedAdam]:
+    """SVI for the (model, guide) ``pair`` over ``module``'s networks.
+
+    ``loss``: ``Trace_ELBO()`` when None, else any ``SVI`` loss
+    (:func:`~cvae_pyro.objectives.svi_loss`).
+    """
     pyro.clear_param_store()
     optim = FusedAdam(module, lr)
-    return SVI(*pair, optim, Trace_ELBO()), optim
+    return SVI(*pair, optim, Trace_ELBO() if loss is None else loss), optim
 
 
 def elbo_loss(pair: Pair, pairs: Pairs, batch_size: int, seed: int) -> float:
@@ -249,6 +255,8 @@ def fit(
     architecture: dict,
     title: str | None = None,
     record: dict | None = None,
+    loss: object = None,
+    warmup: KLWarmup | None = None,
 ) -> TrainState:
     """Train the (model, guide) ``pair`` by SVI, early-stopping on validation.
 
@@ -270,17 +278,21 @@ def fit(
         architecture: settings stored in the checkpoints and checked on resume.
         title: how messages name the model (default ``name``), e.g. "mask cvae".
         record: more entries for its checkpoints, e.g. the hash of the frozen baseline.
+        loss: the SVI loss (default ``Trace_ELBO()``); the validation loss is always
+            the pair's negative ELBO (:func:`elbo_loss`).
+        warmup: a KL warm-up for the training steps; its epochs never count against
+            the patience (the validation loss is that of the whole ELBO).
 
     Returns:
         The final state; ``module`` holds the best weights.
     """
     kind = "baseline" if name == "baseline" else "cvae"
     title = title or name
-    (pairs, redraw), rule = train, EarlyStopping.of(cfg)
+    (pairs, redraw), rule = train, EarlyStopping.of(cfg, warmup)
     best_path, last_path = cfg.run_dir / f"{name}.pt", cfg.run_dir / f"{name}_last.pt"
-    svi, optim = make_svi(module, pair, cfg.lr)
+    svi, optim = make_svi(module, warmup.wrap(pair) if warmup else pair, cfg.lr, loss)
     shuffle = torch.Generator()
-    state = _start(cfg, module, optim, shuffle, last_path, architecture, kind, record)
+    state = _start(cfg, module, optim, shuffle, last_path, architecture, kind, record, rule)
     if state.finished and not cfg.resume:
         _log(cfg, f"{title}: kept the finished {title} of the same settings in {cfg.run_dir}")
     elif state.epoch:
@@ -292,6 +304,8 @@ def fit(
             module.train()
             optim.set_lr(state.lr)
             label = f"{title} epoch {epoch}"
+            if warmup is not None:
+                warmup.start_epoch(epoch)
             train_loss = train_epoch(
                 svi, pairs, cfg.batch_size, shuffle, label, cfg.quiet, redraw, cfg.precision
             )
@@ -299,7 +313,7 @@ def fit(
             val_args = (pair, validation, cfg.eval_batch_size, cfg.seed + VALIDATION_SEED_OFFSET)
             val_loss = diverged_check(elbo_loss, val_args, 1, "on the validation split")
             seconds = time.perf_counter() - start
-            improved = _advance(state, epoch, train_loss, val_loss, seconds, cfg)
+            improved = _advance(state, epoch, train_loss, val_loss, seconds, cfg.epochs, rule)
             payload = {**(record or {}), **_payload(module, architecture, state, run_settings(cfg))}
             if state.best_epoch == epoch:
                 save_checkpoint(payload, best_path, kind)
@@ -339,6 +353,7 @@ def _start(
     architecture: dict,
     kind: str,
     record: dict | None = None,
+    rule: EarlyStopping | None = None,
 ) -> TrainState:
     """A fresh state from the seed, or with ``cfg.resume`` the state saved in ``last_path``.
 
@@ -360,7 +375,8 @@ def _start(
     ckpt = load_checkpoint(last_path, expect=architecture, kind=kind)
     check_run_settings(ckpt, {k: settings[k] for k in RUN_KEYS}, last_path, cfg.folder_option)
     state = _restore(ckpt, module, optim, shuffle, last_path)
-    state.finished = _finished(state, cfg)  # new --epochs or --patience apply
+    rule = rule or EarlyStopping.of(cfg)
+    state.finished = rule.stop_reason(state, cfg.epochs) is not None  # new --epochs, --patience
     return state
 
 
@@ -450,16 +466,19 @@ class EarlyStopping:
     lr_patience: int = 2  # the same, before the learning rate drops
     lr_decay: float = 0.3  # factor of each drop
     min_improvement: float = 1e-3  # relative gain that counts as an improvement
+    warmup_epochs: int = 0  # KL warm-up: its epochs always count as improving
 
     @classmethod
-    def of(cls, cfg: TrainConfig) -> EarlyStopping:
-        """The rule of a run's settings."""
-        return cls(cfg.patience, cfg.lr_patience, cfg.lr_decay, cfg.min_improvement)
+    def of(cls, cfg: TrainConfig, warmup: KLWarmup | None = None) -> EarlyStopping:
+        """The rule of a run's settings (and of the model's KL warm-up, if it has one)."""
+        epochs = cfg.kl_warmup if warmup is not None else 0
+        return cls(cfg.patience, cfg.lr_patience, cfg.lr_decay, cfg.min_improvement, epochs)
 
     def update(self, state: TrainState, val_loss: float) -> bool:
         """Record one epoch's validation loss in ``state``; whether the epoch improved."""
         best = state.best_val_loss
         improved = math.isinf(best) or best - val_loss > self.min_improvement * abs(best)
+        improved = improved or state.epoch <= self.warmup_epochs
         if val_loss < best:
             state.best_val_loss, state.best_epoch = val_loss, state.epoch
         if improved:
@@ -490,11 +509,12 @@ def _advance(
     train_loss: float,
     val_loss: float,
     seconds: float,
-    cfg: TrainConfig,
+    epochs: int,
+    rule: EarlyStopping,
 ) -> bool:
     state.epoch = epoch
     lr = state.lr
-    improved = EarlyStopping.of(cfg).update(state, val_loss)
+    improved = rule.update(state, val_loss)
     state.history.append(
         {
             "epoch": epoch,
@@ -505,12 +525,8 @@ def _advance(
             "improved": improved,
         }
     )
-    state.finished = _finished(state, cfg)
+    state.finished = rule.stop_reason(state, epochs) is not None
     return improved
-
-
-def _finished(state: TrainState, cfg: TrainConfig) -> bool:
-    return EarlyStopping.of(cfg).stop_reason(state, cfg.epochs) is not None
 
 
 def _mark(state: TrainState, improved: bool) -> str:
