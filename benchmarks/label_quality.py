@@ -32,12 +32,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cvae_pyro.checkpoints import check_out_dir, save_json, save_text, write_atomic
-from cvae_pyro.conditions import load_model
-from cvae_pyro.config import DEFAULT_SAMPLES, TrainConfig
-from cvae_pyro.data import load_data, resolve_device
-from cvae_pyro.errors import ConfigError
-from cvae_pyro.evaluation import (
+from digit_classifier import (
     ClassifierConfig,
     accuracy,
     digit_accuracy,
@@ -45,9 +40,17 @@ from cvae_pyro.evaluation import (
     save_classifier,
     train_classifier,
 )
+
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.data import load_splits
+from cvae_pyro.device import resolve_device
+from cvae_pyro.errors import ConfigError
 from cvae_pyro.experiment import run
+from cvae_pyro.files import check_out_dir, save_json, save_text, write_atomic
 from cvae_pyro.metrics import is_nll, negative_elbo
 from cvae_pyro.reproduction import machine_info
+from cvae_pyro.settings import DEFAULT_SAMPLES
+from cvae_pyro.trained import load_model
 
 DEFAULT_FIGURES = ("digits.png", "reconstructions.png")  #: copied from the default run
 LATENT_FIGURES = ("latent_scatter.png", "latent_grid.png")  #: copied from the z_dim = 2 run
@@ -183,7 +186,7 @@ def run_benchmark(cfg: BenchmarkConfig, command: str) -> dict:
     check_out_dir(cfg.out_dir)
     device = resolve_device(cfg.device)
     start = time.perf_counter()
-    data = load_data(cfg.data_dir, cfg.limit, device)
+    data = load_splits(cfg.data_dir, cfg.limit, device)
     classifier, clf = classifier_phase(cfg, data, device)
     cvae, summary = train_label_cvae(cfg, "default", cfg.epochs, TrainConfig.z_dim)
     cvae_2d, summary_2d = train_label_cvae(cfg, "z2", cfg.z2_epochs, 2)

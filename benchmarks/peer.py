@@ -70,17 +70,12 @@ import torchvision
 from speed import PEAK_SIZE, cvae_train_flops, linear_macs, matmul_peak_gflops, rates, time_epoch
 from torch.utils.data import DataLoader, Subset
 
-from cvae_pyro.checkpoints import save_json
-from cvae_pyro.conditions import build_baseline, build_cvae
-from cvae_pyro.config import PRECISIONS, TrainConfig
-from cvae_pyro.data import (
-    OFFICIAL_MD5,
-    Split,
-    check_precision,
-    find_idx_file,
-    load_mnist,
-    resolve_data_dir,
-)
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.data import OFFICIAL_MD5, Split, find_idx_file, load_dataset, resolve_data_dir
+from cvae_pyro.device import check_precision
+from cvae_pyro.files import save_json
+from cvae_pyro.settings import PRECISIONS
+from cvae_pyro.trained import build_baseline, build_cvae
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PEER_DIR = REPO_ROOT.parent / "shared" / "peers" / "pyro-examples-cvae"
@@ -280,7 +275,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     check_precision(cfg.precision, torch.device("cpu"))
     data_dir = resolve_data_dir(args.data_dir)
-    train = load_mnist(data_dir).train.head(args.limit)
+    train = load_dataset("mnist", data_dir).train.head(args.limit)
     peer = load_peer(peer_dir)
 
     with tempfile.TemporaryDirectory(prefix="cvae_pyro_peer_") as name:

@@ -28,8 +28,10 @@ from pathlib import Path
 
 import torch
 
-from cvae_pyro.checkpoints import load_checkpoint, read_json, save_json
-from cvae_pyro.data import BF16_ANYWAY_ENV_VAR, DATA_ENV_VAR, bf16_speedup
+from cvae_pyro.checkpoints import load_checkpoint
+from cvae_pyro.data import DATA_ENV_VAR
+from cvae_pyro.device import BF16_ANYWAY_ENV_VAR, bf16_speedup
+from cvae_pyro.files import read_json, save_json
 
 PRECISIONS = ("fp32", "bf16")
 

@@ -30,14 +30,17 @@ from pathlib import Path
 
 import torch
 
-from cvae_pyro.checkpoints import load_checkpoint, read_json, save_checkpoint, save_json, save_text
-from cvae_pyro.conditions import PRETRAINED_DIR, PRETRAINED_MANIFEST, Trained, load_trained
-from cvae_pyro.config import DEFAULT_SAMPLES, TrainConfig
-from cvae_pyro.data import dataset_info, load_data
+from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.data import dataset_info, load_splits
 from cvae_pyro.evaluation import model_pairs
 from cvae_pyro.experiment import run
+from cvae_pyro.files import read_json, save_json, save_text
 from cvae_pyro.metrics import evaluate_cvae
-from cvae_pyro.reproduction import format_pm, machine_info
+from cvae_pyro.reproduction import machine_info
+from cvae_pyro.settings import DEFAULT_SAMPLES
+from cvae_pyro.tables import format_pm
+from cvae_pyro.trained import PRETRAINED_DIR, PRETRAINED_MANIFEST, Trained, load_trained
 
 #: (dataset, condition) of every shipped model. Fashion-MNIST's models are not shipped:
 #: its mask model (11.9 MB as float16) would take the tracked weights past the 30 MB
@@ -83,7 +86,7 @@ def half_copy(cfg: TrainConfig, out: Path) -> Path:
 
 def evaluate(trained: Trained, cfg: TrainConfig, args: argparse.Namespace) -> dict:
     """Test estimates, nats per image: ``{task: {estimator: [mean, stderr]}}``."""
-    data = load_data(cfg.data_dir, args.limit, torch.device("cpu"), cfg.dataset)
+    data = load_splits(cfg.data_dir, args.limit, torch.device("cpu"), cfg.dataset)
     layouts = (1, 2, 3) if cfg.condition == "mask" else (None,)
     found = {}
     for quadrants in layouts:

@@ -38,13 +38,15 @@ import pyro
 import torch
 from torch import nn
 
-from cvae_pyro.checkpoints import save_json
-from cvae_pyro.conditions import build_baseline, build_cvae
-from cvae_pyro.config import PRECISIONS, TrainConfig
-from cvae_pyro.data import Split, check_precision, load_mnist
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.data import Split, load_dataset
+from cvae_pyro.device import check_precision
+from cvae_pyro.files import save_json
 from cvae_pyro.masks import split_xy
 from cvae_pyro.metrics import evaluate_cvae, is_nll, mc_nll, negative_elbo
 from cvae_pyro.models import CVAE
+from cvae_pyro.settings import PRECISIONS
+from cvae_pyro.trained import build_baseline, build_cvae
 from cvae_pyro.training import make_svi, train_epoch
 
 PEAK_SIZE = 2048  #: side of the square matrices used to measure the matmul peak
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = TrainConfig(quadrants=args.quadrants, precision=args.precision)
     for precision in (args.precision, args.eval_precision):
         check_precision(precision, torch.device("cpu"))
-    data = load_mnist(args.data_dir)
+    data = load_dataset("mnist", args.data_dir)
     train, test = data.train.head(args.limit), data.test.head(args.limit)
 
     baseline = build_baseline(cfg)  # trained in the baseline's epochs

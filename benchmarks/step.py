@@ -42,11 +42,13 @@ from speed import machine  # noqa: I001  (speed.py sits beside this script)
 from torch.distributions import Normal
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from cvae_pyro.checkpoints import save_json
-from cvae_pyro.conditions import build_baseline, build_cvae
-from cvae_pyro.config import PRECISIONS, TrainConfig
-from cvae_pyro.data import bf16_speedup, check_precision, load_mnist, precision_context
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.data import load_dataset
+from cvae_pyro.device import bf16_speedup, check_precision, precision_context
+from cvae_pyro.files import save_json
 from cvae_pyro.models import grey_bernoulli
+from cvae_pyro.settings import PRECISIONS
+from cvae_pyro.trained import build_baseline, build_cvae
 from cvae_pyro.training import make_svi, svi_step
 
 MATMULS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default}
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     pyro.set_rng_seed(0)
     cfg = TrainConfig(quadrants=args.quadrants, precision=args.precision)
-    train = load_mnist(args.data_dir).train.head(64 * cfg.batch_size)
+    train = load_dataset("mnist", args.data_dir).train.head(64 * cfg.batch_size)
     cvae = build_cvae(cfg, build_baseline(cfg))
     x, y = cvae.condition.pairs(train)
     batches = [

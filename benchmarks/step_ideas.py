@@ -38,10 +38,10 @@ import pyro
 import torch
 from torch import nn
 
-from cvae_pyro.checkpoints import save_json
-from cvae_pyro.conditions import build_baseline, build_cvae
 from cvae_pyro.config import TrainConfig
-from cvae_pyro.data import load_mnist
+from cvae_pyro.data import load_dataset
+from cvae_pyro.files import save_json
+from cvae_pyro.trained import build_baseline, build_cvae
 from cvae_pyro.training import make_svi, svi_step
 
 #: name: (Pyro's validation off in the steps, ReLU in place, networks compiled)
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
     cfg = TrainConfig(quadrants=1)
-    train = load_mnist(args.data_dir).train.head(args.steps * cfg.batch_size)
+    train = load_dataset("mnist", args.data_dir).train.head(args.steps * cfg.batch_size)
     x, y = build_cvae(cfg, build_baseline(cfg)).condition.pairs(train)
     steps, first = {}, {}
     for name, flags in VARIANTS.items():

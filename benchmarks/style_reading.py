@@ -2,7 +2,7 @@
 
 ``python -m cvae_pyro.sample --style-of PICTURE`` reads the class of a picture
 with the label CVAE itself: the label c with the highest importance-sampled
-estimate of log p(picture | c) (:func:`cvae_pyro.conditions.read_labels`, S latent
+estimate of log p(picture | c) (:func:`cvae_pyro.generation.read_labels`, S latent
 samples per label, a fixed seed). This script measures how often that reading
 agrees with the truth on the first ``--images`` test images (default 1,000), with
 the shipped label model (or ``--checkpoint``), and prints the rate with its 95%
@@ -34,20 +34,15 @@ from collections.abc import Sequence
 
 import torch
 
-from cvae_pyro.checkpoints import save_json
-from cvae_pyro.conditions import (
-    decode,
-    draw_in_style,
-    load_pretrained,
-    load_trained,
-    read_labels,
-    styles,
-)
-from cvae_pyro.config import DATASET_NAMES, DEFAULT_DATASET, DEFAULT_SAMPLES, NUM_CLASSES
-from cvae_pyro.data import dataset_info, load_data, resolve_device
+from cvae_pyro.data import dataset_info, load_splits
+from cvae_pyro.device import resolve_device
 from cvae_pyro.errors import ConfigError
+from cvae_pyro.files import save_json
+from cvae_pyro.generation import decode, draw_in_style, read_labels, styles
 from cvae_pyro.masks import NUM_PIXELS
 from cvae_pyro.reproduction import machine_info
+from cvae_pyro.settings import DATASET_NAMES, DEFAULT_DATASET, DEFAULT_SAMPLES, NUM_CLASSES
+from cvae_pyro.trained import load_pretrained, load_trained
 
 DEFAULT_IMAGES = 1000  #: test images read (the first ones of the test split)
 DEFAULT_CARRIED = 20  #: test images whose style is drawn as every class and read back
@@ -109,7 +104,7 @@ def measure(args: argparse.Namespace) -> dict:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer")
     device = resolve_device(args.device)
     cvae, model = load_label_model(args, device)
-    test = load_data(args.data_dir, None, device, args.dataset).test
+    test = load_splits(args.data_dir, None, device, args.dataset).test
     if max(args.images, args.carried_images) > len(test):
         raise ConfigError(f"the test split has {len(test)} images; ask for fewer")
     images, truth = test.images[: args.images], test.labels[: args.images].cpu()

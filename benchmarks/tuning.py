@@ -10,9 +10,9 @@ At one quadrant (seed 0) it trains, each to early stopping, the paper's CVAE
 
 Every model goes where ``python -m cvae_pyro.reproduce --quadrants 1`` would put it
 (``--runs-dir``, default ``runs/reproduce``), so the baseline and the chosen model are
-reused when ``reproduce`` makes the table's rows. Each is scored on the validation
-split only (IS, MC and -ELBO, S = 100); the candidate with the lowest validation IS is
-chosen. Writes ``validation.json`` (every number, the epochs and seconds of every
+reused when ``reproduce`` makes the table's rows. Each early-stops on the bound it
+climbs (the IWAE candidate on the IWAE bound) and is scored on the validation split
+only (IS, MC and -ELBO, S = 100); the candidate with the lowest validation IS is chosen. Writes ``validation.json`` (every number, the epochs and seconds of every
 model, the machine) and ``validation.md`` into ``--results-dir``, and prints the
 ``reproduce`` command that trains the chosen configuration at 1, 2 and 3 quadrants and
 evaluates it on the test split.
@@ -33,14 +33,17 @@ import time
 
 import pandas as pd
 
-from cvae_pyro.checkpoints import check_out_dir, save_json, save_text
-from cvae_pyro.conditions import load_trained
-from cvae_pyro.config import DEFAULT_SAMPLES, ReproduceConfig, estimator_title, model_settings
-from cvae_pyro.data import load_data, resolve_device
+from cvae_pyro.config import ReproduceConfig
+from cvae_pyro.data import load_splits
+from cvae_pyro.device import resolve_device
 from cvae_pyro.evaluation import model_pairs
 from cvae_pyro.experiment import run
+from cvae_pyro.files import check_out_dir, save_json, save_text
 from cvae_pyro.metrics import evaluate_cvae
-from cvae_pyro.reproduction import format_pm, machine_info, train_config
+from cvae_pyro.reproduction import machine_info, train_config
+from cvae_pyro.settings import DEFAULT_SAMPLES, estimator_title, model_settings
+from cvae_pyro.tables import format_pm
+from cvae_pyro.trained import load_trained
 
 QUADRANTS = 1  #: the task the choice is made on
 REFERENCE = "cvae"  #: the paper's training, scored beside the candidates
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     results_dir = check_out_dir(args.results_dir, "--results-dir")
     start = time.perf_counter()
     device = resolve_device("auto")
-    data = load_data(args.data_dir, args.limit, device, "mnist")
+    data = load_splits(args.data_dir, args.limit, device, "mnist")
     rows = [train_and_score(name, args, data) for name in (REFERENCE, *FIRST)]
     better = min(rows[1:], key=lambda r: r["validation"]["IS"][0])["model"]
     rows.append(train_and_score(f"{better}-warmup{WARMUP_EPOCHS}", args, data))
@@ -149,11 +152,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     text = (
         "# Choosing a CVAE training on validation (1 quadrant, seed 0)\n\n"
-        f"Negative CLL on the {len(data.validation.labels)} validation images, nats per image "
-        f"(mean ± standard error, S = {args.samples}); lower is better. `cvae` is the "
+        f"Negative CLL on the {len(data.validation.labels):,} validation images, nats per "
+        f"image (mean ± standard error, S = {args.samples}); lower is better. `cvae` is the "
         "paper's training (the reference, not a candidate). Every model trained with early "
-        f"stopping on the validation -ELBO, at most {args.epochs} epochs (epochs run, best "
-        f"epoch). Made by `{command}`.\n\n"
+        "stopping on the bound it climbs, measured on the validation split (the -ELBO; the "
+        f"-IWAE bound for `{FIRST[1]}`), at most {args.epochs} epochs (epochs run, best "
+        f"epoch; seconds of training). Made by `{command}`.\n\n"
         + table(rows, chosen["model"])
         + f"\n\nChosen: `{chosen['model']}` ({chosen['training']}), validation IS "
         f"{gain:+.2f} nats against the paper's training. Its rows at 1, 2 and 3 quadrants "

@@ -17,16 +17,15 @@ _EXPORTS = {
     "LabelCondition": "conditions",
     "MaskCondition": "conditions",
     "QuadrantCondition": "conditions",
-    "load_trained": "conditions",
-    "CompleteConfig": "config",
+    "load_trained": "trained",
+    "CompleteConfig": "draw_config",
     "EvaluateConfig": "config",
     "ReproduceConfig": "config",
-    "SampleConfig": "config",
+    "SampleConfig": "draw_config",
     "TrainConfig": "config",
     "MNIST": "data",
     "Split": "data",
     "load_dataset": "data",
-    "load_mnist": "data",
     "CheckpointError": "errors",
     "ConfigError": "errors",
     "CvaePyroError": "errors",
@@ -40,7 +39,7 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> object:
     """Load a public name from its module on first use (PEP 562)."""
     if name == "__version__":  # written once, in pyproject.toml
-        return importlib.import_module(".cli", __name__).version()
+        return importlib.import_module(".cli_parsers", __name__).version()
     if name not in _EXPORTS:
         raise AttributeError(f"module 'cvae_pyro' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -1,234 +1,36 @@
-"""Checkpoints and result files, written atomically and checked when read.
+"""Checkpoints: written through :mod:`cvae_pyro.files`, read back by one careful reader.
 
-Every file is written to a temporary file in the same folder, flushed to the disk and
-renamed over the target (the folder flushed too), so neither a crash nor a power loss
-leaves a truncated file where a good one was. The temporary names are short and
-recognisably ours (``.<first 32 characters of the name>.cvae_pyro-<8 random
-characters>.tmp``) so that a legal file name never gives an illegal temporary one, and
-the files get the user's umask (``mkstemp`` alone would make them 0600). Temporary
-files that a killed process left behind are removed by
-:func:`remove_stale_temp_files`, which the commands call once they hold the folder's
-lock; it removes only names of that pattern, never a user's own ``*.tmp`` file.
-
-A target that exists must be a regular file: a symbolic link, a folder, a device,
-a pipe or a socket is refused (:func:`check_target`), so that a write never goes
-through a link nor replaces something that is not a file.
-
-Every folder the commands write into is made by :func:`make_folder`, which says so in
-one line when the path (or a folder along it) is a file. A run folder is locked while
-a command uses it (:func:`folder_lock`), so that two commands never write the same
-checkpoints.
-
-Every checkpoint is read by :func:`load_checkpoint` (weights only, sizes checked from
-the zip directory, settings, and every weight a dense tensor of finite numbers), and
-every JSON file the package wrote is read back by :func:`read_json`.
+:func:`save_checkpoint` stores a payload (weights, settings, training state) with a
+format marker, a version and its kind. :func:`load_checkpoint` is the one way a
+checkpoint is read: the zip directory first (a file that would unpack to more than
+:data:`MAX_UNPACKED_BYTES` is refused before anything is allocated), then
+``torch.load`` with ``weights_only``; the marker, version and kind; the settings the
+caller expects; and every weight a dense tensor of finite numbers.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
 import hashlib
-import io
-import json
 import os
-import re
-import stat
-import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
-from matplotlib.backend_bases import FigureCanvasBase
-from matplotlib.figure import Figure
 
-from .errors import CheckpointError, ConfigError, FolderBusy, one_line
+from .errors import CheckpointError, one_line
+from .files import write_atomic
 
 CHECKPOINT_FORMAT = "cvae_pyro-checkpoint"  #: marker stored in every checkpoint
-CHECKPOINT_VERSION = 3  #: bumped when the layout changes (3: condition and objective apart)
-#: Version 2 named the CVAE's kind after its objective or condition; it reads as "cvae".
-READABLE_VERSIONS = (2, 3)
+CHECKPOINT_VERSION = 3  #: bumped when the layout changes; only this version is read
 #: What a checkpoint holds: a baseline NN, a CVAE (its ``architecture`` names the condition
 #: and the objective), or the digit classifier that scores label samples.
 KINDS = ("baseline", "cvae", "classifier")
-_V2_CVAE_KINDS = ("cvae", "gsnn", "hybrid", "label", "mask")
 #: Settings recorded only by later checkpoints, and what an older checkpoint without them holds.
 ARCHITECTURE_DEFAULTS = {"dataset": "mnist", "elbo": "trace", "particles": 5, "kl_warmup": 0}
 #: Most bytes a checkpoint may unpack to: a default-size model is about 25 MB with its Adam
 #: state, so this refuses a zip bomb long before it fills the memory.
 MAX_UNPACKED_BYTES = 1 << 30
-MAX_JSON_BYTES = 64 << 20  #: the largest JSON file cvae_pyro writes is under 1 MB
-MAX_NAME_BYTES = 255  #: longest file name most file systems accept
-
-
-TEMP_PREFIX_CHARS = 32  #: characters of the target's name kept in its temporary name
-TEMP_TAG = ".cvae_pyro-"  #: what marks a temporary name as this package's
-TEMP_SUFFIX = ".tmp"  #: the end of every temporary name
-#: A temporary name this package makes: ``mkstemp``'s 8 random characters after the tag.
-TEMP_NAME = re.compile(
-    r"\..*" + re.escape(TEMP_TAG) + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX), re.DOTALL
-)
-#: What ``stat`` says a path is, for the messages of :func:`check_target`.
-FILE_TYPES = {
-    stat.S_IFDIR: "a folder",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFIFO: "a named pipe",
-    stat.S_IFSOCK: "a socket",
-}
-
-
-def check_target(path: str | os.PathLike) -> Path:
-    """``path`` if a file may be written there: missing, or a regular file (no link).
-
-    Raises:
-        ConfigError: ``path`` is a symbolic link (never followed nor replaced), a folder,
-            a device, a pipe or a socket.
-    """
-    path = Path(path)
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return path
-    if stat.S_ISLNK(mode):
-        raise ConfigError(
-            f"{path} is a symbolic link; cvae_pyro never writes through or over one: "
-            "remove it or choose another path"
-        )
-    if not stat.S_ISREG(mode):
-        kind = FILE_TYPES.get(stat.S_IFMT(mode), "not a regular file")
-        raise ConfigError(
-            f"{path} is {kind}, not a file; cvae_pyro replaces only regular files: "
-            "choose another path"
-        )
-    return path
-
-
-def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` and rename the temporary file to ``path``.
-
-    Raises:
-        OSError: the folder cannot be written (``ENOSPC`` also for torch's "unexpected pos"
-            error, which is how ``torch.save`` reports a full disk).
-    """
-    path = check_target(path)
-    make_folder(path.parent)
-    prefix = f".{path.name[:TEMP_PREFIX_CHARS]}{TEMP_TAG}"
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=TEMP_SUFFIX)
-    except OSError as err:
-        raise _named(err, path) from None
-    os.close(fd)
-    try:
-        try:
-            write(Path(tmp))
-        except RuntimeError as err:  # torch.save's writer reports a full disk this way
-            if "unexpected pos" in str(err) or "write failed" in str(err):
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
-            raise
-        os.chmod(tmp, 0o666 & ~current_umask())
-        _fsync(tmp)  # the bytes reach the disk before the name does
-        os.replace(tmp, check_target(path))  # checked again: it may have changed meanwhile
-        _fsync(path.parent)  # and the rename itself
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise _named(err, path) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _fsync(path: str | os.PathLike) -> None:
-    """Flush a file's (or a folder's) contents to the disk, so a power loss keeps them."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError as err:  # some file systems cannot sync a folder; the data is written
-        if err.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)
-
-
-def _named(err: OSError, path: Path) -> OSError:
-    """``err`` naming the user's ``path`` where it named a temporary file."""
-    names = [n for n in (err.filename, err.filename2) if n is not None]
-    if not any(TEMP_TAG in Path(os.fsdecode(n)).name for n in names):
-        return err
-    return OSError(err.errno, err.strerror, str(path))
-
-
-def current_umask() -> int:
-    """The process's file-creation mask (read by setting it and putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files a killed writer left in ``folder``; returns them.
-
-    Call it only while holding the folder's lock, so no live writer's file is removed.
-    """
-    folder = Path(folder)
-    found = folder.iterdir() if folder.is_dir() else ()
-    stale = [p for p in found if TEMP_NAME.fullmatch(p.name) and _regular(p)]
-    for p in stale:
-        p.unlink(missing_ok=True)
-    return stale
-
-
-def _regular(path: Path) -> bool:
-    """Whether ``path`` is a regular file itself, not a link to one."""
-    return path.is_file() and not path.is_symlink()
-
-
-def save_json(data: object, path: str | os.PathLike) -> Path:
-    """Write ``data`` as indented JSON (ASCII, so any file name in it survives), atomically."""
-    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
-    return save_text(text, path)
-
-
-def save_text(text: str, path: str | os.PathLike) -> Path:
-    """Write ``text`` as UTF-8, atomically."""
-    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def read_json(path: str | os.PathLike, what: str, advice: str, error: type = ConfigError) -> object:
-    """The JSON value in the file at ``path``, which cvae_pyro wrote.
-
-    Args:
-        path: the file.
-        what: how the message names it ("the run.json", "metrics.json").
-        advice: what the user can do when it cannot be read (the end of the message).
-        error: the exception raised (:class:`ConfigError` unless said otherwise).
-
-    Raises:
-        error: the file is missing, not a regular file, over :data:`MAX_JSON_BYTES`, not
-            UTF-8, not JSON, or nested too deep; one line naming the file and ``advice``.
-    """
-    path = Path(path)
-    try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise error(f"{path} is not a regular file; {advice}")
-        if info.st_size > MAX_JSON_BYTES:
-            raise error(f"{path}: {info.st_size} bytes, too big for a {what}; {advice}")
-        data = path.read_bytes()
-    except OSError as err:
-        raise error(f"cannot read {path} ({err.strerror}); {advice}") from None
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
-        reason = one_line(err, 80) or type(err).__name__
-        raise error(
-            f"{path} is corrupt: not a {what} cvae_pyro wrote ({reason}); {advice}"
-        ) from None
 
 
 def save_checkpoint(payload: dict, path: str | os.PathLike, kind: str) -> Path:
@@ -275,7 +77,7 @@ def load_checkpoint(
         kind: the kind (or kinds) the caller can use; None accepts any.
 
     Returns:
-        The payload, with ``kind`` filled in for version-1 checkpoints.
+        The payload.
 
     Raises:
         CheckpointError: missing, truncated or foreign file, another kind, a setting
@@ -292,13 +94,11 @@ def load_checkpoint(
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a cvae_pyro checkpoint")
     version = payload.get("version")
-    if version not in READABLE_VERSIONS:
+    if version != CHECKPOINT_VERSION:
         raise CheckpointError(
             f"{path} has checkpoint version {version!r}, "
-            f"this cvae_pyro reads versions {READABLE_VERSIONS}"
+            f"this cvae_pyro reads version {CHECKPOINT_VERSION}"
         )
-    if version == 2 and payload.get("kind") in _V2_CVAE_KINDS:
-        payload["kind"] = "cvae"
     if not isinstance(payload.get("kind"), str) or not isinstance(
         payload.get("architecture", {}), dict
     ):
@@ -381,163 +181,3 @@ def check_architecture(found: dict, expect: dict, path: Path) -> None:
     diffs = setting_diffs({**ARCHITECTURE_DEFAULTS, **found}, expect)
     if diffs:
         raise CheckpointError(f"{path} was trained with other settings: " + ", ".join(diffs))
-
-
-LOCK_NAME = ".lock"  #: the lock file inside a run folder
-
-
-@contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
-    """Hold ``folder``'s lock for the ``with`` block; remove stale temporary files first.
-
-    Raises:
-        FolderBusy: another live process holds the lock.
-        OSError: the folder cannot be created or written (permission, read-only, name).
-    """
-    folder = make_folder(folder)
-    path = folder / LOCK_NAME
-    try:  # never through a symbolic link: the pid would overwrite what it points to
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
-    except OSError as err:
-        if err.errno != errno.ELOOP:
-            raise
-        raise ConfigError(
-            f"{path} is a symbolic link; remove it (cvae_pyro never follows one)"
-        ) from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ConfigError(f"{path} is not a regular file; remove it")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise FolderBusy(
-                f"{folder} is in use by another command (pid {holder}); wait for it to "
-                "finish, or use another output folder"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        remove_stale_temp_files(folder)
-        yield folder
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def save_figure(fig: plt.Figure, path: str | Path) -> Path:
-    """Save ``fig`` (atomically) in the format its suffix names (PNG without one); close it."""
-    path = Path(path)
-    kind = figure_format(path)
-    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format=kind))
-    plt.close(fig)
-    return path
-
-
-def make_folder(path: str | os.PathLike, what: str = "the folder") -> Path:
-    """Create the folder ``path`` (and its parents) if needed; return it.
-
-    Raises:
-        ConfigError: ``path``, or a folder along it, is a file (or anything but a folder).
-        OSError: it cannot be made for another reason (permission, read-only, name).
-    """
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        blocking = next((p for p in (path, *path.parents) if _not_a_folder(p)), path)
-        raise ConfigError(
-            f"{what} {path} cannot be made: {blocking} is a file, not a folder; "
-            "choose another path, or move that file away"
-        ) from None
-    return path
-
-
-def _not_a_folder(path: Path) -> bool:
-    """Whether something that is not a folder (nor a link to one) is at ``path``."""
-    return os.path.lexists(path) and not path.is_dir()
-
-
-def check_folder(path: str | os.PathLike, flag: str, missing_ok: bool = False) -> Path:
-    """``path`` if it is a folder (or, with ``missing_ok``, nothing is there yet).
-
-    Raises:
-        ConfigError: ``path`` or a folder along it is a file (or anything but a folder),
-            or nothing is there and not ``missing_ok``; the message names ``flag``.
-    """
-    path = Path(path)
-    if path.is_dir():
-        return path
-    blocking = next((p for p in (path, *path.parents) if _not_a_folder(p)), None)
-    if blocking is not None:
-        raise ConfigError(f"{blocking} is a file, not a folder; check {flag}")
-    if missing_ok:
-        return path
-    raise ConfigError(f"{path} does not exist: train first, or check {flag}")
-
-
-def figure_format(path: Path) -> str:
-    """The format a figure file's suffix names ("png" without one)."""
-    return path.suffix.lstrip(".").lower() or "png"
-
-
-def check_figure_path(out: str | os.PathLike, flag: str = "--out", example: str = "x.png") -> Path:
-    """``out`` if a figure can be written there; ConfigError otherwise, before any work.
-
-    ``out`` must not be a folder nor anything but a regular file (:func:`check_target`),
-    its name must fit a file system's 255 bytes, its suffix must name a format matplotlib
-    writes, and a small figure must render in that format here (``.pgf`` needs LaTeX, for
-    example); its folder is made if needed and must be writable.
-
-    Args:
-        out: the file to write.
-        flag: the option that named it, for the messages.
-        example: a file name the message suggests when ``out`` is a folder.
-    """
-    out = Path(out)
-    if out.is_dir() and not out.is_symlink():
-        raise ConfigError(f"{flag} {out} is a folder; give a file name such as {out / example}")
-    check_target(out)
-    size = len(os.fsencode(out.name))  # any name the OS takes, UTF-8 or not
-    if size > MAX_NAME_BYTES:
-        raise ConfigError(f"{flag} file name is {size} bytes; the limit is {MAX_NAME_BYTES}")
-    kind = out.suffix.lstrip(".").lower()
-    formats = FigureCanvasBase.get_supported_filetypes()
-    if kind not in formats:
-        raise ConfigError(
-            f"{flag} {out.name}: use a suffix matplotlib writes ({', '.join(formats)})"
-        )
-    problem = render_problem(kind)
-    if problem:
-        raise ConfigError(
-            f"{flag} {out.name}: matplotlib cannot write .{kind} files here ({problem}); "
-            "use .png, .pdf or .svg"
-        )
-    check_out_dir(out.parent, f"{flag} folder")
-    return out
-
-
-def render_problem(kind: str) -> str | None:
-    """Why a small figure with text cannot be saved as ``kind`` here (None if it can).
-
-    Some formats need a program besides matplotlib (``.pgf`` a LaTeX installation); this
-    finds out before the work whose figure it is, not after.
-    """
-    fig = Figure(figsize=(1, 1))
-    fig.text(0.5, 0.5, "7")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fig.savefig(io.BytesIO(), format=kind)
-    except Exception as err:  # a missing program shows as many kinds of error
-        return one_line(err, 120) or type(err).__name__
-    return None
-
-
-def check_out_dir(path: str | os.PathLike, flag: str = "--out-dir") -> Path:
-    """Create ``path`` if needed; raise :class:`ConfigError` if it cannot be written."""
-    try:
-        out = make_folder(path, flag)
-    except OSError as err:
-        raise ConfigError(f"cannot create {flag} {path}: {err.strerror}") from None
-    if not os.access(out, os.W_OK):
-        raise ConfigError(f"{flag} {out} is not writable")
-    return out

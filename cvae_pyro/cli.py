@@ -15,23 +15,24 @@ the library imports this module.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import dataclasses
 import errno
 import importlib
 import os
-import re
-import shlex
 import signal
 import sys
-import types
-import typing
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from .config import CompleteConfig, EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
+from .cli_parsers import (
+    COMMANDS,
+    EXIT_USAGE,
+    Parser,
+    VersionAction,
+    build_parser,
+    command_line,
+    config_from_args,
+)
 from .errors import (
     ENDING_SIGNALS,
     CheckpointError,
@@ -46,7 +47,6 @@ from .errors import (
     shorten_paths,
 )
 
-EXIT_USAGE = 2  #: bad arguments, data or checkpoints
 EXIT_FAILURE = 1  #: the run itself failed (for example the loss diverged)
 EXIT_INTERRUPTED = 130  #: Ctrl-C
 EXIT_TERMINATED = 128 + signal.SIGTERM  #: SIGTERM (143), as a shell reports a process it ended
@@ -71,180 +71,6 @@ OS_ERRORS = {
     errno.EEXIST: ("a file is in the way of a folder", EXIT_USAGE),
     errno.ENOENT: ("no such file or folder", EXIT_USAGE),
 }
-
-Config = TypeVar("Config")
-
-
-@dataclass(frozen=True)
-class Command:
-    """One command: its settings, its help line, where its work is done, its Ctrl-C advice."""
-
-    config: type
-    description: str
-    run: str  # "module:function", called with (config, command line) once parsed
-    interrupted: str = "run the same command again"
-
-
-COMMANDS = {
-    "train": Command(
-        TrainConfig,
-        "Train the baseline NN and the CVAE of Sohn et al. (2015).",
-        "cvae_pyro.experiment:train_command",
-        "run the same command with --resume to continue",
-    ),
-    "evaluate": Command(
-        EvaluateConfig,
-        "Negative CLL estimates of trained models.",
-        "cvae_pyro.evaluation:evaluate_command",
-        "nothing was saved; run it again",
-    ),
-    "reproduce": Command(
-        ReproduceConfig,
-        "Train, evaluate and tabulate the CLL table.",
-        "cvae_pyro.reproduction:reproduce_command",
-        "run the same command again to continue; it resumes by itself",
-    ),
-    "sample": Command(
-        SampleConfig,
-        "Draw digits from a label CVAE trained with --condition label, or a picture's style "
-        "as every class.",
-        "cvae_pyro.sampling:sample_command",
-        "nothing was written; run it again",
-    ),
-    "complete": Command(
-        CompleteConfig,
-        "Complete any region of a picture with a trained mask CVAE.",
-        "cvae_pyro.sampling:complete_command",
-    ),
-}
-
-
-def version() -> str:
-    """The installed package's version (written once, in pyproject.toml)."""
-    import importlib.metadata  # only for --version: it reads every installed package's files
-
-    try:
-        return importlib.metadata.version("cvae-pyro")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown (not installed)"
-
-
-class VersionAction(argparse.Action):
-    """``--version``: print the version and exit (looked up only when asked for)."""
-
-    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
-
-    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
-        print(f"cvae_pyro {version()}")
-        parser.exit()
-
-
-class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (and exit status 2).
-
-    A value that starts with ``-`` (``--hide -1,0,10,10``, ``--image -dash.png``) reads as
-    an option, so argparse says only that the value is missing; the line then names the
-    value and how to give it (``--hide=-1,0,10,10``).
-    """
-
-    argv: Sequence[str] = ()  #: the arguments being parsed, for the messages
-
-    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
-        """Parse ``args`` (default ``sys.argv[1:]``), remembering them for :meth:`error`."""
-        self.argv = list(sys.argv[1:] if args is None else args)
-        return super().parse_args(self.argv, namespace)
-
-    def error(self, message: str) -> typing.NoReturn:
-        message = self.dash_value_hint(message) or message
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
-    def dash_value_hint(self, message: str) -> str | None:
-        """For "argument --x: expected ... argument": the dash-led value and how to give it."""
-        found = re.fullmatch(
-            r"argument (--[\w-]+)(?:/\S+)?: expected (?:at least )?one argument", message
-        )
-        if found is None:
-            return None
-        option = found.group(1)
-        argv = list(self.argv)
-        options = {o for action in self._actions for o in action.option_strings}
-        for i, arg in enumerate(argv[:-1]):
-            value = argv[i + 1]
-            if arg == option and value.startswith("-") and value not in options:
-                return (
-                    f"argument {option}: the value {value!r} starts with '-', so it reads as "
-                    f"an option; write {option}={value}"
-                )
-        return None
-
-
-def _unwrap_optional(kind: Any) -> Any:
-    """``int | None`` to ``int``; other types unchanged."""
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(kind) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return kind
-
-
-def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
-    """One option per field of the dataclass ``config``: type, default and help from the field.
-
-    ``name: bool = False`` becomes ``--name``; ``name: bool = True`` becomes ``--no-name``;
-    ``tuple[T, ...]`` takes one or more values; ``choices`` comes from the field's metadata.
-    """
-    hints = typing.get_type_hints(config)
-    for f in dataclasses.fields(config):
-        flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "")
-        kind = _unwrap_optional(hints[f.name])
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        required = default is dataclasses.MISSING
-        if kind is bool:
-            if default:
-                parser.add_argument(
-                    f"--no-{f.name.replace('_', '-')}",
-                    dest=f.name,
-                    action="store_false",
-                    help=f"do not {help_text[:1].lower()}{help_text[1:]}",
-                )
-            else:
-                parser.add_argument(flag, dest=f.name, action="store_true", help=help_text)
-            continue
-        options: dict[str, Any] = {"dest": f.name, "help": help_text}
-        if typing.get_origin(kind) is tuple:
-            kind = typing.get_args(kind)[0]
-            options["nargs"] = "+"
-        if "choices" in f.metadata:
-            options["choices"] = f.metadata["choices"]
-        if required:
-            options["required"] = True
-        else:
-            options["default"] = default
-            shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
-            if default is not None:
-                options["help"] = f"{help_text} (default: {shown})"
-        parser.add_argument(flag, type=kind, **options)
-
-
-def build_parser(name: str) -> Parser:
-    """The parser of ``python -m cvae_pyro.<name>``, generated from its config dataclass."""
-    command = COMMANDS[name]
-    parser = Parser(prog=f"python -m cvae_pyro.{name}", description=command.description)
-    parser.add_argument("--version", action=VersionAction)
-    add_config_options(parser, command.config)
-    return parser
-
-
-def config_from_args(config: type[Config], args: argparse.Namespace) -> Config:
-    """The dataclass ``config`` built (and validated) from parsed arguments."""
-    return config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config)})
-
-
-def command_line(prog: str, argv: Sequence[str]) -> str:
-    """The command as typed: ``prog`` and the arguments passed to ``main``, shell-quoted."""
-    return " ".join([prog, *map(shlex.quote, argv)])
 
 
 def exit_code(err: CvaePyroError) -> int:

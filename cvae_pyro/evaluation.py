@@ -1,4 +1,4 @@
-"""Evaluate trained models: every model of one run folder, and the label CVAE's digits.
+"""Evaluate trained models: every model of one run folder, on the validation or test split.
 
 The baseline gets its exact negative CLL; each CVAE the Monte Carlo and
 importance-sampling estimates and the negative ELBO (a GSNN: MC and its own
@@ -9,10 +9,7 @@ one quadrant layout when ``quadrants`` is given, so that its rows (model names
 ``mask_baseline`` and ``mask``) stand next to the specialists of that layout: the
 likelihood counts the same hidden pixels.
 
-A small MLP classifier (:class:`DigitClassifier`) reads the label CVAE's samples:
-are they the digits asked for? (``benchmarks/label_quality.py``.)
-
-:func:`evaluate_command` is what ``python -m cvae_pyro.evaluate`` runs.
+``python -m cvae_pyro.evaluate`` is :func:`cvae_pyro.commands.evaluate_command`.
 """
 
 from __future__ import annotations
@@ -20,34 +17,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from .checkpoints import (
-    check_folder,
-    folder_lock,
-    load_checkpoint,
-    save_checkpoint,
-    save_json,
-    weights_sha256,
-)
-from .conditions import BASELINE, Trained, condition_type, load_trained, sample_digits
-from .config import NUM_CLASSES, OBJECTIVES, EvaluateConfig, model_settings
-from .data import MNIST, Split, check_precision, load_data, resolve_device
-from .errors import CheckpointError, ConfigError
-from .masks import NUM_PIXELS
+from .checkpoints import weights_sha256
+from .data import MNIST, Split
+from .errors import CheckpointError
 from .metrics import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
-from .models import CVAE
-from .networks import mlp
-
-#: Checkpoint file stems evaluation looks for, in table order.
-MODEL_FILES = (BASELINE, *OBJECTIVES)
-MASK_MODEL = "mask"  #: the mask CVAE's name in evaluation rows and tables
-MASK_BASELINE = "mask_baseline"  #: the mask task's baseline NN in evaluation rows and tables
+from .settings import BASELINE, MODEL_FILES, model_settings
+from .trained import Trained, load_trained
 
 
 def model_pairs(
@@ -161,7 +140,7 @@ def check_one_baseline(models: dict[str, Trained], run_dir: Path) -> None:
 
 def _objective(stem: str) -> dict:
     """What a file stem says of the model: ``gsnn.pt`` holds a GSNN, ``cvae-iwae5.pt`` a
-    CVAE trained on the IWAE bound with K = 5 (:func:`~cvae_pyro.config.model_settings`)."""
+    CVAE trained on the IWAE bound with K = 5 (:func:`~cvae_pyro.settings.model_settings`)."""
     return {} if stem == BASELINE else (model_settings(stem) or {})
 
 
@@ -169,168 +148,3 @@ def beyond_paper(run_dir: Path) -> list[str]:
     """The stems of the CVAEs in ``run_dir`` trained beyond the paper (``cvae-*.pt``), sorted."""
     stems = (p.name.removesuffix(".pt") for p in run_dir.glob("cvae-*.pt"))
     return sorted(s for s in stems if s not in MODEL_FILES and model_settings(s) is not None)
-
-
-def format_rows(rows: list[dict]) -> str:
-    """A plain-text table of evaluation rows."""
-    lines = [f"{'model':13s} {'estimator':9s} {'nats/image':>12s} {'stderr':>7s} {'S':>4s}"]
-    for r in rows:
-        lines.append(
-            f"{r['model']:13s} {r['estimator']:9s} {r['nll_mean']:12.3f} "
-            f"{r['nll_stderr']:7.3f} {r['samples']:4d}"
-        )
-    return "\n".join(lines)
-
-
-CLASSIFIER = "classifier"  #: the kind of classifier checkpoints
-EVAL_BATCH = 2000  #: images per batch when predicting
-
-
-@dataclass
-class ClassifierConfig:
-    """Settings of the classifier and its training."""
-
-    hidden: tuple[int, ...] = (512,)  # hidden widths: 784 -> 512 -> 10
-    epochs: int = 5  # passes over the training images
-    batch_size: int = 128  # images per Adam step
-    lr: float = 1e-3  # Adam learning rate
-    seed: int = 0  # seeds the initial weights and the shuffling
-
-
-class DigitClassifier(nn.Module):
-    """An MLP from the 784 grey levels of an image to the logits of its digit 0..9.
-
-    Args:
-        hidden: hidden layer widths.
-    """
-
-    def __init__(self, hidden: tuple[int, ...] = ClassifierConfig.hidden) -> None:
-        super().__init__()
-        self.hidden = tuple(hidden)
-        self.net = mlp(NUM_PIXELS, self.hidden, NUM_CLASSES)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``(B, 784)`` grey levels to ``(B, 10)`` logits."""
-        return self.net(images)
-
-    def predict(self, images: torch.Tensor) -> torch.Tensor:
-        """The most likely digit of each image: ``(B, 784)`` to ``(B,)`` int64."""
-        with torch.no_grad():
-            chunks = [self(images[i : i + EVAL_BATCH]) for i in range(0, len(images), EVAL_BATCH)]
-        return torch.cat(chunks).argmax(dim=-1)  # (B,)
-
-
-def train_classifier(train: Split, cfg: ClassifierConfig | None = None) -> DigitClassifier:
-    """Fit a :class:`DigitClassifier` to ``train`` by Adam on the cross-entropy.
-
-    The global RNG is left as it was: weights and shuffling use ``cfg.seed``.
-    """
-    cfg = cfg or ClassifierConfig()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        classifier = DigitClassifier(cfg.hidden).to(train.images.device)
-    optim = torch.optim.Adam(classifier.parameters(), lr=cfg.lr)
-    shuffle = torch.Generator().manual_seed(cfg.seed)
-    classifier.train()
-    for _ in range(cfg.epochs):
-        order = torch.randperm(len(train), generator=shuffle).to(train.images.device)  # (N,)
-        for start in range(0, len(train), cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]  # (b,)
-            loss = F.cross_entropy(classifier(train.images[idx]), train.labels[idx])
-            optim.zero_grad()
-            loss.backward()
-            optim.step()
-    return classifier.eval()
-
-
-def accuracy(classifier: DigitClassifier, split: Split) -> float:
-    """Share of ``split``'s images whose label the classifier predicts."""
-    return (classifier.predict(split.images) == split.labels).double().mean().item()
-
-
-def digit_accuracy(
-    classifier: DigitClassifier, cvae: CVAE, n_per_digit: int, seed: int = 0
-) -> dict:
-    """Share of the CVAE's samples that the classifier reads as the digit asked for.
-
-    Args:
-        classifier: a trained :class:`DigitClassifier`.
-        cvae: a trained label :class:`~cvae_pyro.models.CVAE`.
-        n_per_digit: samples drawn for each digit 0..9.
-        seed: seed of the latent noise (see :func:`~cvae_pyro.sampling.sample_digits`).
-
-    Returns:
-        ``per_digit`` (``{"0": share, ..., "9": share}``), ``overall`` (share of all
-        samples), ``n_per_digit`` and ``seed``. Samples are pixel probabilities.
-    """
-    samples = sample_digits(cvae, range(NUM_CLASSES), n_per_digit, seed)  # (10, n, 784)
-    device = next(classifier.parameters()).device
-    predicted = classifier.predict(samples.reshape(-1, NUM_PIXELS).to(device))  # (10 n,)
-    asked = torch.arange(NUM_CLASSES)[:, None]  # (10, 1)
-    correct = predicted.reshape(NUM_CLASSES, n_per_digit).cpu() == asked  # (10, n)
-    per_digit = correct.double().mean(dim=1)  # (10,)
-    return {
-        "per_digit": {str(d): per_digit[d].item() for d in range(NUM_CLASSES)},
-        "overall": correct.double().mean().item(),
-        "n_per_digit": n_per_digit,
-        "seed": seed,
-    }
-
-
-def save_classifier(
-    classifier: DigitClassifier, path: str | os.PathLike, cfg: ClassifierConfig, **info
-) -> None:
-    """Save weights, settings and ``info`` (for example the test accuracy) as a checkpoint."""
-    architecture = {"hidden": list(classifier.hidden)}
-    settings = {**asdict(cfg), "hidden": list(cfg.hidden)}
-    payload = {"state_dict": classifier.state_dict(), "config": settings, "info": info}
-    save_checkpoint({"architecture": architecture, **payload}, path, CLASSIFIER)
-
-
-def load_classifier(path: str | os.PathLike) -> tuple[DigitClassifier, dict]:
-    """The classifier saved at ``path`` and the ``info`` saved with it, plus its ``config``.
-
-    Raises:
-        CheckpointError: missing, truncated or not a classifier checkpoint.
-    """
-    ckpt = load_checkpoint(path, kind=CLASSIFIER)
-    try:
-        classifier = DigitClassifier(tuple(ckpt["architecture"]["hidden"]))
-        classifier.load_state_dict(ckpt["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as err:
-        raise CheckpointError(f"{path} does not hold the classifier it claims to: {err}") from None
-    return classifier.eval(), {**ckpt.get("info", {}), "config": ckpt.get("config", {})}
-
-
-def evaluate_command(cfg: EvaluateConfig, command: str) -> None:
-    """``python -m cvae_pyro.evaluate``: the estimates of every model in one run folder."""
-    check_folder(cfg.run_dir, "--out-dir")  # a run folder that is missing, or a file
-    device = resolve_device(cfg.device)
-    check_precision(cfg.precision, device)
-    expect = {"condition": cfg.condition, "dataset": cfg.dataset}
-    on_layout = condition_type(cfg.condition).evaluates_on_layouts
-    task = cfg.quadrants if on_layout else None
-    if not on_layout:
-        expect["quadrants"] = cfg.quadrants
-    name = f"evaluation_{cfg.split}" + (f"_q{task}" if task else "")
-    name += ("" if cfg.precision == "fp32" else f"_{cfg.precision}") + ".json"
-    with folder_lock(cfg.run_dir):  # no training writes the folder while it is read
-        data = load_data(cfg.data_dir, cfg.limit, device, cfg.dataset)
-        images = len(data.split(cfg.split))
-        if cfg.limit is not None and cfg.limit > images:
-            raise ConfigError(
-                f"--limit {cfg.limit} is more than the {images} images of the {cfg.split} split"
-            )
-        rows = evaluate_run_dir(
-            cfg.run_dir, data, cfg.split, cfg.samples, cfg.seed, expect, task, cfg.precision
-        )
-        out = save_json({"split": cfg.split, "rows": rows}, cfg.run_dir / name)
-    where = ""
-    if on_layout:
-        where = f" ({task}-quadrant layout)" if task else " (fixed family masks)"
-    print(
-        f"{cfg.run_dir}{where}, {cfg.split} split, {rows[0]['images']} images, grey-level "
-        "Bernoulli likelihood; negative CLL in nats per image (lower is better)"
-    )
-    print(format_rows(rows))
-    print(f"saved {out}")

@@ -7,9 +7,9 @@ finished one is there), frozen, and fed to the CVAE's prior network. The mask
 task's baseline and CVAE both see fresh masks in every training batch. For the
 label condition only the label CVAE is trained. Everything lands in ``cfg.run_dir``:
 checkpoints, ``metrics.json`` and the figures. The folder is locked for the
-whole run (:func:`~cvae_pyro.checkpoints.folder_lock`). A finished model (baseline
+whole run (:func:`~cvae_pyro.files.folder_lock`). A finished model (baseline
 or CVAE) is never replaced: it is kept when it was trained with the same settings
-(:data:`~cvae_pyro.training.RECORDED_KEYS`; with ``resume``, ``epochs`` and
+(:data:`~cvae_pyro.run_folder.RECORDED_KEYS`; with ``resume``, ``epochs`` and
 ``patience`` may differ: a finished baseline is kept as it is, a CVAE continues);
 otherwise the run is refused.
 """
@@ -18,76 +18,57 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from pathlib import Path
 
 import pyro
 
-from .checkpoints import (
-    check_out_dir,
-    folder_lock,
-    load_checkpoint,
-    read_json,
-    save_figure,
-    save_json,
-    weights_sha256,
-)
-from .conditions import (
-    BASELINE,
-    baseline_architecture,
-    build_baseline,
-    build_cvae,
-    condition_type,
-)
+from .checkpoints import load_checkpoint, weights_sha256
+from .conditions import condition_type
 from .config import TrainConfig
-from .data import MNIST, check_precision, load_data, resolve_device
+from .data import MNIST, load_splits
+from .device import check_precision, resolve_device
 from .errors import ConfigError
+from .files import check_out_dir, read_json, save_json
 from .models import CVAE, BaselineNN
 from .objectives import KLWarmup, objective_pair, svi_loss
-from .training import (
-    RUN_KEYS,
-    TrainState,
-    check_finished,
-    check_run_settings,
-    elbo_loss,
-    fit,
-    is_finished,
-    recorded_state,
-    run_settings,
-)
+from .plots import save_figure, training_figures
+from .run_folder import RunFolder
+from .schedule import TrainState, recorded_state
+from .settings import BASELINE
+from .trained import baseline_architecture, build_baseline, build_cvae
+from .training import fit
 
 
-def train_baseline(cfg: TrainConfig, data: MNIST) -> tuple[BaselineNN, TrainState]:
-    """Train the baseline, or load it when a finished one is in ``cfg.run_dir``."""
+def train_baseline(
+    cfg: TrainConfig, data: MNIST, folder: RunFolder
+) -> tuple[BaselineNN, TrainState]:
+    """Train the baseline, or load it when a finished one is in the run folder.
+
+    A finished baseline is kept as it is, also with ``--resume`` and new ``--epochs``:
+    the CVAEs trained on it stay valid.
+    """
     device = data.train.images.device
     pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
     baseline = build_baseline(cfg).to(device)
     arch = baseline_architecture(cfg)
-    last = cfg.run_dir / f"{BASELINE}_last.pt"
     task = condition_type(cfg.condition)
     title = f"{task.title_prefix}{BASELINE}"
-    if is_finished(last):
-        best = cfg.run_dir / f"{BASELINE}.pt"
-        ckpt = load_checkpoint(best, kind=BASELINE)
-        settings = run_settings(cfg)
-        if cfg.resume:  # --resume keeps it, new epochs or not
-            load_checkpoint(best, expect=arch, kind=BASELINE)
-            check_run_settings(ckpt, {k: settings[k] for k in RUN_KEYS}, best, cfg.folder_option)
-        else:
-            check_finished(ckpt, arch, settings, best, cfg.folder_option)
-        baseline.load_state_dict(ckpt["state_dict"])
+    if folder.finished(BASELINE, BASELINE) is not None:
+        last = folder.resumed(BASELINE, BASELINE, arch) or folder.kept(BASELINE, BASELINE, arch)
+        best = load_checkpoint(folder.best(BASELINE), expect=arch, kind=BASELINE)
+        baseline.load_state_dict(best["state_dict"])
         if not cfg.quiet:
             print(f"{title}: loaded the finished {title} from {cfg.run_dir}")
-        return baseline.eval(), recorded_state(load_checkpoint(last), last)
+        return baseline.eval(), recorded_state(last, folder.last(BASELINE))
     train = task.baseline_batches(cfg, data.train)
     val = task.baseline_pairs(cfg, data.validation)
     pair = (baseline.model, baseline.guide)
-    state = fit(baseline, pair, BASELINE, train, val, cfg, arch, title)
+    state = fit(baseline, pair, BASELINE, train, val, cfg, arch, title, folder=folder)
     return baseline, state
 
 
 def train_cvae(
-    cfg: TrainConfig, data: MNIST, baseline: BaselineNN | None
+    cfg: TrainConfig, data: MNIST, baseline: BaselineNN | None, folder: RunFolder
 ) -> tuple[CVAE, TrainState]:
     """Train the CVAE with ``cfg.objective`` (the baseline, if any, stays frozen)."""
     pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
@@ -102,7 +83,9 @@ def train_cvae(
     steps = math.ceil(len(train[0][1]) / cfg.batch_size)  # SVI steps per epoch
     warmup = KLWarmup(cfg.kl_warmup, steps) if cfg.kl_warmup else None
     arch = cfg.architecture()
-    state = fit(cvae, pair, cfg.model_name, train, val, cfg, arch, title, record, loss, warmup)
+    state = fit(
+        cvae, pair, cfg.model_name, train, val, cfg, arch, title, record, loss, warmup, folder
+    )
     return cvae, state
 
 
@@ -144,46 +127,33 @@ def run(cfg: TrainConfig) -> dict:
     """
     device = resolve_device(cfg.device)
     check_precision(cfg.precision, device)  # before any folder is made
-    with folder_lock(cfg.run_dir):
+    check_out_dir(cfg.out_dir, cfg.folder_option)
+    folder = RunFolder(cfg)
+    with folder.lock():
         read_metrics(cfg.run_dir / "metrics.json")  # a corrupt file is found before training
-        data = load_data(cfg.data_dir, cfg.limit, device, cfg.dataset)
-        return _run_locked(cfg, data)
+        data = load_splits(cfg.data_dir, cfg.limit, device, cfg.dataset)
+        return _run_locked(cfg, data, folder)
 
 
-def _run_locked(cfg: TrainConfig, data: MNIST) -> dict:
+def _run_locked(cfg: TrainConfig, data: MNIST, folder: RunFolder) -> dict:
     entries: dict = {}
     baseline = None
-    task = condition_type(cfg.condition)
-    if task.make_baseline is not None:
-        baseline, state = train_baseline(cfg, data)
-        val = task.baseline_pairs(cfg, data.validation)
-        nll = elbo_loss((baseline.model, baseline.guide), val, cfg.eval_batch_size, cfg.seed)
-        entries[BASELINE] = {**summary(state), "val_nll_nats_per_image": nll}
-    cvae, state = train_cvae(cfg, data, baseline)
-    val = cvae.condition.pairs(data.validation)  # (N_val, ...), (N_val, y_dim)
-    pair = objective_pair(cvae, cfg.objective, cfg.alpha)
+    if condition_type(cfg.condition).has_baseline:
+        baseline, state = train_baseline(cfg, data, folder)
+        # the baseline has no latent: its validation loss is its exact negative CLL
+        entries[BASELINE] = {**summary(state), "val_nll_nats_per_image": state.best_val_loss}
+    cvae, state = train_cvae(cfg, data, baseline, folder)
+    # the number early stopping chose the best epoch by: -ELBO, or -IWAE bound for --elbo iwae
+    bound = "iwae_bound" if cfg.elbo == "iwae" else "elbo"
     entries[cfg.model_name] = {
         **summary(state),
-        "val_negative_elbo_nats_per_image": elbo_loss(pair, val, cfg.eval_batch_size, cfg.seed),
+        f"val_negative_{bound}_nats_per_image": state.best_val_loss,
         "config": cfg.to_dict(),
     }
     metrics = update_metrics(cfg, entries)
     if cfg.figures:
         suffix = "" if cfg.model_name == "cvae" else f"_{cfg.model_name}"
-        figures = cvae.condition.figures(cvae, data.validation, data.class_names)
+        figures = training_figures(cvae, data.validation, data.class_names)
         for name, fig in figures.items():
             save_figure(fig, cfg.run_dir / f"{name}{suffix}.png")
     return metrics
-
-
-def train_command(cfg: TrainConfig, command: str) -> None:
-    """``python -m cvae_pyro.train``: train, then say where the files are."""
-    check_precision(cfg.precision, resolve_device(cfg.device))  # before any folder is made
-    check_out_dir(cfg.out_dir)
-    start = time.perf_counter()
-    metrics = run(cfg)
-    if not cfg.quiet:
-        print(
-            f"done in {time.perf_counter() - start:.0f} s; best {cfg.model_name} at epoch "
-            f"{metrics[cfg.model_name]['best_epoch']}; files in {cfg.run_dir}"
-        )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import IMAGE_SIDE, check_quadrants
+from .settings import IMAGE_SIDE, check_quadrants
 
 QUADRANT_SIDE = IMAGE_SIDE // 2  #: pixels per quadrant side
 NUM_PIXELS = IMAGE_SIDE * IMAGE_SIDE  #: pixels per image (784)
@@ -105,7 +105,7 @@ def merge_xy(x: torch.Tensor, y: torch.Tensor, quadrants: int) -> torch.Tensor:
 MASK_INPUT_DIM = 2 * NUM_PIXELS  #: the mask task's input: visible pixels and the mask (1568)
 
 
-def mask_input(images: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+def mask_task_input(images: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
     """The mask task's input ``[images * visible, visible]``.
 
     Args:

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import pyro
 import torch
 
-from .config import DEFAULT_SAMPLES
-from .data import precision_context
+from .device import precision_context
 from .models import CVAE, BaselineNN, grey_bernoulli
+from .settings import DEFAULT_SAMPLES
 
 DEFAULT_CHUNK = 50  #: images per chunk (measured: 20-50 ran about 1.3x faster than 100-500)
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)  #: log of the Normal's normalizer, per dimension

@@ -26,9 +26,9 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from .config import PRIORS
 from .masks import MASK_INPUT_DIM, NUM_PIXELS, hidden_pixels
 from .networks import GenerationNet, PriorNet, RecognitionNet, StandardNormalPrior, mlp
+from .settings import DEFAULT_HIDDEN, DEFAULT_Z_DIM, PRIORS
 
 
 def grey_bernoulli(logits: torch.Tensor, counted: torch.Tensor | None = None) -> dist.Distribution:
@@ -109,8 +109,8 @@ class CVAE(nn.Module):
     def __init__(
         self,
         condition: nn.Module,
-        z_dim: int = 200,
-        hidden: Sequence[int] = (500, 500),
+        z_dim: int = DEFAULT_Z_DIM,
+        hidden: Sequence[int] = DEFAULT_HIDDEN,
         prior: str = "conditional",
     ) -> None:
         super().__init__()

@@ -54,11 +54,11 @@ from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import site_is_subsample
 
-from .config import DEFAULT_PARTICLES, ELBOS, OBJECTIVES
 from .models import CVAE
+from .settings import DEFAULT_ALPHA, DEFAULT_PARTICLES, ELBOS, OBJECTIVES
 
 Program = Callable[..., object]  #: a Pyro model or guide
-Pair = tuple[Program, Program]  #: (model, guide)
+ModelGuide = tuple[Program, Program]  #: (model, guide)
 PARTICLES_PLATE = "iwae_particles"  #: the plate of the K particles in :func:`iwae_bound`
 
 
@@ -73,7 +73,7 @@ def gsnn_guide(cvae: CVAE) -> Program:
     return guide
 
 
-def hybrid_pair(cvae: CVAE, alpha: float) -> Pair:
+def hybrid_pair(cvae: CVAE, alpha: float) -> ModelGuide:
     """alpha times the CVAE pair plus (1 - alpha) times the GSNN pair, in one trace."""
     gsnn = gsnn_guide(cvae)
 
@@ -92,7 +92,7 @@ def hybrid_pair(cvae: CVAE, alpha: float) -> Pair:
     return model, guide
 
 
-def objective_pair(cvae: CVAE, objective: str = "cvae", alpha: float = 0.5) -> Pair:
+def objective_pair(cvae: CVAE, objective: str = "cvae", alpha: float = DEFAULT_ALPHA) -> ModelGuide:
     """The (model, guide) pair whose ``Trace_ELBO`` is ``objective``'s lower bound.
 
     Args:
@@ -209,7 +209,7 @@ class KLWarmup(Messenger):
         if msg["type"] == "sample" and msg["name"] == "z":
             msg["scale"] = msg["scale"] * self.beta
 
-    def wrap(self, pair: Pair) -> Pair:
+    def wrap(self, pair: ModelGuide) -> ModelGuide:
         """The pair with its ``z`` sites scaled by beta; each guide run starts a step."""
         model, guide = pair
 

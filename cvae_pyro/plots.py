@@ -3,8 +3,8 @@
 The quadrant and mask tasks' sample figures (input, truth, NN guess and CVAE
 samples), the label CVAE's digit grids, reconstructions, latent plots, style
 transfers and interpolations, and the completion figure of ``python -m
-cvae_pyro.complete``. Nothing here reads a configuration or writes a file:
-:func:`cvae_pyro.checkpoints.save_figure` saves.
+cvae_pyro.complete``. :func:`training_figures` makes the figures of a trained CVAE of
+any condition; :func:`save_figure` writes a figure, atomically, as its file name says.
 """
 
 from __future__ import annotations
@@ -12,14 +12,19 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 
-from .config import NUM_CLASSES
+from .conditions import LabelCondition, MaskCondition, QuadrantCondition
 from .data import Split
+from .files import figure_format, write_atomic
+from .generation import decode, prior_latents, sample_digits
 from .masks import IMAGE_SIDE, MASK_INPUT_DIM, input_mask, merge_xy, split_xy
 from .models import CVAE, BaselineNN
+from .random_masks import fixed_masks
+from .settings import NUM_CLASSES
 
 FIGURE_COLUMNS = 8  #: completions per row of the completion figure
 STRIP_INCHES = 0.95  #: width of one image in a one-row strip (style transfer, interpolation)
@@ -334,3 +339,48 @@ def interpolation_figure(
     t = torch.linspace(0.0, 1.0, len(steps)).tolist()
     panels = [(a, "A"), *((s, f"t = {v:.2f}") for s, v in zip(steps, t, strict=True)), (b, "B")]
     return image_strip(panels, title or "z_t = (1 - t) z_A + t z_B, z = the mean of q(z | y, c)")
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Save ``fig`` (atomically) in the format its suffix names (PNG without one); close it."""
+    path = Path(path)
+    kind = figure_format(path)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format=kind))
+    plt.close(fig)
+    return path
+
+
+def training_figures(cvae: CVAE, split: Split, class_names: Sequence[str]) -> dict:
+    """The figures written after training, by name, for a CVAE of any condition.
+
+    Quadrant and mask CVAEs: ``samples`` (input, truth, the NN's guess and CVAE samples
+    for one image of each class; the mask task on its fixed masks). Label CVAEs:
+    ``digits`` and ``reconstructions``, and for a 2-d latent ``latent_scatter`` and
+    ``latent_grid``.
+    """
+    condition = cvae.condition
+    idx = pick_one_per_digit(split.labels)
+    if isinstance(condition, QuadrantCondition):
+        images = split.images[idx]
+        return {"samples": samples_figure(images, condition.quadrants, condition.baseline, cvae)}
+    if isinstance(condition, MaskCondition):
+        visible = fixed_masks(len(split), condition.family)[idx.cpu()].to(split.images.device)
+        images = split.images[idx]  # (N, 784)
+        x = condition.prepare(images, visible)  # (N, 2352)
+        return {"samples": mask_samples_figure(cvae, x, images, visible)}
+    if not isinstance(condition, LabelCondition):
+        raise TypeError(f"no figures for a {type(condition).__name__}")
+    samples = sample_digits(cvae, range(NUM_CLASSES), DIGIT_COLUMNS, FIGURE_SEED)
+    figures = {
+        "digits": digits_figure(samples, class_names),
+        "reconstructions": reconstructions_figure(cvae, split),
+    }
+    if cvae.z_dim == 2:
+        eps, names = latent_grid_noise()  # (G*G, 2), G row names
+        device = next(cvae.parameters()).device
+        label = torch.tensor([LATENT_GRID_DIGIT], device=device)  # (1,)
+        with torch.no_grad():
+            images = decode(cvae, label, prior_latents(cvae, label, eps.to(device)))
+        figures["latent_scatter"] = latent_scatter_figure(cvae, split)
+        figures["latent_grid"] = latent_grid_figure(images[:, 0], names)
+    return figures

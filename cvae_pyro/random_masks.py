@@ -32,16 +32,18 @@ the same seed gives the same masks.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
 
 import torch
 
-from .config import VALID_QUADRANTS, MaskFamilyConfig
-from .masks import IMAGE_SIDE, NUM_PIXELS, input_mask
+from .masks import IMAGE_SIDE, NUM_PIXELS, input_mask, mask_task_input
+from .settings import VALID_QUADRANTS, MaskFamilyConfig, check_quadrants, mask_family
 
 HALF_SIDE = IMAGE_SIDE // 2  #: rows (or columns) in half an image
 HALVES = ("top", "bottom", "left", "right")  #: the visible half, in table order
 _TINY = 1e-12  # squared length below which a stroke segment is a dot
+MASK_SEED = 20_151_207  #: seed of the fixed masks of validation and evaluation (mask task)
 
 
 def sample_masks(
@@ -206,3 +208,41 @@ def _pixel_features(device: torch.device) -> torch.Tensor:
 
 
 _SAMPLERS = (quadrant_masks, rectangle_masks, half_masks, stroke_masks, pixel_masks)
+
+
+def fixed_masks(n: int, family: MaskFamilyConfig | None = None) -> torch.Tensor:
+    """``(n, 784)`` bool masks drawn from the seed :data:`MASK_SEED`: the same on every call."""
+    return sample_masks(n, torch.Generator().manual_seed(MASK_SEED), family)
+
+
+def fresh_masks(images: torch.Tensor, family: MaskFamilyConfig | None = None) -> torch.Tensor:
+    """``(B, 784)`` bool masks for ``(B, 784)`` images, drawn from torch's global generator.
+
+    The global generator is what training saves and restores on resume, so a resumed
+    run draws the same masks as an uninterrupted one.
+    """
+    masks = sample_masks(len(images), torch.default_generator, family)  # (B, 784) on the CPU
+    return masks.to(images.device)
+
+
+def evaluation_masks(arch: dict, images: torch.Tensor, quadrants: int | None) -> torch.Tensor:
+    """Visible pixels of a mask model's evaluation on ``images`` ``(N, 784)``: the ``(784,)``
+    quadrant layout, or ``(N, 784)`` fixed masks of the family in ``arch["mask_weights"]``."""
+    if quadrants is not None:
+        return input_mask(check_quadrants(quadrants)).to(images.device)  # (784,)
+    family = mask_family(tuple(arch["mask_weights"]))
+    return fixed_masks(len(images), family).to(images.device)  # (N, 784)
+
+
+def redraw_baseline_batch(
+    family: MaskFamilyConfig,
+) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """The mask baseline's per-batch hook: ``(x, y)`` to ``([y * mask, mask], y)``, fresh masks.
+
+    The ``x`` passed in is not read.
+    """
+
+    def redraw(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return mask_task_input(y, fresh_masks(y, family)), y  # (B, 1568), (B, 784)
+
+    return redraw

@@ -1,19 +1,18 @@
-"""Draw from trained CVAEs: label samples, styles, picture completions (``sample``, ``complete``).
+"""Draw from trained CVAEs: a picture's style as every class, and picture completions.
 
 A picture's style is the mean of q(z | picture, label) of the label CVAE, written as
 the noise eps that the prior p(z | label) maps to it; the label is given, or read by
-the CVAE itself (the label with the highest IS estimate of log p(picture | label)). :func:`transfer_style` draws that style as every class;
-:func:`interpolate_pictures` walks in z from one picture's style to another's.
+the CVAE itself (the label with the highest IS estimate of log p(picture | label)).
+:func:`transfer_style` draws that style as every class; :func:`interpolate_pictures`
+walks in z from one picture's style to another's.
 
 A completion keeps the visible pixels as they are and fills the hidden ones with
 the pixel probabilities of p(y|x,z), z drawn from the conditional prior p(z|x).
 The model is the mask CVAE (``--condition mask``), which takes any mask; when
 none is trained, a quadrant CVAE can complete its own layout (the ``--keep``
-choices). :func:`find_model` says which model it found, or which command trains one.
-
-:func:`sample_command` and :func:`complete_command` are what ``python -m
-cvae_pyro.sample`` and ``python -m cvae_pyro.complete`` run once their arguments
-are parsed.
+choices). :func:`completion_model` says which model it found, or which command trains one.
+Nothing here prints: the ``sample`` and ``complete`` commands (:mod:`cvae_pyro.commands`)
+say what was drawn.
 """
 
 from __future__ import annotations
@@ -25,39 +24,20 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import check_figure_path, check_folder, save_figure
-from .conditions import (
+from .errors import CheckpointError, ConfigError
+from .files import check_folder
+from .generation import (
     INTERPOLATION_STEPS,
     LabelReading,
     draw_in_style,
     interpolate_styles,
-    load_pretrained,
-    load_trained,
-    pretrained_path,
     read_labels,
-    sample_digits,
     styles,
 )
-from .config import (
-    DEFAULT_DATASET,
-    DEFAULT_SAMPLES,
-    KEEP_LAYOUTS,
-    NUM_CLASSES,
-    CompleteConfig,
-    SampleConfig,
-    run_dir,
-)
-from .data import dataset_info, load_data, resolve_device
-from .errors import CheckpointError, ConfigError
-from .images import hide_mask, picture_to_digit, read_mask
 from .masks import NUM_PIXELS, input_mask
 from .models import CVAE
-from .plots import completion_figure, interpolation_figure, label_samples_figure, style_figure
-
-MAX_SAMPLES = 100  #: most samples per digit the command draws
-ALL_DIGITS = "all"  #: ``--digit all``: one row per digit 0..9
-STYLES_OUT = "styles.png"  #: default --out of --style-of
-INTERPOLATION_OUT = "interpolation.png"  #: default --out of --interpolate
+from .settings import DEFAULT_DATASET, DEFAULT_SAMPLES, KEEP_LAYOUTS, run_dir
+from .trained import load_pretrained, load_trained, pretrained_path
 
 
 @dataclass(frozen=True)
@@ -79,7 +59,7 @@ class Completion:
     model: str
 
 
-def find_model(
+def completion_model(
     out_dir: str | Path,
     dataset: str = DEFAULT_DATASET,
     keep: str | None = None,
@@ -151,24 +131,6 @@ def check_picture(picture: torch.Tensor) -> torch.Tensor:
     return picture.reshape(NUM_PIXELS).float()
 
 
-def parse_digits(text: str) -> list[int]:
-    """``"all"`` to ``[0, ..., 9]``, ``"2"`` to ``[2]``; anything else is a :class:`ConfigError`."""
-    if text.strip().lower() == ALL_DIGITS:
-        return list(range(NUM_CLASSES))
-    try:
-        digit = int(text)
-    except ValueError:
-        digit = None
-    if digit is None or not 0 <= digit < NUM_CLASSES:
-        raise ConfigError(f"--digit must be a digit 0..9 or 'all', got {text!r}")
-    return [digit]
-
-
-def check_image_path(out: Path, example: str = "digits.png") -> Path:
-    """``out`` if the figure can be written there (:func:`~cvae_pyro.checkpoints.check_figure_path`)."""
-    return check_figure_path(out, "--out", example)
-
-
 @dataclass(frozen=True)
 class StyleTransfer:
     """One picture's style drawn as every class.
@@ -178,7 +140,7 @@ class StyleTransfer:
         label: the class it was read as (or was given).
         reading: the label CVAE's reading of the class, None when the label was given.
         style: ``(z_dim,)`` the mean of q(z | picture, label) as noise eps of the prior
-            p(z | label) (:func:`~cvae_pyro.conditions.styles`).
+            p(z | label) (:func:`~cvae_pyro.generation.styles`).
         drawn: ``(10, 784)`` pixel probabilities of p(y | c, loc_c + scale_c * eps), c = 0..9.
         model: which model made them, in words.
     """
@@ -204,7 +166,7 @@ def transfer_style(
     Args:
         cvae: a trained label CVAE.
         picture: the picture, grey levels in [0, 1].
-        label: its class; None reads it (:func:`~cvae_pyro.conditions.read_labels`,
+        label: its class; None reads it (:func:`~cvae_pyro.generation.read_labels`,
             ``num_samples`` latent samples per label, noise from ``seed``).
         model: the model's name, kept with the result.
     """
@@ -251,109 +213,3 @@ def class_name(label: int, class_names: Sequence[str]) -> str:
     """``class 7``, or ``class 1 (Trouser)`` where the class has a name of its own."""
     name = class_names[label]
     return f"class {label}" if name == str(label) else f"class {label} ({name})"
-
-
-def sample_command(cfg: SampleConfig, command: str) -> None:
-    """``python -m cvae_pyro.sample``: digits, a picture's style in every class, or a path.
-
-    ``--digit`` draws digits; ``--style-of`` draws every class in a picture's style;
-    ``--interpolate`` walks from one picture's style to another's.
-    """
-    if cfg.style_of is not None:
-        return style_command(cfg)
-    if cfg.interpolate is not None:
-        return interpolate_command(cfg)
-    digits = parse_digits(cfg.digit)
-    if not 1 <= cfg.n <= MAX_SAMPLES:
-        raise ConfigError(f"--n must lie in 1..{MAX_SAMPLES}, got {cfg.n}")
-    default = "digits.png" if len(digits) > 1 else f"digit_{digits[0]}.png"
-    out = check_image_path(Path(cfg.out or default))
-    cvae, model = find_label_model(cfg)
-    samples = sample_digits(cvae, digits, cfg.n, cfg.seed)  # (D, n, 784)
-    names = dataset_info(cfg.dataset).class_names
-    print(f"drawn by the {model}")
-    print(f"saved {save_figure(label_samples_figure(samples, digits, names), out)}")
-
-
-def style_command(cfg: SampleConfig) -> None:
-    """``sample --style-of PICTURE``: read its class, print the posterior, draw every class."""
-    out = check_image_path(Path(cfg.out or STYLES_OUT), STYLES_OUT)
-    picture = picture_to_digit(cfg.style_of)  # (784,)
-    cvae, model = find_label_model(cfg)
-    names = dataset_info(cfg.dataset).class_names
-    result = transfer_style(cvae, picture, cfg.label, cfg.samples, cfg.seed, model)
-    if result.reading is not None:
-        print(posterior_table(result.reading, names))
-    how = "given by --label" if result.reading is None else "read by the CVAE"
-    print(f"the style of {cfg.style_of}, {class_name(result.label, names)} ({how})")
-    print(f"drawn by the {model}")
-    title = f"the picture's style ({class_name(result.label, names)}) as every class; {model}"
-    fig = style_figure(result.picture, result.drawn, result.label, names, title)
-    print(f"saved {save_figure(fig, out)}")
-
-
-def interpolate_command(cfg: SampleConfig) -> None:
-    """``sample --interpolate A B --label N``: ten steps from A's style to B's."""
-    out = check_image_path(Path(cfg.out or INTERPOLATION_OUT), INTERPOLATION_OUT)
-    a, b = (picture_to_digit(path) for path in cfg.interpolate)  # (784,) each
-    cvae, model = find_label_model(cfg)
-    steps = interpolate_pictures(cvae, a, b, cfg.label)  # (T, 784)
-    name = class_name(cfg.label, dataset_info(cfg.dataset).class_names)
-    print(f"{len(steps)} steps from the style of {cfg.interpolate[0]} to {cfg.interpolate[1]}")
-    print(f"drawn as {name} by the {model}")
-    title = f"{name}, z_t = (1 - t) z_A + t z_B; drawn by the {model}"
-    print(f"saved {save_figure(interpolation_figure(a, b, steps, title), out)}")
-
-
-def find_label_model(cfg: SampleConfig) -> tuple[CVAE, str]:
-    """``--checkpoint``, else the label CVAE in ``--out-dir``, else the shipped one; its name.
-
-    Raises:
-        CheckpointError: none of them exists (the message gives the training command).
-    """
-    device = resolve_device(cfg.device)
-    expect = {"condition": "label", "dataset": cfg.dataset}
-    path = Path(cfg.checkpoint or run_dir(cfg.out_dir, "label", None, cfg.dataset) / "cvae.pt")
-    if cfg.checkpoint is None:
-        check_folder(path.parent, "--out-dir", missing_ok=True)  # a file there is no model
-    if cfg.checkpoint is not None or os.path.lexists(path):
-        return load_trained(path, device, "cvae", expect).module, f"label CVAE {path}"
-    if pretrained_path("label", cfg.dataset) is not None:
-        trained, line = load_pretrained("label", cfg.dataset, device)
-        return trained.module, line
-    extra = "" if cfg.dataset == DEFAULT_DATASET else f" --dataset {cfg.dataset}"
-    raise CheckpointError(
-        f"no label model in {path.parent}: train one with `python -m cvae_pyro.train "
-        f"--condition label --out-dir {cfg.out_dir}{extra}`"
-    )
-
-
-def read_picture(cfg: CompleteConfig) -> torch.Tensor:
-    """``(784,)``: ``--image`` made MNIST-like, or dataset image ``--index`` of ``--split``."""
-    if cfg.image is not None:
-        return picture_to_digit(cfg.image)
-    split = load_data(cfg.data_dir, None, torch.device("cpu"), cfg.dataset).split(cfg.split)
-    if cfg.index >= len(split):
-        raise ConfigError(f"--index {cfg.index}: the {cfg.split} split has {len(split)} images")
-    return split.images[cfg.index]
-
-
-def visible_pixels(cfg: CompleteConfig) -> torch.Tensor:
-    """``(784,)`` bool visible pixels from ``--keep``, ``--mask`` or ``--hide``."""
-    if cfg.keep is not None:
-        return keep_mask(cfg.keep)
-    if cfg.mask is not None:
-        return read_mask(cfg.mask)
-    return hide_mask(cfg.hide)
-
-
-def complete_command(cfg: CompleteConfig, command: str) -> None:
-    """``python -m cvae_pyro.complete``: complete the hidden part of a picture into a PNG."""
-    out = check_image_path(Path(cfg.out), "completions.png")
-    visible = visible_pixels(cfg)
-    picture = read_picture(cfg)
-    device = resolve_device(cfg.device)
-    cvae, model = find_model(cfg.out_dir, cfg.dataset, cfg.keep, device)
-    completion = complete(cvae, picture, visible, cfg.n, cfg.seed, model)
-    print(f"completed by the {model}")
-    print(f"saved {save_figure(completion_figure(completion), out)}")

@@ -1,18 +1,13 @@
-"""One training loop for every model: SVI with Trace_ELBO, early stopping, checkpoints, resume.
+"""One training loop for every model: SVI, early stopping, checkpoints, resume.
 
 The baseline and every CVAE objective are Pyro model/guide pairs (the baseline's
 guide is empty; see :mod:`cvae_pyro.objectives` for the CVAE's), so :func:`fit`
-trains any of them. After every epoch it saves a *last* checkpoint with
-everything needed to continue bit-for-bit (weights, Adam state, RNG states,
-early-stopping state, history); the *best* checkpoint holds the weights with the
-lowest validation loss. Both are written atomically.
-
-Learning rate and stopping, decided on the validation loss after each epoch: an
-epoch *improves* when it beats the best loss so far by more than
-``min_improvement`` (relative). After ``lr_patience`` epochs in a row without
-improvement the learning rate is multiplied by ``lr_decay``; after ``patience``
-such epochs training stops. The best checkpoint is the lowest loss, however small
-the gain.
+trains any of them, with ``Trace_ELBO`` or another SVI loss. After every epoch it
+saves a *last* checkpoint with everything needed to continue bit-for-bit (weights,
+Adam state, RNG states, early-stopping state, history) into the run folder
+(:mod:`cvae_pyro.run_folder`); the *best* checkpoint holds the weights with the
+lowest validation loss, which training also keeps in memory. The learning rate and
+the stopping rule are :mod:`cvae_pyro.schedule`'s.
 """
 
 from __future__ import annotations
@@ -22,7 +17,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,39 +29,23 @@ from pyro.optim import PyroOptim
 from torch import nn
 from tqdm import tqdm
 
-from .checkpoints import ARCHITECTURE_DEFAULTS, load_checkpoint, save_checkpoint, setting_diffs
+from .checkpoints import load_checkpoint
 from .config import TrainConfig
-from .data import precision_context
+from .device import precision_context
 from .errors import (
     CheckpointError,
-    ConfigError,
     Terminated,
     TrainingDiverged,
     TrainingInterrupted,
     one_line,
 )
-from .objectives import KLWarmup, Pair
+from .objectives import KLWarmup, ModelGuide, iwae_bound
+from .run_folder import RunFolder, run_settings
+from .schedule import EarlyStopping, TrainState, advance, mark, recorded_state
+from .settings import BASELINE
 
 VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise
 MAX_LOSS_NATS_PER_IMAGE = 1e5  #: a loss above this (nats per image) means divergence
-#: Settings besides the architecture that define a run's numbers; a resumed run must match.
-RUN_KEYS = ("seed", "limit", "batch_size", "lr", "lr_patience", "lr_decay", "min_improvement")
-#: What every checkpoint records of its run: :data:`RUN_KEYS` and the stopping settings.
-RECORDED_KEYS = (*RUN_KEYS, "epochs", "patience")
-
-
-@dataclass
-class TrainState:
-    """Early-stopping state and history; saved in every checkpoint."""
-
-    epoch: int = 0  # last finished epoch
-    best_val_loss: float = math.inf  # lowest validation loss so far, nats per image
-    best_epoch: int = 0  # epoch that reached it
-    bad_epochs: int = 0  # epochs in a row without improvement (early stopping)
-    plateau_epochs: int = 0  # the same, reset when the learning rate drops
-    lr: float = 0.0  # learning rate of the next epoch (0: not started)
-    finished: bool = False  # early-stopped or reached the epoch limit
-    history: list[dict] = field(default_factory=list)  # one record per epoch
 
 
 Pairs = tuple[torch.Tensor, torch.Tensor]  # (input x, output y)
@@ -119,7 +98,7 @@ class FusedAdam(PyroOptim):
 
 
 def make_svi(
-    module: nn.Module, pair: Pair, lr: float, loss: object = None
+    module: nn.Module, pair: ModelGuide, lr: float, loss: object = None
 ) -> tuple[SVI, FusedAdam]:
     """SVI for the (model, guide) ``pair`` over ``module``'s networks.
 
@@ -131,11 +110,15 @@ def make_svi(
     return SVI(*pair, optim, Trace_ELBO() if loss is None else loss), optim
 
 
-def elbo_loss(pair: Pair, pairs: Pairs, batch_size: int, seed: int) -> float:
+def elbo_loss(
+    pair: ModelGuide, pairs: Pairs, batch_size: int, seed: int, particles: int | None = None
+) -> float:
     """Negative ELBO of a (model, guide) pair (Trace_ELBO, one particle), nats per image.
 
-    The noise comes from its own seed inside a forked RNG, so calling this does
-    not change the training random stream.
+    With ``particles`` K: minus the IWAE bound with K draws per image instead
+    (:func:`~cvae_pyro.objectives.iwae_bound`), the bound a model trained with
+    ``--elbo iwae`` climbs. The noise comes from its own seed inside a forked RNG, so
+    calling this does not change the training random stream.
     """
     c, y = pairs
     devices = [y.device] if y.device.type == "cuda" else []
@@ -145,7 +128,10 @@ def elbo_loss(pair: Pair, pairs: Pairs, batch_size: int, seed: int) -> float:
         torch.manual_seed(seed)
         for start in range(0, len(y), batch_size):
             batch = slice(start, start + batch_size)
-            total += elbo.loss(*pair, c[batch], y[batch])
+            if particles is None:
+                total += elbo.loss(*pair, c[batch], y[batch])
+            else:
+                total -= iwae_bound(*pair, particles, c[batch], y[batch]).sum().item()
     return total / len(y)
 
 
@@ -184,7 +170,7 @@ def train_epoch(
 
     ``redraw``, when given, turns each batch ``(x, y)`` into the one the step sees
     (the mask task draws fresh masks for every batch). ``precision`` "bf16" runs the
-    networks under bf16 autocast (:func:`~cvae_pyro.data.precision_context`).
+    networks under bf16 autocast (:func:`~cvae_pyro.device.precision_context`).
 
     Pyro's validation (of distribution arguments and traces) is off during the steps,
     which saves its checks in every step; it stays on everywhere else (the validation
@@ -216,7 +202,7 @@ def train_epoch(
 
 def svi_step(svi: SVI, batch: Pairs, autocast: contextlib.AbstractContextManager) -> float:
     """One SVI step on ``batch`` as training takes it: under ``autocast`` (see
-    :func:`~cvae_pyro.data.precision_context`), Pyro's validation off. Its summed loss."""
+    :func:`~cvae_pyro.device.precision_context`), Pyro's validation off. Its summed loss."""
     with autocast, pyro.validation_enabled(False):
         return svi.step(*batch)
 
@@ -247,7 +233,7 @@ def _same(x: torch.Tensor, y: torch.Tensor) -> Pairs:
 
 def fit(
     module: nn.Module,
-    pair: Pair,
+    pair: ModelGuide,
     name: str,
     train: tuple[Pairs, Redraw | None],
     validation: Pairs,
@@ -257,13 +243,15 @@ def fit(
     record: dict | None = None,
     loss: object = None,
     warmup: KLWarmup | None = None,
+    folder: RunFolder | None = None,
 ) -> TrainState:
     """Train the (model, guide) ``pair`` by SVI, early-stopping on validation.
 
     Without ``cfg.resume`` the model is trained afresh, except that a finished one in
     ``cfg.run_dir`` is never replaced: of the same settings it is kept (and returned), of
-    other settings refused (:func:`check_finished`). So Ctrl-C never leaves a partly
-    trained model where a finished one was.
+    other settings refused (:meth:`~cvae_pyro.run_folder.RunFolder.kept`). So Ctrl-C
+    never leaves a partly trained model where a finished one was. The best weights are
+    kept in memory as training finds them; each checkpoint is read at most once.
 
     Args:
         module: the :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`
@@ -278,26 +266,30 @@ def fit(
         architecture: settings stored in the checkpoints and checked on resume.
         title: how messages name the model (default ``name``), e.g. "mask cvae".
         record: more entries for its checkpoints, e.g. the hash of the frozen baseline.
-        loss: the SVI loss (default ``Trace_ELBO()``); the validation loss is always
-            the pair's negative ELBO (:func:`elbo_loss`).
+        loss: the SVI loss (default ``Trace_ELBO()``). The validation loss is the pair's
+            negative ELBO (:func:`elbo_loss`), or for ``--elbo iwae`` minus its IWAE bound.
         warmup: a KL warm-up for the training steps; its epochs never count against
             the patience (the validation loss is that of the whole ELBO).
+        folder: the run folder (default: a new one of ``cfg``), whose checkpoints a
+            caller may already have read.
 
     Returns:
         The final state; ``module`` holds the best weights.
     """
-    kind = "baseline" if name == "baseline" else "cvae"
+    kind = "baseline" if name == BASELINE else "cvae"
     title = title or name
-    (pairs, redraw), rule = train, EarlyStopping.of(cfg, warmup)
-    best_path, last_path = cfg.run_dir / f"{name}.pt", cfg.run_dir / f"{name}_last.pt"
+    (pairs, redraw), rule = train, EarlyStopping.of(cfg, warmup is not None)
+    folder = folder or RunFolder(cfg)
     svi, optim = make_svi(module, warmup.wrap(pair) if warmup else pair, cfg.lr, loss)
     shuffle = torch.Generator()
-    state = _start(cfg, module, optim, shuffle, last_path, architecture, kind, record, rule)
+    # early stopping watches the bound the model climbs: the IWAE bound for --elbo iwae
+    particles = cfg.particles if cfg.elbo == "iwae" and kind == "cvae" else None
+    state = _start(folder, name, kind, module, optim, shuffle, architecture, record, rule)
     if state.finished and not cfg.resume:
-        _log(cfg, f"{title}: kept the finished {title} of the same settings in {cfg.run_dir}")
+        _log(cfg, f"{title}: kept the finished {title} of the same settings in {folder.path}")
     elif state.epoch:
-        _log(cfg, f"{title}: resuming after epoch {state.epoch} from {last_path}")
-    saved = state.epoch  # the last epoch whose state is on disk
+        _log(cfg, f"{title}: resuming after epoch {state.epoch} from {folder.last(name)}")
+    saved, best = state.epoch, None  # the last epoch on disk; the best weights in memory
     try:  # Ctrl-C at any moment names the epoch it stopped and what is saved
         while not state.finished:
             epoch, start = state.epoch + 1, time.perf_counter()
@@ -310,231 +302,70 @@ def fit(
                 svi, pairs, cfg.batch_size, shuffle, label, cfg.quiet, redraw, cfg.precision
             )
             module.eval()
-            val_args = (pair, validation, cfg.eval_batch_size, cfg.seed + VALIDATION_SEED_OFFSET)
+            seed = cfg.seed + VALIDATION_SEED_OFFSET
+            val_args = (pair, validation, cfg.eval_batch_size, seed, particles)
             val_loss = diverged_check(elbo_loss, val_args, 1, "on the validation split")
             seconds = time.perf_counter() - start
-            improved = _advance(state, epoch, train_loss, val_loss, seconds, cfg.epochs, rule)
+            improved = advance(state, epoch, train_loss, val_loss, seconds, cfg.epochs, rule)
             payload = {**(record or {}), **_payload(module, architecture, state, run_settings(cfg))}
             if state.best_epoch == epoch:
-                save_checkpoint(payload, best_path, kind)
+                folder.save(payload, folder.best(name), kind)
+                best = {k: v.detach().clone() for k, v in module.state_dict().items()}
             payload.update(optimizer=optim.get_state(), rng=_rng_state(shuffle))
-            save_checkpoint(payload, last_path, kind)
+            folder.save(payload, folder.last(name), kind)
             saved = epoch
             _log(
                 cfg,
                 f"{title} epoch {epoch:3d}/{cfg.epochs}  train {train_loss:8.3f}  val {val_loss:8.3f} "
-                f"nats/image  {seconds:6.1f} s  {_mark(state, improved)}",
+                f"nats/image  {seconds:6.1f} s  {mark(state, improved)}",
             )
     except KeyboardInterrupt as err:
         ended = err if isinstance(err, Terminated) else None
         how = f"terminated ({ended.signal_name})" if ended else "interrupted"
         where = f"{title}: {how} during epoch {saved + 1}"
         raise TrainingInterrupted(
-            f"{where}; {_saved(saved, last_path, title)}",
+            f"{where}; {folder.saved(name, saved, title)}",
             terminated=ended is not None,
             exit_status=ended.exit_status if ended else None,
         ) from None
     except TrainingDiverged as err:
         raise TrainingDiverged(
-            f"{title} epoch {saved + 1}: {err}; {_saved(saved, last_path, title)}"
+            f"{title} epoch {saved + 1}: {err}; {folder.saved(name, saved, title)}"
         ) from None
     _log(cfg, f"{title}: {rule.stop_reason(state, cfg.epochs)}")
-    module.load_state_dict(load_checkpoint(best_path, expect=architecture, kind=kind)["state_dict"])
+    if best is None:  # the best epoch was trained by an earlier command: read its weights
+        ckpt = load_checkpoint(folder.best(name), expect=architecture, kind=kind)
+        best = ckpt["state_dict"]
+    module.load_state_dict(best)
     module.eval()
     return state
 
 
 def _start(
-    cfg: TrainConfig,
+    folder: RunFolder,
+    name: str,
+    kind: str,
     module: nn.Module,
     optim: FusedAdam,
     shuffle: torch.Generator,
-    last_path: Path,
     architecture: dict,
-    kind: str,
-    record: dict | None = None,
-    rule: EarlyStopping | None = None,
-) -> TrainState:
-    """A fresh state from the seed, or with ``cfg.resume`` the state saved in ``last_path``.
-
-    Without ``cfg.resume`` a finished model at ``last_path`` is never replaced: one of
-    the same settings (and, for a CVAE, trained with the same frozen baseline,
-    ``record``) is kept as it is, and its recorded state returned; one of other
-    settings is refused (:func:`check_finished`).
-    """
-    settings = run_settings(cfg)
-    if not (cfg.resume and last_path.exists()):
-        if is_finished(last_path):
-            ckpt = load_checkpoint(last_path, kind=kind)
-            check_finished(ckpt, architecture, settings, last_path, cfg.folder_option)
-            check_same_record(ckpt, record or {}, last_path, cfg.folder_option)
-            return recorded_state(ckpt, last_path)
-        pyro.set_rng_seed(cfg.seed)
-        shuffle.manual_seed(cfg.seed)
-        return TrainState(lr=cfg.lr)
-    ckpt = load_checkpoint(last_path, expect=architecture, kind=kind)
-    check_run_settings(ckpt, {k: settings[k] for k in RUN_KEYS}, last_path, cfg.folder_option)
-    state = _restore(ckpt, module, optim, shuffle, last_path)
-    rule = rule or EarlyStopping.of(cfg)
-    state.finished = rule.stop_reason(state, cfg.epochs) is not None  # new --epochs, --patience
-    return state
-
-
-def _saved(epoch: int, last_path: Path, title: str) -> str:
-    """What an interrupted or diverged run of the model ``title`` has on disk."""
-    if epoch:
-        return f"epochs up to {epoch} are saved in {last_path}"
-    return f"no {title} epoch had finished, so no {title} checkpoint was saved"
-
-
-def run_settings(cfg: TrainConfig) -> dict:
-    """The settings of :data:`RECORDED_KEYS`, as stored in every checkpoint."""
-    return {key: getattr(cfg, key) for key in RECORDED_KEYS}
-
-
-def check_run_settings(
-    ckpt: dict, expect: dict, path: Path, folder_option: str = "--out-dir"
-) -> None:
-    """Raise :class:`ConfigError` naming every setting of ``expect`` the checkpoint differs in.
-
-    Checkpoints written before the settings were recorded are not checked.
-    ``folder_option`` is the option that names the run folders (for the way out).
-    """
-    found = ckpt.get("run")
-    if found is None:
-        return
-    diffs = setting_diffs(found, expect)
-    if diffs:
-        raise ConfigError(
-            f"{path} was made with other settings: {', '.join(diffs)}; run with the same "
-            f"settings, or use another {folder_option}"
-        )
-
-
-def check_finished(
-    ckpt: dict, architecture: dict, settings: dict, path: Path, folder_option: str = "--out-dir"
-) -> None:
-    """Raise :class:`ConfigError` if the finished model at ``path`` has other settings.
-
-    A run without ``--resume`` would replace it; the message names every setting that
-    differs (architecture and :data:`RECORDED_KEYS`) and the ways out.
-    """
-    found = {**ARCHITECTURE_DEFAULTS, **ckpt.get("architecture", {})}
-    diffs = setting_diffs(found, architecture)
-    if ckpt.get("run") is not None:
-        diffs += setting_diffs(ckpt["run"], {k: settings[k] for k in RECORDED_KEYS})
-    if diffs:
-        raise ConfigError(
-            f"{path} holds a finished model trained with other settings: {', '.join(diffs)}; "
-            f"it is not replaced: use another {folder_option}, or {_delete_both(path)} to "
-            "train it again"
-        )
-
-
-def check_same_record(ckpt: dict, record: dict, path: Path, folder_option: str) -> None:
-    """Raise :class:`ConfigError` if the finished model at ``path`` records other ``record``.
-
-    ``record`` holds the SHA-256 of the CVAE's frozen baseline; a checkpoint that does not
-    record it is not checked.
-    """
-    differs = [key for key, value in record.items() if ckpt.get(key, value) != value]
-    if differs:
-        raise ConfigError(
-            f"{path} holds a finished model trained with another frozen baseline than the one "
-            f"in {path.parent}; it is not replaced: use another {folder_option}, or "
-            f"{_delete_both(path)} to train it again"
-        )
-
-
-def _delete_both(path: Path) -> str:
-    """The words "delete NAME.pt and NAME_last.pt" for either checkpoint of a model."""
-    stem = path.name.removesuffix(".pt").removesuffix("_last")
-    return f"delete {stem}.pt and {stem}_last.pt"
-
-
-@dataclass(frozen=True)
-class EarlyStopping:
-    """The learning-rate schedule and stopping rule, decided on the validation loss.
-
-    An epoch *improves* when its loss beats the best so far by more than
-    ``min_improvement`` (relative); the first epoch always improves. After
-    ``lr_patience`` epochs in a row without improvement the learning rate is
-    multiplied by ``lr_decay``; after ``patience`` such epochs training stops.
-    """
-
-    patience: int = 5  # epochs in a row without improvement before stopping
-    lr_patience: int = 2  # the same, before the learning rate drops
-    lr_decay: float = 0.3  # factor of each drop
-    min_improvement: float = 1e-3  # relative gain that counts as an improvement
-    warmup_epochs: int = 0  # KL warm-up: its epochs always count as improving
-
-    @classmethod
-    def of(cls, cfg: TrainConfig, warmup: KLWarmup | None = None) -> EarlyStopping:
-        """The rule of a run's settings (and of the model's KL warm-up, if it has one)."""
-        epochs = cfg.kl_warmup if warmup is not None else 0
-        return cls(cfg.patience, cfg.lr_patience, cfg.lr_decay, cfg.min_improvement, epochs)
-
-    def update(self, state: TrainState, val_loss: float) -> bool:
-        """Record one epoch's validation loss in ``state``; whether the epoch improved."""
-        best = state.best_val_loss
-        improved = math.isinf(best) or best - val_loss > self.min_improvement * abs(best)
-        improved = improved or state.epoch <= self.warmup_epochs
-        if val_loss < best:
-            state.best_val_loss, state.best_epoch = val_loss, state.epoch
-        if improved:
-            state.bad_epochs = state.plateau_epochs = 0
-        else:
-            state.bad_epochs += 1
-            state.plateau_epochs += 1
-        if state.plateau_epochs >= self.lr_patience:
-            state.lr *= self.lr_decay
-            state.plateau_epochs = 0
-        return improved
-
-    def stop_reason(self, state: TrainState, epochs: int) -> str | None:
-        """Why training ends after ``state.epoch`` (None: it goes on)."""
-        if state.bad_epochs >= self.patience:
-            return (
-                f"stopped early: {state.bad_epochs} epochs in a row without a "
-                f"{self.min_improvement:.2%} improvement; best epoch {state.best_epoch}"
-            )
-        if state.epoch >= epochs:
-            return f"reached the epoch limit ({epochs}); best epoch {state.best_epoch}"
-        return None
-
-
-def _advance(
-    state: TrainState,
-    epoch: int,
-    train_loss: float,
-    val_loss: float,
-    seconds: float,
-    epochs: int,
+    record: dict | None,
     rule: EarlyStopping,
-) -> bool:
-    state.epoch = epoch
-    lr = state.lr
-    improved = rule.update(state, val_loss)
-    state.history.append(
-        {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "val_loss": val_loss,
-            "lr": lr,
-            "seconds": seconds,
-            "improved": improved,
-        }
-    )
-    state.finished = rule.stop_reason(state, epochs) is not None
-    return improved
-
-
-def _mark(state: TrainState, improved: bool) -> str:
-    """The epoch line's last word: whether the epoch counted for early stopping."""
-    if improved:
-        return "improved"
-    best = " (new best, gain too small)" if state.best_epoch == state.epoch else ""
-    return f"no improvement ({state.bad_epochs} in a row){best}"
+) -> TrainState:
+    """A fresh state from the seed, the state of a kept finished model, or with
+    ``--resume`` the state saved in the last checkpoint (:class:`RunFolder`)."""
+    cfg = folder.cfg
+    ckpt = folder.resumed(name, kind, architecture)
+    if ckpt is not None:
+        state = _restore(ckpt, module, optim, shuffle, folder.last(name))
+        state.finished = rule.stop_reason(state, cfg.epochs) is not None  # new --epochs
+        return state
+    kept = folder.kept(name, kind, architecture, record)
+    if kept is not None:
+        return recorded_state(kept, folder.last(name))
+    pyro.set_rng_seed(cfg.seed)
+    shuffle.manual_seed(cfg.seed)
+    return TrainState(lr=cfg.lr)
 
 
 def _payload(module: nn.Module, architecture: dict, state: TrainState, settings: dict) -> dict:
@@ -563,64 +394,6 @@ def _restore(
     return state
 
 
-def recorded_state(ckpt: dict, path: Path) -> TrainState:
-    """The training state a checkpoint recorded; CheckpointError if it holds none, or one
-    whose fields do not have their types (:func:`state_problem`)."""
-    try:
-        state = TrainState(**ckpt["train_state"])
-    except (KeyError, TypeError) as err:
-        problem = f"no training state ({one_line(err, 80)})"
-    else:
-        problem = state_problem(state)
-    if problem:
-        raise CheckpointError(
-            f"{path} has {problem}; it is not a *_last.pt written by training: delete it "
-            "to train again"
-        )
-    return state
-
-
-def state_problem(state: TrainState) -> str | None:
-    """What is wrong with a training state read from a file (None if nothing).
-
-    Counts are non-negative integers, the loss and learning rate numbers, ``finished`` a
-    bool, and the history a list of per-epoch records with their numbers.
-    """
-    for name in ("epoch", "best_epoch", "bad_epochs", "plateau_epochs"):
-        value = getattr(state, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return f"a training state whose {name} is not a count"
-    for name in ("best_val_loss", "lr"):
-        if isinstance(getattr(state, name), bool) or not isinstance(
-            getattr(state, name), int | float
-        ):
-            return f"a training state whose {name} is not a number"
-    if not isinstance(state.finished, bool):
-        return "a training state whose finished is not true or false"
-    numbers = ("train_loss", "val_loss", "lr", "seconds")
-    records = state.history if isinstance(state.history, list) else [None]
-    for record in records:
-        if not isinstance(record, dict) or not all(
-            isinstance(record.get(k), int | float) and not isinstance(record.get(k), bool)
-            for k in numbers
-        ):
-            return "a training state whose history is not a list of epoch records"
-    return None
-
-
 def _log(cfg: TrainConfig, message: str) -> None:
     if not cfg.quiet:
         tqdm.write(message)
-
-
-def is_finished(path: Path) -> bool:
-    """Whether the *last* checkpoint at ``path`` records a finished run."""
-    if not path.exists():
-        return False
-    try:
-        return bool(load_checkpoint(path)["train_state"]["finished"])
-    except (KeyError, TypeError) as err:
-        raise CheckpointError(
-            f"{path} has no training state ({one_line(err, 80)}); it is not a *_last.pt "
-            "written by training: delete it to train again"
-        ) from None

@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 import export_demo
 
-from cvae_pyro.config import VALID_QUADRANTS
 from cvae_pyro.images import picture_to_digit
 from cvae_pyro.masks import NUM_PIXELS, input_mask
+from cvae_pyro.settings import VALID_QUADRANTS
 
 PAGE = "demo.html"
 NUM_COMPLETIONS = 8  #: completions per call, as the page shows them

@@ -14,7 +14,7 @@ It also fails the build at once if a notebook is not valid nbformat, and writes 
 ``docs/_generated/``:
 
 - one table per command of every option (``cli_<command>.md``), walked from the
-  command's own argument parser (:func:`cvae_pyro.cli.build_parser`), with the
+  command's own argument parser (:func:`cvae_pyro.cli_parsers.build_parser`), with the
   setting of the config dataclass each option fills;
 - the performance tables (``performance_*.md``), read from ``benchmarks/*.json``;
 - the module map (``layers.md``) from :data:`LAYERS`;
@@ -44,10 +44,12 @@ sys.path.insert(0, str(ROOT))
 RESULTS = Path(os.environ.get("CVAE_PYRO_RESULTS_DIR", ROOT / "results"))
 #: Results the pages show: file under the results folder -> name in docs/_generated/.
 RESULT_FILES = {
-    "cll_table.md": "cll_table.md",
+    "seed0/cll_table.md": "cll_table.md",
+    "cll_table.md": "cll_table_tuned.md",
+    "tuning/validation.md": "tuning_validation.md",
     "seeds_0_1_2/cll_table.md": "cll_table_seeds.md",
     "seeds_0_1_2/run.json": "run_seeds.json",
-    "q1_samples.png": "q1_samples.png",
+    "seed0/q1_samples.png": "q1_samples.png",
     "pretrained.md": "pretrained.md",
     "label/digits.png": "label_digits.png",
     "fashion-mnist/cll_table.md": "fashion_cll_table.md",
@@ -150,10 +152,10 @@ def _cli_table(parser: argparse.ArgumentParser, config: type) -> list[str]:
 def _write_cli_pages() -> None:
     """``docs/_generated/cli_<command>.md``: usage, description and every option of a command.
 
-    Made from the parser each command runs (:func:`cvae_pyro.cli.build_parser`), so the
+    Made from the parser each command runs (:func:`cvae_pyro.cli_parsers.build_parser`), so the
     page cannot disagree with ``--help``.
     """
-    from cvae_pyro.cli import COMMANDS, build_parser
+    from cvae_pyro.cli_parsers import COMMANDS, build_parser
 
     for name in CLI_COMMANDS:
         parser = build_parser(name)
@@ -162,7 +164,7 @@ def _write_cli_pages() -> None:
         formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups)
         lines = ["```text", formatter.format_help().strip(), "```", ""]
         lines += [
-            f"{parser.description} Settings: {{class}}`~cvae_pyro.config.{config.__name__}`.",
+            f"{parser.description} Settings: {{class}}`~{config.__module__}.{config.__name__}`.",
             "",
         ]
         lines += [*_cli_table(parser, config), ""]
@@ -442,13 +444,27 @@ def _public_modules() -> list[str]:
 #: The API index, layer by layer from the bottom up: (layer, its modules).
 LAYERS = [
     ("Layer 1: errors and networks", ["errors", "networks"]),
-    ("Layer 2: settings and files", ["config", "checkpoints"]),
-    ("Layer 3: quadrant layouts and the command line", ["masks", "cli"]),
-    ("Layer 4: data, masks, pictures and the models", ["data", "random_masks", "images", "models"]),
-    ("Layer 5: objectives, estimators and figures", ["objectives", "metrics", "plots"]),
-    ("Layer 6: conditions and training", ["conditions", "training"]),
-    ("Layer 7: runs, evaluations and samples", ["experiment", "evaluation", "sampling"]),
-    ("Layer 8: the reproduction", ["reproduction"]),
+    ("Layer 2: settings, files and the device", ["settings", "files", "device"]),
+    (
+        "Layer 3: configs, checkpoints, quadrant layouts, result sets and tables",
+        ["config", "checkpoints", "masks", "publishing", "tables"],
+    ),
+    (
+        "Layer 4: data, pictures, models, random masks, run folders and the schedule",
+        ["data", "draw_config", "images", "models", "random_masks", "run_folder", "schedule"],
+    ),
+    (
+        "Layer 5: conditions, estimators, objectives, pooling and the parsers",
+        ["conditions", "metrics", "objectives", "pooling", "cli_parsers"],
+    ),
+    (
+        "Layer 6: trained models, label generation, training and the command line",
+        ["trained", "generation", "training", "cli"],
+    ),
+    ("Layer 7: evaluations, figures and drawing", ["evaluation", "plots", "sampling"]),
+    ("Layer 8: one training experiment", ["experiment"]),
+    ("Layer 9: the reproduction", ["reproduction"]),
+    ("Layer 10: the commands", ["commands"]),
 ]
 #: ``python -m`` entry points: five-line shims around cvae_pyro.cli, not documented apart.
 SHIMS = {"train", "evaluate", "reproduce", "sample", "complete"}

@@ -54,13 +54,14 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
 
 from cvae_pyro.checkpoints import load_checkpoint, weights_problem
-from cvae_pyro.conditions import DEMO_SETTINGS, MaskCondition
-from cvae_pyro.config import IMAGE_SIDE, VALID_QUADRANTS
+from cvae_pyro.conditions import MaskCondition
 from cvae_pyro.data import load_idx_verified, resolve_data_dir
 from cvae_pyro.errors import CheckpointError, DataError
 from cvae_pyro.masks import NUM_PIXELS, input_mask
 from cvae_pyro.models import CVAE, MaskBaselineNN
 from cvae_pyro.networks import MIN_SCALE
+from cvae_pyro.settings import IMAGE_SIDE, VALID_QUADRANTS
+from cvae_pyro.trained import DEMO_SETTINGS
 
 SHIPPED_CHECKPOINT = ROOT / "cvae_pyro" / "pretrained" / "mnist-mask.pt"  #: the default model
 CHECKPOINT_ENV_VAR = "CVAE_PYRO_DEMO_CHECKPOINT"  #: names another checkpoint to export

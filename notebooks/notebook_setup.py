@@ -7,15 +7,20 @@ Every notebook imports it in one line from its setup cell (the notebooks run wit
   ``shared/data/`` next to it when ``$CVAE_PYRO_DATA`` and ``$CVAE_PYRO_FASHION_DATA``
   are unset (the package reads those variables);
 - :func:`show` draws a figure once and frees it;
+- :func:`digit_classifier` loads ``benchmarks/digit_classifier.py``, the classifier that
+  reads generated digits;
 - :func:`remove_run` deletes the checkpoints of a smoke run (``CI`` set), and ``runs/``
   with them when nothing else is left in it.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import matplotlib.pyplot as plt
 from IPython.display import display
@@ -43,6 +48,14 @@ def use_shared_data(root: Path = SHARED_DATA) -> dict[str, str]:
 def results_dir() -> Path:
     """The committed results: ``results/`` of the repository, or ``$CVAE_PYRO_RESULTS_DIR``."""
     return Path(os.environ.get(RESULTS_ENV_VAR) or REPO / "results")
+
+
+def digit_classifier() -> ModuleType:
+    """``benchmarks/digit_classifier.py`` (the classifier is a benchmark's tool, not the package's)."""
+    benchmarks = str(REPO / "benchmarks")
+    if benchmarks not in sys.path:
+        sys.path.append(benchmarks)
+    return importlib.import_module("digit_classifier")
 
 
 def show(fig: plt.Figure) -> None:

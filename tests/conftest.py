@@ -9,7 +9,7 @@ import pyro
 import pytest
 import torch
 
-from cvae_pyro.data import DATA_ENV_VAR, FASHION_DATA_ENV_VAR, MNIST, find_idx_file, load_mnist
+from cvae_pyro.data import DATA_ENV_VAR, FASHION_DATA_ENV_VAR, MNIST, find_idx_file, load_dataset
 
 pyro.enable_validation(True)
 torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -38,7 +38,7 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def mnist(data_dir) -> MNIST:
     """All of MNIST, loaded once per session."""
-    return load_mnist(data_dir)
+    return load_dataset("mnist", data_dir)
 
 
 @pytest.fixture(scope="session")

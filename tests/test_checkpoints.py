@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cvae_pyro import complete, conditions, evaluate, reproduce, sample, train
+from cvae_pyro import complete, evaluate, reproduce, sample, train, trained
 from cvae_pyro.checkpoints import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
@@ -19,16 +19,17 @@ from cvae_pyro.checkpoints import (
     save_checkpoint,
 )
 from cvae_pyro.cli import EXIT_USAGE
-from cvae_pyro.conditions import (
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.errors import (
+    CheckpointError,
+)
+from cvae_pyro.settings import MAX_WIDTH
+from cvae_pyro.trained import (
     DEMO_SETTINGS,
     PRETRAINED_DIR,
     build_baseline,
     build_cvae,
     load_trained,
-)
-from cvae_pyro.config import MAX_WIDTH, TrainConfig
-from cvae_pyro.errors import (
-    CheckpointError,
 )
 
 from .helpers import (
@@ -50,10 +51,10 @@ def save_model(path, module, kind, architecture):
     )
 
 
-def version_2(path, module, kind, architecture):
-    """A checkpoint as cvae_pyro 0.2 wrote it: the CVAE's kind named its objective or condition."""
-    payload = {"format": CHECKPOINT_FORMAT, "version": 2, "kind": kind}
-    torch.save({**payload, "architecture": architecture, "state_dict": module.state_dict()}, path)
+def other_version(path, module, version):
+    """A checkpoint in another layout version than this cvae_pyro writes."""
+    payload = {"format": CHECKPOINT_FORMAT, "version": version, "kind": "cvae"}
+    torch.save({**payload, "architecture": {}, "state_dict": module.state_dict()}, path)
     return path
 
 
@@ -83,13 +84,12 @@ def test_condition_and_objective_are_recorded_apart(tmp_path, condition, objecti
         load_trained(path, expect={"objective": "other"})
 
 
-def test_version_2_checkpoints_still_load(tmp_path):
-    """0.2 files name the CVAE's kind after its objective or condition: read as "cvae"."""
-    cfg = TrainConfig(condition="label", hidden=(16,), z_dim=3, objective="gsnn")
-    label = build_cvae(cfg)
-    trained = load_trained(version_2(tmp_path / "gsnn.pt", label, "label", cfg.architecture()))
-    assert trained.kind == "cvae" and trained.objective == "gsnn"
-    assert trained.condition.name == "label"
+@pytest.mark.parametrize("version", [2, 4, "3"])
+def test_a_checkpoint_of_another_layout_version_is_refused(tmp_path, version):
+    label = build_cvae(TrainConfig(condition="label", hidden=(16,), z_dim=3))
+    path = other_version(tmp_path / "cvae.pt", label, version)
+    with pytest.raises(CheckpointError, match=r"checkpoint version .*reads version 3"):
+        load_trained(path)
 
 
 def test_wrong_kind_is_one_line(tmp_path):
@@ -234,13 +234,13 @@ def test_settings_claiming_huge_networks_allocate_nothing(q2_run, tmp_path, monk
     with pytest.raises(CheckpointError, match=f"hidden must be widths in 1..{MAX_WIDTH}"):
         load_trained(wide)
     built_on = []
-    real_build = conditions.build_baseline
+    real_build = trained.build_baseline
 
     def recording_build(cfg):
         built_on.append(torch.get_default_device().type)
         return real_build(cfg)
 
-    monkeypatch.setattr(conditions, "build_baseline", recording_build)
+    monkeypatch.setattr(trained, "build_baseline", recording_build)
     for name in ("baseline.pt", "cvae.pt"):
         deep = lying_settings(run / "q2", name, [4096] * 3)  # 3 layers of 4096: 130 MB
         with pytest.raises(CheckpointError, match="does not hold the model it claims to") as err:

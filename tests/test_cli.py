@@ -12,24 +12,12 @@ from cvae_pyro import (
     sample,
     train,
 )
-from cvae_pyro.cli import (
-    COMMANDS,
-    EXIT_USAGE,
-    Parser,
-    add_config_options,
-    build_parser,
-    command_line,
-    describe,
-)
-from cvae_pyro.config import (
-    MAX_ESTIMATE_SAMPLES,
-    CompleteConfig,
-    EvaluateConfig,
-    ReproduceConfig,
-    SampleConfig,
-    TrainConfig,
-)
+from cvae_pyro.cli import EXIT_USAGE, describe
+from cvae_pyro.cli_parsers import COMMANDS, Parser, add_config_options, build_parser, command_line
+from cvae_pyro.config import EvaluateConfig, ReproduceConfig, TrainConfig
+from cvae_pyro.draw_config import CompleteConfig, SampleConfig
 from cvae_pyro.errors import one_line
+from cvae_pyro.settings import MAX_ESTIMATE_SAMPLES
 
 from .helpers import (
     QUICK,

@@ -11,7 +11,8 @@ from PIL import Image, ImageDraw
 
 from cvae_pyro.cli import EXIT_USAGE
 from cvae_pyro.complete import main
-from cvae_pyro.config import CompleteConfig, TrainConfig
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.draw_config import CompleteConfig
 from cvae_pyro.errors import (
     CheckpointError,
     ConfigError,
@@ -19,7 +20,7 @@ from cvae_pyro.errors import (
 from cvae_pyro.experiment import run
 from cvae_pyro.images import hide_mask, picture_to_digit
 from cvae_pyro.masks import NUM_PIXELS, input_mask
-from cvae_pyro.sampling import complete, find_model, keep_mask
+from cvae_pyro.sampling import complete, completion_model, keep_mask
 
 from .helpers import (
     call,
@@ -47,7 +48,7 @@ def runs(tmp_path_factory, data_dir) -> Path:
 
 
 def test_completion_of_a_drawn_digit_keeps_the_visible_pixels(runs, tmp_path):
-    cvae, model = find_model(runs / "mask_runs")
+    cvae, model = completion_model(runs / "mask_runs")
     assert model.startswith("mask CVAE")
     picture = picture_to_digit(draw_seven(tmp_path / "seven.png"))
     visible = hide_mask("0,0,28,12")
@@ -77,7 +78,7 @@ def test_quadrant_model_stands_in_for_its_layout(runs, tmp_path, capsys):
     args = ["--image", str(seven), "--n", "2", "--out", str(out)]
     assert main([*args, "--keep", "bottom-left", "--out-dir", str(runs / "quadrant_runs")]) == 0
     assert "1-quadrant CVAE" in capsys.readouterr().out
-    cvae, _ = find_model(runs / "quadrant_runs", keep="bottom-left")
+    cvae, _ = completion_model(runs / "quadrant_runs", keep="bottom-left")
     with pytest.raises(ConfigError, match="own layout"):
         complete(cvae, picture_to_digit(seven), input_mask(2), n=1)
 
@@ -112,8 +113,8 @@ def test_errors_are_one_line_with_exit_status_2(runs, tmp_path, capsys, monkeypa
     check_error(capsys, ["--image", str(seven), "--keep", "left", "--hide", "0,0,3,3", *out])
     check_error(capsys, ["--keep", "left", *out], "--image")
     no_model = ["--out", str(tmp_path / "c.png"), "--out-dir", str(tmp_path / "empty")]
-    monkeypatch.setattr("cvae_pyro.conditions.PRETRAINED_DIR", tmp_path / "none")  # none shipped
-    monkeypatch.setattr("cvae_pyro.conditions.PRETRAINED_MANIFEST", tmp_path / "none.json")
+    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_DIR", tmp_path / "none")  # none shipped
+    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_MANIFEST", tmp_path / "none.json")
     err = check_error(capsys, ["--image", str(seven), "--keep", "left", *no_model])
     assert "--condition mask" in err and "--quadrants 2" in err
 
@@ -122,7 +123,7 @@ def test_model_of_another_dataset_is_refused(runs, tmp_path):
     fashion = tmp_path / "fashion-mnist"
     shutil.copytree(runs / "mask_runs" / "mask", fashion / "mask")
     with pytest.raises(CheckpointError, match="dataset='mnist'"):
-        find_model(tmp_path, dataset="fashion-mnist")
+        completion_model(tmp_path, dataset="fashion-mnist")
 
 
 def test_config_and_layouts():

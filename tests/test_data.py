@@ -13,13 +13,7 @@ from cvae_pyro import (
     train,
 )
 from cvae_pyro.cli import EXIT_USAGE
-from cvae_pyro.data import (
-    load_dataset,
-    load_idx_verified,
-    load_mnist,
-    read_idx,
-    resolve_data_dir,
-)
+from cvae_pyro.data import load_dataset, load_idx_verified, read_idx, resolve_data_dir
 from cvae_pyro.errors import (
     ConfigError,
     DataError,
@@ -112,7 +106,7 @@ def test_offline_without_data_explains_how_to_supply_it(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
     with pytest.raises(DataError, match="--data-dir DIR or CVAE_PYRO_DATA=DIR"):
-        load_mnist()
+        load_dataset("mnist")
 
 
 def test_real_splits(mnist):
@@ -150,7 +144,7 @@ def test_empty_data_folder_is_an_error_not_a_download(tmp_path, monkeypatch, emp
 
     monkeypatch.setattr(data_mod, "_download_with_torchvision", no_download)
     with pytest.raises(DataError, match="empty string") as caught:
-        load_mnist(empty)
+        load_dataset("mnist", empty)
     assert "\n" not in str(caught.value)
 
 

@@ -9,14 +9,16 @@ import pytest
 import torch
 
 from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint
-from cvae_pyro.conditions import load_trained
-from cvae_pyro.config import EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig, run_dir
+from cvae_pyro.config import EvaluateConfig, ReproduceConfig, TrainConfig
 from cvae_pyro.data import DATASETS
+from cvae_pyro.draw_config import SampleConfig
 from cvae_pyro.errors import CheckpointError, ConfigError
 from cvae_pyro.evaluate import main as evaluate_main
 from cvae_pyro.experiment import run
 from cvae_pyro.plots import label_samples_figure
 from cvae_pyro.sample import main as sample_main
+from cvae_pyro.settings import run_dir
+from cvae_pyro.trained import load_trained
 
 FASHION = "fashion-mnist"
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from cvae_pyro.config import VALID_QUADRANTS
-from cvae_pyro.data import load_mnist
+from cvae_pyro.data import load_dataset
 from cvae_pyro.masks import MASK_INPUT_DIM, NUM_PIXELS, input_mask
+from cvae_pyro.settings import VALID_QUADRANTS
 
 from .helpers import run_module
 
@@ -150,7 +150,7 @@ def test_inputs_js_holds_the_first_test_digit_of_each_class(exported, data_dir):
     inputs = json.loads(text[text.index("{") : text.rindex(";")])
     assert inputs["digits"]["labels"] == list(range(10))
     raw = np.frombuffer(base64.b64decode(inputs["digits"]["bytes"]), np.uint8)
-    test = load_mnist(data_dir).test
+    test = load_dataset("mnist", data_dir).test
     first = [int((test.labels == d).nonzero()[0]) for d in range(10)]
     grey_bytes = (test.images[first] * 255).round().to(torch.uint8).numpy()  # (10, 784)
     np.testing.assert_array_equal(raw.reshape(10, NUM_PIXELS), grey_bytes)

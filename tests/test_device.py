@@ -7,11 +7,12 @@ none); ``device="cpu"`` is covered by every other test.
 import pytest
 import torch
 
-from cvae_pyro.conditions import load_trained, sample_digits
 from cvae_pyro.config import TrainConfig
-from cvae_pyro.data import load_data
+from cvae_pyro.data import load_splits
 from cvae_pyro.evaluation import evaluate_run_dir
 from cvae_pyro.experiment import run
+from cvae_pyro.generation import sample_digits
+from cvae_pyro.trained import load_trained
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 
@@ -29,7 +30,7 @@ def test_quadrant_training_and_evaluation_on_cuda(tmp_path, data_dir):
     assert metrics["hybrid"]["epochs_run"] == 1
     trained = load_trained(cfg.run_dir / "hybrid.pt", "cuda")
     assert all(p.is_cuda for p in trained.module.parameters())
-    data = load_data(cfg.data_dir, cfg.limit, torch.device("cuda"))
+    data = load_splits(cfg.data_dir, cfg.limit, torch.device("cuda"))
     rows = evaluate_run_dir(cfg.run_dir, data, "test", 4, expect={"quadrants": 2})
     assert {r["estimator"] for r in rows} == {"NN", "MC", "IS", "-ELBO"}
 

@@ -7,17 +7,15 @@ import pytest
 import torch
 
 from cvae_pyro import checkpoints
-from cvae_pyro.checkpoints import (
-    weights_sha256,
-)
+from cvae_pyro.checkpoints import weights_sha256
 from cvae_pyro.cli import EXIT_USAGE
-from cvae_pyro.conditions import build_baseline, load_trained
 from cvae_pyro.config import TrainConfig
-from cvae_pyro.data import load_mnist
+from cvae_pyro.data import load_dataset
 from cvae_pyro.evaluate import main
 from cvae_pyro.experiment import run
 from cvae_pyro.masks import split_xy
 from cvae_pyro.metrics import is_nll, nn_nll
+from cvae_pyro.trained import build_baseline, load_trained
 
 from .helpers import (
     call,
@@ -56,7 +54,7 @@ def test_rows_file_and_values(trained, capsys):
     assert rows[("cvae", "IS")]["samples"] == SAMPLES and rows[("baseline", "NN")]["samples"] == 0
     # the NN row is the baseline's exact -log p(y|x) on those images
     baseline = load_trained(trained.run_dir / "baseline.pt").module
-    x, y = split_xy(load_mnist(trained.data_dir).validation.images[:IMAGES], 2)
+    x, y = split_xy(load_dataset("mnist", trained.data_dir).validation.images[:IMAGES], 2)
     assert rows[("baseline", "NN")]["nll_mean"] == pytest.approx(nn_nll(baseline, x, y).mean)
     # with the same draws, IS (a log-mean-exp) is never above the bound (a mean)
     assert rows[("cvae", "IS")]["nll_mean"] <= rows[("cvae", "-ELBO")]["nll_mean"]
@@ -107,7 +105,7 @@ def test_label_condition_takes_no_quadrants(tmp_path, capsys):
 
 def test_estimates_do_not_touch_the_global_random_stream(trained):
     cvae = load_trained(trained.run_dir / "cvae.pt").module
-    x, y = cvae.condition.pairs(load_mnist(trained.data_dir).test.head(20))
+    x, y = cvae.condition.pairs(load_dataset("mnist", trained.data_dir).test.head(20))
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)

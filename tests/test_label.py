@@ -10,19 +10,7 @@ from pathlib import Path
 import pyro
 import pytest
 import torch
-from pyro import poutine
-
-from cvae_pyro.conditions import (
-    LabelCondition,
-    QuadrantCondition,
-    load_model,
-    prior_latents,
-    sample_digits,
-)
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.data import load_mnist
-from cvae_pyro.errors import CheckpointError, ConfigError
-from cvae_pyro.evaluation import (
+from digit_classifier import (
     ClassifierConfig,
     accuracy,
     digit_accuracy,
@@ -30,11 +18,19 @@ from cvae_pyro.evaluation import (
     save_classifier,
     train_classifier,
 )
+from pyro import poutine
+
+from cvae_pyro.conditions import LabelCondition, QuadrantCondition
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.data import load_dataset
+from cvae_pyro.errors import CheckpointError, ConfigError
 from cvae_pyro.experiment import run
+from cvae_pyro.generation import prior_latents, sample_digits
 from cvae_pyro.models import CVAE, BaselineNN
 from cvae_pyro.objectives import objective_pair
 from cvae_pyro.sample import main as sample_main
 from cvae_pyro.train import main as train_main
+from cvae_pyro.trained import load_model
 
 B, Z = 5, 4  # batch and latent size of the untrained models
 SHORT = {"limit": 2000, "epochs": 3, "batch_size": 32, "lr": 3e-3, "z_dim": 8}  # ~3 s of training
@@ -55,7 +51,7 @@ def label_data_dir(data_dir) -> Path:
 
 @pytest.fixture(scope="module")
 def data(label_data_dir):
-    return load_mnist(label_data_dir)
+    return load_dataset("mnist", label_data_dir)
 
 
 @pytest.fixture(scope="module")
@@ -201,8 +197,8 @@ def test_sample_cli_bad_digit(digit, tmp_path, capsys):
 
 def test_sample_cli_bad_checkpoint(tmp_path, capsys, monkeypatch):
     args = ["--digit", "3", "--out", str(tmp_path / "x.png"), "--out-dir", str(tmp_path)]
-    monkeypatch.setattr("cvae_pyro.conditions.PRETRAINED_DIR", tmp_path / "none")  # none shipped
-    monkeypatch.setattr("cvae_pyro.conditions.PRETRAINED_MANIFEST", tmp_path / "none.json")
+    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_DIR", tmp_path / "none")  # none shipped
+    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_MANIFEST", tmp_path / "none.json")
     with pytest.raises(SystemExit) as exit_info:
         sample_main(args)  # nothing trained, nothing shipped: the error names the command
     err = capsys.readouterr().err

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cvae_pyro.config import IMAGE_SIDE, MASK_KINDS, MaskFamilyConfig
 from cvae_pyro.errors import ConfigError
 from cvae_pyro.masks import NUM_PIXELS, input_mask
 from cvae_pyro.random_masks import (
@@ -21,6 +20,7 @@ from cvae_pyro.random_masks import (
     sample_masks,
     stroke_masks,
 )
+from cvae_pyro.settings import IMAGE_SIDE, MASK_KINDS, MaskFamilyConfig
 
 DEFAULT = MaskFamilyConfig()
 MANY = 4000  # masks per statistical test

@@ -9,17 +9,20 @@ import pytest
 import torch
 from pyro import poutine
 
-from cvae_pyro.conditions import MaskCondition, fixed_masks, load_trained, redraw_baseline_batch
-from cvae_pyro.config import MaskFamilyConfig, ReproduceConfig, TrainConfig
-from cvae_pyro.data import Split, load_data
+from cvae_pyro.conditions import MaskCondition
+from cvae_pyro.config import ReproduceConfig, TrainConfig
+from cvae_pyro.data import Split, load_splits
 from cvae_pyro.errors import ConfigError, TrainingInterrupted
 from cvae_pyro.evaluate import main as evaluate_main
 from cvae_pyro.evaluation import evaluate_run_dir
 from cvae_pyro.experiment import run
-from cvae_pyro.masks import MASK_INPUT_DIM, NUM_PIXELS, mask_input
+from cvae_pyro.masks import MASK_INPUT_DIM, NUM_PIXELS, mask_task_input
 from cvae_pyro.metrics import nn_nll
 from cvae_pyro.models import CVAE, MaskBaselineNN
+from cvae_pyro.random_masks import fixed_masks, redraw_baseline_batch
 from cvae_pyro.reproduction import reproduce
+from cvae_pyro.settings import MaskFamilyConfig
+from cvae_pyro.trained import load_trained
 from cvae_pyro.training import train_epoch
 
 B = 6  # images per test batch
@@ -78,7 +81,7 @@ def test_likelihood_counts_only_hidden_pixels():
     # the evaluation's likelihood and the baseline's NLL count the same pixels
     assert torch.equal(cvae.likelihood(x, z).log_prob(changed_visible), before)
     baseline = cvae.condition.baseline
-    given = mask_input(images, visible)
+    given = mask_task_input(images, visible)
     nll = nn_nll(baseline, given, images).per_image
     assert torch.equal(nn_nll(baseline, given, changed_visible).per_image, nll)
     assert nn_nll(baseline, given, changed_hidden).per_image[0] != nll[0]
@@ -180,7 +183,7 @@ def test_smoke_train_and_evaluate(tmp_path, data_dir, capsys):
     assert metrics["cvae"]["epochs_run"] == 1
     trained = load_trained(run_dir / "cvae.pt")
     assert trained.condition.name == "mask" and trained.architecture["dataset"] == "mnist"
-    data = load_data(str(data_dir), 100, torch.device("cpu"))
+    data = load_splits(str(data_dir), 100, torch.device("cpu"))
     rows = evaluate_run_dir(run_dir, data, "test", 4, 0, {"condition": "mask"}, quadrants=1)
     found = {(r["model"], r["estimator"]) for r in rows}
     assert found == {("mask_baseline", "NN"), ("mask", "MC"), ("mask", "IS"), ("mask", "-ELBO")}

@@ -1,7 +1,6 @@
 import pytest
 import torch
 
-from cvae_pyro.config import IMAGE_SIDE
 from cvae_pyro.masks import (
     NUM_PIXELS,
     input_dim,
@@ -11,6 +10,7 @@ from cvae_pyro.masks import (
     output_mask,
     split_xy,
 )
+from cvae_pyro.settings import IMAGE_SIDE
 
 
 def grid(quadrants):

@@ -9,11 +9,11 @@ from pyro.infer import SVI, Trace_ELBO
 from pyro.optim import Adam
 from torch import nn
 
-from cvae_pyro.conditions import build_baseline
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.metrics import Estimate, evaluate_cvae, is_nll, mc_nll, negative_elbo, nn_nll
 from cvae_pyro.models import CVAE
 from cvae_pyro.objectives import objective_pair
+from cvae_pyro.trained import build_baseline
 
 X_DIM, Y_DIM, N = 3, 32, 8
 

@@ -11,12 +11,13 @@ from pyro.infer import SVI, Trace_ELBO
 from pyro.optim import Adam
 from pyro.poutine.util import site_is_subsample
 
-from cvae_pyro.conditions import LabelCondition, QuadrantCondition, build_baseline
+from cvae_pyro.conditions import LabelCondition, QuadrantCondition
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.masks import input_dim, output_dim, split_xy
 from cvae_pyro.models import CVAE, BaselineNN, grey_bernoulli
 from cvae_pyro.networks import GenerationNet, PriorNet, RecognitionNet, mlp
 from cvae_pyro.objectives import objective_pair
+from cvae_pyro.trained import build_baseline
 
 B, Z, H = 6, 4, (32,)
 RECORD = Path(__file__).parent / "data" / "svi_losses.json"

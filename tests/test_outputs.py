@@ -18,27 +18,20 @@ import pytest
 
 from cvae_pyro import (
     checkpoints,
+    commands,
     complete,
     evaluate,
+    files,
     reproduce,
     sample,
-    sampling,
     train,
 )
-from cvae_pyro.checkpoints import (
-    LOCK_NAME,
-    TEMP_TAG,
-    check_target,
-    folder_lock,
-    load_checkpoint,
-    save_checkpoint,
-    save_json,
-    write_atomic,
-)
+from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint
 from cvae_pyro.cli import EXIT_FAILURE, EXIT_USAGE, MESSAGE_CHARS
 from cvae_pyro.errors import (
     ConfigError,
 )
+from cvae_pyro.files import LOCK_NAME, TEMP_TAG, check_target, folder_lock, save_json, write_atomic
 
 from .helpers import (
     QUICK,
@@ -186,14 +179,14 @@ def test_messages_never_name_a_temporary_file(label_run, tmp_path, capsys, monke
     code, err = call(sample.main, [*args, "--out", out], capsys)
     assert code == EXIT_USAGE
     assert TEMP_TAG not in one_error_line(err, "--out", "is a folder")
-    real_replace = checkpoints.os.replace
+    real_replace = files.os.replace
 
     def cross_device(src, dst):
         raise OSError(18, "Invalid cross-device link", str(src), str(dst))
 
-    monkeypatch.setattr(checkpoints.os, "replace", cross_device)
+    monkeypatch.setattr(files.os, "replace", cross_device)
     code, err = call(sample.main, [*args, "--out", tmp_path / "d.png"], capsys)
-    monkeypatch.setattr(checkpoints.os, "replace", real_replace)
+    monkeypatch.setattr(files.os, "replace", real_replace)
     assert code != 0
     line = one_error_line(err, "d.png")
     assert TEMP_TAG not in line and ".tmp" not in line
@@ -266,7 +259,7 @@ def test_an_out_format_that_needs_a_missing_program_is_refused_before_work(
     label_run, tmp_path, capsys, monkeypatch
 ):
     monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))  # no LaTeX for .pgf
-    monkeypatch.setattr(sampling, "find_label_model", lambda cfg: pytest.fail("work started"))
+    monkeypatch.setattr(commands, "label_model", lambda cfg: pytest.fail("work started"))
     out = tmp_path / "digits.pgf"
     args = ["--digit", "3", "--checkpoint", label_run / "label/cvae.pt", "--out", out]
     code, err = call(sample.main, args, capsys)
@@ -289,7 +282,7 @@ def test_a_lock_left_by_a_killed_process_never_blocks(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom cvae_pyro.checkpoints import folder_lock\n"
+            "import sys, time\nfrom cvae_pyro.files import folder_lock\n"
             f"with folder_lock({str(folder)!r}):\n    print('held', flush=True)\n    time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
@@ -338,7 +331,7 @@ def test_permission_denied_is_one_line(q2_run, tmp_path, data_dir, capsys, monke
     def denied(dir=None, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(dir))
 
-    monkeypatch.setattr(checkpoints.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(files.tempfile, "mkstemp", denied)
     args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
     code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
     assert code == EXIT_USAGE
@@ -432,8 +425,8 @@ def test_files_reach_the_disk_before_their_name(tmp_path, monkeypatch):
         events.append(("replace", str(dst)))
         real_replace(src, dst)
 
-    monkeypatch.setattr(checkpoints.os, "fsync", fsync)
-    monkeypatch.setattr(checkpoints.os, "replace", replace)
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    monkeypatch.setattr(files.os, "replace", replace)
     save_json({"a": 1}, tmp_path / "metrics.json")
     assert [kind for kind, _ in events] == ["fsync", "replace", "fsync"]
     assert TEMP_TAG in events[0][1] and events[1][1] == str(tmp_path / "metrics.json")

@@ -11,7 +11,6 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from cvae_pyro.config import IMAGE_SIDE
 from cvae_pyro.errors import ConfigError, DataError
 from cvae_pyro.images import (
     DIGIT_BOX,
@@ -23,6 +22,7 @@ from cvae_pyro.images import (
     read_mask,
 )
 from cvae_pyro.masks import NUM_PIXELS
+from cvae_pyro.settings import IMAGE_SIDE
 
 COORDS = torch.arange(IMAGE_SIDE, dtype=torch.float32)
 

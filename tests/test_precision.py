@@ -4,14 +4,14 @@ import pyro
 import pytest
 import torch
 
-from cvae_pyro import data as data_module
-from cvae_pyro.conditions import build_baseline, build_cvae
+from cvae_pyro import device as device_module
 from cvae_pyro.config import TrainConfig
-from cvae_pyro.data import check_precision
+from cvae_pyro.device import check_precision
 from cvae_pyro.errors import ConfigError
 from cvae_pyro.metrics import evaluate_cvae, log_likelihood
 from cvae_pyro.models import grey_bernoulli
 from cvae_pyro.train import main
+from cvae_pyro.trained import build_baseline, build_cvae
 from cvae_pyro.training import make_svi, train_epoch
 
 from .helpers import SMALL, call, one_error_line
@@ -42,7 +42,7 @@ def _tiny(precision="fp32"):
 def test_bf16_is_refused_with_one_line_where_it_would_be_slower(
     data_dir, tmp_path, capsys, monkeypatch
 ):
-    monkeypatch.setattr(data_module, "bf16_speedup", lambda device: 0.6)
+    monkeypatch.setattr(device_module, "bf16_speedup", lambda device: 0.6)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
     args = ["--quadrants", "1", "--limit", "64", "--epochs", "1", *SMALL, "--quiet"]
     out = tmp_path / "runs"
@@ -56,7 +56,7 @@ def test_bf16_is_refused_with_one_line_where_it_would_be_slower(
 def test_reproduce_refuses_bf16_before_making_folders(data_dir, tmp_path, capsys, monkeypatch):
     from cvae_pyro.reproduce import main as reproduce
 
-    monkeypatch.setattr(data_module, "bf16_speedup", lambda device: 0.6)
+    monkeypatch.setattr(device_module, "bf16_speedup", lambda device: 0.6)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
     runs, results = tmp_path / "runs", tmp_path / "results"
     args = ["--quadrants", "1", "--limit", "64", "--epochs", "1", "--quiet", "--device", "cpu"]
@@ -76,16 +76,16 @@ def test_bf16_is_refused_without_the_cpu_instructions(monkeypatch):
 
 
 def test_bf16_anyway_skips_the_cpu_checks(monkeypatch):
-    monkeypatch.setattr(data_module, "bf16_speedup", lambda device: 0.5)
+    monkeypatch.setattr(device_module, "bf16_speedup", lambda device: 0.5)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
     with pytest.raises(ConfigError, match="CVAE_PYRO_BF16_ANYWAY=1 to run it anyway"):
         check_precision("bf16", CPU)
-    monkeypatch.setenv(data_module.BF16_ANYWAY_ENV_VAR, "1")
+    monkeypatch.setenv(device_module.BF16_ANYWAY_ENV_VAR, "1")
     check_precision("bf16", CPU)
 
 
 def test_bf16_is_allowed_where_the_probe_finds_it_faster(monkeypatch):
-    monkeypatch.setattr(data_module, "bf16_speedup", lambda device: 2.5)
+    monkeypatch.setattr(device_module, "bf16_speedup", lambda device: 2.5)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
     check_precision("bf16", CPU)
 

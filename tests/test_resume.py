@@ -14,17 +14,11 @@ import torch
 
 from cvae_pyro import (
     checkpoints,
+    run_folder,
     train,
-    training,
 )
 from cvae_pyro import data as data_module
-from cvae_pyro.checkpoints import (
-    TEMP_TAG,
-    load_checkpoint,
-    save_checkpoint,
-    save_json,
-    write_atomic,
-)
+from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint
 from cvae_pyro.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, describe
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.errors import (
@@ -34,6 +28,7 @@ from cvae_pyro.errors import (
     TrainingInterrupted,
 )
 from cvae_pyro.experiment import run
+from cvae_pyro.files import TEMP_TAG, save_json, write_atomic
 
 from .helpers import (
     QUICK,
@@ -320,14 +315,14 @@ def test_ctrl_c_while_training_again_keeps_the_finished_model(
     after a new best checkpoint would be saved) can leave a partly trained model."""
     run = copy_run(q2_run, tmp_path / "run")
     before = {p.name: p.read_bytes() for p in (run / "q2").glob("cvae*.pt")}
-    real_save = training.save_checkpoint
+    real_save = run_folder.save_checkpoint
 
     def save_then_interrupt(payload, path, kind):
         real_save(payload, path, kind)
         if path.name == "cvae.pt":  # the best, before the last: Ctrl-C in between
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(training, "save_checkpoint", save_then_interrupt)
+    monkeypatch.setattr(run_folder, "save_checkpoint", save_then_interrupt)
     args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run]
     code, err = call(train.main, args, capsys)
     assert code == 0, err  # nothing to train: the finished CVAE is kept

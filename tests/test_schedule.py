@@ -9,8 +9,9 @@ import torch
 from pyro.infer import SVI, Trace_ELBO
 
 from cvae_pyro.config import TrainConfig
+from cvae_pyro.schedule import EarlyStopping, TrainState, advance
 from cvae_pyro.train import main
-from cvae_pyro.training import EarlyStopping, FusedAdam, TrainState, _advance
+from cvae_pyro.training import FusedAdam
 
 RULE = EarlyStopping(patience=3, lr_patience=2, lr_decay=0.5, min_improvement=0.01)
 
@@ -66,10 +67,11 @@ def test_epoch_limit_is_a_reason_to_stop():
 def test_advance_records_the_epoch_and_its_flag():
     cfg = TrainConfig(quadrants=1, patience=1, epochs=5)
     state = TrainState(lr=cfg.lr)
-    assert _advance(state, 1, 10.0, 9.0, 0.1, cfg) is True
+    rule = EarlyStopping.of(cfg)
+    assert advance(state, 1, 10.0, 9.0, 0.1, cfg.epochs, rule) is True
     assert not state.finished  # a relative rule alone stops: inf - 9 > 0.001 * inf fails
     assert state.history[0]["improved"] is True and state.history[0]["lr"] == cfg.lr
-    assert _advance(state, 2, 10.0, 9.5, 0.1, cfg) is False
+    assert advance(state, 2, 10.0, 9.5, 0.1, cfg.epochs, rule) is False
     assert state.finished
 
 

@@ -12,24 +12,24 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from cvae_pyro.conditions import (
+from cvae_pyro.config import TrainConfig
+from cvae_pyro.data import load_splits
+from cvae_pyro.draw_config import SampleConfig
+from cvae_pyro.errors import ConfigError
+from cvae_pyro.experiment import run
+from cvae_pyro.generation import (
     draw_in_style,
     interpolate_styles,
-    load_model,
-    pretrained_path,
     read_labels,
     shared_noise,
     styles,
 )
-from cvae_pyro.config import SampleConfig, TrainConfig
-from cvae_pyro.data import load_data
-from cvae_pyro.errors import ConfigError
-from cvae_pyro.experiment import run
 from cvae_pyro.images import picture_to_digit
 from cvae_pyro.masks import IMAGE_SIDE, NUM_PIXELS
 from cvae_pyro.models import CVAE
 from cvae_pyro.sample import main as sample_main
 from cvae_pyro.sampling import interpolate_pictures, transfer_style
+from cvae_pyro.trained import load_model, pretrained_path
 
 #: A small label CVAE that reads about 90% of test digits right (14 s on one core).
 SMALL = {"limit": 5000, "epochs": 3, "batch_size": 32, "lr": 3e-3, "z_dim": 8, "hidden": (256, 256)}
@@ -207,7 +207,7 @@ def test_fashion_mnist_classes_are_named(fashion_dir, tmp_path, capsys):
         **small,
     )
     run(cfg)
-    image = load_data(str(fashion_dir), 10, torch.device("cpu"), "fashion-mnist").test.images[0]
+    image = load_splits(str(fashion_dir), 10, torch.device("cpu"), "fashion-mnist").test.images[0]
     picture = save_picture(image, tmp_path / "boot.png")
     out = tmp_path / "fashion.png"
     args = ["--dataset", "fashion-mnist", "--style-of", str(picture), "--samples", "2"]

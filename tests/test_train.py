@@ -1,5 +1,6 @@
 """The training CLI end to end, its outputs, determinism, divergence and its errors."""
 
+import dataclasses
 import json
 import shutil
 
@@ -13,11 +14,11 @@ from cvae_pyro import (
     training,
 )
 from cvae_pyro.cli import EXIT_FAILURE, EXIT_USAGE
-from cvae_pyro.conditions import build_baseline, build_cvae, load_model
 from cvae_pyro.config import TrainConfig
-from cvae_pyro.data import load_mnist
+from cvae_pyro.data import load_dataset
 from cvae_pyro.experiment import run
 from cvae_pyro.train import main
+from cvae_pyro.trained import build_baseline, build_cvae, load_model
 from cvae_pyro.training import elbo_loss
 
 from .helpers import (
@@ -65,7 +66,7 @@ def test_end_to_end_cli_run(tmp_path, data_dir, capsys):
     assert (run_dir / "samples.png").stat().st_size > 10_000
     # the trained CVAE beats an untrained one of the same seed on validation
     cfg = TrainConfig(quadrants=1, limit=300, seed=3)
-    data = load_mnist(data_dir)
+    data = load_dataset("mnist", data_dir)
     val = data.validation.head(300)
     torch.manual_seed(3)
     untrained = build_cvae(cfg, build_baseline(TrainConfig(quadrants=1, hidden=cfg.hidden)))
@@ -91,8 +92,7 @@ def test_baseline_is_reused_and_frozen(tmp_path, data_dir):
     run(cfg)
     baseline_before = torch.load(tmp_path / "q2/baseline.pt", weights_only=True)["state_dict"]
     stamp = (tmp_path / "q2/baseline.pt").stat().st_mtime_ns
-    cfg.objective = "hybrid"
-    metrics = run(cfg)
+    metrics = run(dataclasses.replace(cfg, objective="hybrid"))
     assert (tmp_path / "q2/baseline.pt").stat().st_mtime_ns == stamp  # loaded, not retrained
     hybrid = torch.load(tmp_path / "q2/hybrid.pt", weights_only=True)["state_dict"]
     for key, value in baseline_before.items():

@@ -1,0 +1,193 @@
+"""Drawing from a label CVAE: digits of a class, the class a picture reads as, its style.
+
+:func:`sample_digits` draws ``n`` pictures of each class from the prior network p(z|c)
+with the same latent noise for every class, so the columns of a grid share a style.
+:func:`read_labels` uses the CVAE as a classifier: the IS estimate of log p(y|c) of a
+picture for every class c. :func:`styles` turns a picture into the noise of its
+posterior mean under the prior of its class; :func:`draw_in_style` and
+:func:`interpolate_styles` draw such styles as any class, or on the way from one
+picture's style to another's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .conditions import LabelCondition
+from .errors import CheckpointError, ConfigError
+from .metrics import is_nll
+from .models import CVAE
+from .settings import DEFAULT_SAMPLES, NUM_CLASSES
+
+INTERPOLATION_STEPS = 10  #: pictures from one style to another, both ends included
+
+
+def shared_noise(n: int, z_dim: int, seed: int) -> torch.Tensor:
+    """Standard-normal noise ``eps`` ``(n, z_dim)`` from its own generator (global RNG untouched)."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(n, z_dim, generator=gen)  # (n, z)
+
+
+def prior_latents(cvae: CVAE, digits: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """``z = loc_c + scale_c * eps`` for every digit c and noise row: ``(n, D, z_dim)``.
+
+    Args:
+        cvae: a label :class:`~cvae_pyro.models.CVAE`.
+        digits: ``(D,)`` int64 labels.
+        eps: ``(n, z_dim)`` standard-normal noise shared by all digits.
+    """
+    _, h_prior = cvae.condition(digits)  # (D, 10)
+    loc, scale = cvae.prior_net(h_prior)  # (D, z), (D, z)
+    return loc + scale * eps[:, None, :]  # (n, D, z)
+
+
+def decode(cvae: CVAE, digits: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Pixel probabilities of p(y|c,z) for ``z`` ``(..., D, z_dim)``: ``(..., D, 784)``."""
+    h, _ = cvae.condition(digits)  # (D, 10)
+    return torch.sigmoid(cvae.generation_net(h, z))
+
+
+def check_label_cvae(cvae: CVAE) -> None:
+    """Raise :class:`CheckpointError` unless ``cvae`` is a CVAE conditioned on the label."""
+    if not isinstance(getattr(cvae, "condition", None), LabelCondition):
+        raise CheckpointError("this checkpoint is not a label CVAE (train with --condition label)")
+
+
+def sample_digits(cvae: CVAE, digits: Sequence[int], n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` samples of each digit, the same latent noise for every digit.
+
+    Args:
+        cvae: a trained label :class:`~cvae_pyro.models.CVAE`.
+        digits: the D digits to draw, each 0..9.
+        n: samples per digit.
+        seed: seed of the shared noise ``eps``.
+
+    Returns:
+        Pixel probabilities in [0, 1], ``(D, n, 784)``.
+    """
+    check_label_cvae(cvae)
+    if n < 1:
+        raise ConfigError(f"n must be a positive integer, got {n}")
+    if any(not 0 <= int(d) < NUM_CLASSES for d in digits):
+        raise ConfigError(f"digits must lie in 0..9, got {list(digits)}")
+    device = next(cvae.parameters()).device
+    labels = torch.as_tensor(list(digits), dtype=torch.long, device=device)  # (D,)
+    eps = shared_noise(n, cvae.z_dim, seed).to(device)  # (n, z)
+    with torch.no_grad():
+        z = prior_latents(cvae, labels, eps)  # (n, D, z)
+        return decode(cvae, labels, z).transpose(0, 1)  # (D, n, 784)
+
+
+@dataclass(frozen=True)
+class LabelReading:
+    """Which label a label CVAE reads in each of B pictures.
+
+    Attributes:
+        log_likelihood: ``(B, 10)`` IS estimates of log p(y | c) for every label c, nats.
+        samples: S, latent samples per picture and label of each estimate.
+    """
+
+    log_likelihood: torch.Tensor
+    samples: int
+
+    @property
+    def posterior(self) -> torch.Tensor:
+        """``(B, 10)`` p(c | y) under a uniform prior over the labels: softmax of log p(y | c)."""
+        return torch.softmax(self.log_likelihood, dim=-1)
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """``(B,)`` the label of the highest estimate of log p(y | c)."""
+        return self.log_likelihood.argmax(dim=-1)
+
+
+def read_labels(
+    cvae: CVAE, images: torch.Tensor, num_samples: int = DEFAULT_SAMPLES, seed: int = 0
+) -> LabelReading:
+    """The label CVAE as a classifier: log p(y | c) of ``images`` ``(B, 784)`` for every c.
+
+    Each estimate is :func:`~cvae_pyro.metrics.is_nll` (z from q(z | y, c)); every label
+    uses the same noise eps per picture, so the labels are compared on the same draws.
+    """
+    check_label_cvae(cvae)
+    device = next(cvae.parameters()).device
+    images = images.to(device)
+    columns = [
+        -is_nll(
+            cvae, torch.full((len(images),), c, device=device), images, num_samples, seed=seed
+        ).per_image  # (B,)
+        for c in range(NUM_CLASSES)
+    ]
+    return LabelReading(torch.stack(columns, dim=-1), num_samples)  # (B, 10)
+
+
+def styles(cvae: CVAE, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The style of each picture: the mean of q(z | y, c) as noise of the prior p(z | c).
+
+    ``eps = (mean - loc_c) / scale_c``, so that ``loc_c + scale_c * eps`` (what
+    :func:`prior_latents` makes of it) is the mean itself. The same eps drawn as another
+    class c' is the same style, as the columns of :func:`sample_digits` share eps: the
+    conditional prior puts each class's z elsewhere, so the mean of q itself, decoded as
+    another class, mostly draws the picture's own class again. With the standard-normal
+    prior eps is the mean of q.
+
+    Args:
+        cvae: a trained label CVAE.
+        images: ``(B, 784)`` pictures y.
+        labels: ``(B,)`` int64 labels c they are read as.
+
+    Returns:
+        ``(B, z_dim)`` the styles eps.
+    """
+    check_label_cvae(cvae)
+    device = next(cvae.parameters()).device
+    images, labels = images.to(device), labels.to(device)
+    with torch.no_grad():
+        prior = cvae.prior(labels).base_dist  # p(z | c): loc and scale (B, z) each
+        return (cvae.posterior(labels, images).mean - prior.loc) / prior.scale  # (B, z)
+
+
+def draw_in_style(
+    cvae: CVAE, eps: torch.Tensor, digits: Sequence[int] = range(NUM_CLASSES)
+) -> torch.Tensor:
+    """Pixel probabilities of p(y | c, z) at ``z = loc_c + scale_c * eps`` for each style and digit.
+
+    Args:
+        cvae: a trained label CVAE.
+        eps: ``(B, z_dim)`` styles (:func:`styles`).
+        digits: the D digits to draw.
+
+    Returns:
+        ``(B, D, 784)``: row b is style b drawn as each of the D ``digits``.
+    """
+    check_label_cvae(cvae)
+    device = next(cvae.parameters()).device
+    labels = torch.as_tensor(list(digits), dtype=torch.long, device=device)  # (D,)
+    with torch.no_grad():
+        z = prior_latents(cvae, labels, eps.to(device))  # (B, D, z)
+        return decode(cvae, labels, z)  # (B, D, 784)
+
+
+def interpolate_styles(
+    cvae: CVAE,
+    eps_a: torch.Tensor,
+    eps_b: torch.Tensor,
+    label: int,
+    steps: int = INTERPOLATION_STEPS,
+) -> torch.Tensor:
+    """``(steps, 784)``: ``steps`` styles from ``eps_a`` to ``eps_b`` ``(z_dim,)``, drawn as ``label``.
+
+    The styles are ``(1 - t) eps_a + t eps_b`` for t from 0 to 1, so that z goes in a straight
+    line from one picture's mean of q(z | y, label) to the other's: the first picture is
+    ``eps_a`` drawn as ``label``, the last ``eps_b``.
+    """
+    if steps < 2:
+        raise ConfigError(f"an interpolation needs at least 2 steps, got {steps}")
+    if not 0 <= int(label) < NUM_CLASSES:
+        raise ConfigError(f"label must lie in 0..9, got {label}")
+    t = torch.linspace(0.0, 1.0, steps, device=eps_a.device)[:, None]  # (steps, 1)
+    eps = (1 - t) * eps_a + t * eps_b.to(eps_a.device)  # (steps, z)
+    return draw_in_style(cvae, eps, [int(label)])[:, 0]  # (steps, 784)

@@ -1,0 +1,249 @@
+"""Trained models: building them from settings, loading them back, and the shipped ones.
+
+:func:`build_baseline` and :func:`build_cvae` make the untrained networks of a
+:class:`~cvae_pyro.config.TrainConfig`; :func:`load_trained` rebuilds any trained
+baseline or CVAE from its best checkpoint, checked against the settings it claims
+(shapes first, on the meta device, so a checkpoint that lies about its size is refused
+before anything is allocated). The models shipped inside the package
+(``cvae_pyro/pretrained/``, made by ``benchmarks/pretrained.py``) are found through
+their manifest (:func:`pretrained_models`) and loaded only when their SHA-256 is the one
+recorded when they were made (:func:`load_pretrained`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoints import load_checkpoint
+from .conditions import Condition, condition_type
+from .config import TrainConfig
+from .errors import CheckpointError, one_line
+from .files import read_json
+from .models import CVAE, BaselineNN
+from .settings import BASELINE
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"  #: the shipped models (package data)
+PRETRAINED_MANIFEST = PRETRAINED_DIR / "MANIFEST.json"  #: their records, written with them
+PRETRAINED_RECORD_KEYS = ("file", "sha256", "title", "summary")  #: what each record holds
+#: How to repair an install whose shipped models are damaged (the end of the message).
+DAMAGED_INSTALL = (
+    "the cvae_pyro install is damaged: reinstall it (`pip install --force-reinstall` with "
+    "the wheel or source it came from, or `pip install -e .` in a clone)"
+)
+#: What the in-browser demo (docs/export_demo.py) runs: an MNIST mask CVAE with the
+#: conditional prior network, whose three networks the page evaluates.
+DEMO_SETTINGS = {"condition": "mask", "dataset": "mnist", "prior": "conditional"}
+MODEL_KINDS = ("baseline", "cvae")  #: checkpoint kinds :func:`load_trained` rebuilds
+
+
+def baseline_architecture(cfg: TrainConfig) -> dict:
+    """The settings a baseline checkpoint must match (the CVAE's extra settings do not matter)."""
+    keys = ("condition", "quadrants", "hidden", "dataset") + cfg.task_keys()
+    return {key: value for key, value in cfg.architecture().items() if key in keys}
+
+
+def build_baseline(cfg: TrainConfig) -> BaselineNN:
+    """An untrained baseline NN of ``cfg``'s condition."""
+    task = condition_type(cfg.condition)
+    if not task.has_baseline:
+        raise ValueError(f"the {cfg.condition} condition has no baseline NN")
+    return task.make_baseline(cfg)
+
+
+def build_cvae(cfg: TrainConfig, baseline: BaselineNN | None = None) -> CVAE:
+    """An untrained CVAE for ``cfg``; the quadrant and mask conditions need the trained ``baseline``."""
+    condition = condition_type(cfg.condition).build(cfg, baseline)
+    return CVAE(condition, cfg.z_dim, cfg.hidden, cfg.prior)
+
+
+@dataclass
+class Trained:
+    """A model loaded from its best checkpoint.
+
+    Attributes:
+        kind: "baseline" or "cvae".
+        architecture: the settings it was trained with (``TrainConfig.architecture()``);
+            ``condition`` and ``objective`` say what it is.
+        module: the :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`,
+            in evaluation mode.
+        baseline_sha256: for a CVAE with a frozen baseline, the hash of that baseline's
+            weights recorded at training (:func:`~cvae_pyro.checkpoints.weights_sha256`);
+            None in checkpoints from before it was recorded.
+    """
+
+    kind: str
+    architecture: dict
+    module: nn.Module
+    baseline_sha256: str | None = None
+
+    @property
+    def frozen_baseline(self) -> nn.Module | None:
+        """The frozen baseline inside a CVAE (None for a baseline or a label CVAE)."""
+        condition = getattr(self.module, "condition", None)
+        return getattr(condition, "baseline", None)
+
+    @property
+    def condition(self) -> type[Condition]:
+        """The class of the condition it was trained on."""
+        return condition_type(self.architecture["condition"])
+
+    @property
+    def objective(self) -> str | None:
+        """The CVAE's training objective (None for a baseline)."""
+        return None if self.kind == BASELINE else self.architecture["objective"]
+
+
+def load_trained(
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    kind: str | tuple[str, ...] = MODEL_KINDS,
+    expect: dict | None = None,
+) -> Trained:
+    """Rebuild a trained baseline or CVAE from its best checkpoint.
+
+    Args:
+        path: a checkpoint written by training (``baseline.pt``, ``cvae.pt``, ...).
+        device: where to put the model.
+        kind: "baseline", "cvae", or both.
+        expect: settings the checkpoint must have been trained with (for example
+            ``{"condition": "quadrant", "quadrants": 2}``).
+
+    Raises:
+        CheckpointError: the file is missing, truncated, foreign, of another kind, or
+            trained with other settings, or its weights are not finite numbers.
+    """
+    ckpt = load_checkpoint(path, expect=expect, kind=kind)
+    arch = ckpt.get("architecture", {})
+    try:
+        cfg = TrainConfig(**{**arch, "hidden": tuple(arch["hidden"])})
+        with torch.device("meta"):  # shapes only: nothing is allocated for settings that lie
+            problem = shape_problem(_build(cfg, ckpt["kind"]).state_dict(), ckpt["state_dict"])
+        if problem:
+            raise ValueError(problem)
+        module = _build(cfg, ckpt["kind"])
+        module.load_state_dict(ckpt["state_dict"])
+    except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as err:
+        reason = one_line(err, 160)
+        raise CheckpointError(f"{path} does not hold the model it claims to: {reason}") from None
+    recorded = ckpt.get("baseline_sha256")
+    recorded = recorded if isinstance(recorded, str) else None
+    return Trained(ckpt["kind"], arch, module.to(device).eval(), recorded)
+
+
+def _build(cfg: TrainConfig, kind: str) -> nn.Module:
+    """An untrained model of ``kind`` ("baseline" or "cvae") with ``cfg``'s settings."""
+    baseline = build_baseline(cfg) if condition_type(cfg.condition).has_baseline else None
+    return baseline if kind == BASELINE else build_cvae(cfg, baseline)
+
+
+def shape_problem(wanted: dict, found: dict) -> str | None:
+    """What differs between the tensor names and shapes of two state dicts (None if nothing).
+
+    ``wanted`` is what the recorded settings build, ``found`` what the checkpoint holds: a
+    checkpoint whose settings claim far bigger networks than its weights is refused
+    before those networks are made.
+    """
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        return f"Missing key(s) in state_dict: {missing[0]}{more}"
+    unexpected = [name for name in found if name not in wanted]
+    if unexpected:
+        return f"Unexpected key(s) in state_dict: {unexpected[0]}"
+    for name, tensor in wanted.items():
+        if tuple(found[name].shape) != tuple(tensor.shape):
+            return (
+                f"size mismatch for {name}: the checkpoint holds {tuple(found[name].shape)}, "
+                f"its settings make {tuple(tensor.shape)}"
+            )
+    return None
+
+
+def pretrained_models() -> dict:
+    """The shipped models' records (:data:`PRETRAINED_MANIFEST`): file, SHA-256, how made.
+
+    No record and no model file: nothing is shipped ({}).
+
+    Raises:
+        CheckpointError: the install is damaged: model files without their record, or a
+            record that is not the JSON :func:`pretrained_record_problem` accepts. The
+            message says how to reinstall.
+    """
+    if not os.path.lexists(PRETRAINED_MANIFEST):
+        shipped = sorted(PRETRAINED_DIR.glob("*.pt")) if PRETRAINED_DIR.is_dir() else []
+        if not shipped:
+            return {}
+        raise CheckpointError(
+            f"the shipped models' record {PRETRAINED_MANIFEST} is missing; {DAMAGED_INSTALL}"
+        )
+    found = read_json(
+        PRETRAINED_MANIFEST, "record of the shipped models", DAMAGED_INSTALL, CheckpointError
+    )
+    models = found.get("models") if isinstance(found, dict) else None
+    problem = "it has no table of models" if not isinstance(models, dict) else None
+    for name, record in (models if isinstance(models, dict) else {}).items():
+        problem = problem or pretrained_record_problem(name, record)
+    if problem:
+        raise CheckpointError(
+            f"the shipped models' record {PRETRAINED_MANIFEST} is damaged ({problem}); "
+            f"{DAMAGED_INSTALL}"
+        )
+    return models
+
+
+def pretrained_record_problem(name: object, record: object) -> str | None:
+    """What is wrong with one model's record in the manifest (None if nothing).
+
+    It must hold a plain ``file`` name and a ``sha256``, ``title`` and ``summary`` text.
+    """
+    if not isinstance(record, dict):
+        return f"the record of {str(name)[:40]} is not an object"
+    for key in PRETRAINED_RECORD_KEYS:
+        if not isinstance(record.get(key), str):
+            return f"the record of {str(name)[:40]} has no text {key}"
+    if Path(record["file"]).name != record["file"] or record["file"] in ("", ".", ".."):
+        return f"the record of {str(name)[:40]} names a file outside its folder"
+    return None
+
+
+def pretrained_path(condition: str, dataset: str) -> Path | None:
+    """The shipped model of ``condition`` for ``dataset``, or None if none is shipped."""
+    record = pretrained_models().get(f"{dataset}-{condition}")
+    return None if record is None else PRETRAINED_DIR / record["file"]
+
+
+def load_pretrained(
+    condition: str, dataset: str, device: str | torch.device = "cpu"
+) -> tuple[Trained, str]:
+    """The shipped CVAE of ``condition`` for ``dataset``, and a line naming it.
+
+    Its file is checked against the SHA-256 recorded when it was made, then loaded like
+    every checkpoint (:func:`load_trained`: ``weights_only``, settings, finite weights).
+
+    Raises:
+        CheckpointError: none is shipped, or the file is not the one that was shipped.
+    """
+    name = f"{dataset}-{condition}"
+    record = pretrained_models().get(name)
+    if record is None:
+        raise CheckpointError(f"no shipped {condition} model for {dataset}")
+    path = PRETRAINED_DIR / record["file"]
+    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != record["sha256"]:
+        raise CheckpointError(
+            f"the shipped model {path} is missing or damaged (its SHA-256 differs from "
+            f"the one recorded when it was made); {DAMAGED_INSTALL}"
+        )
+    expect = {"condition": condition, "dataset": dataset}
+    trained = load_trained(path, device, "cvae", expect)
+    return trained, f"shipped {record['title']} ({path.name}, {record['summary']})"
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> BaselineNN | CVAE:
+    """The trained baseline or CVAE at ``path`` (see :func:`load_trained`)."""
+    return load_trained(path, device).module
