@@ -309,11 +309,24 @@ def test_combine_refuses_rows_of_two_datasets(tmp_path, capsys):
     one_error_line(err, "run.json holds fashion-mnist rows")
 
 
-def test_the_committed_results_still_combine(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("pooled", "runs"),
+    [
+        ("seeds_0_1_2", ["seed0", "seed1_cvae", "seed2_cvae"]),
+        (".", ["seed0", "tuned"]),  # the paper's table with the training chosen on validation
+    ],
+)
+def test_the_committed_tables_are_their_runs_combined(pooled, runs, tmp_path, capsys):
     committed = Path(__file__).parents[1] / "results"
-    files = [committed / "run.json", committed / "seed1_cvae/run.json"]
+    files = [committed / run / "run.json" for run in runs]
     code, err = call(reproduce.main, ["--combine", *files, "--results-dir", tmp_path], capsys)
     assert code == 0, err
+    for name in ("cll_table.csv", "cll_table.md"):
+        assert (tmp_path / name).read_bytes() == (committed / pooled / name).read_bytes(), name
+
+
+def test_a_fashion_mnist_run_is_not_pooled_as_mnist(tmp_path, capsys):
+    committed = Path(__file__).parents[1] / "results"
     args = ["--combine", committed / "fashion-mnist/run.json", "--results-dir", tmp_path]
     code, err = call(reproduce.main, args, capsys)
     assert code == EXIT_USAGE
