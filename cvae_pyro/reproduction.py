@@ -204,7 +204,8 @@ def _reproduce(
                 "seconds": time.perf_counter() - start,
             }
         )
-        figure = train_cfg.run_dir / "samples.png"
+        shown = model_name(cfg.objectives[0], **estimator)  # the first objective's samples
+        figure = train_cfg.run_dir / ("samples.png" if shown == "cvae" else f"samples_{shown}.png")
         if figure.exists() and seed == cfg.seeds[0]:
             figures[f"q{q}_samples.png"] = figure
     if cfg.mask_model:
