@@ -96,6 +96,8 @@ PAGES = {
         "CVAE (IS)",
         "Performance gap",
         "How each number was obtained",
+        "Beyond the paper: a training chosen on validation",
+        "TraceMeanField_ELBO, KL warm-up 5 epochs (IS)",
     ),
     "cli.html": ("python -m cvae_pyro.train", "--combine", "--style-of", "usage:"),
     "complete.html": ("One model against the specialists", "Fashion-MNIST", "--keep"),
