@@ -20,6 +20,7 @@ import torch
 
 from .errors import CheckpointError, one_line
 from .files import write_atomic
+from .settings import DEFAULT_DATASET, DEFAULT_PARTICLES
 
 CHECKPOINT_FORMAT = "cvae_pyro-checkpoint"  #: marker stored in every checkpoint
 CHECKPOINT_VERSION = 3  #: bumped when the layout changes; only this version is read
@@ -27,7 +28,12 @@ CHECKPOINT_VERSION = 3  #: bumped when the layout changes; only this version is 
 #: and the objective), or the digit classifier that scores label samples.
 KINDS = ("baseline", "cvae", "classifier")
 #: Settings recorded only by later checkpoints, and what an older checkpoint without them holds.
-ARCHITECTURE_DEFAULTS = {"dataset": "mnist", "elbo": "trace", "particles": 5, "kl_warmup": 0}
+ARCHITECTURE_DEFAULTS = {
+    "dataset": DEFAULT_DATASET,
+    "elbo": "trace",
+    "particles": DEFAULT_PARTICLES,
+    "kl_warmup": 0,
+}
 #: Most bytes a checkpoint may unpack to: a default-size model is about 25 MB with its Adam
 #: state, so this refuses a zip bomb long before it fills the memory.
 MAX_UNPACKED_BYTES = 1 << 30

@@ -30,6 +30,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .checkpoints import load_checkpoint
+from .conditions import Pairs, Redraw
 from .config import TrainConfig
 from .device import precision_context
 from .errors import (
@@ -46,10 +47,6 @@ from .settings import BASELINE
 
 VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise
 MAX_LOSS_NATS_PER_IMAGE = 1e5  #: a loss above this (nats per image) means divergence
-
-
-Pairs = tuple[torch.Tensor, torch.Tensor]  # (input x, output y)
-Redraw = Callable[[torch.Tensor, torch.Tensor], Pairs]  # per-batch hook, e.g. fresh masks
 
 
 class FusedAdam(PyroOptim):
