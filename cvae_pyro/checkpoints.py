@@ -20,20 +20,12 @@ import torch
 
 from .errors import CheckpointError, one_line
 from .files import write_atomic
-from .settings import DEFAULT_DATASET, DEFAULT_PARTICLES
 
 CHECKPOINT_FORMAT = "cvae_pyro-checkpoint"  #: marker stored in every checkpoint
 CHECKPOINT_VERSION = 3  #: bumped when the layout changes; only this version is read
 #: What a checkpoint holds: a baseline NN, a CVAE (its ``architecture`` names the condition
 #: and the objective), or the digit classifier that scores label samples.
 KINDS = ("baseline", "cvae", "classifier")
-#: Settings recorded only by later checkpoints, and what an older checkpoint without them holds.
-ARCHITECTURE_DEFAULTS = {
-    "dataset": DEFAULT_DATASET,
-    "elbo": "trace",
-    "particles": DEFAULT_PARTICLES,
-    "kl_warmup": 0,
-}
 #: Most bytes a checkpoint may unpack to: a default-size model is about 25 MB with its Adam
 #: state, so this refuses a zip bomb long before it fills the memory.
 MAX_UNPACKED_BYTES = 1 << 30
@@ -184,6 +176,6 @@ def setting_diffs(found: dict, expect: dict) -> list[str]:
 
 def check_architecture(found: dict, expect: dict, path: Path) -> None:
     """Raise :class:`CheckpointError` naming every setting where ``found`` differs."""
-    diffs = setting_diffs({**ARCHITECTURE_DEFAULTS, **found}, expect)
+    diffs = setting_diffs(found, expect)
     if diffs:
         raise CheckpointError(f"{path} was trained with other settings: " + ", ".join(diffs))

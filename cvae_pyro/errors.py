@@ -78,19 +78,21 @@ class FolderBusy(CvaePyroError):
 
 ANSI_ESCAPE = re.compile(r"\x1b\x5b[0-9;?]*[A-Za-z]")  #: terminal colour and cursor codes
 MESSAGE_CHARS = 200  #: longest quoted reason in a one-line message
+#: How the lines of torch's errors on loading weights that name a parameter begin.
+WEIGHT_PROBLEMS = ("size mismatch", "Missing key", "Unexpected key")
 
 
 def one_line(text: object, limit: int = MESSAGE_CHARS) -> str:
     """``text`` as one short line: ANSI codes stripped, first non-empty line, cut to ``limit``.
 
-    Torch's size-mismatch errors start with a header line; the first line that names a
-    parameter (``size mismatch for ...``) is kept instead.
+    Torch's errors on loading weights start with a header line; the first line that names
+    a parameter (``size mismatch for ...``, ``Missing key(s) ...``) is kept instead.
     """
     lines = [line.strip() for line in ANSI_ESCAPE.sub("", str(text)).splitlines()]
     lines = [line for line in lines if line]
     if not lines:
         return ""
-    named = [line for line in lines if line.startswith(("size mismatch", "Missing key"))]
+    named = [line for line in lines if line.startswith(WEIGHT_PROBLEMS)]
     line = (named or lines)[0]
     return line if len(line) <= limit else line[: limit - 3] + "..."
 

@@ -156,13 +156,13 @@ def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
     """
     folder = Path(folder)
     found = folder.iterdir() if folder.is_dir() else ()
-    stale = [p for p in found if TEMP_NAME.fullmatch(p.name) and _regular(p)]
+    stale = [p for p in found if TEMP_NAME.fullmatch(p.name) and is_regular_file(p)]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
 
 
-def _regular(path: Path) -> bool:
+def is_regular_file(path: Path) -> bool:
     """Whether ``path`` is a regular file itself, not a link to one."""
     return path.is_file() and not path.is_symlink()
 

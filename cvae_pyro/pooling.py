@@ -20,7 +20,6 @@ from .publishing import finish_publish, publish
 from .settings import DATASET_NAMES, DEFAULT_DATASET, MAX_SEED, VALID_QUADRANTS, model_settings
 from .tables import ESTIMATORS, EXACT, MODELS, aggregate, write_table
 
-MAX_RUN_FILE_BYTES = 64 << 20  #: a run.json of every task, seed and estimator is under 1 MB
 #: The settings that fix a run's numbers besides its seed; ``--combine`` pools only runs
 #: that agree on every one of them (a ``run.json`` records them under ``arguments``).
 POOLED_SETTINGS = {"epochs": None, "patience": None, "samples": None, "limit": None}
@@ -68,10 +67,6 @@ def _read_rows(path: Path) -> tuple[list[dict], dict | None]:
 
     The settings are :func:`_recorded_settings`'s; ConfigError for a file that is no run.json.
     """
-    if not path.is_file():
-        raise ConfigError(f"{path}: not a file (give the run.json of an earlier run)")
-    if path.stat().st_size > MAX_RUN_FILE_BYTES:
-        raise ConfigError(f"{path}: {path.stat().st_size} bytes, too big for a run.json")
     manifest = read_json(path, "run.json", "give the run.json of a reproduce run")
     found = manifest.get("rows") if isinstance(manifest, dict) else None
     if found is None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ConfigError
-from .files import check_target, read_json, save_json
+from .files import check_target, is_regular_file, read_json, save_json
 
 STAGING = ".staging"  #: folder inside the results folder where a new set is written
 COMPLETE = "COMPLETE"  #: marker file: the staged set is whole and may be moved into place
@@ -49,7 +49,7 @@ def publish(results_dir: Path, write: Callable[[Path], dict]) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     manifest = write(staging)
-    files = sorted(p.name for p in staging.iterdir() if _regular(p))
+    files = sorted(p.name for p in staging.iterdir() if is_regular_file(p))
     manifest["files"] = {name: sha256(staging / name) for name in files}
     save_json(manifest, staging / MANIFEST)
     hashes = {**manifest["files"], MANIFEST: sha256(staging / MANIFEST)}  # the manifest last
@@ -76,61 +76,39 @@ def finish_publish(results_dir: Path) -> None:
     moves = [name for name in hashes if os.path.lexists(staging / name)]  # the rest moved
     moves.sort(key=lambda name: name == MANIFEST)  # the manifest last
     for name in moves:
-        problem = staged_file_problem(staging / name, hashes[name])
-        if problem is None:
-            check_target(results_dir / name)
+        check_target(results_dir / name)
+        if not is_regular_file(staging / name):
+            problem = "is not a regular file (a link, a folder or something else)"
+        elif sha256(staging / name) != hashes[name]:
+            problem = "does not have the SHA-256 its marker recorded"
+        else:
             continue
-        raise ConfigError(not_ours(staging / name, problem))
+        raise ConfigError(
+            f"{staging / name} {problem}, so the staged result set is not one cvae_pyro "
+            f"wrote; the results in {results_dir} are left as they are: delete {staging} "
+            "and run the command again"
+        )
     for name in moves:
         os.replace(staging / name, check_target(results_dir / name))
     shutil.rmtree(staging)
 
 
-def not_ours(path: Path, problem: str) -> str:
-    """The message for a staged file ``path`` that cvae_pyro did not write."""
-    staging = path.parent
-    return (
-        f"{path} {problem}, so the staged result set is not one cvae_pyro wrote; the "
-        f"results in {staging.parent} are left as they are: delete {staging} and run the "
-        "command again"
-    )
-
-
-def staged_file_problem(path: Path, expected: str | None) -> str | None:
-    """What is wrong with a staged file (None if it is a regular file of hash ``expected``;
-    ``expected`` None checks only that it is a regular file)."""
-    if not _regular(path):
-        return "is not a regular file (a link, a folder or something else)"
-    if expected is not None and sha256(path) != expected:
-        return "does not have the SHA-256 its marker recorded"
-    return None
-
-
-def _regular(path: Path) -> bool:
-    """Whether ``path`` is a regular file itself (not a link to one)."""
-    return path.is_file() and not path.is_symlink()
-
-
 def staged_hashes(marker: Path) -> dict[str, str]:
     """File name to SHA-256 of a :data:`COMPLETE` marker; ConfigError if it is not one of ours."""
     advice = f"delete the folder {marker.parent} and run the command again"
-    if not _regular(marker):
+    if not is_regular_file(marker):
         raise ConfigError(f"{marker} is not a regular file; {advice}")
     found = read_json(marker, "completion marker", advice)
     files = found.get("files") if isinstance(found, dict) else None
-    plain = isinstance(files, dict) and all(
-        _plain_name(n) and isinstance(h, str) for n, h in files.items()
+    plain = isinstance(files, dict) and all(  # only the names a result set holds
+        isinstance(n, str) and RESULT_NAME.fullmatch(n) and isinstance(h, str)
+        for n, h in files.items()
     )
     if not plain:
         raise ConfigError(
             f"{marker} is corrupt (its files are not result files with their SHA-256); {advice}"
         )
     return files
-
-
-def _plain_name(name: object) -> bool:
-    """Whether ``name`` is one of the result files a set holds (:data:`RESULT_NAME`)."""
-    return isinstance(name, str) and RESULT_NAME.fullmatch(name) is not None
 
 
 def sha256(path: Path) -> str:

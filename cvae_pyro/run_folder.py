@@ -19,7 +19,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from .checkpoints import ARCHITECTURE_DEFAULTS, load_checkpoint, save_checkpoint, setting_diffs
+from .checkpoints import load_checkpoint, save_checkpoint, setting_diffs
 from .config import TrainConfig
 from .errors import CheckpointError, ConfigError, one_line
 from .files import folder_lock
@@ -137,5 +137,5 @@ class RunFolder:
 
 def _diffs(ckpt: dict, architecture: dict, settings: dict) -> list[str]:
     """Every setting of ``architecture`` and ``settings`` the checkpoint was made with otherwise."""
-    found = {**ARCHITECTURE_DEFAULTS, **ckpt.get("architecture", {})}
-    return setting_diffs(found, architecture) + setting_diffs(ckpt.get("run"), settings)
+    found = setting_diffs(ckpt.get("architecture"), architecture)
+    return found + setting_diffs(ckpt.get("run"), settings)

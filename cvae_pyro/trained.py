@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,10 +123,11 @@ def load_trained(
     arch = ckpt.get("architecture", {})
     try:
         cfg = TrainConfig(**{**arch, "hidden": tuple(arch["hidden"])})
-        with torch.device("meta"):  # shapes only: nothing is allocated for settings that lie
-            problem = shape_problem(_build(cfg, ckpt["kind"]).state_dict(), ckpt["state_dict"])
-        if problem:
-            raise ValueError(problem)
+        with torch.device("meta"), warnings.catch_warnings():
+            # Shapes first: nothing is allocated for settings that lie (torch warns that
+            # copying into meta tensors does nothing, which is the point here).
+            warnings.simplefilter("ignore", UserWarning)
+            _build(cfg, ckpt["kind"]).load_state_dict(ckpt["state_dict"])
         module = _build(cfg, ckpt["kind"])
         module.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as err:
@@ -142,29 +144,6 @@ def _build(cfg: TrainConfig, kind: str) -> nn.Module:
     return baseline if kind == BASELINE else build_cvae(cfg, baseline)
 
 
-def shape_problem(wanted: dict, found: dict) -> str | None:
-    """What differs between the tensor names and shapes of two state dicts (None if nothing).
-
-    ``wanted`` is what the recorded settings build, ``found`` what the checkpoint holds: a
-    checkpoint whose settings claim far bigger networks than its weights is refused
-    before those networks are made.
-    """
-    missing = [name for name in wanted if name not in found]
-    if missing:
-        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        return f"Missing key(s) in state_dict: {missing[0]}{more}"
-    unexpected = [name for name in found if name not in wanted]
-    if unexpected:
-        return f"Unexpected key(s) in state_dict: {unexpected[0]}"
-    for name, tensor in wanted.items():
-        if tuple(found[name].shape) != tuple(tensor.shape):
-            return (
-                f"size mismatch for {name}: the checkpoint holds {tuple(found[name].shape)}, "
-                f"its settings make {tuple(tensor.shape)}"
-            )
-    return None
-
-
 def pretrained_models() -> dict:
     """The shipped models' records (:data:`PRETRAINED_MANIFEST`): file, SHA-256, how made.
 
@@ -172,12 +151,12 @@ def pretrained_models() -> dict:
 
     Raises:
         CheckpointError: the install is damaged: model files without their record, or a
-            record that is not the JSON :func:`pretrained_record_problem` accepts. The
-            message says how to reinstall.
+            record that is not JSON, or a model's record without the text of each of
+            :data:`PRETRAINED_RECORD_KEYS` or whose file is not a plain name. The message
+            says how to reinstall.
     """
     if not os.path.lexists(PRETRAINED_MANIFEST):
-        shipped = sorted(PRETRAINED_DIR.glob("*.pt")) if PRETRAINED_DIR.is_dir() else []
-        if not shipped:
+        if not any(PRETRAINED_DIR.glob("*.pt")):
             return {}
         raise CheckpointError(
             f"the shipped models' record {PRETRAINED_MANIFEST} is missing; {DAMAGED_INSTALL}"
@@ -186,30 +165,20 @@ def pretrained_models() -> dict:
         PRETRAINED_MANIFEST, "record of the shipped models", DAMAGED_INSTALL, CheckpointError
     )
     models = found.get("models") if isinstance(found, dict) else None
-    problem = "it has no table of models" if not isinstance(models, dict) else None
-    for name, record in (models if isinstance(models, dict) else {}).items():
-        problem = problem or pretrained_record_problem(name, record)
-    if problem:
+    if not isinstance(models, dict) or not all(map(_usable_record, models.values())):
         raise CheckpointError(
-            f"the shipped models' record {PRETRAINED_MANIFEST} is damaged ({problem}); "
-            f"{DAMAGED_INSTALL}"
+            f"the shipped models' record {PRETRAINED_MANIFEST} is damaged; {DAMAGED_INSTALL}"
         )
     return models
 
 
-def pretrained_record_problem(name: object, record: object) -> str | None:
-    """What is wrong with one model's record in the manifest (None if nothing).
-
-    It must hold a plain ``file`` name and a ``sha256``, ``title`` and ``summary`` text.
-    """
-    if not isinstance(record, dict):
-        return f"the record of {str(name)[:40]} is not an object"
-    for key in PRETRAINED_RECORD_KEYS:
-        if not isinstance(record.get(key), str):
-            return f"the record of {str(name)[:40]} has no text {key}"
-    if Path(record["file"]).name != record["file"] or record["file"] in ("", ".", ".."):
-        return f"the record of {str(name)[:40]} names a file outside its folder"
-    return None
+def _usable_record(record: object) -> bool:
+    """Whether one model's record holds its texts, with a file name inside its folder."""
+    return (
+        isinstance(record, dict)
+        and all(isinstance(record.get(key), str) for key in PRETRAINED_RECORD_KEYS)
+        and Path(record["file"]).name == record["file"] not in ("", ".", "..")
+    )
 
 
 def pretrained_path(condition: str, dataset: str) -> Path | None:

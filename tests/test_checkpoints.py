@@ -367,3 +367,19 @@ def test_a_broken_link_as_a_checkpoint_is_refused_never_passed_over(
     assert code == EXIT_USAGE
     one_error_line(err, "baseline.pt is not a file (a broken link")
     assert not out.exists() and not (run / "q2/evaluation_test.json").exists()
+
+
+def test_weights_missing_or_foreign_are_named_in_one_line(q2_run, tmp_path):
+    run = copy_run(q2_run, tmp_path / "run")
+    ckpt = torch.load(run / "q2/cvae.pt", weights_only=True)
+    first = next(iter(ckpt["state_dict"]))
+    missing = {k: v for k, v in ckpt["state_dict"].items() if k != first}
+    foreign = {**ckpt["state_dict"], "extra.weight": torch.zeros(2)}
+    for state, named in (
+        (missing, f'Missing key(s) in state_dict: "{first}"'),
+        (foreign, 'Unexpected key(s) in state_dict: "extra.weight"'),
+    ):
+        torch.save({**ckpt, "state_dict": state}, run / "q2/cvae.pt")
+        with pytest.raises(CheckpointError, match="does not hold the model it claims to") as err:
+            load_trained(run / "q2/cvae.pt")
+        assert named in str(err.value) and "\n" not in str(err.value)

@@ -81,11 +81,11 @@ def test_checkpoint_of_another_dataset_is_refused(
     assert evaluate_main([*args, "--out-dir", str(fashion_runs), *fashion]) == 0
 
 
-def test_checkpoints_without_a_dataset_hold_mnist(tmp_path):
+def test_a_checkpoint_that_records_no_dataset_is_refused_naming_it(tmp_path):
     path = save_checkpoint({"architecture": {"hidden": [3]}}, tmp_path / "old.pt", "baseline")
-    load_checkpoint(path, expect={"dataset": "mnist"})
-    with pytest.raises(CheckpointError, match="dataset"):
-        load_checkpoint(path, expect={"dataset": FASHION})
+    for dataset in ("mnist", FASHION):
+        with pytest.raises(CheckpointError, match=f"dataset=None \\(this run: '{dataset}'\\)"):
+            load_checkpoint(path, expect={"dataset": dataset})
 
 
 def test_sample_rows_are_named_by_class(fashion_runs, tmp_path, capsys):

@@ -341,7 +341,7 @@ def test_combine_files_that_break_json_readers(tmp_path, capsys):
     os.mkfifo(fifo)
     for bad, named in (
         (nested, "nested.json is corrupt: not a run.json"),
-        (fifo, "fifo.json: not a file"),
+        (fifo, "fifo.json is not a regular file"),
     ):
         code, err = call(reproduce.main, ["--combine", bad, "--results-dir", results], capsys)
         assert code == EXIT_USAGE, bad
