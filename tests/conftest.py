@@ -15,6 +15,11 @@ pyro.enable_validation(True)
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+def pytest_report_header() -> str:
+    """The vector instructions torch's kernels use here (``ATEN_CPU_CAPABILITY`` lowers them)."""
+    return f"torch {torch.__version__}, CPU kernels: {torch.backends.cpu.get_cpu_capability()}"
+
+
 @pytest.fixture(autouse=True)
 def _clean_param_store():
     pyro.clear_param_store()
