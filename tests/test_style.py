@@ -121,9 +121,10 @@ def test_the_labels_read_agree_with_the_truth_far_above_chance(trained, split_te
     agreement = (reading.labels == labels).float().mean().item()
     assert agreement > 0.6, agreement  # chance is 0.1; measured 0.90 with S = 10 and 50
     again = read_labels(cvae, images[:5], SAMPLES, seed=0)  # fixed seed: the same numbers,
-    # up to the rounding of other batch shapes (another seed moves them by nats)
+    # up to the rounding of other batch shapes, 1e-3 nats with AVX2 kernels (another
+    # seed moves them by nats)
     torch.testing.assert_close(
-        again.log_likelihood, reading.log_likelihood[:5], rtol=1e-5, atol=1e-4
+        again.log_likelihood, reading.log_likelihood[:5], rtol=1e-4, atol=1e-3
     )
 
 
