@@ -9,7 +9,8 @@ checkpoint: the loader turns the weights back into float32), evaluates the
 float32 run and the float16 file on the test split (IS, MC and the negative
 ELBO, S = 100; the mask model on each quadrant layout), and records everything in
 ``cvae_pyro/pretrained/MANIFEST.json``: each file's SHA-256 and size, the command and
-settings that made it, its epochs and training seconds, and both evaluations, so
+settings that made it, its epochs and training seconds (with the CPU they were measured
+on: train each model alone on the machine), and both evaluations, so
 the cost of float16 in nats is on record. ``results/pretrained.md`` is the table.
 """
 
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 
 import torch
+from speed import machine  # noqa: I001  (speed.py sits beside this script)
 
 from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint
 from cvae_pyro.config import TrainConfig
@@ -133,8 +135,20 @@ def summary(test: dict) -> str:
 
 
 def markdown(models: dict) -> str:
-    """The table of ``results/pretrained.md``."""
+    """The tables of ``results/pretrained.md``: how each model was trained, then its tests."""
     lines = [
+        "| shipped model | epochs run (cap) | best epoch | CVAE training | how it stopped |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for record in models.values():
+        cap = record["settings"]["epochs"]
+        stopped = "early stopping" if record["epochs_run"] < cap else "its epoch cap"
+        lines.append(
+            f"| {record['title']} | {record['epochs_run']} ({cap}) | {record['best_epoch']} "
+            f"| {record['training_seconds'] / 60:.1f} min | {stopped} |"
+        )
+    lines += [
+        "",
         "| shipped model | task | file | test IS, float32 run | test IS, float16 file "
         "| float16 cost |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -146,7 +160,7 @@ def markdown(models: dict) -> str:
             lines.append(
                 f"| {record['title']} | {name} | `{record['file']}` ({record['bytes'] / 2**20:.1f} MB) "
                 f"| {format_pm(*f32['IS'])} | {format_pm(*f16['IS'])} "
-                f"| {f16['IS'][0] - f32['IS'][0]:+.3f} nats |"
+                f"| {round(f16['IS'][0] - f32['IS'][0], 3) or 0.0:+.3f} nats |"  # no "-0.000"
             )
     return "\n".join(lines) + "\n"
 
@@ -197,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         models[f"{dataset}-{condition}"] = record
         if not args.quiet:
             print(f"{record['title']}: {record['summary']} ({time.perf_counter() - start:.0f} s)")
-    manifest = {"machine": machine_info(torch.device("cpu")), "models": models}
+    manifest = {"machine": machine_info(torch.device("cpu")) | machine(), "models": models}
     save_json(manifest, out_dir / PRETRAINED_MANIFEST.name)
     table = markdown(models)
     save_text(f"{table}\nMade by `{command}`.\n", args.results)

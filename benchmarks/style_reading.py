@@ -33,6 +33,7 @@ import time
 from collections.abc import Sequence
 
 import torch
+from speed import machine  # noqa: I001  (speed.py sits beside this script)
 
 from cvae_pyro.data import dataset_info, load_splits
 from cvae_pyro.device import resolve_device
@@ -130,7 +131,7 @@ def measure(args: argparse.Namespace) -> dict:
         "mean_posterior_of_true_label": true_posterior.mean().item(),
         "seconds": seconds,
         "carried": carried_styles,
-        "machine": machine_info(device),
+        "machine": machine_info(device) | machine(),  # with the CPU's model and vector units
     }
 
 
