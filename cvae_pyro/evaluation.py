@@ -118,9 +118,9 @@ def evaluate_run_dir(
 def check_one_baseline(models: dict[str, Trained], run_dir: Path) -> None:
     """Raise :class:`CheckpointError` unless every CVAE was trained with the folder's baseline.
 
-    A CVAE records the hash of its frozen baseline's weights when it is trained (older
-    checkpoints: the frozen weights it holds are hashed); ``baseline.pt`` must match it,
-    so that the NN row and the CVAE rows come from one training run.
+    A CVAE records the hash of its frozen baseline's weights when it is trained (for a
+    checkpoint that records none, the frozen weights it holds are hashed); ``baseline.pt``
+    must match it, so that the NN row and the CVAE rows come from one training run.
     """
     baseline = models.get(BASELINE)
     if baseline is None:

@@ -22,8 +22,15 @@ from .tables import ESTIMATORS, EXACT, MODELS, aggregate, write_table
 
 #: The settings that fix a run's numbers besides its seed; ``--combine`` pools only runs
 #: that agree on every one of them (a ``run.json`` records them under ``arguments``).
-POOLED_SETTINGS = {"epochs": None, "patience": None, "samples": None, "limit": None}
-POOLED_SETTINGS["precision"] = "fp32"  # recorded since bf16 training exists; fp32 before
+#: Each maps to what a file that records no such setting was made with: a run that
+#: records no precision was trained in fp32 (``results/seed0`` is one).
+POOLED_SETTINGS = {
+    "epochs": None,
+    "patience": None,
+    "samples": None,
+    "limit": None,
+    "precision": "fp32",
+}
 #: What every row of a ``run.json`` holds (``--combine`` checks them).
 ROW_KEYS = (
     "model",
@@ -114,7 +121,8 @@ def _common_settings(recorded: dict[Path, dict | None]) -> dict | None:
 
 
 def _recorded_dataset(manifest: dict) -> object:
-    """The dataset a ``run.json`` records; MNIST for files from before it was recorded."""
+    """The dataset a ``run.json`` records; MNIST for a file that records none (such as
+    the committed ``results/seeds_0_1/run.json``)."""
     arguments = manifest.get("arguments")
     fallback = arguments.get("dataset") if isinstance(arguments, dict) else None
     return manifest.get("dataset", fallback or DEFAULT_DATASET)

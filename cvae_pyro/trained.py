@@ -75,7 +75,7 @@ class Trained:
             in evaluation mode.
         baseline_sha256: for a CVAE with a frozen baseline, the hash of that baseline's
             weights recorded at training (:func:`~cvae_pyro.checkpoints.weights_sha256`);
-            None in checkpoints from before it was recorded.
+            None for a checkpoint that records none (the shipped float16 copies).
     """
 
     kind: str
