@@ -71,6 +71,16 @@ def train(dataset: str, condition: str, args: argparse.Namespace) -> TrainConfig
     return cfg
 
 
+def baseline_training(cfg: TrainConfig) -> dict:
+    """Epochs and seconds of the run's frozen baseline NN ({} for a model without one)."""
+    path = cfg.run_dir / "baseline_last.pt"
+    if not path.is_file():
+        return {}
+    state = load_checkpoint(path, kind="baseline")["train_state"]
+    seconds = sum(h["seconds"] for h in state["history"])
+    return {"baseline_epochs_run": state["epoch"], "baseline_training_seconds": round(seconds, 1)}
+
+
 def half_copy(cfg: TrainConfig, out: Path) -> Path:
     """The run's best CVAE with float16 weights, saved as a checkpoint at ``out``."""
     ckpt = load_checkpoint(cfg.run_dir / "cvae.pt", kind="cvae")
@@ -137,15 +147,22 @@ def summary(test: dict) -> str:
 def markdown(models: dict) -> str:
     """The tables of ``results/pretrained.md``: how each model was trained, then its tests."""
     lines = [
-        "| shipped model | epochs run (cap) | best epoch | CVAE training | how it stopped |",
+        "| shipped model | epochs run (cap) | best epoch | training, CVAE (+ baseline NN) "
+        "| how it stopped |",
         "| --- | --- | --- | --- | --- |",
     ]
     for record in models.values():
         cap = record["settings"]["epochs"]
         stopped = "early stopping" if record["epochs_run"] < cap else "its epoch cap"
+        training = f"{record['training_seconds'] / 60:.1f} min"
+        if "baseline_training_seconds" in record:
+            training += (
+                f" (+ {record['baseline_training_seconds'] / 60:.1f} min, "
+                f"{record['baseline_epochs_run']} epochs)"
+            )
         lines.append(
             f"| {record['title']} | {record['epochs_run']} ({cap}) | {record['best_epoch']} "
-            f"| {record['training_seconds'] / 60:.1f} min | {stopped} |"
+            f"| {training} | {stopped} |"
         )
     lines += [
         "",
@@ -204,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             "epochs_run": metrics["epoch"],
             "best_epoch": metrics["best_epoch"],
             "training_seconds": round(sum(h["seconds"] for h in metrics["history"]), 1),
+            **baseline_training(cfg),
             "samples": args.samples,
             "test": test,
         }
