@@ -40,7 +40,7 @@ from cvae_pyro.experiment import run
 from cvae_pyro.files import read_json, save_json, save_text
 from cvae_pyro.metrics import evaluate_cvae
 from cvae_pyro.reproduction import machine_info
-from cvae_pyro.settings import DEFAULT_SAMPLES
+from cvae_pyro.settings import BASELINE, DEFAULT_SAMPLES
 from cvae_pyro.tables import format_pm
 from cvae_pyro.trained import PRETRAINED_DIR, PRETRAINED_MANIFEST, Trained, load_trained
 
@@ -53,8 +53,8 @@ SKIPPED_SETTINGS = ("data_dir", "out_dir", "resume", "quiet", "figures", "device
 TITLES = {"mask": "mask CVAE (completes any region)", "label": "label CVAE (class-conditional)"}
 
 
-def train(dataset: str, condition: str, args: argparse.Namespace) -> TrainConfig:
-    """Train (or reuse) one model; returns its settings."""
+def train(dataset: str, condition: str, args: argparse.Namespace) -> tuple[TrainConfig, dict]:
+    """Train (or reuse) one model; returns its settings and its ``metrics.json``."""
     data_dir = args.fashion_data_dir if dataset == "fashion-mnist" else args.data_dir
     cfg = TrainConfig(
         condition=condition,
@@ -67,18 +67,15 @@ def train(dataset: str, condition: str, args: argparse.Namespace) -> TrainConfig
         quiet=args.quiet,
         figures=False,
     )
-    run(cfg)
-    return cfg
+    return cfg, run(cfg)
 
 
-def baseline_training(cfg: TrainConfig) -> dict:
-    """Epochs and seconds of the run's frozen baseline NN ({} for a model without one)."""
-    path = cfg.run_dir / "baseline_last.pt"
-    if not path.is_file():
+def baseline_training(metrics: dict | None) -> dict:
+    """Epochs and seconds of the frozen baseline NN trained first ({} for a model without one)."""
+    if metrics is None:
         return {}
-    state = load_checkpoint(path, kind="baseline")["train_state"]
-    seconds = sum(h["seconds"] for h in state["history"])
-    return {"baseline_epochs_run": state["epoch"], "baseline_training_seconds": round(seconds, 1)}
+    seconds = round(metrics["seconds_total"], 1)
+    return {"baseline_epochs_run": metrics["epochs_run"], "baseline_training_seconds": seconds}
 
 
 def half_copy(cfg: TrainConfig, out: Path) -> Path:
@@ -202,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     models = {}
     for dataset, condition in SHIPPED:
         start = time.perf_counter()
-        cfg = train(dataset, condition, args)
-        metrics = load_checkpoint(cfg.run_dir / "cvae_last.pt")["train_state"]
+        cfg, metrics = train(dataset, condition, args)
+        cvae, baseline = metrics[cfg.model_name], metrics.get(BASELINE)
         path = half_copy(cfg, out_dir / f"{dataset}-{condition}.pt")
         test = cached_evaluations(cfg, path, args)
         settings = {k: v for k, v in cfg.to_dict().items() if k not in SKIPPED_SETTINGS}
@@ -218,10 +215,10 @@ def main(argv: list[str] | None = None) -> int:
             "trained_with": f"python -m cvae_pyro.train --condition {condition} "
             f"--dataset {dataset} --epochs {cfg.epochs} --out-dir {args.runs_dir} --resume",
             "settings": settings,
-            "epochs_run": metrics["epoch"],
-            "best_epoch": metrics["best_epoch"],
-            "training_seconds": round(sum(h["seconds"] for h in metrics["history"]), 1),
-            **baseline_training(cfg),
+            "epochs_run": cvae["epochs_run"],
+            "best_epoch": cvae["best_epoch"],
+            "training_seconds": round(cvae["seconds_total"], 1),
+            **baseline_training(baseline),
             "samples": args.samples,
             "test": test,
         }
