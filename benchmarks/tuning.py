@@ -112,6 +112,7 @@ def table(rows: list[dict], chosen: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     results_dir = check_out_dir(args.results_dir, "--results-dir")
     start = time.perf_counter()
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     reference = rows[0]["validation"]["IS"][0]
     gain = chosen["validation"]["IS"][0] - reference
-    command = shlex.join(["python", "benchmarks/tuning.py", *sys.argv[1:]])
+    command = shlex.join(["python", "benchmarks/tuning.py", *argv])
     save_json(
         {
             "command": command,

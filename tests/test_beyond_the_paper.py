@@ -6,6 +6,7 @@ import importlib.util
 import json
 import math
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -213,6 +214,7 @@ def test_the_choice_is_the_candidate_with_the_lowest_validation_is(data_dir, tmp
     assert report["chosen"] == chosen and report["images"] == 200
     assert report["chosen_minus_reference_IS"] == pytest.approx(models[chosen] - models["cvae"])
     assert "--results-dir results/tuned" in report["reproduce"]
+    assert report["command"] == shlex.join(["python", "benchmarks/tuning.py", *args])
     text = (results / "validation.md").read_text()
     assert re.search(rf"\| {re.escape(estimator_title(chosen))} \(chosen\) +\|", text), text
     assert re.search(r"\| Trace_ELBO \(the paper's\) +\|", text), text
