@@ -18,25 +18,33 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyro
+import torch
+from pyro.infer import SVI, Trace_ELBO
+from torch import nn
+from tqdm import tqdm
 
 from .checkpoints import load_checkpoint, weights_sha256
 from .conditions import condition_type
 from .config import TrainConfig
 from .data import MNIST, load_splits
-from .device import check_precision, resolve_device
-from .errors import ConfigError
+from .device import check_precision, precision_context, resolve_device
+from .errors import ConfigError, Terminated, TrainingDiverged, TrainingInterrupted
 from .files import check_out_dir, read_json, save_json
 from .models import CVAE, BaselineNN
-from .objectives import KLWarmup, objective_pair, svi_loss
+from .objectives import KLWarmup, ModelGuide, objective_pair, svi_loss
 from .plots import save_figure, training_figures
-from .run_folder import RunFolder
-from .schedule import TrainState, recorded_state
+from .run_folder import RunFolder, recorded_state, restore, rng_state, run_settings
 from .settings import BASELINE
 from .trained import baseline_architecture, build_baseline, build_cvae
-from .training import fit
+from .training import Batches, EarlyStopping, FusedAdam, Pairs, Redraw, TrainState, elbo_loss, fit
+
+VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise
+MAX_LOSS_NATS_PER_IMAGE = 1e5  #: a loss above this (nats per image) means divergence
 
 
 def train_baseline(
@@ -60,10 +68,9 @@ def train_baseline(
         if not cfg.quiet:
             print(f"{title}: loaded the finished {title} from {cfg.run_dir}")
         return baseline.eval(), recorded_state(last, folder.last(BASELINE))
+    job = Job(baseline, (baseline.model, baseline.guide), BASELINE, title, arch)
     train = task.baseline_batches(cfg, data.train)
-    val = task.baseline_pairs(cfg, data.validation)
-    pair = (baseline.model, baseline.guide)
-    state = fit(baseline, pair, BASELINE, train, val, cfg, arch, title, folder=folder)
+    state = train_model(job, train, task.baseline_pairs(cfg, data.validation), cfg, folder)
     return baseline, state
 
 
@@ -79,14 +86,204 @@ def train_cvae(
     title = f"{cvae.condition.title_prefix}{cfg.model_name}"
     # Which frozen baseline it is trained with, so that evaluate never pairs it with another.
     record = {} if baseline is None else {"baseline_sha256": weights_sha256(baseline)}
-    loss = None if cfg.elbo == "trace" else svi_loss(cfg.elbo, cfg.particles)
+    loss = Trace_ELBO() if cfg.elbo == "trace" else svi_loss(cfg.elbo, cfg.particles)
     steps = math.ceil(len(train[0][1]) / cfg.batch_size)  # SVI steps per epoch
     warmup = KLWarmup(cfg.kl_warmup, steps) if cfg.kl_warmup else None
-    arch = cfg.architecture()
-    state = fit(
-        cvae, pair, cfg.model_name, train, val, cfg, arch, title, record, loss, warmup, folder
+    job = Job(cvae, pair, cfg.model_name, title, cfg.architecture(), record, loss, warmup)
+    return cvae, train_model(job, train, val, cfg, folder)
+
+
+@dataclass
+class Job:
+    """One model to train into a run folder, and how."""
+
+    module: nn.Module  # the BaselineNN or CVAE whose weights are saved
+    pair: ModelGuide  # (model, guide) of its objective
+    name: str  # file stem of its checkpoints: "baseline", "cvae", "gsnn", ...
+    title: str  # how messages name it, e.g. "mask cvae"
+    architecture: dict  # settings stored in its checkpoints and checked on resume
+    record: dict = field(default_factory=dict)  # more for its checkpoints (baseline hash)
+    loss: object = field(default_factory=Trace_ELBO)  # the SVI loss
+    warmup: KLWarmup | None = None  # a KL warm-up of the training steps
+
+    @property
+    def kind(self) -> str:
+        """The checkpoint kind: "baseline" or "cvae"."""
+        return BASELINE if self.name == BASELINE else "cvae"
+
+
+class CheckedSVI(SVI):
+    """SVI as the commands run it: Pyro's validation off and ``autocast`` on in each step
+    (see :func:`~cvae_pyro.device.precision_context`), every loss checked for divergence."""
+
+    def __init__(self, job: Job, optim: FusedAdam, autocast: object) -> None:
+        super().__init__(*(job.warmup.wrap(job.pair) if job.warmup else job.pair), optim, job.loss)
+        self.autocast, self.steps = autocast, 0  # steps of the current epoch
+
+    def step(self, *args: torch.Tensor) -> float:
+        """One SVI step; TrainingDiverged when its loss is not plausible."""
+        self.steps += 1
+        with self.autocast, pyro.validation_enabled(False):
+            return diverged_check(super().step, args, len(args[-1]), f"at step {self.steps}")
+
+
+class ProgressBatches(Batches):
+    """Training batches under a progress bar labelled ``label`` (none when ``quiet``)."""
+
+    label, quiet = "", True
+
+    def __iter__(self):
+        steps = math.ceil(len(self) / self.batch_size)
+        bar = tqdm(super().__iter__(), self.label, steps, leave=False, disable=self.quiet)
+        yield from bar
+
+
+def diverged_check(compute: Callable[..., float], args: tuple, images: int, where: str) -> float:
+    """``compute(*args)``, a loss summed over ``images`` images, checked for divergence.
+
+    Raises:
+        TrainingDiverged: the loss is NaN, infinite or past :data:`MAX_LOSS_NATS_PER_IMAGE`
+            per image, or a distribution rejected its parameters (NaN weights).
+    """
+    try:
+        loss = compute(*args)
+    except ValueError as err:  # a distribution's argument check: NaN or invalid parameters
+        if "constraint" not in str(err) and "nan" not in str(err).lower():
+            raise
+        raise TrainingDiverged(
+            f"the networks produced invalid distribution parameters {where}"
+        ) from None
+    if not math.isfinite(loss) or loss / images > MAX_LOSS_NATS_PER_IMAGE:
+        raise TrainingDiverged(f"the loss became {loss / images:.4g} nats/image {where}")
+    return loss
+
+
+def train_model(
+    job: Job, train: tuple[Pairs, Redraw | None], val: Pairs, cfg: TrainConfig, folder: RunFolder
+) -> TrainState:
+    """Train ``job`` with :func:`~cvae_pyro.training.fit`, saving both checkpoints each epoch.
+
+    Without ``cfg.resume`` the model is trained afresh, except that a finished one in the
+    run folder is never replaced: of the same settings it is kept, of other settings
+    refused (:meth:`~cvae_pyro.run_folder.RunFolder.kept`). After every epoch the *last*
+    checkpoint holds everything needed to continue bit for bit (weights, Adam state,
+    random-number states, the training state); the *best* one the weights of the lowest
+    validation loss, which are also kept in memory. Ctrl-C names the epoch it stopped.
+    Returns the final state; ``job.module`` holds the best weights.
+    """
+    (pairs, redraw), shuffle = train, torch.Generator()
+    warmup_epochs = cfg.kl_warmup if job.warmup else 0
+    rule = EarlyStopping(
+        cfg.lr,
+        cfg.epochs,
+        cfg.patience,
+        cfg.lr_patience,
+        cfg.lr_decay,
+        cfg.min_improvement,
+        warmup_epochs,
     )
-    return cvae, state
+    pyro.clear_param_store()
+    svi = CheckedSVI(
+        job, FusedAdam(job.module, cfg.lr), precision_context(cfg.precision, pairs[1].device)
+    )
+    batches = ProgressBatches(*pairs, cfg.batch_size, shuffle, redraw)
+    state = _start(folder, job, svi, shuffle, rule)
+    best, saved = {}, state.epoch  # the best weights in memory; the last epoch on disk
+    # early stopping watches the bound the model climbs: the IWAE bound for --elbo iwae
+    particles = cfg.particles if cfg.elbo == "iwae" and job.kind == "cvae" else None
+    val_args = (*job.pair, val, cfg.eval_batch_size, cfg.seed + VALIDATION_SEED_OFFSET, particles)
+
+    def on_epoch(state: TrainState) -> None:
+        nonlocal saved
+        payload = {**job.record, **_payload(job.module, job.architecture, state, run_settings(cfg))}
+        if state.best_epoch == state.epoch:
+            folder.save(payload, folder.best(job.name), job.kind)
+            best.update({k: v.detach().clone() for k, v in job.module.state_dict().items()})
+        payload.update(optimizer=svi.optim.get_state(), rng=rng_state(shuffle))
+        folder.save(payload, folder.last(job.name), job.kind)
+        saved, svi.steps = state.epoch, 0
+        batches.label = f"{job.title} epoch {state.epoch + 1}"
+        _log(cfg, epoch_line(job.title, state, cfg.epochs))
+
+    batches.label, batches.quiet = f"{job.title} epoch {state.epoch + 1}", cfg.quiet
+    if job.warmup is not None:
+        job.warmup.start_epoch(state.epoch + 1)
+    try:  # Ctrl-C at any moment names the epoch it stopped and what is saved
+        fit(
+            svi,
+            batches,
+            lambda: diverged_check(elbo_loss, val_args, 1, "on the validation split"),
+            rule,
+            state,
+            on_epoch,
+        )
+    except KeyboardInterrupt as err:
+        ended = err if isinstance(err, Terminated) else None
+        how = f"terminated ({ended.signal_name})" if ended else "interrupted"
+        raise TrainingInterrupted(
+            f"{job.title}: {how} during epoch {saved + 1}; {folder.saved(job.name, saved, job.title)}",
+            terminated=ended is not None,
+            exit_status=ended.exit_status if ended else None,
+        ) from None
+    except TrainingDiverged as err:
+        where = folder.saved(job.name, saved, job.title)
+        raise TrainingDiverged(f"{job.title} epoch {saved + 1}: {err}; {where}") from None
+    _log(cfg, f"{job.title}: {rule.stop_reason(state)}")
+    if not best:  # the best epoch was trained by an earlier command: read its weights
+        best = load_checkpoint(folder.best(job.name), expect=job.architecture, kind=job.kind)[
+            "state_dict"
+        ]
+    job.module.load_state_dict(best)
+    return state
+
+
+def _start(
+    folder: RunFolder, job: Job, svi: CheckedSVI, shuffle: torch.Generator, rule: EarlyStopping
+) -> TrainState:
+    """A fresh state from the seed, the state of a kept finished model, or with
+    ``--resume`` the state saved in the last checkpoint (:class:`RunFolder`)."""
+    cfg, title = folder.cfg, job.title
+    ckpt = folder.resumed(job.name, job.kind, job.architecture)
+    if ckpt is not None:
+        state = restore(ckpt, job.module, svi.optim, shuffle, folder.last(job.name))
+        state.finished = rule.stop_reason(state) is not None  # a new --epochs
+        _log(cfg, f"{title}: resuming after epoch {state.epoch} from {folder.last(job.name)}")
+        return state
+    kept = folder.kept(job.name, job.kind, job.architecture, job.record)
+    if kept is not None:
+        _log(cfg, f"{title}: kept the finished {title} of the same settings in {folder.path}")
+        return recorded_state(kept, folder.last(job.name))
+    pyro.set_rng_seed(cfg.seed)
+    shuffle.manual_seed(cfg.seed)
+    return TrainState(lr=cfg.lr)
+
+
+def _payload(module: nn.Module, architecture: dict, state: TrainState, settings: dict) -> dict:
+    return {
+        "architecture": architecture,
+        "run": settings,
+        "state_dict": module.state_dict(),
+        "train_state": asdict(state),
+    }
+
+
+def epoch_line(title: str, state: TrainState, epochs: int) -> str:
+    """The line printed after each epoch; its last words say whether it counted as improving."""
+    last = state.history[-1]
+    if last["improved"]:
+        mark = "improved"
+    else:
+        new_best = " (new best, gain too small)" if state.best_epoch == state.epoch else ""
+        mark = f"no improvement ({state.bad_epochs} in a row){new_best}"
+    return (
+        f"{title} epoch {state.epoch:3d}/{epochs}  train {last['train_loss']:8.3f}  "
+        f"val {last['val_loss']:8.3f} nats/image  {last['seconds']:6.1f} s  {mark}"
+    )
+
+
+def _log(cfg: TrainConfig, message: str) -> None:
+    if not cfg.quiet:
+        tqdm.write(message)
 
 
 def summary(state: TrainState) -> dict:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import torch
 
-from .settings import IMAGE_SIDE, check_quadrants
-
+IMAGE_SIDE = 28  #: pixels per image side
+VALID_QUADRANTS = (1, 2, 3)  #: how many quadrants the model may be given
 QUADRANT_SIDE = IMAGE_SIDE // 2  #: pixels per quadrant side
 NUM_PIXELS = IMAGE_SIDE * IMAGE_SIDE  #: pixels per image (784)
 QUADRANT_PIXELS = QUADRANT_SIDE * QUADRANT_SIDE  #: pixels per quadrant (196)
@@ -122,3 +122,16 @@ def mask_task_input(images: torch.Tensor, visible: torch.Tensor) -> torch.Tensor
 def hidden_pixels(x: torch.Tensor) -> torch.Tensor:
     """``(B, 784)`` bool, True where a pixel is hidden, from a mask-task input ``(B, >=1568)``."""
     return x[..., NUM_PIXELS:MASK_INPUT_DIM] < 0.5  # (B, 784)
+
+
+def check_quadrants(quadrants: object) -> int:
+    """``quadrants`` if it is 1, 2 or 3 (the number of quadrants given); else ValueError."""
+    if (
+        not isinstance(quadrants, int)
+        or isinstance(quadrants, bool)
+        or quadrants not in VALID_QUADRANTS
+    ):
+        raise ValueError(
+            f"quadrants must be 1, 2 or 3 (the number of quadrants given), got {quadrants!r}"
+        )
+    return quadrants

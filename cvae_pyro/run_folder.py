@@ -16,13 +16,20 @@ is read at most once per :class:`RunFolder`.
 from __future__ import annotations
 
 import contextlib
+import random
 from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
+import torch
+from pyro.optim import PyroOptim
+from torch import nn
 
 from .checkpoints import load_checkpoint, save_checkpoint, setting_diffs
 from .config import TrainConfig
 from .errors import CheckpointError, ConfigError, one_line
 from .files import folder_lock
+from .training import TrainState
 
 #: Settings besides the architecture that define a run's numbers; a resumed run must match.
 RUN_KEYS = ("seed", "limit", "batch_size", "lr", "lr_patience", "lr_decay", "min_improvement")
@@ -139,3 +146,88 @@ def _diffs(ckpt: dict, architecture: dict, settings: dict) -> list[str]:
     """Every setting of ``architecture`` and ``settings`` the checkpoint was made with otherwise."""
     found = setting_diffs(ckpt.get("architecture"), architecture)
     return found + setting_diffs(ckpt.get("run"), settings)
+
+
+def rng_state(shuffle: torch.Generator) -> dict:
+    """Every random-number state training draws from, for the last checkpoint."""
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": list(random.getstate()[1]),
+        "numpy": torch.from_numpy(np_state[1].astype(np.int64)),
+        "numpy_pos": int(np_state[2]),
+        "shuffle": shuffle.get_state(),
+    }
+
+
+def _set_rng_state(state: dict, shuffle: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    random.setstate((3, tuple(state["python"]), None))
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"]))
+    shuffle.set_state(state["shuffle"])
+
+
+def restore(
+    ckpt: dict, module: nn.Module, optim: PyroOptim, shuffle: torch.Generator, path: Path
+) -> TrainState:
+    """Put a last checkpoint's weights, optimizer and random states back; its training state."""
+    state = recorded_state(ckpt, path)
+    try:
+        module.load_state_dict(ckpt["state_dict"])
+        optim.set_state(ckpt["optimizer"])
+        _set_rng_state(ckpt["rng"], shuffle)
+    except Exception as err:  # any content: torch, numpy and random raise many kinds
+        raise CheckpointError(
+            f"{path} cannot be resumed from: it is not a *_last.pt written by training (its "
+            f"weights, optimizer or random-number state: {one_line(err, 80)}); delete it, or "
+            "run without --resume"
+        ) from None
+    return state
+
+
+def recorded_state(ckpt: dict, path: Path) -> TrainState:
+    """The training state a checkpoint recorded; CheckpointError if it holds none, or one
+    whose fields do not have their types (:func:`state_problem`)."""
+    try:
+        state = TrainState(**ckpt["train_state"])
+    except (KeyError, TypeError) as err:
+        problem = f"no training state ({one_line(err, 80)})"
+    else:
+        problem = state_problem(state)
+    if problem:
+        raise CheckpointError(
+            f"{path} has {problem}; it is not a *_last.pt written by training: delete it "
+            "to train again"
+        )
+    return state
+
+
+def state_problem(state: TrainState) -> str | None:
+    """What is wrong with a training state read from a file (None if nothing).
+
+    Counts are non-negative integers, the loss and learning rate numbers, ``finished`` a
+    bool, and the history a list of per-epoch records with their numbers.
+    """
+    for name in ("epoch", "best_epoch", "bad_epochs", "plateau_epochs"):
+        value = getattr(state, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"a training state whose {name} is not a count"
+    for name in ("best_val_loss", "lr"):
+        if isinstance(getattr(state, name), bool) or not isinstance(
+            getattr(state, name), int | float
+        ):
+            return f"a training state whose {name} is not a number"
+    if not isinstance(state.finished, bool):
+        return "a training state whose finished is not true or false"
+    numbers = ("train_loss", "val_loss", "lr", "seconds")
+    records = state.history if isinstance(state.history, list) else [None]
+    for record in records:
+        if not isinstance(record, dict) or not all(
+            isinstance(record.get(k), int | float) and not isinstance(record.get(k), bool)
+            for k in numbers
+        ):
+            return "a training state whose history is not a list of epoch records"
+    return None

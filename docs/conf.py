@@ -443,28 +443,37 @@ def _public_modules() -> list[str]:
 
 #: The API index, layer by layer from the bottom up: (layer, its modules).
 LAYERS = [
-    ("Layer 1: errors and networks", ["errors", "networks"]),
-    ("Layer 2: settings, files and the device", ["settings", "files", "device"]),
     (
-        "Layer 3: configs, checkpoints, quadrant layouts, result sets and tables",
-        ["config", "checkpoints", "masks", "publishing", "tables"],
+        "The paper: data, quadrants, networks, models, objectives, estimators, the SVI loop",
+        ["data", "masks", "networks", "models", "objectives", "metrics", "training"],
     ),
     (
-        "Layer 4: data, pictures, models, random masks, run folders and the schedule",
-        ["data", "draw_config", "images", "models", "random_masks", "run_folder", "schedule"],
+        "Beyond the paper: other conditions, any mask, generation, pictures, figures",
+        ["conditions", "random_masks", "generation", "sampling", "images", "plots"],
     ),
     (
-        "Layer 5: conditions, estimators, objectives, pooling and the parsers",
-        ["conditions", "metrics", "objectives", "pooling", "cli_parsers"],
+        "The machinery: settings, commands, run folders, checkpoints, files, tables",
+        [
+            "errors",
+            "settings",
+            "config",
+            "draw_config",
+            "cli_parsers",
+            "cli",
+            "commands",
+            "device",
+            "files",
+            "checkpoints",
+            "run_folder",
+            "experiment",
+            "trained",
+            "evaluation",
+            "reproduction",
+            "publishing",
+            "tables",
+            "pooling",
+        ],
     ),
-    (
-        "Layer 6: trained models, label generation, training and the command line",
-        ["trained", "generation", "training", "cli"],
-    ),
-    ("Layer 7: evaluations, figures and drawing", ["evaluation", "plots", "sampling"]),
-    ("Layer 8: one training experiment", ["experiment"]),
-    ("Layer 9: the reproduction", ["reproduction"]),
-    ("Layer 10: the commands", ["commands"]),
 ]
 #: ``python -m`` entry points: five-line shims around cvae_pyro.cli, not documented apart.
 SHIMS = {"train", "evaluate", "reproduce", "sample", "complete"}
@@ -498,8 +507,9 @@ def _write_api_pages() -> None:
     index = [
         "# API reference",
         "",
-        "The package layer by layer, from the bottom up: each module imports only from "
-        "the layers before it in this list. One line per module; its page has the rest.",
+        "The package in three parts: the paper's modules import only each other; what goes "
+        "beyond the paper builds on them; the machinery serves the commands. One line per "
+        "module; its page has the rest.",
         "",
     ]
     for layer, modules in LAYERS:

@@ -23,9 +23,9 @@ from cvae_pyro.errors import ConfigError
 from cvae_pyro.evaluate import main as evaluate_main
 from cvae_pyro.evaluation import evaluate_run_dir
 from cvae_pyro.objectives import KLWarmup, svi_loss
-from cvae_pyro.schedule import EarlyStopping, TrainState
 from cvae_pyro.settings import estimator_title, model_name, model_settings
 from cvae_pyro.train import main as train_main
+from cvae_pyro.training import EarlyStopping, TrainState
 
 from .helpers import SMALL
 
@@ -149,13 +149,13 @@ def test_the_loss_under_warmup_is_the_likelihood_term_plus_beta_times_the_kl_ter
 
 def test_warmup_epochs_never_count_against_the_patience():
     rule = EarlyStopping(
-        patience=1, lr_patience=1, lr_decay=0.3, min_improvement=1e-3, warmup_epochs=3
+        epochs=10, patience=1, lr_patience=1, lr_decay=0.3, min_improvement=1e-3, warmup_epochs=3
     )
     state = TrainState(lr=1.0)
     for epoch, loss in enumerate([100.0, 120.0, 130.0, 140.0], start=1):
         state.epoch = epoch
         rule.update(state, loss)
-        stop = rule.stop_reason(state, epochs=10)
+        stop = rule.stop_reason(state)
         assert (stop is None) == (epoch <= 3), epoch
     assert state.lr == pytest.approx(0.3)  # one drop (lr_decay 0.3), after the warm-up
     assert state.best_epoch == 1

@@ -87,7 +87,7 @@ def test_validation_with_particles_is_minus_the_iwae_bound(particles):
             pyro.sample("z", dist.Normal(y / 2, 0.8).to_event(1))
 
     x, y = torch.zeros(64, 1), torch.randn(64, 1)
-    found = elbo_loss((model, guide), (x, y), 16, seed=4, particles=particles)
+    found = elbo_loss(model, guide, (x, y), 16, seed=4, particles=particles)
     with torch.random.fork_rng():
         torch.manual_seed(4)
         bounds = torch.cat(
@@ -98,4 +98,4 @@ def test_validation_with_particles_is_minus_the_iwae_bound(particles):
         )
     assert found == pytest.approx(-bounds.mean().item(), rel=1e-6)
     if particles == 1:  # one particle: the ELBO itself, the same noise
-        assert found == pytest.approx(elbo_loss((model, guide), (x, y), 16, seed=4), rel=1e-6)
+        assert found == pytest.approx(elbo_loss(model, guide, (x, y), 16, seed=4), rel=1e-6)

@@ -1,6 +1,7 @@
 """The early-stopping rule and learning-rate schedule, driven directly; the fused Adam."""
 
 import json
+from dataclasses import replace
 
 import pyro
 import pyro.optim
@@ -9,11 +10,10 @@ import torch
 from pyro.infer import SVI, Trace_ELBO
 
 from cvae_pyro.config import TrainConfig
-from cvae_pyro.schedule import EarlyStopping, TrainState, advance
 from cvae_pyro.train import main
-from cvae_pyro.training import FusedAdam
+from cvae_pyro.training import EarlyStopping, FusedAdam, TrainState
 
-RULE = EarlyStopping(patience=3, lr_patience=2, lr_decay=0.5, min_improvement=0.01)
+RULE = EarlyStopping(epochs=50, patience=3, lr_patience=2, lr_decay=0.5, min_improvement=0.01)
 
 
 def run(rule, losses, lr=1.0):
@@ -41,11 +41,11 @@ def test_min_improvement_is_relative_to_the_best():
 def test_patience_counts_epochs_in_a_row_without_improvement():
     flags, state = run(RULE, [100.0, 101.0, 102.0])
     assert flags == [True, False, False]
-    assert RULE.stop_reason(state, epochs=50) is None
+    assert RULE.stop_reason(state) is None
     run_more = [100.0, 101.0, 102.0, 103.0]
     _, state = run(RULE, run_more)
     assert state.bad_epochs == 3
-    assert "stopped early" in RULE.stop_reason(state, epochs=50)
+    assert "stopped early" in RULE.stop_reason(state)
 
 
 def test_plateau_decays_the_learning_rate_every_lr_patience_epochs():
@@ -61,17 +61,18 @@ def test_plateau_decays_the_learning_rate_every_lr_patience_epochs():
 
 def test_epoch_limit_is_a_reason_to_stop():
     _, state = run(RULE, [100.0, 90.0])
-    assert "epoch limit" in RULE.stop_reason(state, epochs=2)
+    assert "epoch limit" in replace(RULE, epochs=2).stop_reason(state)
 
 
 def test_advance_records_the_epoch_and_its_flag():
     cfg = TrainConfig(quadrants=1, patience=1, epochs=5)
+    rule = EarlyStopping(cfg.lr, cfg.epochs, cfg.patience)
     state = TrainState(lr=cfg.lr)
-    rule = EarlyStopping.of(cfg)
-    assert advance(state, 1, 10.0, 9.0, 0.1, cfg.epochs, rule) is True
-    assert not state.finished  # a relative rule alone stops: inf - 9 > 0.001 * inf fails
+    rule.advance(state, 10.0, 9.0, 0.1)
+    assert state.epoch == 1 and not state.finished  # inf - 9 > 0.001 * inf is false
     assert state.history[0]["improved"] is True and state.history[0]["lr"] == cfg.lr
-    assert advance(state, 2, 10.0, 9.5, 0.1, cfg.epochs, rule) is False
+    rule.advance(state, 10.0, 9.5, 0.1)
+    assert state.history[1]["improved"] is False and state.history[1]["epoch"] == 2
     assert state.finished
 
 

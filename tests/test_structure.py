@@ -111,8 +111,6 @@ def test_library_never_imports_the_command_line():
         assert not {e for e in edges[module] if e.startswith("cvae_pyro.cli")}, module
 
 
-MAX_MODULES = 39  #: modules of the package, the five python -m entry points included
-MAX_LAYERS = 10  #: modules on the longest chain of imports
 #: Where a condition's name may be compared: the conditions themselves, the settings and
 #: the command line. Everywhere else asks the condition's class (conditions.condition_type).
 CONDITION_NAME_HOMES = {
@@ -122,20 +120,6 @@ CONDITION_NAME_HOMES = {
     "cvae_pyro.cli",
 }
 CONDITION_NAMES = {"quadrant", "label", "mask"}
-
-
-def layers(edges: dict[str, set[str]]) -> dict[str, int]:
-    """Each module's layer: 1 for a module importing none of the package, else 1 + the deepest."""
-    found: dict[str, int] = {}
-
-    def layer(module: str) -> int:
-        if module not in found:
-            found[module] = 1 + max((layer(m) for m in edges.get(module, ())), default=0)
-        return found[module]
-
-    for module in edges:
-        layer(module)
-    return found
 
 
 def condition_name_comparisons(tree: ast.AST) -> list[int]:
@@ -151,22 +135,6 @@ def condition_name_comparisons(tree: ast.AST) -> list[int]:
                 if any(s.value in CONDITION_NAMES for s in strings):
                     lines.append(node.lineno)
     return lines
-
-
-def test_few_modules_on_few_layers():
-    edges, _ = import_graph()
-    assert len(edges) <= MAX_MODULES, sorted(edges)
-    depth = layers(edges)
-    assert max(depth.values()) <= MAX_LAYERS, sorted(depth.items(), key=lambda kv: -kv[1])
-
-
-def test_the_layer_count_of_a_chain():
-    assert layers({"a": {"b"}, "b": {"c"}, "c": set(), "d": {"c"}}) == {
-        "a": 3,
-        "b": 2,
-        "c": 1,
-        "d": 2,
-    }
 
 
 def test_condition_names_are_compared_only_where_conditions_live():
@@ -235,37 +203,35 @@ def test_python_m_cvae_pyro_lists_the_commands():
     assert proc.returncode == 2 and "invalid choice: 'fly'" in proc.stderr
 
 
-def documented_layers() -> dict[str, int]:
-    """Module to layer number, as the docs' layout page lists them (``LAYERS`` in docs/conf.py)."""
+def documented_parts() -> dict[str, list[str]]:
+    """Part title to its modules, as the docs' layout page lists them (``LAYERS`` in docs/conf.py)."""
     conf = ast.parse((PACKAGE.parent / "docs" / "conf.py").read_text())
     value = next(
         node.value
         for node in conf.body
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "LAYERS"
     )
-    return {
-        module: number
-        for number, (_, modules) in enumerate(ast.literal_eval(value), start=1)
-        for module in modules
-    }
+    return dict(ast.literal_eval(value))
 
 
-def test_the_documented_layers_give_each_module_its_layer():
-    table = documented_layers()
+def paper_modules() -> set[str]:
+    """The modules of the paper: the first part of the layout page."""
+    return {f"cvae_pyro.{m}" for m in next(iter(documented_parts().values()))}
+
+
+def test_the_papers_modules_import_only_each_other():
     edges, _ = import_graph()
-    depth = layers(edges)
-    found = {
-        m.removeprefix("cvae_pyro.").removeprefix("cvae_pyro") or "__init__": d
-        for m, d in depth.items()
+    paper = paper_modules()
+    assert {"cvae_pyro.models", "cvae_pyro.training", "cvae_pyro.metrics"} <= paper
+    outside = {m: sorted(edges[m] - paper) for m in paper if edges[m] - paper}
+    assert outside == {}
+
+
+def test_the_layout_page_lists_every_module_once():
+    listed = [f"cvae_pyro.{m}" for modules in documented_parts().values() for m in modules]
+    edges, _ = import_graph()
+    entry_points = {
+        f"cvae_pyro.{m}" for m in ("train", "evaluate", "reproduce", "sample", "complete")
     }
-    shims = {"train", "evaluate", "reproduce", "sample", "complete", "__main__", "__init__"}
-    assert {m: found[m] for m in table} == table
-    assert set(found) - shims == set(table)
-
-
-MAX_MODULE_LINES = 400  #: the longest a module may be: one concept a reader can hold
-
-
-def test_no_module_is_longer_than_one_concept():
-    lengths = {p.name: len(p.read_text().splitlines()) for p in PACKAGE.glob("*.py")}
-    assert {name: n for name, n in lengths.items() if n > MAX_MODULE_LINES} == {}
+    assert len(listed) == len(set(listed))
+    assert set(listed) == set(edges) - entry_points - {"cvae_pyro", "cvae_pyro.__main__"}

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from cvae_pyro import (
+    experiment,
     reproduce,
     train,
-    training,
 )
 from cvae_pyro.cli import EXIT_FAILURE, EXIT_USAGE
 from cvae_pyro.config import TrainConfig
@@ -71,8 +71,8 @@ def test_end_to_end_cli_run(tmp_path, data_dir, capsys):
     torch.manual_seed(3)
     untrained = build_cvae(cfg, build_baseline(TrainConfig(quadrants=1, hidden=cfg.hidden)))
     trained = load_model(run_dir / "cvae.pt")
-    before = elbo_loss((untrained.model, untrained.guide), untrained.condition.pairs(val), 1000, 0)
-    after = elbo_loss((trained.model, trained.guide), trained.condition.pairs(val), 1000, 0)
+    before = elbo_loss(untrained.model, untrained.guide, untrained.condition.pairs(val), 1000, 0)
+    after = elbo_loss(trained.model, trained.guide, trained.condition.pairs(val), 1000, 0)
     assert after < before - 20, (before, after)
     assert metrics["cvae"]["best_val_loss_nats_per_image"] < before
 
@@ -342,7 +342,7 @@ def test_a_distribution_argument_check_is_divergence(
 
 
 def test_a_validation_loss_past_the_bound_is_divergence(tmp_path, data_dir, capsys, monkeypatch):
-    monkeypatch.setattr(training, "elbo_loss", lambda *args: 3.2e11)
+    monkeypatch.setattr(experiment, "elbo_loss", lambda *args: 3.2e11)
     args = ["--quadrants", "1", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path]
     code, err = call(train.main, args, capsys)
     assert code == EXIT_FAILURE
