@@ -15,7 +15,6 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .conditions import condition_type
 from .config import EvaluateConfig, ReproduceConfig, TrainConfig
 from .data import dataset_info, load_splits
 from .device import check_precision, resolve_device
@@ -45,7 +44,7 @@ from .sampling import (
     posterior_table,
     transfer_style,
 )
-from .settings import DEFAULT_DATASET, NUM_CLASSES, run_dir
+from .settings import DEFAULT_DATASET, LAYOUT_EVALUATED, NUM_CLASSES, run_dir
 from .tables import markdown_table
 from .trained import load_pretrained, load_trained, pretrained_path
 
@@ -81,7 +80,7 @@ def evaluate_command(cfg: EvaluateConfig, command: str) -> None:
     device = resolve_device(cfg.device)
     check_precision(cfg.precision, device)
     expect = {"condition": cfg.condition, "dataset": cfg.dataset}
-    on_layout = condition_type(cfg.condition).evaluates_on_layouts
+    on_layout = cfg.condition in LAYOUT_EVALUATED
     task = cfg.quadrants if on_layout else None
     if not on_layout:
         expect["quadrants"] = cfg.quadrants

@@ -22,19 +22,17 @@ likelihood counts the hidden pixels only. Training draws fresh masks for every b
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import TrainConfig
 from .data import Split
-from .errors import ConfigError
 from .masks import (
     MASK_INPUT_DIM,
     NUM_PIXELS,
+    check_quadrants,
     hidden_pixels,
     input_dim,
     input_mask,
@@ -44,29 +42,41 @@ from .masks import (
     split_xy,
 )
 from .models import CVAE, BaselineNN, MaskBaselineNN
-from .random_masks import evaluation_masks, fixed_masks, fresh_masks, redraw_baseline_batch
-from .settings import NUM_CLASSES, MaskFamilyConfig, check_quadrants
+from .random_masks import (
+    MaskFamilyConfig,
+    evaluation_masks,
+    fixed_masks,
+    fresh_masks,
+    redraw_baseline_batch,
+)
+from .training import Pairs, Redraw
+
+NUM_CLASSES = 10  #: labels 0..9 (digits, or Fashion-MNIST's classes)
 
 PREPARE_CHUNK = 2000  #: images per baseline forward pass in ``prepare``
-Pairs = tuple[torch.Tensor, torch.Tensor]  #: (input x, output y)
-Redraw = Callable[[torch.Tensor, torch.Tensor], Pairs]  #: per-batch hook, e.g. fresh masks
 Batches = tuple[Pairs, "Redraw | None"]  #: training pairs and their per-batch hook
+
+
+class TaskSettings(Protocol):
+    """The settings a condition reads (a :class:`~cvae_pyro.config.TrainConfig` has them)."""
+
+    quadrants: int | None  #: quadrants given (the quadrant condition)
+    guess: bool  #: whether the prior network reads the baseline's guess (quadrants)
+    hidden: tuple[int, ...]  #: hidden widths of the baseline NN
+    family: MaskFamilyConfig  #: the masks training draws (the mask condition)
 
 
 class Condition(Protocol):
     """What every condition is: an encoder of ``x`` and the pairs its CVAE reads."""
 
     name: ClassVar[str]  #: its name in the settings ("quadrant", "label" or "mask")
-    title_prefix: ClassVar[str]  #: how messages prefix its models' names
-    row_names: ClassVar[dict]  #: evaluation row names of its models, where not the file stem
-    evaluates_on_layouts: ClassVar[bool]  #: whether it is evaluated on any quadrant layout
     has_baseline: ClassVar[bool]  #: whether a baseline NN (:class:`BaselineTask`) comes first
     h_dim: int  #: width of ``h``
     h_prior_dim: int  #: width of ``h_prior``
     y_dim: int  #: output pixels
 
     @classmethod
-    def build(cls, cfg: TrainConfig, baseline: BaselineNN | None) -> Condition:
+    def build(cls, cfg: TaskSettings, baseline: BaselineNN | None) -> Condition:
         """The condition of ``cfg``'s CVAE (around its trained baseline, if it has one)."""
 
     def pairs(self, split: Split) -> Pairs:
@@ -94,15 +104,15 @@ class BaselineTask(Protocol):
     """The baseline NN of a condition that has one (``has_baseline``)."""
 
     @staticmethod
-    def make_baseline(cfg: TrainConfig) -> BaselineNN:
+    def make_baseline(cfg: TaskSettings) -> BaselineNN:
         """An untrained baseline NN of ``cfg``."""
 
     @staticmethod
-    def baseline_pairs(cfg: TrainConfig, split: Split) -> Pairs:
+    def baseline_pairs(cfg: TaskSettings, split: Split) -> Pairs:
         """The baseline's validation pairs."""
 
     @staticmethod
-    def baseline_batches(cfg: TrainConfig, split: Split) -> Batches:
+    def baseline_batches(cfg: TaskSettings, split: Split) -> Batches:
         """The baseline's training pairs and per-batch hook."""
 
     @staticmethod
@@ -127,9 +137,6 @@ class QuadrantCondition(nn.Module):
     """
 
     name = "quadrant"
-    title_prefix = ""  #: messages name its models "baseline", "cvae", ...
-    row_names: ClassVar[dict] = {}  #: evaluation rows are named after the checkpoint files
-    evaluates_on_layouts = False  #: evaluated on its own layout only
     has_baseline = True  #: a baseline NN is trained first; the prior reads its guess
 
     def __init__(self, quadrants: int, baseline: nn.Module, guess: bool = True) -> None:
@@ -171,22 +178,22 @@ class QuadrantCondition(nn.Module):
         return None
 
     @classmethod
-    def build(cls, cfg: TrainConfig, baseline: BaselineNN | None) -> QuadrantCondition:
+    def build(cls, cfg: TaskSettings, baseline: BaselineNN | None) -> QuadrantCondition:
         """The condition of ``cfg``'s CVAE around its trained ``baseline``."""
         return cls(cfg.quadrants, _need(baseline, cls.name), cfg.guess)
 
     @staticmethod
-    def make_baseline(cfg: TrainConfig) -> BaselineNN:
+    def make_baseline(cfg: TaskSettings) -> BaselineNN:
         """An untrained baseline NN for ``cfg.quadrants`` given quadrants."""
         return BaselineNN(input_dim(cfg.quadrants), output_dim(cfg.quadrants), cfg.hidden)
 
     @staticmethod
-    def baseline_pairs(cfg: TrainConfig, split: Split) -> Pairs:
+    def baseline_pairs(cfg: TaskSettings, split: Split) -> Pairs:
         """The baseline's ``(x, y)``: the given quadrants and the rest."""
         return split_xy(split.images, cfg.quadrants)
 
     @classmethod
-    def baseline_batches(cls, cfg: TrainConfig, split: Split) -> Batches:
+    def baseline_batches(cls, cfg: TaskSettings, split: Split) -> Batches:
         """The baseline's training pairs (no per-batch hook)."""
         return cls.baseline_pairs(cfg, split), None
 
@@ -209,11 +216,11 @@ class QuadrantCondition(nn.Module):
         """The NN's guess ``(784,)`` and ``n`` drawn pictures ``(n, 784)`` of ``picture``.
 
         Raises:
-            ConfigError: ``visible`` is not this condition's own quadrant layout.
+            ValueError: ``visible`` is not this condition's own quadrant layout.
         """
         layout = input_mask(self.quadrants).to(picture.device)  # (784,)
         if not torch.equal(layout, visible):
-            raise ConfigError(
+            raise ValueError(
                 "a quadrant CVAE completes its own layout only: use --keep, or train "
                 "the mask model (python -m cvae_pyro.train --condition mask)"
             )
@@ -227,9 +234,6 @@ class LabelCondition(nn.Module):
     """Condition on the digit label: ``h = h_prior = one_hot(label)``; y is the whole image."""
 
     name = "label"
-    title_prefix = ""  #: messages name its model "cvae", ...
-    row_names: ClassVar[dict] = {}  #: evaluation rows are named after the checkpoint files
-    evaluates_on_layouts = False  #: evaluated on the labels only
     has_baseline = False  #: the label task trains no baseline NN
     h_dim = NUM_CLASSES
     h_prior_dim = NUM_CLASSES
@@ -249,7 +253,7 @@ class LabelCondition(nn.Module):
         return None
 
     @classmethod
-    def build(cls, cfg: TrainConfig, baseline: BaselineNN | None) -> LabelCondition:
+    def build(cls, cfg: TaskSettings, baseline: BaselineNN | None) -> LabelCondition:
         """The label condition (it has no baseline)."""
         return cls()
 
@@ -264,8 +268,8 @@ class LabelCondition(nn.Module):
     def complete(
         self, cvae: CVAE, picture: torch.Tensor, visible: torch.Tensor, n: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """A label CVAE completes no picture: ConfigError."""
-        raise ConfigError("a label CVAE does not complete pictures: use a mask or quadrant CVAE")
+        """A label CVAE completes no picture: ValueError."""
+        raise ValueError("a label CVAE does not complete pictures: use a mask or quadrant CVAE")
 
 
 class MaskCondition(nn.Module):
@@ -282,10 +286,6 @@ class MaskCondition(nn.Module):
     """
 
     name = "mask"
-    title_prefix = "mask "  #: messages name its models "mask baseline", "mask cvae", ...
-    #: Evaluation rows of the mask task, apart from the specialists' in one table.
-    row_names: ClassVar[dict] = {"baseline": "mask_baseline", "cvae": "mask"}
-    evaluates_on_layouts = True  #: evaluated on a quadrant layout, or on the fixed masks
     has_baseline = True  #: a mask baseline NN is trained first; the prior reads its guess
     h_dim = MASK_INPUT_DIM
     h_prior_dim = MASK_INPUT_DIM + NUM_PIXELS
@@ -333,23 +333,23 @@ class MaskCondition(nn.Module):
         return hidden_pixels(x)
 
     @classmethod
-    def build(cls, cfg: TrainConfig, baseline: BaselineNN | None) -> MaskCondition:
+    def build(cls, cfg: TaskSettings, baseline: BaselineNN | None) -> MaskCondition:
         """The condition of ``cfg``'s mask CVAE around its trained mask ``baseline``."""
         return cls(_need(baseline, cls.name), cfg.family)
 
     @staticmethod
-    def make_baseline(cfg: TrainConfig) -> MaskBaselineNN:
+    def make_baseline(cfg: TaskSettings) -> MaskBaselineNN:
         """An untrained mask baseline NN."""
         return MaskBaselineNN(cfg.hidden)
 
     @staticmethod
-    def baseline_pairs(cfg: TrainConfig, split: Split) -> Pairs:
+    def baseline_pairs(cfg: TaskSettings, split: Split) -> Pairs:
         """The mask baseline's validation ``(x, y)``, with the fixed masks."""
         visible = fixed_masks(len(split), cfg.family).to(split.images.device)  # (N, 784)
         return mask_task_input(split.images, visible), split.images  # (N, 1568), (N, 784)
 
     @staticmethod
-    def baseline_batches(cfg: TrainConfig, split: Split) -> Batches:
+    def baseline_batches(cfg: TaskSettings, split: Split) -> Batches:
         """``(images, images)`` and the hook that masks every batch afresh."""
         return (split.images, split.images), redraw_baseline_batch(cfg.family)
 
@@ -387,7 +387,7 @@ def condition_type(name: str) -> type[Condition]:
     try:
         return CONDITION_TYPES[name]
     except KeyError:
-        raise ConfigError(f"unknown condition {name!r}") from None
+        raise ValueError(f"unknown condition {name!r}") from None
 
 
 def _need(baseline: BaselineNN | None, name: str) -> BaselineNN:

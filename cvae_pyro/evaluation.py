@@ -25,7 +25,7 @@ from .checkpoints import weights_sha256
 from .data import MNIST, Split
 from .errors import CheckpointError
 from .metrics import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
-from .settings import BASELINE, MODEL_FILES, model_settings
+from .settings import BASELINE, MODEL_FILES, ROW_NAMES, model_settings
 from .trained import Trained, load_trained
 
 
@@ -43,7 +43,7 @@ def model_pairs(
 
 def row_name(trained: Trained, stem: str) -> str:
     """A model's name in the rows: the file stem, or ``mask``/``mask_baseline`` for the mask task."""
-    return trained.condition.row_names.get(stem, stem)
+    return ROW_NAMES.get(trained.architecture["condition"], {}).get(stem, stem)
 
 
 def evaluate_run_dir(

@@ -39,7 +39,7 @@ from .models import CVAE, BaselineNN
 from .objectives import KLWarmup, ModelGuide, objective_pair, svi_loss
 from .plots import save_figure, training_figures
 from .run_folder import RunFolder, recorded_state, restore, rng_state, run_settings
-from .settings import BASELINE
+from .settings import BASELINE, TITLE_PREFIXES
 from .trained import baseline_architecture, build_baseline, build_cvae
 from .training import Batches, EarlyStopping, FusedAdam, Pairs, Redraw, TrainState, elbo_loss, fit
 
@@ -60,7 +60,7 @@ def train_baseline(
     baseline = build_baseline(cfg).to(device)
     arch = baseline_architecture(cfg)
     task = condition_type(cfg.condition)
-    title = f"{task.title_prefix}{BASELINE}"
+    title = f"{TITLE_PREFIXES.get(cfg.condition, '')}{BASELINE}"
     if folder.finished(BASELINE, BASELINE) is not None:
         last = folder.resumed(BASELINE, BASELINE, arch) or folder.kept(BASELINE, BASELINE, arch)
         best = load_checkpoint(folder.best(BASELINE), expect=arch, kind=BASELINE)
@@ -83,7 +83,7 @@ def train_cvae(
     train = cvae.condition.training_batches(data.train)
     val = cvae.condition.pairs(data.validation)  # (N_val, ...), (N_val, y_dim)
     pair = objective_pair(cvae, cfg.objective, cfg.alpha)
-    title = f"{cvae.condition.title_prefix}{cfg.model_name}"
+    title = f"{TITLE_PREFIXES.get(cfg.condition, '')}{cfg.model_name}"
     # Which frozen baseline it is trained with, so that evaluate never pairs it with another.
     record = {} if baseline is None else {"baseline_sha256": weights_sha256(baseline)}
     loss = Trace_ELBO() if cfg.elbo == "trace" else svi_loss(cfg.elbo, cfg.particles)

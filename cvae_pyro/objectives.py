@@ -55,10 +55,13 @@ from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import site_is_subsample
 
 from .models import CVAE
-from .settings import DEFAULT_ALPHA, DEFAULT_PARTICLES, ELBOS, OBJECTIVES
 
 Program = Callable[..., object]  #: a Pyro model or guide
 ModelGuide = tuple[Program, Program]  #: (model, guide)
+OBJECTIVES = ("cvae", "gsnn", "hybrid")  #: the paper's objectives (section 4)
+ELBOS = ("trace", "meanfield", "iwae")  #: estimates of the cvae objective SVI can climb
+DEFAULT_ALPHA = 0.5  #: weight of the CVAE term in the hybrid objective
+DEFAULT_PARTICLES = 5  #: K of the IWAE bound
 PARTICLES_PLATE = "iwae_particles"  #: the plate of the K particles in :func:`iwae_bound`
 
 
@@ -74,20 +77,24 @@ def gsnn_guide(cvae: CVAE) -> Program:
 
 
 def hybrid_pair(cvae: CVAE, alpha: float) -> ModelGuide:
-    """alpha times the CVAE pair plus (1 - alpha) times the GSNN pair, in one trace."""
+    """alpha times the CVAE pair plus (1 - alpha) times the GSNN pair, in one trace.
+
+    A term of weight 0 is left out (``poutine.scale`` takes positive weights only), so
+    alpha 1 trains the CVAE and alpha 0 the GSNN, under the hybrid's site names.
+    """
     gsnn = gsnn_guide(cvae)
+    terms = [(p, w) for p, w in (("cvae", alpha), ("gsnn", 1.0 - alpha)) if w > 0]
 
     def model(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        with scope(prefix="cvae"), poutine.scale(scale=alpha):
-            cvae.model(x, y)
-        with scope(prefix="gsnn"), poutine.scale(scale=1.0 - alpha):
-            return cvae.model(x, y)
+        for prefix, weight in terms:
+            with scope(prefix=prefix), poutine.scale(scale=weight):
+                out = cvae.model(x, y)
+        return out
 
     def guide(x: torch.Tensor, y: torch.Tensor) -> None:
-        with scope(prefix="cvae"), poutine.scale(scale=alpha):
-            cvae.guide(x, y)
-        with scope(prefix="gsnn"), poutine.scale(scale=1.0 - alpha):
-            gsnn(x, y)
+        for prefix, weight in terms:
+            with scope(prefix=prefix), poutine.scale(scale=weight):
+                (cvae.guide if prefix == "cvae" else gsnn)(x, y)
 
     return model, guide
 

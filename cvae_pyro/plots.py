@@ -17,7 +17,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from .conditions import LabelCondition, MaskCondition, QuadrantCondition
 from .data import Split
 from .files import figure_format, write_atomic
 from .generation import decode, prior_latents, sample_digits
@@ -358,29 +357,38 @@ def training_figures(cvae: CVAE, split: Split, class_names: Sequence[str]) -> di
     ``digits`` and ``reconstructions``, and for a 2-d latent ``latent_scatter`` and
     ``latent_grid``.
     """
-    condition = cvae.condition
     idx = pick_one_per_digit(split.labels)
-    if isinstance(condition, QuadrantCondition):
-        images = split.images[idx]
-        return {"samples": samples_figure(images, condition.quadrants, condition.baseline, cvae)}
-    if isinstance(condition, MaskCondition):
-        visible = fixed_masks(len(split), condition.family)[idx.cpu()].to(split.images.device)
-        images = split.images[idx]  # (N, 784)
-        x = condition.prepare(images, visible)  # (N, 2352)
-        return {"samples": mask_samples_figure(cvae, x, images, visible)}
-    if not isinstance(condition, LabelCondition):
-        raise TypeError(f"no figures for a {type(condition).__name__}")
+    return TRAINING_FIGURES[cvae.condition.name](cvae, split.images[idx], split, class_names)
+
+
+def _quadrant_figures(cvae: CVAE, images: torch.Tensor, split: Split, names: Sequence[str]) -> dict:
+    condition = cvae.condition
+    return {"samples": samples_figure(images, condition.quadrants, condition.baseline, cvae)}
+
+
+def _mask_figures(cvae: CVAE, images: torch.Tensor, split: Split, names: Sequence[str]) -> dict:
+    idx = pick_one_per_digit(split.labels).cpu()
+    visible = fixed_masks(len(split), cvae.condition.family)[idx].to(images.device)  # (N, 784)
+    x = cvae.condition.prepare(images, visible)  # (N, 2352)
+    return {"samples": mask_samples_figure(cvae, x, images, visible)}
+
+
+def _label_figures(cvae: CVAE, images: torch.Tensor, split: Split, names: Sequence[str]) -> dict:
     samples = sample_digits(cvae, range(NUM_CLASSES), DIGIT_COLUMNS, FIGURE_SEED)
     figures = {
-        "digits": digits_figure(samples, class_names),
+        "digits": digits_figure(samples, names),
         "reconstructions": reconstructions_figure(cvae, split),
     }
     if cvae.z_dim == 2:
-        eps, names = latent_grid_noise()  # (G*G, 2), G row names
+        eps, row_names = latent_grid_noise()  # (G*G, 2), G row names
         device = next(cvae.parameters()).device
         label = torch.tensor([LATENT_GRID_DIGIT], device=device)  # (1,)
         with torch.no_grad():
-            images = decode(cvae, label, prior_latents(cvae, label, eps.to(device)))
+            grid = decode(cvae, label, prior_latents(cvae, label, eps.to(device)))
         figures["latent_scatter"] = latent_scatter_figure(cvae, split)
-        figures["latent_grid"] = latent_grid_figure(images[:, 0], names)
+        figures["latent_grid"] = latent_grid_figure(grid[:, 0], row_names)
     return figures
+
+
+#: The figures of each condition, by its name.
+TRAINING_FIGURES = {"quadrant": _quadrant_figures, "mask": _mask_figures, "label": _label_figures}

@@ -37,8 +37,15 @@ from functools import cache
 
 import torch
 
-from .masks import IMAGE_SIDE, NUM_PIXELS, input_mask, mask_task_input
-from .settings import VALID_QUADRANTS, MaskFamilyConfig, check_quadrants, mask_family
+from .masks import (
+    IMAGE_SIDE,
+    NUM_PIXELS,
+    VALID_QUADRANTS,
+    check_quadrants,
+    input_mask,
+    mask_task_input,
+)
+from .settings import MaskFamilyConfig, mask_family
 
 HALF_SIDE = IMAGE_SIDE // 2  #: rows (or columns) in half an image
 HALVES = ("top", "bottom", "left", "right")  #: the visible half, in table order

@@ -117,7 +117,10 @@ def complete(
     picture, visible = picture.to(device), visible.to(device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        guess, drawn = cvae.condition.complete(cvae, picture, visible, n)  # (784,), (n, 784)
+        try:
+            guess, drawn = cvae.condition.complete(cvae, picture, visible, n)  # (784,), (n, 784)
+        except ValueError as err:  # a quadrant CVAE given another layout, or a label CVAE
+            raise ConfigError(str(err)) from None
     keep = visible.to(picture.dtype)
     samples = keep * picture + (1 - keep) * drawn  # (n, 784)
     guess = keep * picture + (1 - keep) * guess  # (784,)

@@ -18,6 +18,12 @@ from pathlib import Path
 from .errors import ConfigError
 
 CONDITIONS = ("quadrant", "label", "mask")  #: what the CVAE is conditioned on
+#: How messages prefix a condition's model names ("mask cvae"), where they do.
+TITLE_PREFIXES = {"mask": "mask "}
+#: Row names in tables where not the file stem: the mask task's, apart from the specialists'.
+ROW_NAMES = {"mask": {"baseline": "mask_baseline", "cvae": "mask"}}
+#: Conditions whose models are evaluated on any quadrant layout (``evaluate --quadrants``).
+LAYOUT_EVALUATED = ("mask",)
 OBJECTIVES = ("cvae", "gsnn", "hybrid")  #: training objectives of Sohn et al. (sec. 4)
 BASELINE = "baseline"  #: the baseline NN's name: its checkpoints' file stem and its rows'
 MODEL_FILES = (BASELINE, *OBJECTIVES)  #: the checkpoint file stems of a quadrant run folder
