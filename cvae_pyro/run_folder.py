@@ -86,13 +86,7 @@ class RunFolder:
         if not path.exists():
             return None
         ckpt = self.read(path, kind)
-        try:
-            return ckpt if ckpt["train_state"]["finished"] else None
-        except (KeyError, TypeError) as err:
-            raise CheckpointError(
-                f"{path} has no training state ({one_line(err, 80)}); it is not a *_last.pt "
-                "written by training: delete it to train again"
-            ) from None
+        return ckpt if recorded_state(ckpt, path).finished else None
 
     def kept(
         self, name: str, kind: str, architecture: dict, record: dict | None = None
@@ -189,45 +183,11 @@ def restore(
 
 
 def recorded_state(ckpt: dict, path: Path) -> TrainState:
-    """The training state a checkpoint recorded; CheckpointError if it holds none, or one
-    whose fields do not have their types (:func:`state_problem`)."""
+    """The training state a checkpoint recorded; CheckpointError if it holds none."""
     try:
-        state = TrainState(**ckpt["train_state"])
+        return TrainState(**ckpt["train_state"])
     except (KeyError, TypeError) as err:
-        problem = f"no training state ({one_line(err, 80)})"
-    else:
-        problem = state_problem(state)
-    if problem:
         raise CheckpointError(
-            f"{path} has {problem}; it is not a *_last.pt written by training: delete it "
-            "to train again"
-        )
-    return state
-
-
-def state_problem(state: TrainState) -> str | None:
-    """What is wrong with a training state read from a file (None if nothing).
-
-    Counts are non-negative integers, the loss and learning rate numbers, ``finished`` a
-    bool, and the history a list of per-epoch records with their numbers.
-    """
-    for name in ("epoch", "best_epoch", "bad_epochs", "plateau_epochs"):
-        value = getattr(state, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return f"a training state whose {name} is not a count"
-    for name in ("best_val_loss", "lr"):
-        if isinstance(getattr(state, name), bool) or not isinstance(
-            getattr(state, name), int | float
-        ):
-            return f"a training state whose {name} is not a number"
-    if not isinstance(state.finished, bool):
-        return "a training state whose finished is not true or false"
-    numbers = ("train_loss", "val_loss", "lr", "seconds")
-    records = state.history if isinstance(state.history, list) else [None]
-    for record in records:
-        if not isinstance(record, dict) or not all(
-            isinstance(record.get(k), int | float) and not isinstance(record.get(k), bool)
-            for k in numbers
-        ):
-            return "a training state whose history is not a list of epoch records"
-    return None
+            f"{path} has no training state ({one_line(err, 80)}); it is not a *_last.pt "
+            "written by training: delete it to train again"
+        ) from None

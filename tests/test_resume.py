@@ -357,32 +357,6 @@ def test_every_ending_signal_is_described_like_ctrl_c():
 
 
 @pytest.mark.parametrize(
-    "damage",
-    [
-        {"history": "many epochs"},
-        {"history": [{"seconds": "1.5"}]},
-        {"epoch": "3"},
-        {"best_val_loss": None},
-        {"finished": "yes"},
-    ],
-)
-def test_a_training_state_of_the_wrong_types_is_one_line(
-    damage, q2_run, tmp_path, data_dir, capsys
-):
-    run = copy_run(q2_run, tmp_path / "run")
-    path = run / "q2/cvae_last.pt"
-    ckpt = torch.load(path, weights_only=True)
-    ckpt["train_state"] = {**ckpt["train_state"], **damage}
-    path.unlink()
-    torch.save(ckpt, path)
-    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run]
-    for extra in ([], ["--resume"]):
-        code, err = call(train.main, [*args, *extra], capsys)
-        assert code == EXIT_USAGE, extra
-        one_error_line(err, "cvae_last.pt has", "delete it")
-
-
-@pytest.mark.parametrize(
     ("extra", "named"),
     [
         (["--resume", "--lr", "1e3"], "lr=0.001 (this run: 1000.0)"),
