@@ -1,9 +1,9 @@
 """Run one training experiment: the baseline (quadrant and mask tasks), then one CVAE objective.
 
-:func:`run` is what ``python -m cvae_pyro.train`` calls, and what notebooks,
-benchmarks and :mod:`cvae_pyro.reproduction` call too. For the quadrant and mask
-tasks the baseline NN is trained first (or loaded from the run folder when a
-finished one is there), frozen, and fed to the CVAE's prior network. The mask
+:func:`run` is what ``python -m cvae_pyro.train`` calls, and what notebooks, the
+scripts in ``experiments/`` and :mod:`cvae_pyro.reproduction` call too. For the
+quadrant and mask tasks the baseline NN is trained first (or loaded from the run
+folder when a finished one is there), frozen, and fed to the CVAE's prior network. The mask
 task's baseline and CVAE both see fresh masks in every training batch. For the
 label condition only the label CVAE is trained. Everything lands in ``cfg.run_dir``:
 checkpoints, ``metrics.json`` and the figures. The folder is locked for the

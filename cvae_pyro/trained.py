@@ -5,7 +5,7 @@
 baseline or CVAE from its best checkpoint, checked against the settings it claims
 (shapes first, on the meta device, so a checkpoint that lies about its size is refused
 before anything is allocated). The models shipped inside the package
-(``cvae_pyro/pretrained/``, made by ``benchmarks/pretrained.py``) are found through
+(``cvae_pyro/pretrained/``, made by ``python -m experiments.pretrained``) are found through
 their manifest (:func:`pretrained_models`) and loaded only when their SHA-256 is the one
 recorded when they were made (:func:`load_pretrained`).
 """

@@ -7,7 +7,7 @@ Every notebook imports it in one line from its setup cell (the notebooks run wit
   ``shared/data/`` next to it when ``$CVAE_PYRO_DATA`` and ``$CVAE_PYRO_FASHION_DATA``
   are unset (the package reads those variables);
 - :func:`show` draws a figure once and frees it;
-- :func:`digit_classifier` loads ``benchmarks/digit_classifier.py``, the classifier that
+- :func:`digit_classifier` loads ``experiments/digit_classifier.py``, the classifier that
   reads generated digits;
 - :func:`remove_run` deletes the checkpoints of a smoke run (``CI`` set), and ``runs/``
   with them when nothing else is left in it.
@@ -51,11 +51,10 @@ def results_dir() -> Path:
 
 
 def digit_classifier() -> ModuleType:
-    """``benchmarks/digit_classifier.py`` (the classifier is a benchmark's tool, not the package's)."""
-    benchmarks = str(REPO / "benchmarks")
-    if benchmarks not in sys.path:
-        sys.path.append(benchmarks)
-    return importlib.import_module("digit_classifier")
+    """``experiments/digit_classifier.py`` (the classifier is a study's tool, not the package's)."""
+    if str(REPO) not in sys.path:
+        sys.path.append(str(REPO))
+    return importlib.import_module("experiments.digit_classifier")
 
 
 def show(fig: plt.Figure) -> None:

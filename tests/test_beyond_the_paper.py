@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
 import shlex
-import sys
-from pathlib import Path
 
 import pyro
 import pyro.distributions as dist
@@ -26,6 +23,7 @@ from cvae_pyro.objectives import KLWarmup, svi_loss
 from cvae_pyro.settings import estimator_title, model_name, model_settings
 from cvae_pyro.train import main as train_main
 from cvae_pyro.training import EarlyStopping, TrainState
+from experiments import tuning
 
 from .helpers import SMALL
 
@@ -196,16 +194,11 @@ def test_each_training_gets_its_own_files_rows_and_numbers(tmp_path, data_dir, c
     assert "cvae-iwae3-warmup1 IS" in capsys.readouterr().out
 
 
-def test_the_choice_is_the_candidate_with_the_lowest_validation_is(data_dir, tmp_path, monkeypatch):
-    path = Path(__file__).parents[1] / "benchmarks" / "tuning.py"
-    spec = importlib.util.spec_from_file_location("tuning", path)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+def test_the_choice_is_the_candidate_with_the_lowest_validation_is(data_dir, tmp_path):
     results = tmp_path / "results"
     args = ["--data-dir", str(data_dir), "--limit", "200", "--epochs", "1", "--samples", "3"]
     args += ["--runs-dir", str(tmp_path / "runs"), "--results-dir", str(results), "--quiet"]
-    module.main(args)
+    tuning.main(args)
     report = json.loads((results / "validation.json").read_text())
     models = {m["model"]: m["validation"]["IS"][0] for m in report["models"]}
     first = min(("cvae-meanfield", "cvae-iwae5"), key=models.get)
@@ -214,7 +207,7 @@ def test_the_choice_is_the_candidate_with_the_lowest_validation_is(data_dir, tmp
     assert report["chosen"] == chosen and report["images"] == 200
     assert report["chosen_minus_reference_IS"] == pytest.approx(models[chosen] - models["cvae"])
     assert "--results-dir results/tuned" in report["reproduce"]
-    assert report["command"] == shlex.join(["python", "benchmarks/tuning.py", *args])
+    assert report["command"] == shlex.join(["python", "-m", "experiments.tuning", *args])
     text = (results / "validation.md").read_text()
     assert re.search(rf"\| {re.escape(estimator_title(chosen))} \(chosen\) +\|", text), text
     assert re.search(r"\| Trace_ELBO \(the paper's\) +\|", text), text

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pyro
 import pytest
 import torch
-from digit_classifier import (
-    ClassifierConfig,
-    accuracy,
-    digit_accuracy,
-    load_classifier,
-    save_classifier,
-    train_classifier,
-)
 from pyro import poutine
 
 from cvae_pyro.conditions import LabelCondition, QuadrantCondition
@@ -31,11 +21,19 @@ from cvae_pyro.objectives import objective_pair
 from cvae_pyro.sample import main as sample_main
 from cvae_pyro.train import main as train_main
 from cvae_pyro.trained import load_model
+from experiments import label_quality
+from experiments.digit_classifier import (
+    ClassifierConfig,
+    accuracy,
+    digit_accuracy,
+    load_classifier,
+    save_classifier,
+    train_classifier,
+)
 
 B, Z = 5, 4  # batch and latent size of the untrained models
 SHORT = {"limit": 2000, "epochs": 3, "batch_size": 32, "lr": 3e-3, "z_dim": 8}  # ~3 s of training
 SHORT_HIDDEN = (256, 256)
-BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "label_quality.py"
 
 
 @pytest.fixture(autouse=True)
@@ -212,18 +210,14 @@ def test_sample_cli_bad_checkpoint(tmp_path, capsys, monkeypatch):
     assert exit_info.value.code == 2 and one_line(err) and "truncated" in err
 
 
-def test_label_quality_benchmark_smoke(label_data_dir, tmp_path, capsys, monkeypatch):
-    spec = importlib.util.spec_from_file_location("label_quality", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up
-    spec.loader.exec_module(module)
+def test_label_quality_writes_its_results_and_its_command(label_data_dir, tmp_path, capsys):
     results = tmp_path / "results"
     args = ["--limit", "300", "--epochs", "1", "--z2-epochs", "1", "--classifier-epochs", "1"]
     args += ["--n-per-digit", "5", "--samples", "2", "--out-dir", str(tmp_path / "runs")]
     args += ["--results-dir", str(results), "--data-dir", str(label_data_dir), "--quiet"]
-    assert module.main(args) == 0
+    assert label_quality.main(args) == 0
     names = {"label_quality.json", "label_quality.md", "digits.png", "reconstructions.png"}
     assert names | {"latent_scatter.png", "latent_grid.png"} <= {p.name for p in results.iterdir()}
     report = json.loads((results / "label_quality.json").read_text())
     assert report["test_estimates"]["is_nll"]["samples"] == 2
-    assert "reproduce with: python benchmarks/label_quality.py" in capsys.readouterr().out
+    assert "reproduce with: python -m experiments.label_quality" in capsys.readouterr().out

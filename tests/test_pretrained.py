@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -33,7 +34,8 @@ def test_the_manifest_records_each_file_and_a_training_that_early_stopping_ended
         assert hashlib.sha256(data).hexdigest() == record["sha256"], name
         assert len(data) == record["bytes"]
         total += len(data)
-        assert record["command"].startswith("python benchmarks/pretrained.py")
+        builder = r"python (-m experiments\.|\S*/)pretrained\b"  # as a module or a file
+        assert re.match(builder, record["command"]), record["command"]
         assert record["dataset"] in name and record["condition"] in name
         f16, f32 = record["test"]["float16"], record["test"]["float32"]
         for task, estimates in f16.items():

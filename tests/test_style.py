@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,6 +28,7 @@ from cvae_pyro.models import CVAE
 from cvae_pyro.sample import main as sample_main
 from cvae_pyro.sampling import interpolate_pictures, transfer_style
 from cvae_pyro.trained import load_model, pretrained_path
+from experiments import style_reading
 
 #: A small label CVAE that reads about 90% of test digits right (14 s on one core).
 SMALL = {"limit": 5000, "epochs": 3, "batch_size": 32, "lr": 3e-3, "z_dim": 8, "hidden": (256, 256)}
@@ -39,7 +38,6 @@ RECONSTRUCTION_IMAGES = 50  #: test images whose style is drawn as their own cla
 #: Mean squared error per pixel of a picture drawn in its own style (measured 0.034 on
 #: the small model; z drawn from the prior p(z|c) instead: 0.067).
 RECONSTRUCTION_BOUND = 0.05
-BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "style_reading.py"
 CARRIED_IMAGES = 20  #: test images whose style is drawn as every class
 #: Share of those drawings the CVAE reads as the class drawn. Measured on the small model:
 #: 1.00 with the style as prior noise eps; 0.865 decoding the mean of q(z|y,c) itself as
@@ -262,25 +260,20 @@ def test_the_config_takes_exactly_one_task():
         SampleConfig(digit="2", style_of="a.png")
 
 
-def test_the_reading_benchmark_prints_and_records_the_agreement(
-    trained, data_dir, tmp_path, capsys, monkeypatch
-):
+def test_the_reading_study_prints_and_records_the_agreement(trained, data_dir, tmp_path, capsys):
     runs, _ = trained
-    spec = importlib.util.spec_from_file_location("style_reading", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
     record = tmp_path / "reading.json"
     args = ["--images", "100", "--samples", "5", "--data-dir", str(data_dir)]  # 20 carried
     args += ["--checkpoint", str(runs / "label" / "cvae.pt"), "--json", str(record)]
-    assert module.main(args) == 0
+    assert style_reading.main(args) == 0
     printed = capsys.readouterr().out
     result = json.loads(record.read_text())
     assert result["images"] == 100 and result["samples"] == 5
     assert 0.6 < result["agreement"] <= 1 and set(result["per_class"]) == set("0123456789")
     assert result["carried"]["images"] == 20 and result["carried"]["style_as_prior_noise"] > 0.9
     assert (
-        f"{result['agreement']:.2%}" in printed and "reproduce with: python benchmarks" in printed
+        f"{result['agreement']:.2%}" in printed
+        and "reproduce with: python -m experiments.style_reading" in printed
     )
 
 

@@ -1,4 +1,4 @@
-"""Make the shipped models: ``python benchmarks/pretrained.py --data-dir ../shared/data/mnist``.
+"""Make the shipped models: ``python -m experiments.pretrained --data-dir ../shared/data/mnist``.
 
 Trains (or reuses, when a finished run is in ``--runs-dir``) each model the package
 ships, with the package's own training code at its default settings (seed 0,
@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 import torch
-from speed import machine  # noqa: I001  (speed.py sits beside this script)
 
+from benchmarks.speed import machine
 from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import dataset_info, load_splits
@@ -181,7 +181,7 @@ def markdown(models: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Train or reuse, export, evaluate, and write the manifest and the table."""
-    parser = argparse.ArgumentParser(prog="benchmarks/pretrained.py", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m experiments.pretrained", description=__doc__)
     parser.add_argument("--data-dir", help="MNIST's IDX files (else $CVAE_PYRO_DATA)")
     parser.add_argument("--fashion-data-dir", help="Fashion-MNIST's (else its variable)")
     parser.add_argument("--runs-dir", default="runs/pretrained", help="training runs")
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    command = shlex.join(["python", "benchmarks/pretrained.py", *argv])
+    command = shlex.join(["python", "-m", "experiments.pretrained", *argv])
     out_dir = Path(args.out_dir)
     models = {}
     for dataset, condition in SHIPPED:

@@ -1,4 +1,4 @@
-"""The label CVAE as a classifier: ``python benchmarks/style_reading.py --data-dir ../shared/data/mnist``.
+"""The label CVAE as a classifier: ``python -m experiments.style_reading --data-dir ../shared/data/mnist``.
 
 ``python -m cvae_pyro.sample --style-of PICTURE`` reads the class of a picture
 with the label CVAE itself: the label c with the highest importance-sampled
@@ -33,8 +33,8 @@ import time
 from collections.abc import Sequence
 
 import torch
-from speed import machine  # noqa: I001  (speed.py sits beside this script)
 
+from benchmarks.speed import machine
 from cvae_pyro.data import dataset_info, load_splits
 from cvae_pyro.device import resolve_device
 from cvae_pyro.errors import ConfigError
@@ -51,9 +51,9 @@ Z_95 = 1.96  #: normal quantile of a two-sided 95% interval
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``benchmarks/style_reading.py``."""
+    """The argument parser of ``experiments/style_reading.py``."""
     p = argparse.ArgumentParser(
-        prog="benchmarks/style_reading.py", description=__doc__.split("\n")[0]
+        prog="python -m experiments.style_reading", description=__doc__.split("\n")[0]
     )
     p.add_argument("--images", type=int, default=DEFAULT_IMAGES, help="first N test images")
     p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="S per label")
@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = measure(args)
-        result["command"] = shlex.join(["python", "benchmarks/style_reading.py", *argv])
+        result["command"] = shlex.join(["python", "-m", "experiments.style_reading", *argv])
         print("\n".join(report_lines(result)))
         print(f"reproduce with: {result['command']}")
         if args.json is not None:

@@ -1,4 +1,4 @@
-"""How good is the label CVAE? ``python benchmarks/label_quality.py --epochs 8``.
+"""How good is the label CVAE? ``python -m experiments.label_quality --epochs 8``.
 
 Trains (or loads, when a finished run is in ``--out-dir``):
 
@@ -32,15 +32,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from digit_classifier import (
-    ClassifierConfig,
-    accuracy,
-    digit_accuracy,
-    load_classifier,
-    save_classifier,
-    train_classifier,
-)
-
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_splits
 from cvae_pyro.device import resolve_device
@@ -51,6 +42,14 @@ from cvae_pyro.metrics import is_nll, negative_elbo
 from cvae_pyro.reproduction import machine_info
 from cvae_pyro.settings import DEFAULT_SAMPLES
 from cvae_pyro.trained import load_model
+from experiments.digit_classifier import (
+    ClassifierConfig,
+    accuracy,
+    digit_accuracy,
+    load_classifier,
+    save_classifier,
+    train_classifier,
+)
 
 DEFAULT_FIGURES = ("digits.png", "reconstructions.png")  #: copied from the default run
 LATENT_FIGURES = ("latent_scatter.png", "latent_grid.png")  #: copied from the z_dim = 2 run
@@ -216,10 +215,10 @@ def run_benchmark(cfg: BenchmarkConfig, command: str) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``benchmarks/label_quality.py``."""
+    """The argument parser of ``experiments/label_quality.py``."""
     d = BenchmarkConfig()
     p = argparse.ArgumentParser(
-        prog="benchmarks/label_quality.py", description=__doc__.split("\n")[0]
+        prog="python -m experiments.label_quality", description=__doc__.split("\n")[0]
     )
     p.add_argument("--epochs", type=int, default=d.epochs, help="most epochs of the label CVAE")
     p.add_argument("--z2-epochs", type=int, default=d.z2_epochs, help="epochs of the z_dim=2 CVAE")
@@ -253,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def body(args: argparse.Namespace, argv: list[str]) -> None:
     """Run the benchmark for parsed ``args``; print the report."""
-    command = shlex.join(["python", "benchmarks/label_quality.py", *argv])
+    command = shlex.join(["python", "-m", "experiments.label_quality", *argv])
     for name in ("epochs", "z2_epochs", "classifier_epochs", "n_per_digit", "samples"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer")

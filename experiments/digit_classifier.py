@@ -3,7 +3,7 @@
 An MLP from the 784 grey levels of an image to the logits of its digit, trained on the
 50,000 training images by Adam on the cross-entropy (:func:`train_classifier`).
 :func:`digit_accuracy` is the share of a label CVAE's samples it reads as the digit
-they were drawn for. ``benchmarks/label_quality.py`` and notebook 03 use it; it is not
+they were drawn for. ``experiments/label_quality.py`` and notebook 03 use it; it is not
 part of the package, which never needs a classifier.
 """
 

@@ -1,4 +1,4 @@
-"""Choose a CVAE training beyond the paper's on validation: ``python benchmarks/tuning.py``.
+"""Choose a CVAE training beyond the paper's on validation: ``python -m experiments.tuning``.
 
 At one quadrant (seed 0) it trains, each to early stopping, the paper's CVAE
 (``Trace_ELBO``, the reference) and three candidates:
@@ -52,7 +52,9 @@ WARMUP_EPOCHS = 5  #: the third candidate's KL warm-up, added to the better of t
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.tuning", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--data-dir", default="data", help="folder with the MNIST files")
     parser.add_argument("--runs-dir", default="runs/reproduce", help="reproduce's --runs-dir")
     parser.add_argument("--results-dir", default="results/tuning", help="where the table goes")
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     reference = rows[0]["validation"]["IS"][0]
     gain = chosen["validation"]["IS"][0] - reference
-    command = shlex.join(["python", "benchmarks/tuning.py", *argv])
+    command = shlex.join(["python", "-m", "experiments.tuning", *argv])
     save_json(
         {
             "command": command,
