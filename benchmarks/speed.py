@@ -5,8 +5,8 @@
 ``--limit N`` times on the first N training and test images only (for the tests).
 
 Times, through the package's own code: one training epoch (50,000 images, batch 128)
-of the baseline and of the CVAE (:func:`cvae_pyro.training.make_svi` and
-:func:`~cvae_pyro.training.train_epoch`: SVI with Trace_ELBO and the fused Adam), and
+of the baseline and of the CVAE (:class:`cvae_pyro.experiment.CheckedSVI` over
+:class:`~cvae_pyro.training.Batches`: SVI with Trace_ELBO and the fused Adam), and
 the MC, IS and negative-ELBO estimates with S = 100 on the 10,000 test images. The
 CVAE's timed region includes preparing its inputs (the frozen baseline's guess
 y_hat, computed once per image).
@@ -36,18 +36,20 @@ tune_openmp()  # the commands' OpenMP spin, set before torch loads its runtime
 # isort: split
 import pyro
 import torch
+from pyro.infer import Trace_ELBO
 from torch import nn
 
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import Split, load_dataset
-from cvae_pyro.device import check_precision
+from cvae_pyro.device import check_precision, precision_context
+from cvae_pyro.experiment import CheckedSVI
 from cvae_pyro.files import save_json
 from cvae_pyro.masks import split_xy
 from cvae_pyro.metrics import evaluate_cvae, is_nll, mc_nll, negative_elbo
 from cvae_pyro.models import CVAE
 from cvae_pyro.settings import PRECISIONS
 from cvae_pyro.trained import build_baseline, build_cvae
-from cvae_pyro.training import make_svi, train_epoch
+from cvae_pyro.training import Batches, FusedAdam
 
 PEAK_SIZE = 2048  #: side of the square matrices used to measure the matmul peak
 #: the timed estimates; "evaluate" is what ``python -m cvae_pyro.evaluate`` runs for a CVAE:
@@ -116,12 +118,15 @@ def time_epoch(
         lr: learning rate.
         precision: "fp32", or "bf16" (autocast).
     """
-    svi, _ = make_svi(module, pair, lr)
+    pyro.clear_param_store()
     x, y = prepare()
+    autocast = precision_context(precision, y.device)
+    svi = CheckedSVI(*pair, FusedAdam(module, lr), Trace_ELBO(), autocast)
     svi.step(x[:batch_size], y[:batch_size])  # warm-up: registers the parameters
     shuffle = torch.Generator().manual_seed(0)
     start = time.perf_counter()
-    train_epoch(svi, prepare(), batch_size, shuffle, precision=precision)
+    for xb, yb in Batches(*prepare(), batch_size, shuffle):
+        svi.step(xb, yb)
     return time.perf_counter() - start
 
 

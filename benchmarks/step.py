@@ -4,8 +4,8 @@
         [--data-dir DIR] [--out benchmarks/step.json]
 
 The CVAE of ``python -m cvae_pyro.train`` (default sizes, batch 128) takes SVI
-steps with ``Trace_ELBO`` exactly as training does (:func:`cvae_pyro.training.make_svi`
-and :func:`~cvae_pyro.training.svi_step`). One step is recorded first: every
+steps with ``Trace_ELBO`` exactly as training does (:class:`cvae_pyro.experiment.CheckedSVI`
+with the fused Adam). One step is recorded first: every
 matrix product it runs (``aten::mm``, ``addmm``, ``bmm``, forward and backward),
 with its shapes, strides and dtype, caught by a ``TorchDispatchMode``. Then the
 rounds alternate: a round of full steps, a round of those same products alone
@@ -38,6 +38,7 @@ tune_openmp()
 # isort: split
 import pyro
 import torch
+from pyro.infer import Trace_ELBO
 from speed import machine  # noqa: I001  (speed.py sits beside this script)
 from torch.distributions import Normal
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -45,11 +46,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_dataset
 from cvae_pyro.device import bf16_speedup, check_precision, precision_context
+from cvae_pyro.experiment import CheckedSVI
 from cvae_pyro.files import save_json
 from cvae_pyro.models import grey_bernoulli
 from cvae_pyro.settings import PRECISIONS
 from cvae_pyro.trained import build_baseline, build_cvae
-from cvae_pyro.training import make_svi, svi_step
+from cvae_pyro.training import FusedAdam
 
 MATMULS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default}
 
@@ -145,11 +147,11 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     if not args.measure_anyway:
         check_precision(cfg.precision, x.device)
-    svi, optim = make_svi(cvae, (cvae.model, cvae.guide), cfg.lr)
+    pyro.clear_param_store()
+    optim = FusedAdam(cvae, cfg.lr)
     autocast = precision_context(cfg.precision, x.device)
-
-    def step(xb, yb):
-        return svi_step(svi, (xb, yb), autocast)
+    svi = CheckedSVI(cvae.model, cvae.guide, optim, Trace_ELBO(), autocast)
+    step = svi.step
 
     for batch in batches[:5]:  # warm-up: parameters registered, caches filled
         step(*batch)

@@ -10,7 +10,7 @@ batch in a rotating order, so that the machine's drift touches them alike:
 - ``before``: Pyro's validation on in the steps, ReLU writing a new tensor (neither
   idea);
 - ``validation off``: ``pyro.validation_enabled(False)`` around each step, as
-  :func:`cvae_pyro.training.svi_step` does;
+  :class:`cvae_pyro.experiment.CheckedSVI` does;
 - ``relu in place``: ``nn.ReLU(inplace=True)`` in every network, as :func:`cvae_pyro.networks.mlp`;
 - ``both``: the two together (what training runs now);
 - ``compiled``: ``both`` with each network's ``forward`` through ``torch.compile`` (its
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 # ruff: noqa: E402  (the OpenMP spin is set before torch is imported)
 import argparse
-import contextlib
 import statistics
 import time
 
@@ -36,13 +35,15 @@ tune_openmp()
 # isort: split
 import pyro
 import torch
+from pyro.infer import SVI, Trace_ELBO
 from torch import nn
 
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_dataset
+from cvae_pyro.experiment import CheckedSVI
 from cvae_pyro.files import save_json
 from cvae_pyro.trained import build_baseline, build_cvae
-from cvae_pyro.training import make_svi, svi_step
+from cvae_pyro.training import FusedAdam
 
 #: name: (Pyro's validation off in the steps, ReLU in place, networks compiled)
 VARIANTS = {
@@ -64,13 +65,13 @@ def variant(cfg: TrainConfig, x, y, validation_off: bool, inplace: bool, compile
     if compiled:
         for net in (cvae.recognition_net, cvae.prior_net, cvae.generation_net):
             net.forward = torch.compile(net.forward, dynamic=False)
-    svi, _ = make_svi(cvae, (cvae.model, cvae.guide), cfg.lr)
-    null = contextlib.nullcontext()
+    pyro.clear_param_store()
+    svi = CheckedSVI(cvae.model, cvae.guide, FusedAdam(cvae, cfg.lr), Trace_ELBO())
 
     def step(xb, yb):
         if validation_off:
-            return svi_step(svi, (xb, yb), null)
-        return svi.step(xb, yb)
+            return svi.step(xb, yb)
+        return SVI.step(svi, xb, yb)
 
     start = time.perf_counter()
     step(x[: cfg.batch_size], y[: cfg.batch_size])  # registers the parameters; compiles

@@ -16,6 +16,7 @@ otherwise the run is refused.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable
@@ -116,9 +117,17 @@ class CheckedSVI(SVI):
     """SVI as the commands run it: Pyro's validation off and ``autocast`` on in each step
     (see :func:`~cvae_pyro.device.precision_context`), every loss checked for divergence."""
 
-    def __init__(self, job: Job, optim: FusedAdam, autocast: object) -> None:
-        super().__init__(*(job.warmup.wrap(job.pair) if job.warmup else job.pair), optim, job.loss)
-        self.autocast, self.steps = autocast, 0  # steps of the current epoch
+    def __init__(
+        self,
+        model: Callable,
+        guide: Callable,
+        optim: FusedAdam,
+        loss: object,
+        autocast: contextlib.AbstractContextManager | None = None,
+    ) -> None:
+        super().__init__(model, guide, optim, loss)
+        self.autocast = autocast or contextlib.nullcontext()
+        self.steps = 0  # steps of the current epoch
 
     def step(self, *args: torch.Tensor) -> float:
         """One SVI step; TrainingDiverged when its loss is not plausible."""
@@ -183,9 +192,9 @@ def train_model(
         warmup_epochs,
     )
     pyro.clear_param_store()
-    svi = CheckedSVI(
-        job, FusedAdam(job.module, cfg.lr), precision_context(cfg.precision, pairs[1].device)
-    )
+    pair = job.warmup.wrap(job.pair) if job.warmup else job.pair
+    autocast = precision_context(cfg.precision, pairs[1].device)
+    svi = CheckedSVI(*pair, FusedAdam(job.module, cfg.lr), job.loss, autocast)
     batches = ProgressBatches(*pairs, cfg.batch_size, shuffle, redraw)
     state = _start(folder, job, svi, shuffle, rule)
     best, saved = {}, state.epoch  # the best weights in memory; the last epoch on disk
