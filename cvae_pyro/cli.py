@@ -33,12 +33,12 @@ from .cli_parsers import (
     command_line,
     config_from_args,
 )
+from .data import DataError
 from .errors import (
     ENDING_SIGNALS,
     CheckpointError,
     ConfigError,
     CvaePyroError,
-    DataError,
     FolderBusy,
     Terminated,
     TrainingInterrupted,
@@ -73,7 +73,7 @@ OS_ERRORS = {
 }
 
 
-def exit_code(err: CvaePyroError) -> int:
+def exit_code(err: CvaePyroError | DataError) -> int:
     """Exit status for an error: 2 for bad input, 130 for Ctrl-C, 1 otherwise."""
     if isinstance(err, (ConfigError, DataError, CheckpointError, FolderBusy)):
         return EXIT_USAGE
@@ -113,7 +113,7 @@ def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
     if isinstance(err, TrainingInterrupted):
         code = EXIT_TERMINATED if err.terminated else EXIT_INTERRUPTED
         return f"{_line(err)}; {interrupted}", err.exit_status or code
-    if isinstance(err, CvaePyroError):
+    if isinstance(err, (CvaePyroError, DataError)):
         return _line(err), exit_code(err)
     if isinstance(err, OSError):
         return os_error_line(err)

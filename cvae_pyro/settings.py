@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .data import DATASET_NAMES as DATASET_NAMES  # the choices of --dataset
 from .errors import ConfigError
 
 CONDITIONS = ("quadrant", "label", "mask")  #: what the CVAE is conditioned on
@@ -29,7 +30,6 @@ ELBOS = ("trace", "meanfield", "iwae")
 DEFAULT_PARTICLES = 5  #: --particles default: K of the IWAE bound
 MAX_PARTICLES = 1000  #: most IWAE particles: the memory of a training step grows with K
 PRIORS = ("conditional", "standard")  #: prior network p(z|x), or N(0, I)
-DATASET_NAMES = ("mnist", "fashion-mnist")  #: the choices of --dataset
 VALID_QUADRANTS = (1, 2, 3)  #: how many quadrants the model may be given
 IMAGE_SIDE = 28  #: pixels per image side
 NUM_CLASSES = 10  #: labels 0..9 (digits, or Fashion-MNIST's classes)

@@ -443,19 +443,19 @@ def _public_modules() -> list[str]:
 
 #: The API index, layer by layer from the bottom up: (layer, its modules).
 LAYERS = [
-    ("Layer 1: errors and networks", ["errors", "networks"]),
+    ("Layer 1: data, errors and networks", ["data", "errors", "networks"]),
     ("Layer 2: settings, files and the device", ["settings", "files", "device"]),
     (
         "Layer 3: configs, checkpoints, quadrant layouts, result sets and tables",
         ["config", "checkpoints", "masks", "publishing", "tables"],
     ),
     (
-        "Layer 4: data, pictures, models, random masks, run folders and the schedule",
-        ["data", "draw_config", "images", "models", "random_masks", "run_folder", "schedule"],
+        "Layer 4: pictures, models, random masks, pooling, run folders and the schedule",
+        ["draw_config", "images", "models", "pooling", "random_masks", "run_folder", "schedule"],
     ),
     (
-        "Layer 5: conditions, estimators, objectives, pooling and the parsers",
-        ["conditions", "metrics", "objectives", "pooling", "cli_parsers"],
+        "Layer 5: conditions, estimators, objectives and the parsers",
+        ["conditions", "metrics", "objectives", "cli_parsers"],
     ),
     (
         "Layer 6: trained models, label generation, training and the command line",
