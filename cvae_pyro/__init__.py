@@ -29,7 +29,7 @@ _EXPORTS = {
     "CheckpointError": "errors",
     "ConfigError": "errors",
     "CvaePyroError": "errors",
-    "DataError": "errors",
+    "DataError": "data",
     "TrainingDiverged": "errors",
 }
 

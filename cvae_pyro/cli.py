@@ -38,7 +38,6 @@ from .errors import (
     CheckpointError,
     ConfigError,
     CvaePyroError,
-    DataError,
     FolderBusy,
     Terminated,
     TrainingInterrupted,
@@ -73,13 +72,19 @@ OS_ERRORS = {
 }
 
 
-def exit_code(err: CvaePyroError) -> int:
+def exit_code(err: Exception) -> int:
     """Exit status for an error: 2 for bad input, 130 for Ctrl-C, 1 otherwise."""
-    if isinstance(err, (ConfigError, DataError, CheckpointError, FolderBusy)):
+    if isinstance(err, (ConfigError, CheckpointError, FolderBusy)) or _own_value_error(err):
         return EXIT_USAGE
     if isinstance(err, TrainingInterrupted):
         return EXIT_INTERRUPTED
     return EXIT_FAILURE
+
+
+def _own_value_error(err: BaseException) -> bool:
+    """Whether ``err`` is one of the library's own ValueError classes (``data.DataError``):
+    bad input the library names on purpose, one line like a command's own errors."""
+    return isinstance(err, ValueError) and type(err).__module__.startswith("cvae_pyro.")
 
 
 def os_error_line(err: OSError) -> tuple[str, int]:
@@ -113,7 +118,7 @@ def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
     if isinstance(err, TrainingInterrupted):
         code = EXIT_TERMINATED if err.terminated else EXIT_INTERRUPTED
         return f"{_line(err)}; {interrupted}", err.exit_status or code
-    if isinstance(err, CvaePyroError):
+    if isinstance(err, CvaePyroError) or _own_value_error(err):
         return _line(err), exit_code(err)
     if isinstance(err, OSError):
         return os_error_line(err)

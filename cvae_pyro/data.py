@@ -6,30 +6,31 @@ and Vollgraf 2017, ten classes of clothing: T-shirt/top, Trouser, ...).
 
 Where the files come from, in order:
 
-1. the folder given as ``data_dir`` (the CLI's ``--data-dir``); an empty string
-   is an error, not "no folder";
+1. the folder given as ``data_dir`` (the CLI's ``--data-dir``);
 2. the folder in the dataset's environment variable: ``CVAE_PYRO_DATA`` for
-   MNIST, ``CVAE_PYRO_FASHION_DATA`` for Fashion-MNIST (set but empty counts as
-   unset);
+   MNIST, ``CVAE_PYRO_FASHION_DATA`` for Fashion-MNIST;
 3. for Fashion-MNIST, ``/usr/share/datasets/fashion-mnist``, where Debian's
    package ``dataset-fashion-mnist`` installs the files;
 4. a user cache folder (``$XDG_CACHE_HOME/cvae_pyro/<name>``), filled by
    torchvision's download when empty.
 
-A folder may hold the files gzip-compressed (``*.gz``) or raw, directly or
-under torchvision's layout (``MNIST/raw/``, ``FashionMNIST/raw/``). Every file
-is checked against the MD5 of the official decompressed file, so a truncated or
-corrupt file is caught before training. Problems raise :class:`DataError` with
-a one-line message that names the file and says what to do.
+An empty ``data_dir`` or environment variable is an error, not "no folder". A folder
+may hold the files gzip-compressed (``*.gz``) or raw, directly or under torchvision's
+layout (``MNIST/raw/``, ``FashionMNIST/raw/``). Each file is read up to its official
+size and checked against the MD5 of the official decompressed file before training;
+problems raise :class:`DataError`, one line that names the file, says what it is
+(missing, unreadable, truncated, too long, corrupt, another of the four files, the
+other dataset's) and what to do.
 
-Splits: the first 50,000 training images train, the last
-10,000 validate, and the 10,000 test images are only for the final table.
+Splits: the first 50,000 training images train, the last 10,000 validate, and the
+10,000 test images are only for the final table.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import zlib
 from dataclasses import dataclass
@@ -38,15 +39,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import ConfigError, DataError
-from .masks import NUM_PIXELS
-from .settings import DATASET_NAMES
-
 DATA_ENV_VAR = "CVAE_PYRO_DATA"  #: environment variable naming the MNIST folder
 FASHION_DATA_ENV_VAR = "CVAE_PYRO_FASHION_DATA"  #: environment variable naming Fashion-MNIST
 NUM_TRAIN = 50_000  #: training images (first part of MNIST's training set)
 NUM_VALIDATION = 10_000  #: validation images (last part of MNIST's training set)
 MAX_GREY_LEVEL = 255.0  #: IDX pixels are bytes 0..255
+
+
+class DataError(ValueError):
+    """The data files are missing, unreadable or not the official ones, or a bad argument."""
+
+
+#: What each official file holds and the shape its header gives (the same in both datasets).
+FILES = {
+    "train-images-idx3-ubyte": ("training images", (60_000, 28, 28)),
+    "train-labels-idx1-ubyte": ("training labels", (60_000,)),
+    "t10k-images-idx3-ubyte": ("test images", (10_000, 28, 28)),
+    "t10k-labels-idx1-ubyte": ("test labels", (10_000,)),
+}
 
 #: MD5 of each official MNIST file, decompressed (from the MNIST README in shared/).
 OFFICIAL_MD5 = {
@@ -64,8 +74,6 @@ FASHION_OFFICIAL_MD5 = {
     "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
     "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
 }
-
-_IDX_DTYPES = {0x08: np.uint8}  # the only element type MNIST uses
 
 
 @dataclass(frozen=True)
@@ -113,14 +121,13 @@ DATASETS = {
         torchvision_class="FashionMNIST",
     ),
 }
-assert tuple(DATASETS) == DATASET_NAMES  # the choices of --dataset are defined in config
+DATASET_NAMES = tuple(DATASETS)  #: the choices of --dataset
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """The :class:`DatasetInfo` of dataset ``name``; ConfigError naming the choices otherwise."""
+    """The :class:`DatasetInfo` of dataset ``name``; DataError naming the choices otherwise."""
     if name not in DATASETS:
-        choices = ", ".join(DATASET_NAMES)
-        raise ConfigError(f"unknown dataset {name!r}: use one of {choices}")
+        raise DataError(f"unknown dataset {name!r}: use one of {', '.join(DATASET_NAMES)}")
     return DATASETS[name]
 
 
@@ -174,57 +181,21 @@ class MNIST:
         return getattr(self, name)
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Parse one IDX file (raw or gzip) into a numpy array.
-
-    Args:
-        path: the file; names ending in ``.gz`` are decompressed.
-
-    Returns:
-        The array with the shape stored in the file's header.
-
-    Raises:
-        DataError: the file cannot be read or its header does not match its size.
-    """
-    path = Path(path)
-    return _parse_idx(_read_bytes(path), path)
-
-
-def _read_bytes(path: Path) -> bytes:
-    """The file's content, decompressed when it ends in ``.gz``; DataError if unreadable."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rb") as f:
-            return f.read()
-    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
-        reason = f"corrupt gzip stream ({err})" if isinstance(err, zlib.error) else str(err)
-        raise DataError(f"cannot read {path}: {reason}; replace the file") from None
-
-
-def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataError(f"{path} is not an IDX file of bytes (bad magic number); replace it")
-    ndim = raw[3]
-    header_bytes = 4 + 4 * ndim
-    if len(raw) < header_bytes:
-        raise DataError(f"{path} is truncated inside its header; replace it")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header_bytes + int(np.prod(shape, dtype=np.int64))
-    if len(raw) != expected:
-        raise DataError(
-            f"{path} holds {len(raw)} bytes but its header {shape} says {expected}: "
-            "the file is truncated or corrupt; replace it"
-        )
-    data = np.frombuffer(raw, dtype=_IDX_DTYPES[raw[2]], offset=header_bytes)
-    return data.reshape(shape)
+def official_size(name: str) -> int:
+    """Bytes of official file ``name``: a 4-byte magic number, 4 per dimension, 1 per pixel."""
+    shape = FILES[name][1]
+    return 4 + 4 * len(shape) + math.prod(shape)
 
 
 def find_idx_file(folder: Path, name: str, dataset: str = "mnist") -> Path | None:
-    """The path of IDX file ``name`` in ``folder`` (``.gz`` or raw, or under torchvision's raw/)."""
+    """The path of IDX file ``name`` in ``folder`` (``.gz`` or raw, or under torchvision's raw/).
+
+    Anything of that name counts (a device, a broken link): :func:`load_idx_verified` says so.
+    """
     raw_dir = folder / dataset_info(dataset).torchvision_class / "raw"
     for sub in (folder, raw_dir):
         for candidate in (sub / name, sub / f"{name}.gz"):
-            if candidate.is_file():
+            if os.path.lexists(candidate):
                 return candidate
     return None
 
@@ -232,7 +203,11 @@ def find_idx_file(folder: Path, name: str, dataset: str = "mnist") -> Path | Non
 def load_idx_verified(
     folder: Path, name: str, verify: bool = True, dataset: str = "mnist"
 ) -> np.ndarray:
-    """Load IDX file ``name`` of ``dataset`` from ``folder``, checking its official MD5 when ``verify``."""
+    """Official file ``name`` (of :data:`FILES`) of ``dataset`` in ``folder``, as uint8 arrays.
+
+    Its size is always checked, its content against the official MD5 when ``verify``;
+    DataError says what is wrong.
+    """
     info = dataset_info(dataset)
     path = find_idx_file(folder, name, dataset)
     if path is None:
@@ -240,21 +215,55 @@ def load_idx_verified(
             f"{name}(.gz) is missing from {folder}; put the four {info.title} IDX files there "
             f"(see README, 'Data')"
         )
-    raw = _read_bytes(path)
-    digest = hashlib.md5(raw).hexdigest()
-    if verify and digest != info.md5[name]:
-        other = [d for d in DATASETS.values() if d.md5.get(name) == digest]
-        if other:
-            raise DataError(
-                f"{path} is the official {other[0].title} file, but the dataset is "
-                f"{info.title}: give --dataset {other[0].name}, or the folder of the "
-                f"{info.title} files"
-            )
+    size = official_size(name)
+    raw = _read(path, size)
+    if len(raw) != size or (verify and hashlib.md5(raw).hexdigest() != info.md5[name]):
+        raise DataError(_not_official(path, name, info, raw))
+    shape = FILES[name][1]
+    return np.frombuffer(raw, np.uint8, offset=size - math.prod(shape)).reshape(shape)
+
+
+def _read(path: Path, size: int) -> bytes:
+    """The first ``size + 1`` bytes of the file, decompressed when it ends in ``.gz``."""
+    if not path.is_file():
         raise DataError(
-            f"{path} does not match the official {info.title} file (MD5 of its content "
-            "differs): it is truncated or corrupt; replace it with the official file"
+            f"{path} is not a regular file (a device, a broken link?); put the file there"
         )
-    return _parse_idx(raw, path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            return f.read(size + 1)  # one byte more tells a longer file; no more is read
+    except PermissionError:
+        raise DataError(f"{path} is not readable (permission denied); make it readable") from None
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        reason = f"corrupt gzip stream ({err})" if isinstance(err, zlib.error) else str(err)
+        raise DataError(f"cannot read {path}: {reason}; replace the file") from None
+
+
+def _not_official(path: Path, name: str, info: DatasetInfo, raw: bytes) -> str:
+    """Why ``raw``, read from ``path``, is not the official file ``name``: what it is instead."""
+    digest = hashlib.md5(raw).hexdigest()
+    known = {md5: (d, n) for d in DATASETS.values() for n, md5 in d.md5.items()}
+    if digest in known:  # an official file under another name, or of the other dataset
+        other, found = known[digest]
+        fix = f"give --dataset {other.name}, or the folder of the {info.title} files"
+        if other.name == info.name:
+            fix = "give each of the four files its own name"
+        return (
+            f"{path} holds the official {other.title} {FILES[found][0]} ({found}), "
+            f"not the {info.title} {FILES[name][0]}: {fix}"
+        )
+    size = official_size(name)
+    if len(raw) > size:
+        return (
+            f"{path} is longer than the official {name} ({size:,} bytes): not that file; replace it"
+        )
+    if len(raw) < size:
+        return f"{path} is truncated ({len(raw):,} of the official {size:,} bytes); replace it"
+    return (
+        f"{path} does not match the official {info.title} file (MD5 of its content "
+        "differs): it is corrupt; replace it with the official file"
+    )
 
 
 def default_cache_dir(dataset: str = "mnist") -> Path:
@@ -270,7 +279,7 @@ def resolve_data_dir(
 
     Args:
         data_dir: an explicit folder (``--data-dir``); wins over everything else.
-            An empty string is an error.
+            An empty string is an error, as is an empty environment variable.
         download: allow torchvision's download into the cache folder.
         dataset: "mnist" or "fashion-mnist".
 
@@ -278,16 +287,17 @@ def resolve_data_dir(
         A folder that holds the four IDX files (see the module docstring for the order).
     """
     info = dataset_info(dataset)
-    if data_dir is not None and not os.fspath(data_dir).strip():
-        raise DataError(
-            "the data folder is an empty string: give a folder with --data-dir DIR, "
-            "or leave the option out to use the default places"
-        )
-    explicit = data_dir if data_dir is not None else os.environ.get(info.env_var)
-    if explicit:
-        folder = Path(explicit).expanduser()
+    source = "--data-dir"
+    if data_dir is None and info.env_var in os.environ:
+        data_dir, source = os.environ[info.env_var], info.env_var
+    if data_dir is not None:
+        if not os.fspath(data_dir).strip():
+            raise DataError(
+                f"the data folder from {source} is an empty string: give a folder, "
+                f"or leave {source} out to use the default places"
+            )
+        folder = Path(data_dir).expanduser()
         if not folder.is_dir():
-            source = "--data-dir" if data_dir is not None else info.env_var
             problem = "is a file, not a folder" if folder.exists() else "does not exist"
             raise DataError(
                 f"data folder {folder} (from {source}) {problem}; give the folder that "
@@ -330,33 +340,29 @@ def load_dataset(
     Args:
         name: "mnist" or "fashion-mnist".
         data_dir: folder with the IDX files; see the module docstring for the fallbacks.
-        verify: check every file against the official MD5.
+        verify: check every file against the official MD5 (the size is always checked).
         download: allow torchvision's download when no folder holds the files.
 
     Returns:
         The three splits; images ``(N, 784)`` float32 in [0, 1], labels ``(N,)`` int64.
     """
-    info = dataset_info(name)
     folder = resolve_data_dir(data_dir, download=download, dataset=name)
-    arrays = {file: load_idx_verified(folder, file, verify, name) for file in info.md5}
-    train_images = _to_images(arrays["train-images-idx3-ubyte"])  # (60000, 784)
-    train_labels = torch.from_numpy(arrays["train-labels-idx1-ubyte"].astype(np.int64))  # (60000,)
-    test = Split(
-        _to_images(arrays["t10k-images-idx3-ubyte"]),
-        torch.from_numpy(arrays["t10k-labels-idx1-ubyte"].astype(np.int64)),
-    )
+    train = _split(folder, "train", verify, name)  # 60,000 images
     end = NUM_TRAIN + NUM_VALIDATION
     return MNIST(
-        train=Split(train_images[:NUM_TRAIN], train_labels[:NUM_TRAIN]),
-        validation=Split(train_images[NUM_TRAIN:end], train_labels[NUM_TRAIN:end]),
-        test=test,
+        train=Split(train.images[:NUM_TRAIN], train.labels[:NUM_TRAIN]),
+        validation=Split(train.images[NUM_TRAIN:end], train.labels[NUM_TRAIN:end]),
+        test=_split(folder, "t10k", verify, name),
         dataset=name,
     )
 
 
-def _to_images(array: np.ndarray) -> torch.Tensor:
-    images = torch.from_numpy(array.reshape(len(array), NUM_PIXELS).astype(np.float32))
-    return images / MAX_GREY_LEVEL  # (N, 784)
+def _split(folder: Path, prefix: str, verify: bool, dataset: str) -> Split:
+    """The images and labels of files ``<prefix>-images-idx3-ubyte`` and ``-labels-``."""
+    images = load_idx_verified(folder, f"{prefix}-images-idx3-ubyte", verify, dataset)
+    labels = load_idx_verified(folder, f"{prefix}-labels-idx1-ubyte", verify, dataset)
+    grey = images.reshape(len(images), -1).astype(np.float32) / np.float32(MAX_GREY_LEVEL)
+    return Split(torch.from_numpy(grey), torch.from_numpy(labels.astype(np.int64)))  # (N, 784)
 
 
 def load_splits(
@@ -367,12 +373,12 @@ def load_splits(
 ) -> MNIST:
     """The dataset's three splits on ``device``, each cut to its first ``limit`` images.
 
-    A ``limit`` above the largest split's size is refused (ConfigError); a smaller split
+    A ``limit`` above the largest split's size is refused (DataError); a smaller split
     than ``limit`` is used whole.
     """
     data = load_dataset(dataset, data_dir)
     largest = max(len(data.split(s)) for s in ("train", "validation", "test"))
     if limit is not None and limit > largest:
-        raise ConfigError(f"limit {limit} is more than the {largest} images of the largest split")
+        raise DataError(f"limit {limit} is more than the {largest} images of the largest split")
     splits = (data.split(s).head(limit).to(device) for s in ("train", "validation", "test"))
     return MNIST(*splits, dataset=dataset)

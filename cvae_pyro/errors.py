@@ -12,10 +12,6 @@ class ConfigError(CvaePyroError, ValueError):
     """An invalid setting, such as a non-positive batch size."""
 
 
-class DataError(CvaePyroError):
-    """The data files are missing, truncated, corrupt or cannot be downloaded."""
-
-
 class CheckpointError(CvaePyroError):
     """A checkpoint is missing, truncated, foreign, or made for other settings."""
 

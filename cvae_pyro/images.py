@@ -33,7 +33,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .errors import ConfigError, DataError
+from .data import DataError
+from .errors import ConfigError
 from .masks import IMAGE_SIDE, NUM_PIXELS
 
 DIGIT_BOX = 20  #: pixels on the longer side of a digit, as in MNIST

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
+DATASET_NAMES = ("mnist", "fashion-mnist")  #: the choices of --dataset (data.DATASETS)
 CONDITIONS = ("quadrant", "label", "mask")  #: what the CVAE is conditioned on
 #: How messages prefix a condition's model names ("mask cvae"), where they do.
 TITLE_PREFIXES = {"mask": "mask "}
@@ -35,7 +36,6 @@ ELBOS = ("trace", "meanfield", "iwae")
 DEFAULT_PARTICLES = 5  #: --particles default: K of the IWAE bound
 MAX_PARTICLES = 1000  #: most IWAE particles: the memory of a training step grows with K
 PRIORS = ("conditional", "standard")  #: prior network p(z|x), or N(0, I)
-DATASET_NAMES = ("mnist", "fashion-mnist")  #: the choices of --dataset
 VALID_QUADRANTS = (1, 2, 3)  #: how many quadrants the model may be given
 IMAGE_SIDE = 28  #: pixels per image side
 NUM_CLASSES = 10  #: labels 0..9 (digits, or Fashion-MNIST's classes)

@@ -1,5 +1,8 @@
+import builtins
 import gzip
 import hashlib
+import os
+import tracemalloc
 import zlib
 from pathlib import Path
 
@@ -10,13 +13,16 @@ import torch
 from cvae_pyro import data as data_mod
 from cvae_pyro import (
     evaluate,
+    settings,
     train,
 )
 from cvae_pyro.cli import EXIT_USAGE
-from cvae_pyro.data import load_dataset, load_idx_verified, read_idx, resolve_data_dir
-from cvae_pyro.errors import (
-    ConfigError,
+from cvae_pyro.data import (
     DataError,
+    load_dataset,
+    load_idx_verified,
+    official_size,
+    resolve_data_dir,
 )
 
 from .helpers import (
@@ -24,6 +30,8 @@ from .helpers import (
     call,
     one_error_line,
 )
+
+LABELS = "t10k-labels-idx1-ubyte"  # the smallest official file: 10,008 bytes
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
@@ -39,43 +47,94 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
     return path
 
 
+def test_official_sizes():
+    assert official_size("train-images-idx3-ubyte") == 16 + 60_000 * 784
+    assert official_size(LABELS) == 10_008
+
+
 @pytest.mark.parametrize("compress", [False, True])
-def test_read_idx_round_trips(tmp_path, compress):
-    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
-    path = write_idx(tmp_path / "images-idx3-ubyte", array, compress)
-    assert np.array_equal(read_idx(path), array)
+def test_a_file_with_the_official_checksum_is_read(tmp_path, monkeypatch, compress):
+    labels = np.arange(10_000) % 10
+    path = write_idx(tmp_path / LABELS, labels, compress)
+    with pytest.raises(DataError, match="does not match the official MNIST file.*corrupt"):
+        load_idx_verified(tmp_path, LABELS)
+    raw = gzip.decompress(path.read_bytes()) if compress else path.read_bytes()
+    monkeypatch.setitem(data_mod.OFFICIAL_MD5, LABELS, hashlib.md5(raw).hexdigest())
+    assert np.array_equal(load_idx_verified(tmp_path, LABELS), labels)
 
 
-def test_read_idx_labels(tmp_path):
-    labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
-    assert np.array_equal(read_idx(write_idx(tmp_path / "l", labels)), labels)
+def test_truncated_file_says_so(tmp_path):
+    write_idx(tmp_path / LABELS, np.zeros(5_000), compress=True)
+    with pytest.raises(DataError, match=r"truncated \(5,008 of the official 10,008 bytes\)"):
+        load_idx_verified(tmp_path, LABELS, verify=False)
 
 
-def test_truncated_idx_names_the_file(tmp_path):
-    path = write_idx(tmp_path / "images", np.zeros((4, 5, 5), np.uint8))
-    path.write_bytes(path.read_bytes()[:-7])
-    with pytest.raises(DataError, match="images.*truncated"):
-        read_idx(path)
+def test_a_gzip_bomb_is_read_only_up_to_the_official_size(tmp_path):
+    bomb = tmp_path / f"{LABELS}.gz"
+    bomb.write_bytes(gzip.compress(bytes(20_000_000)))  # 20 KB that expand to 20 MB
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as caught:
+            load_idx_verified(tmp_path, LABELS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # the 10,008 bytes of the official file and the gzip buffers
+    message = str(caught.value)
+    assert f"{bomb} is longer than the official {LABELS} (10,008 bytes): not that file" in message
 
 
-def test_bad_magic_and_bad_gzip(tmp_path):
-    bad = tmp_path / "bad"
-    bad.write_bytes(b"\x01\x02\x03\x04rest")
-    with pytest.raises(DataError, match="magic"):
-        read_idx(bad)
-    gz = tmp_path / "broken.gz"
-    gz.write_bytes(b"not gzip at all")
-    with pytest.raises(DataError, match="broken.gz"):
-        read_idx(gz)
+@pytest.fixture
+def swapped(tmp_path, data_dir) -> Path:
+    """A folder of links to the real MNIST files, the training and test files swapped."""
+    for name in data_mod.OFFICIAL_MD5:
+        other = name.replace("train", "TEST").replace("t10k", "train").replace("TEST", "t10k")
+        (tmp_path / f"{name}.gz").symlink_to(Path(data_dir, f"{other}.gz").resolve())
+    return tmp_path
 
 
-def test_md5_mismatch_is_reported(tmp_path, monkeypatch):
-    name = "t10k-labels-idx1-ubyte"
-    path = write_idx(tmp_path / name, np.array([1, 2, 3], np.uint8))
-    with pytest.raises(DataError, match="does not match the official"):
-        load_idx_verified(tmp_path, name)
-    monkeypatch.setitem(data_mod.OFFICIAL_MD5, name, hashlib.md5(path.read_bytes()).hexdigest())
-    assert load_idx_verified(tmp_path, name).tolist() == [1, 2, 3]
+def test_swapped_training_and_test_files_are_named(swapped):
+    with pytest.raises(DataError) as caught:
+        load_dataset("mnist", swapped)
+    assert str(caught.value) == (
+        f"{swapped}/train-images-idx3-ubyte.gz holds the official MNIST test images "
+        "(t10k-images-idx3-ubyte), not the MNIST training images: give each of the four "
+        "files its own name"
+    )
+    with pytest.raises(DataError, match="holds the official MNIST test labels .*not the MNIST"):
+        load_idx_verified(swapped, "train-labels-idx1-ubyte")
+
+
+@pytest.mark.parametrize("kind", ["device", "pipe", "broken link"])
+def test_a_data_file_that_is_not_a_regular_file(tmp_path, kind):
+    path = tmp_path / LABELS
+    if kind == "device":
+        path.symlink_to("/dev/zero")
+    elif kind == "pipe":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(tmp_path / "gone")
+    with pytest.raises(DataError, match=f"{LABELS} is not a regular file") as caught:
+        load_idx_verified(tmp_path, LABELS)
+    assert "missing" not in str(caught.value)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_an_unreadable_file_is_reported_as_not_readable(tmp_path, monkeypatch, compress):
+    path = write_idx(tmp_path / LABELS, np.zeros(10_000), compress)
+    path.chmod(0)
+    if os.access(path, os.R_OK):  # root reads any file: refuse it as the system does a user
+        real_open = builtins.open
+
+        def denying_open(file, *args, **kwargs):
+            if Path(os.fsdecode(file)) == path:
+                raise PermissionError(13, "Permission denied", os.fsdecode(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", denying_open)
+    with pytest.raises(DataError) as caught:
+        load_idx_verified(tmp_path, LABELS)
+    assert str(caught.value) == f"{path} is not readable (permission denied); make it readable"
 
 
 def test_missing_file_says_what_to_do(tmp_path):
@@ -94,9 +153,6 @@ def test_data_dir_sources(tmp_path, monkeypatch):
 def test_offline_without_data_explains_how_to_supply_it(tmp_path, monkeypatch):
     monkeypatch.delenv(data_mod.DATA_ENV_VAR, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-
-    def no_network(cache):
-        raise ConnectionError("offline")
 
     import torchvision.datasets
 
@@ -129,8 +185,6 @@ def test_corrupt_gzip_stream_names_the_file(tmp_path):
     path.write_bytes(bytes(corrupt))
     with pytest.raises(zlib.error):  # the case guarded here: zlib's error, not a gzip OSError
         gzip.decompress(bytes(corrupt))
-    with pytest.raises(DataError, match=f"cannot read .*{name}.gz: corrupt gzip stream"):
-        read_idx(path)
     with pytest.raises(DataError, match=f"{name}.gz: corrupt gzip stream"):
         load_idx_verified(tmp_path, name)
 
@@ -149,8 +203,34 @@ def test_empty_data_folder_is_an_error_not_a_download(tmp_path, monkeypatch, emp
 
 
 def test_unknown_dataset_names_the_choices():
-    with pytest.raises(ConfigError, match="mnist, fashion-mnist"):
+    with pytest.raises(ValueError, match="mnist, fashion-mnist") as caught:
         load_dataset("kmnist")
+    assert isinstance(caught.value, DataError)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_environment_variable_is_an_error_not_a_download(
+    tmp_path, monkeypatch, dataset, empty
+):
+    variable = data_mod.dataset_info(dataset).env_var
+    monkeypatch.setenv(variable, empty)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    def no_download(*args, **kwargs):
+        raise AssertionError(f"an empty {variable} must not start a download")
+
+    monkeypatch.setattr(data_mod, "_download_with_torchvision", no_download)
+    with pytest.raises(DataError) as caught:
+        load_dataset(dataset)
+    assert str(caught.value) == (
+        f"the data folder from {variable} is an empty string: give a folder, "
+        f"or leave {variable} out to use the default places"
+    )
+
+
+def test_the_command_lines_dataset_names_are_the_datasets():
+    assert settings.DATASET_NAMES == data_mod.DATASET_NAMES == ("mnist", "fashion-mnist")
 
 
 def test_a_data_dir_that_is_a_file(tmp_path, capsys, monkeypatch):
@@ -164,10 +244,12 @@ def test_a_data_dir_that_is_a_file(tmp_path, capsys, monkeypatch):
 
 
 def test_a_folder_of_the_other_dataset(fashion_dir, data_dir):
-    with pytest.raises(DataError, match="is the official Fashion-MNIST file") as err:
+    with pytest.raises(DataError, match="holds the official Fashion-MNIST training") as err:
         load_dataset("mnist", fashion_dir)
     assert "--dataset fashion-mnist" in str(err.value) and "corrupt" not in str(err.value)
-    with pytest.raises(DataError, match="is the official MNIST file.*--dataset mnist"):
+    with pytest.raises(
+        DataError, match="holds the official MNIST training images.*--dataset mnist"
+    ):
         load_dataset("fashion-mnist", data_dir)
 
 
@@ -177,7 +259,7 @@ def test_empty_data_dir_leaves_no_cache_folder(tmp_path, capsys, monkeypatch):
     code, err = call(train.main, args, capsys)
     assert code == EXIT_USAGE
     one_error_line(err, "empty")
-    assert not (tmp_path / "cache").exists()
+    assert not (tmp_path / "cache" / "cvae_pyro").exists()  # (matplotlib may cache its fonts)
 
 
 def test_corrupt_gzip_in_train_and_evaluate(q2_run, tmp_path, data_dir, capsys):

@@ -8,7 +8,6 @@ import gzip
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -16,12 +15,12 @@ from cvae_pyro import data as data_mod
 from cvae_pyro.data import (
     DATASETS,
     FASHION_DATA_ENV_VAR,
+    DataError,
     find_idx_file,
     load_dataset,
     load_idx_verified,
     resolve_data_dir,
 )
-from cvae_pyro.errors import DataError
 
 FASHION = "fashion-mnist"
 CLASS_NAMES = (
@@ -59,7 +58,9 @@ def test_official_md5s_match_the_real_files(fashion_dir):
         assert hashlib.md5(gzip.decompress(path.read_bytes())).hexdigest() == expected
     # the MNIST checksums reject Fashion-MNIST's files (named as such), so the two cannot be
     # mixed up
-    with pytest.raises(DataError, match="is the official Fashion-MNIST file, but the dataset"):
+    with pytest.raises(
+        DataError, match="holds the official Fashion-MNIST test labels .*, not the MNIST test"
+    ):
         load_idx_verified(fashion_dir, "t10k-labels-idx1-ubyte", dataset="mnist")
 
 
@@ -127,4 +128,8 @@ def test_torchvision_layout_is_found(tmp_path):
     name = "t10k-labels-idx1-ubyte"
     assert find_idx_file(tmp_path, name, FASHION) == raw / f"{name}.gz"
     assert find_idx_file(tmp_path, name, "mnist") is None  # MNIST/raw is MNIST's folder
-    assert np.array_equal(load_idx_verified(raw, name, verify=False, dataset=FASHION), [])
+    (raw / f"{name}.gz").write_bytes(
+        gzip.compress(bytes([0, 0, 8, 1, 0, 0, 39, 16, *[7] * 10_000]))
+    )
+    labels = load_idx_verified(raw, name, verify=False, dataset=FASHION)
+    assert labels.shape == (10_000,) and set(labels.tolist()) == {7}

@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from cvae_pyro.errors import ConfigError, DataError
+from cvae_pyro.data import DataError
+from cvae_pyro.errors import ConfigError
 from cvae_pyro.images import (
     DIGIT_BOX,
     MASS_CENTRE,
