@@ -1,4 +1,4 @@
-"""What the CVAE is conditioned on: a partial image (quadrants or any mask) or a digit label.
+"""What the CVAE is conditioned on, and the paper's condition: the given quadrants.
 
 A condition turns a split of the data into pairs ``(x, y)``: the model's input (what it
 is conditioned on) and its output pixels. Its forward pass encodes ``x`` into ``h``
@@ -6,18 +6,13 @@ is conditioned on) and its output pixels. Its forward pass encodes ``x`` into ``
 the conditional prior network); ``counted(x)`` says which output pixels the likelihood
 counts (None: all). The CVAE's model and guide (:mod:`cvae_pyro.models`) are the same
 for every condition; only this encoder differs. :class:`Condition` writes down what
-every condition has; the quadrant and mask conditions also have a baseline NN
-(:class:`BaselineTask`), the label condition none. :func:`condition_type` finds the
-class of a condition's name, so that the layers above never compare condition names.
+every condition has; one with a baseline NN also has :class:`BaselineTask`'s methods.
 
 For the quadrant task the prior network also reads the frozen baseline's guess y_hat
 (the paper's "recurrent connection"), computed once per split
-(:meth:`QuadrantCondition.prepare`): ``x = [given pixels, y_hat]``. The mask task
-(:class:`MaskCondition`) conditions on any visible region: ``x`` carries the visible
-pixels, the mask and the mask baseline's guess, ``y`` is the whole image and the
-likelihood counts the hidden pixels only. Training draws fresh masks for every batch
-(:meth:`MaskCondition.redraw`); validation and evaluation use fixed masks
-(:func:`~cvae_pyro.random_masks.fixed_masks`), so their losses compare across runs.
+(:meth:`QuadrantCondition.prepare`): ``x = [given pixels, y_hat]``. Beyond the paper,
+the label condition (:class:`~cvae_pyro.generation.LabelCondition`) and any visible
+region (:class:`~cvae_pyro.random_masks.MaskCondition`) live with what they need.
 """
 
 from __future__ import annotations
@@ -25,30 +20,19 @@ from __future__ import annotations
 from typing import ClassVar, Protocol
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .data import Split
 from .masks import (
-    MASK_INPUT_DIM,
     NUM_PIXELS,
     check_quadrants,
-    hidden_pixels,
     input_dim,
     input_mask,
-    mask_task_input,
     merge_xy,
     output_dim,
     split_xy,
 )
-from .models import CVAE, BaselineNN, MaskBaselineNN
-from .random_masks import (
-    MaskFamilyConfig,
-    evaluation_masks,
-    fixed_masks,
-    fresh_masks,
-    redraw_baseline_batch,
-)
+from .models import CVAE, BaselineNN
 from .training import Pairs, Redraw
 
 NUM_CLASSES = 10  #: labels 0..9 (digits, or Fashion-MNIST's classes)
@@ -63,7 +47,7 @@ class TaskSettings(Protocol):
     quadrants: int | None  #: quadrants given (the quadrant condition)
     guess: bool  #: whether the prior network reads the baseline's guess (quadrants)
     hidden: tuple[int, ...]  #: hidden widths of the baseline NN
-    family: MaskFamilyConfig  #: the masks training draws (the mask condition)
+    family: object  #: the masks training draws (the mask condition's MaskFamilyConfig)
 
 
 class Condition(Protocol):
@@ -180,7 +164,7 @@ class QuadrantCondition(nn.Module):
     @classmethod
     def build(cls, cfg: TaskSettings, baseline: BaselineNN | None) -> QuadrantCondition:
         """The condition of ``cfg``'s CVAE around its trained ``baseline``."""
-        return cls(cfg.quadrants, _need(baseline, cls.name), cfg.guess)
+        return cls(cfg.quadrants, need_baseline(baseline, cls.name), cfg.guess)
 
     @staticmethod
     def make_baseline(cfg: TaskSettings) -> BaselineNN:
@@ -230,167 +214,8 @@ class QuadrantCondition(nn.Module):
         return guess, merge_xy(given, cvae.sample(x, n)[:, 0], self.quadrants)  # (n, 784)
 
 
-class LabelCondition(nn.Module):
-    """Condition on the digit label: ``h = h_prior = one_hot(label)``; y is the whole image."""
-
-    name = "label"
-    has_baseline = False  #: the label task trains no baseline NN
-    h_dim = NUM_CLASSES
-    h_prior_dim = NUM_CLASSES
-    y_dim = NUM_PIXELS
-
-    def pairs(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(x, y)``: labels ``(N,)`` and images ``(N, 784)``."""
-        return split.labels, split.images
-
-    def forward(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B,)`` labels to one-hot ``h`` and ``h_prior``, each ``(B, 10)``."""
-        one_hot = F.one_hot(labels, NUM_CLASSES).to(torch.get_default_dtype())  # (B, 10)
-        return one_hot, one_hot
-
-    def counted(self, labels: torch.Tensor) -> None:
-        """Output pixels the likelihood counts: all of y (None)."""
-        return None
-
-    @classmethod
-    def build(cls, cfg: TaskSettings, baseline: BaselineNN | None) -> LabelCondition:
-        """The label condition (it has no baseline)."""
-        return cls()
-
-    def training_batches(self, split: Split) -> Batches:
-        """The CVAE's training pairs: labels and images."""
-        return self.pairs(split), None
-
-    def evaluation_pairs(self, split: Split, quadrants: int | None = None) -> Pairs:
-        """The CVAE's evaluation pairs: labels and images."""
-        return self.pairs(split)
-
-    def complete(
-        self, cvae: CVAE, picture: torch.Tensor, visible: torch.Tensor, n: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """A label CVAE completes no picture: ValueError."""
-        raise ValueError("a label CVAE does not complete pictures: use a mask or quadrant CVAE")
-
-
-class MaskCondition(nn.Module):
-    """Condition on any visible region; the prior also sees the frozen mask baseline's guess.
-
-    The model's input is ``x = [images * mask, mask, y_hat]`` ``(B, 2352)`` with
-    ``y_hat = sigmoid(baseline([images * mask, mask]))``; ``h`` is the first two parts
-    ``(B, 1568)`` and ``h_prior`` all of ``x``. The output y is the whole image
-    ``(B, 784)``; :meth:`counted` tells the likelihood to count the hidden pixels only.
-
-    Args:
-        baseline: the trained :class:`~cvae_pyro.models.MaskBaselineNN`.
-        family: the mask family training draws from (default: every kind equally likely).
-    """
-
-    name = "mask"
-    has_baseline = True  #: a mask baseline NN is trained first; the prior reads its guess
-    h_dim = MASK_INPUT_DIM
-    h_prior_dim = MASK_INPUT_DIM + NUM_PIXELS
-    y_dim = NUM_PIXELS
-
-    def __init__(self, baseline: nn.Module, family: MaskFamilyConfig | None = None) -> None:
-        super().__init__()
-        self.baseline = baseline.requires_grad_(False).eval()
-        self.family = family or MaskFamilyConfig()
-
-    def train(self, mode: bool = True) -> MaskCondition:
-        """Switch mode, keeping the frozen baseline in evaluation mode."""
-        super().train(mode)
-        self.baseline.eval()
-        return self
-
-    def prepare(self, images: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
-        """The model's input ``(B, 2352)`` from images ``(B, 784)`` and masks ``(B or 1, 784)``."""
-        given = mask_task_input(images, visible)  # (B, 1568)
-        with torch.no_grad():
-            y_hat = [
-                torch.sigmoid(self.baseline(given[i : i + PREPARE_CHUNK]))  # (b, 784)
-                for i in range(0, len(given), PREPARE_CHUNK)
-            ]
-        return torch.cat([given, torch.cat(y_hat)], dim=-1)  # (B, 2352)
-
-    def pairs(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(x, y)`` with fixed masks (:func:`fixed_masks`): ``(N, 2352)`` and images ``(N, 784)``."""
-        visible = fixed_masks(len(split), self.family).to(split.images.device)  # (N, 784)
-        return self.prepare(split.images, visible), split.images
-
-    def redraw(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The training loop's per-batch hook: ``x`` made afresh from the images ``y`` ``(B, 784)``.
-
-        The ``x`` passed in is not read (training stores the images as both halves).
-        """
-        return self.prepare(y, fresh_masks(y, self.family)), y  # (B, 2352), (B, 784)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, 2352)`` inputs to ``h`` (visible pixels and mask, ``(B, 1568)``) and ``h_prior``."""
-        return x[..., : self.h_dim], x  # (B, 1568), (B, 2352)
-
-    def counted(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, 784)`` bool: the hidden pixels, the only ones the likelihood counts."""
-        return hidden_pixels(x)
-
-    @classmethod
-    def build(cls, cfg: TaskSettings, baseline: BaselineNN | None) -> MaskCondition:
-        """The condition of ``cfg``'s mask CVAE around its trained mask ``baseline``."""
-        return cls(_need(baseline, cls.name), cfg.family)
-
-    @staticmethod
-    def make_baseline(cfg: TaskSettings) -> MaskBaselineNN:
-        """An untrained mask baseline NN."""
-        return MaskBaselineNN(cfg.hidden)
-
-    @staticmethod
-    def baseline_pairs(cfg: TaskSettings, split: Split) -> Pairs:
-        """The mask baseline's validation ``(x, y)``, with the fixed masks."""
-        visible = fixed_masks(len(split), cfg.family).to(split.images.device)  # (N, 784)
-        return mask_task_input(split.images, visible), split.images  # (N, 1568), (N, 784)
-
-    @staticmethod
-    def baseline_batches(cfg: TaskSettings, split: Split) -> Batches:
-        """``(images, images)`` and the hook that masks every batch afresh."""
-        return (split.images, split.images), redraw_baseline_batch(cfg.family)
-
-    @staticmethod
-    def baseline_evaluation_pairs(arch: dict, split: Split, quadrants: int | None) -> Pairs:
-        """A trained mask baseline's evaluation pairs (see :func:`evaluation_masks`)."""
-        visible = evaluation_masks(arch, split.images, quadrants)
-        return mask_task_input(split.images, visible), split.images  # (N, 1568), (N, 784)
-
-    def training_batches(self, split: Split) -> Batches:
-        """``(images, images)`` and :meth:`redraw`: no input is stored for 50,000 images."""
-        return (split.images, split.images), self.redraw
-
-    def evaluation_pairs(self, split: Split, quadrants: int | None = None) -> Pairs:
-        """Pairs on one quadrant layout, or on the fixed family masks (``quadrants`` None)."""
-        arch = {"mask_weights": self.family.weights()}
-        return self.prepare(
-            split.images, evaluation_masks(arch, split.images, quadrants)
-        ), split.images
-
-    def complete(
-        self, cvae: CVAE, picture: torch.Tensor, visible: torch.Tensor, n: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The NN's guess ``(784,)`` and ``n`` drawn pictures ``(n, 784)`` of ``picture``."""
-        x = self.prepare(picture[None], visible[None])  # (1, 2352)
-        return x[0, MASK_INPUT_DIM:], cvae.sample(x, n)[:, 0]
-
-
-#: The class of each condition name of :data:`~cvae_pyro.settings.CONDITIONS`.
-CONDITION_TYPES = {c.name: c for c in (QuadrantCondition, LabelCondition, MaskCondition)}
-
-
-def condition_type(name: str) -> type[Condition]:
-    """The condition class of a condition name ("quadrant", "label" or "mask")."""
-    try:
-        return CONDITION_TYPES[name]
-    except KeyError:
-        raise ValueError(f"unknown condition {name!r}") from None
-
-
-def _need(baseline: BaselineNN | None, name: str) -> BaselineNN:
+def need_baseline(baseline: BaselineNN | None, name: str) -> BaselineNN:
+    """``baseline``, the trained baseline the ``name`` condition is built around."""
     if baseline is None:
         raise ValueError(f"the {name} CVAE needs the trained baseline")
     return baseline

@@ -30,7 +30,6 @@ from torch import nn
 from tqdm import tqdm
 
 from .checkpoints import load_checkpoint, weights_sha256
-from .conditions import condition_type
 from .config import TrainConfig
 from .data import MNIST, load_splits
 from .device import check_precision, precision_context, resolve_device
@@ -41,7 +40,7 @@ from .objectives import KLWarmup, ModelGuide, objective_pair, svi_loss
 from .plots import save_figure, training_figures
 from .run_folder import RunFolder, recorded_state, restore, rng_state, run_settings
 from .settings import BASELINE, TITLE_PREFIXES
-from .trained import baseline_architecture, build_baseline, build_cvae
+from .trained import baseline_architecture, build_baseline, build_cvae, condition_type
 from .training import Batches, EarlyStopping, FusedAdam, Pairs, Redraw, TrainState, elbo_loss, fit
 
 VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise

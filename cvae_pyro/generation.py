@@ -15,12 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from .conditions import LabelCondition
+from .conditions import Batches, TaskSettings
+from .data import Split
 from .errors import CheckpointError, ConfigError
+from .masks import NUM_PIXELS
 from .metrics import is_nll
-from .models import CVAE
+from .models import CVAE, BaselineNN
 from .settings import DEFAULT_SAMPLES, NUM_CLASSES
+from .training import Pairs
 
 INTERPOLATION_STEPS = 10  #: pictures from one style to another, both ends included
 
@@ -79,6 +84,48 @@ def sample_digits(cvae: CVAE, digits: Sequence[int], n: int, seed: int = 0) -> t
     with torch.no_grad():
         z = prior_latents(cvae, labels, eps)  # (n, D, z)
         return decode(cvae, labels, z).transpose(0, 1)  # (D, n, 784)
+
+
+class LabelCondition(nn.Module):
+    """Condition on the digit label: ``h = h_prior = one_hot(label)``; y is the whole image."""
+
+    name = "label"
+    has_baseline = False  #: the label task trains no baseline NN
+    h_dim = NUM_CLASSES
+    h_prior_dim = NUM_CLASSES
+    y_dim = NUM_PIXELS
+
+    def pairs(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x, y)``: labels ``(N,)`` and images ``(N, 784)``."""
+        return split.labels, split.images
+
+    def forward(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B,)`` labels to one-hot ``h`` and ``h_prior``, each ``(B, 10)``."""
+        one_hot = F.one_hot(labels, NUM_CLASSES).to(torch.get_default_dtype())  # (B, 10)
+        return one_hot, one_hot
+
+    def counted(self, labels: torch.Tensor) -> None:
+        """Output pixels the likelihood counts: all of y (None)."""
+        return None
+
+    @classmethod
+    def build(cls, cfg: TaskSettings, baseline: BaselineNN | None) -> LabelCondition:
+        """The label condition (it has no baseline)."""
+        return cls()
+
+    def training_batches(self, split: Split) -> Batches:
+        """The CVAE's training pairs: labels and images."""
+        return self.pairs(split), None
+
+    def evaluation_pairs(self, split: Split, quadrants: int | None = None) -> Pairs:
+        """The CVAE's evaluation pairs: labels and images."""
+        return self.pairs(split)
+
+    def complete(
+        self, cvae: CVAE, picture: torch.Tensor, visible: torch.Tensor, n: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A label CVAE completes no picture: ValueError."""
+        raise ValueError("a label CVAE does not complete pictures: use a mask or quadrant CVAE")
 
 
 @dataclass(frozen=True)

@@ -36,16 +36,23 @@ from collections.abc import Callable
 from functools import cache
 
 import torch
+from torch import nn
 
+from .conditions import PREPARE_CHUNK, Batches, TaskSettings, need_baseline
+from .data import Split
 from .masks import (
     IMAGE_SIDE,
+    MASK_INPUT_DIM,
     NUM_PIXELS,
     VALID_QUADRANTS,
     check_quadrants,
+    hidden_pixels,
     input_mask,
     mask_task_input,
 )
+from .models import CVAE, BaselineNN, MaskBaselineNN
 from .settings import MaskFamilyConfig, mask_family
+from .training import Pairs
 
 HALF_SIDE = IMAGE_SIDE // 2  #: rows (or columns) in half an image
 HALVES = ("top", "bottom", "left", "right")  #: the visible half, in table order
@@ -253,3 +260,109 @@ def redraw_baseline_batch(
         return mask_task_input(y, fresh_masks(y, family)), y  # (B, 1568), (B, 784)
 
     return redraw
+
+
+class MaskCondition(nn.Module):
+    """Condition on any visible region; the prior also sees the frozen mask baseline's guess.
+
+    The model's input is ``x = [images * mask, mask, y_hat]`` ``(B, 2352)`` with
+    ``y_hat = sigmoid(baseline([images * mask, mask]))``; ``h`` is the first two parts
+    ``(B, 1568)`` and ``h_prior`` all of ``x``. The output y is the whole image
+    ``(B, 784)``; :meth:`counted` tells the likelihood to count the hidden pixels only.
+
+    Args:
+        baseline: the trained :class:`~cvae_pyro.models.MaskBaselineNN`.
+        family: the mask family training draws from (default: every kind equally likely).
+    """
+
+    name = "mask"
+    has_baseline = True  #: a mask baseline NN is trained first; the prior reads its guess
+    h_dim = MASK_INPUT_DIM
+    h_prior_dim = MASK_INPUT_DIM + NUM_PIXELS
+    y_dim = NUM_PIXELS
+
+    def __init__(self, baseline: nn.Module, family: MaskFamilyConfig | None = None) -> None:
+        super().__init__()
+        self.baseline = baseline.requires_grad_(False).eval()
+        self.family = family or MaskFamilyConfig()
+
+    def train(self, mode: bool = True) -> MaskCondition:
+        """Switch mode, keeping the frozen baseline in evaluation mode."""
+        super().train(mode)
+        self.baseline.eval()
+        return self
+
+    def prepare(self, images: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """The model's input ``(B, 2352)`` from images ``(B, 784)`` and masks ``(B or 1, 784)``."""
+        given = mask_task_input(images, visible)  # (B, 1568)
+        with torch.no_grad():
+            y_hat = [
+                torch.sigmoid(self.baseline(given[i : i + PREPARE_CHUNK]))  # (b, 784)
+                for i in range(0, len(given), PREPARE_CHUNK)
+            ]
+        return torch.cat([given, torch.cat(y_hat)], dim=-1)  # (B, 2352)
+
+    def pairs(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x, y)`` with fixed masks (:func:`fixed_masks`): ``(N, 2352)`` and images ``(N, 784)``."""
+        visible = fixed_masks(len(split), self.family).to(split.images.device)  # (N, 784)
+        return self.prepare(split.images, visible), split.images
+
+    def redraw(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training loop's per-batch hook: ``x`` made afresh from the images ``y`` ``(B, 784)``.
+
+        The ``x`` passed in is not read (training stores the images as both halves).
+        """
+        return self.prepare(y, fresh_masks(y, self.family)), y  # (B, 2352), (B, 784)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, 2352)`` inputs to ``h`` (visible pixels and mask, ``(B, 1568)``) and ``h_prior``."""
+        return x[..., : self.h_dim], x  # (B, 1568), (B, 2352)
+
+    def counted(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 784)`` bool: the hidden pixels, the only ones the likelihood counts."""
+        return hidden_pixels(x)
+
+    @classmethod
+    def build(cls, cfg: TaskSettings, baseline: BaselineNN | None) -> MaskCondition:
+        """The condition of ``cfg``'s mask CVAE around its trained mask ``baseline``."""
+        return cls(need_baseline(baseline, cls.name), cfg.family)
+
+    @staticmethod
+    def make_baseline(cfg: TaskSettings) -> MaskBaselineNN:
+        """An untrained mask baseline NN."""
+        return MaskBaselineNN(cfg.hidden)
+
+    @staticmethod
+    def baseline_pairs(cfg: TaskSettings, split: Split) -> Pairs:
+        """The mask baseline's validation ``(x, y)``, with the fixed masks."""
+        visible = fixed_masks(len(split), cfg.family).to(split.images.device)  # (N, 784)
+        return mask_task_input(split.images, visible), split.images  # (N, 1568), (N, 784)
+
+    @staticmethod
+    def baseline_batches(cfg: TaskSettings, split: Split) -> Batches:
+        """``(images, images)`` and the hook that masks every batch afresh."""
+        return (split.images, split.images), redraw_baseline_batch(cfg.family)
+
+    @staticmethod
+    def baseline_evaluation_pairs(arch: dict, split: Split, quadrants: int | None) -> Pairs:
+        """A trained mask baseline's evaluation pairs (see :func:`evaluation_masks`)."""
+        visible = evaluation_masks(arch, split.images, quadrants)
+        return mask_task_input(split.images, visible), split.images  # (N, 1568), (N, 784)
+
+    def training_batches(self, split: Split) -> Batches:
+        """``(images, images)`` and :meth:`redraw`: no input is stored for 50,000 images."""
+        return (split.images, split.images), self.redraw
+
+    def evaluation_pairs(self, split: Split, quadrants: int | None = None) -> Pairs:
+        """Pairs on one quadrant layout, or on the fixed family masks (``quadrants`` None)."""
+        arch = {"mask_weights": self.family.weights()}
+        return self.prepare(
+            split.images, evaluation_masks(arch, split.images, quadrants)
+        ), split.images
+
+    def complete(
+        self, cvae: CVAE, picture: torch.Tensor, visible: torch.Tensor, n: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The NN's guess ``(784,)`` and ``n`` drawn pictures ``(n, 784)`` of ``picture``."""
+        x = self.prepare(picture[None], visible[None])  # (1, 2352)
+        return x[0, MASK_INPUT_DIM:], cvae.sample(x, n)[:, 0]

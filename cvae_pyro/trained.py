@@ -22,11 +22,13 @@ import torch
 from torch import nn
 
 from .checkpoints import load_checkpoint
-from .conditions import Condition, condition_type
+from .conditions import Condition, QuadrantCondition
 from .config import TrainConfig
-from .errors import CheckpointError, one_line
+from .errors import CheckpointError, ConfigError, one_line
 from .files import read_json
+from .generation import LabelCondition
 from .models import CVAE, BaselineNN
+from .random_masks import MaskCondition
 from .settings import BASELINE
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"  #: the shipped models (package data)
@@ -41,6 +43,18 @@ DAMAGED_INSTALL = (
 #: conditional prior network, whose three networks the page evaluates.
 DEMO_SETTINGS = {"condition": "mask", "dataset": "mnist", "prior": "conditional"}
 MODEL_KINDS = ("baseline", "cvae")  #: checkpoint kinds :func:`load_trained` rebuilds
+
+
+#: The class of each condition name of :data:`~cvae_pyro.settings.CONDITIONS`.
+CONDITION_TYPES = {c.name: c for c in (QuadrantCondition, LabelCondition, MaskCondition)}
+
+
+def condition_type(name: str) -> type[Condition]:
+    """The condition class of a condition name ("quadrant", "label" or "mask")."""
+    try:
+        return CONDITION_TYPES[name]
+    except KeyError:
+        raise ConfigError(f"unknown condition {name!r}") from None
 
 
 def baseline_architecture(cfg: TrainConfig) -> dict:

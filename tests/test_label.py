@@ -10,12 +10,12 @@ import pytest
 import torch
 from pyro import poutine
 
-from cvae_pyro.conditions import LabelCondition, QuadrantCondition
+from cvae_pyro.conditions import QuadrantCondition
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_dataset
 from cvae_pyro.errors import CheckpointError, ConfigError
 from cvae_pyro.experiment import run
-from cvae_pyro.generation import prior_latents, sample_digits
+from cvae_pyro.generation import LabelCondition, prior_latents, sample_digits
 from cvae_pyro.models import CVAE, BaselineNN
 from cvae_pyro.objectives import objective_pair
 from cvae_pyro.sample import main as sample_main

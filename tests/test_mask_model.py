@@ -9,7 +9,6 @@ import pytest
 import torch
 from pyro import poutine
 
-from cvae_pyro.conditions import MaskCondition
 from cvae_pyro.config import ReproduceConfig, TrainConfig
 from cvae_pyro.data import Split, load_splits
 from cvae_pyro.errors import ConfigError, TrainingInterrupted
@@ -19,7 +18,7 @@ from cvae_pyro.experiment import run
 from cvae_pyro.masks import MASK_INPUT_DIM, NUM_PIXELS, mask_task_input
 from cvae_pyro.metrics import nn_nll
 from cvae_pyro.models import CVAE, MaskBaselineNN
-from cvae_pyro.random_masks import fixed_masks, redraw_baseline_batch
+from cvae_pyro.random_masks import MaskCondition, fixed_masks, redraw_baseline_batch
 from cvae_pyro.reproduction import reproduce
 from cvae_pyro.settings import MaskFamilyConfig
 from cvae_pyro.trained import load_trained

@@ -11,8 +11,9 @@ from pyro.infer import SVI, Trace_ELBO
 from pyro.optim import Adam
 from pyro.poutine.util import site_is_subsample
 
-from cvae_pyro.conditions import LabelCondition, QuadrantCondition
+from cvae_pyro.conditions import QuadrantCondition
 from cvae_pyro.config import TrainConfig
+from cvae_pyro.generation import LabelCondition
 from cvae_pyro.masks import input_dim, output_dim, split_xy
 from cvae_pyro.models import CVAE, BaselineNN, grey_bernoulli
 from cvae_pyro.networks import GenerationNet, PriorNet, RecognitionNet, mlp
