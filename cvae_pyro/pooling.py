@@ -1,8 +1,12 @@
 """``reproduce --combine``: the rows of several runs' ``run.json`` pooled into one table.
 
 Every row is checked before anything is pooled (:func:`row_problem`); the runs must be
-of one dataset and made with the same settings (:data:`POOLED_SETTINGS`), and each
-(model, estimator, quadrants, seed) is counted once.
+of one dataset and made with the same settings (:data:`POOLED_SETTINGS`, S and the
+number of test images), and each (model, estimator, quadrants, seed) is counted once.
+
+A results folder's finished set is replaced only by one of the same settings
+(:func:`check_results`, for ``reproduce`` and ``--combine`` alike), and
+:func:`rewrite_tables` writes a finished set's tables again from its rows.
 """
 
 from __future__ import annotations
@@ -13,16 +17,26 @@ from pathlib import Path
 
 import pandas as pd
 
+from .checkpoints import setting_diffs
+from .config import ReproduceConfig
 from .data import dataset_info
 from .errors import ConfigError
-from .files import folder_lock, read_json
-from .publishing import finish_publish, publish
-from .settings import DATASET_NAMES, DEFAULT_DATASET, MAX_SEED, VALID_QUADRANTS, model_settings
-from .tables import ESTIMATORS, EXACT, MODELS, aggregate, write_table
+from .files import folder_lock, read_json, save_json, write_atomic
+from .publishing import MANIFEST, finished, publish
+from .settings import (
+    DATASET_NAMES,
+    DEFAULT_DATASET,
+    MAX_SEED,
+    VALID_QUADRANTS,
+    model_settings,
+    plain,
+)
+from .tables import ESTIMATORS, EXACT, MODELS, table_files
 
 #: The settings that fix a run's numbers besides its seed; ``--combine`` pools only runs
-#: that agree on every one of them (a ``run.json`` records them under ``arguments``).
-#: Each maps to what a file that records no such setting was made with: a run that
+#: that agree on every one of them (a ``run.json`` records them under ``arguments``),
+#: and on S and the number of test images of their rows. Each maps to what a file that
+#: records no such setting was made with (None: unknown, so not compared): a run that
 #: records no precision was trained in fp32 (``results/seed0`` is one).
 POOLED_SETTINGS = {
     "epochs": None,
@@ -42,6 +56,41 @@ ROW_KEYS = (
     "samples",
     "images",
 )
+#: The largest CLL (and standard error) a row may hold, in nats per image: 784 pixels
+#: at most 100 nats each stay far below, and pooled numbers of such rows stay finite.
+MAX_NATS = 1e6
+#: Where a run reads and writes, not what it computes: left out when result sets are compared.
+PLACES = ("device", "data_dir", "runs_dir", "results_dir", "quiet")
+
+
+def made_with(manifest: dict) -> dict:
+    """The settings of the result set a ``run.json`` describes.
+
+    ``reproduce``'s arguments but :data:`PLACES` (each at its default where the file
+    records none), with ``combine``: the runs a pooled table pools.
+    """
+    recorded = manifest.get("arguments")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    defaults = vars(ReproduceConfig())
+    settings = {k: plain(recorded.get(k, v)) for k, v in defaults.items() if k not in PLACES}
+    settings["dataset"] = _recorded_dataset(manifest)
+    settings["combine"] = manifest.get("combined", settings["combine"])
+    return settings
+
+
+def check_results(results_dir: Path, manifest: dict) -> None:
+    """ConfigError if ``results_dir`` holds finished results of other settings than ``manifest``'s.
+
+    Finished results of the same settings (:func:`made_with`) may be replaced: the
+    same command run again writes them again.
+    """
+    found = finished(results_dir)
+    diffs = [] if found is None else setting_diffs(made_with(found), made_with(manifest))
+    if diffs:
+        raise ConfigError(
+            f"{results_dir} holds finished results of other settings ({', '.join(diffs)}): "
+            f"choose another --results-dir, or delete {results_dir / MANIFEST} to replace them"
+        )
 
 
 def combine(
@@ -55,24 +104,110 @@ def combine(
     Every row is checked before anything is pooled (:func:`row_problem`); all rows must
     be of ``dataset``, each (model, estimator, quadrants, seed) is counted once (two
     files may both hold it only with the same numbers: one model, evaluated in two runs
-    that shared its checkpoint), and all files must use the same S and the same number
-    of test images.
+    that shared its checkpoint), and all runs must be made with the same settings.
 
     Args:
-        run_files: the ``run.json`` files of earlier runs.
-        results_dir: where the pooled table and its ``run.json`` go.
+        run_files: the ``run.json`` files of earlier runs, or their results folders.
+        results_dir: where the pooled table and its ``run.json`` go; it must not hold
+            one of ``run_files``.
         command: the command line recorded in ``run.json``.
         dataset: the dataset every row must be of ("mnist" or "fashion-mnist").
     """
+    paths = [Path(p) / MANIFEST if Path(p).is_dir() else Path(p) for p in run_files]
+    for path in paths:
+        if path.resolve().parent == Path(results_dir).resolve():
+            raise ConfigError(
+                f"--combine: --results-dir {results_dir} holds {path}, one of the runs to "
+                "pool, which the pooled table would replace: choose another --results-dir"
+            )
+    manifest = {"command": command, "dataset": dataset, "combined": [str(p) for p in run_files]}
     with folder_lock(results_dir):
-        finish_publish(results_dir)
-        return _combine(run_files, results_dir, command, dataset)
+        check_results(results_dir, manifest)
+        rows, settings = _pooled_rows(paths, dataset)
+        table, files = table_files(rows, dataset_info(dataset).title)
+        seeds = sorted({r["seed"] for r in rows})
+        publish(
+            results_dir, files, {**manifest, "settings": settings, "seeds": seeds, "rows": rows}
+        )
+    return table
 
 
-def _read_rows(path: Path) -> tuple[list[dict], dict | None]:
-    """The rows of one ``run.json``, each checked, with its ``dataset``, and its settings.
+def rewrite_tables(results_dir: str | Path) -> pd.DataFrame:
+    """Write the tables of the finished result set in ``results_dir`` again from its rows.
 
-    The settings are :func:`_recorded_settings`'s; ConfigError for a file that is no run.json.
+    ``cll_table.csv`` and ``cll_table.md`` are made from the unrounded rows of its
+    ``run.json``, so their numbers are the run's; nothing is trained or evaluated. The
+    ``run.json`` is written again as it is, but for a ``files`` entry (the SHA-256 of
+    each file of the set, which the new tables would not match).
+    """
+    results_dir = Path(results_dir)
+    with folder_lock(results_dir):
+        manifest, rows = _read_run(results_dir / MANIFEST)
+        manifest.pop("files", None)
+        table, files = table_files(rows, dataset_info(_recorded_dataset(manifest)).title)
+        for name, write in files.items():
+            write_atomic(results_dir / name, write)
+        save_json(manifest, results_dir / MANIFEST)
+    return table
+
+
+def _pooled_rows(paths: list[Path], dataset: str) -> tuple[list[dict], dict | None]:
+    """The rows of every file, each counted once, and the :data:`POOLED_SETTINGS` they share.
+
+    The settings are None where no file records them; ConfigError for rows of another
+    dataset, a seed with two numbers, or runs made with other settings.
+    """
+    rows, first, made, recorded = {}, {}, [], False
+    for path in paths:
+        manifest, found = _read_run(path)
+        other = sorted({r["dataset"] for r in found} - {dataset})
+        if other:
+            raise ConfigError(
+                f"{path} holds {other[0]} rows, and this table is of {dataset}: give "
+                f"--dataset {other[0]}, and combine runs of one dataset only"
+            )
+        settings = manifest.get("settings", manifest.get("arguments"))
+        if isinstance(settings, dict):
+            recorded = True
+            known = {k: settings.get(k, d) for k, d in POOLED_SETTINGS.items()}
+            made.append((path, {k: v for k, v in known.items() if k in settings or v is not None}))
+        for row in found:
+            made.append((path, {"images": row["images"]}))
+            if row["estimator"] != EXACT:  # the NN's value is exact: S = 0
+                made.append((path, {"samples": row["samples"]}))
+            key = (row["model"], row["estimator"], row["quadrants"], row["seed"])
+            if key in rows and _measured(rows[key]) != _measured(row):
+                raise ConfigError(
+                    f"{path} and {first[key]} both hold seed {key[3]} of {key[0]} {key[1]} "
+                    f"at {key[2]} quadrants, with other numbers; combine each seed once"
+                )
+            rows.setdefault(key, row)  # the same numbers twice: one model, reused by two runs
+            first.setdefault(key, path)
+    if not rows:
+        raise ConfigError("--combine: the run.json files hold no rows")
+    shared = _same_settings(made)
+    pooled = {k: shared.get(k, d) for k, d in POOLED_SETTINGS.items()}
+    return list(rows.values()), pooled if recorded else None
+
+
+def _same_settings(made: list[tuple[Path, dict]]) -> dict:
+    """The settings all runs were made with; ConfigError naming two runs that differ in one."""
+    first: dict = {}
+    for path, settings in made:
+        for key, value in settings.items():
+            where, seen = first.setdefault(key, (path, value))
+            if value != seen:
+                raise ConfigError(
+                    f"--combine: {path} was made with {key} {value} and {where} with {seen}; "
+                    "pool only runs made with the same settings"
+                )
+    return {key: value for key, (_, value) in first.items()}
+
+
+def _read_run(path: Path) -> tuple[dict, list[dict]]:
+    """A ``run.json`` and its rows, each checked and holding its ``dataset``.
+
+    ConfigError for a file that is no run.json, or a row that :func:`row_problem` refuses.
     """
     manifest = read_json(path, "run.json", "give the run.json of a reproduce run")
     found = manifest.get("rows") if isinstance(manifest, dict) else None
@@ -88,36 +223,7 @@ def _read_rows(path: Path) -> tuple[list[dict], dict | None]:
         problem = row_problem({"dataset": dataset, **row})
         if problem:
             raise ConfigError(f"{path}: row {i} ({_row_label(row)}): {problem}")
-    rows = [{**row, "dataset": row.get("dataset", dataset)} for row in found]
-    return rows, _recorded_settings(manifest)
-
-
-def _recorded_settings(manifest: dict) -> dict | None:
-    """The :data:`POOLED_SETTINGS` a ``run.json`` was made with; None where it records none.
-
-    A run of ``reproduce`` records them under ``arguments``, a pooled table under
-    ``settings``.
-    """
-    recorded = manifest.get("settings", manifest.get("arguments"))
-    if not isinstance(recorded, dict):
-        return None
-    return {key: recorded.get(key, default) for key, default in POOLED_SETTINGS.items()}
-
-
-def _common_settings(recorded: dict[Path, dict | None]) -> dict | None:
-    """The settings every file that records them shares; ConfigError naming one that differs."""
-    known = [(path, s) for path, s in recorded.items() if s is not None]
-    if not known:
-        return None
-    first_path, first = known[0]
-    for path, settings in known[1:]:
-        for key, value in settings.items():
-            if value != first[key]:
-                raise ConfigError(
-                    f"--combine: {path} was made with --{key.replace('_', '-')} {value} and "
-                    f"{first_path} with {first[key]}; pool only runs made with the same settings"
-                )
-    return first
+    return manifest, [{**row, "dataset": row.get("dataset", dataset)} for row in found]
 
 
 def _recorded_dataset(manifest: dict) -> object:
@@ -137,7 +243,8 @@ def row_problem(row: dict) -> str | None:
 
     Every field is checked: a known dataset, model and estimator; quadrants 1..3; a seed
     in 0..2**32-1; S at least 1 for a sampled estimate (at least 0 for the exact NN); at
-    least one image; a finite mean and a finite, non-negative standard error.
+    least one image; a mean within ±:data:`MAX_NATS` and a standard error in
+    0..:data:`MAX_NATS` (finite numbers, whose pooled values are finite too).
     """
     exact = row["estimator"] == EXACT
     checks = {
@@ -154,8 +261,8 @@ def row_problem(row: dict) -> str | None:
             "an integer >= 0" if exact else "a positive integer",
         ),
         "images": (_integer(row["images"], 1), "a positive integer"),
-        "nll_mean": (_finite(row["nll_mean"]), "a finite number"),
-        "nll_stderr": (_finite(row["nll_stderr"], 0.0), "a finite number >= 0"),
+        "nll_mean": (_number(row["nll_mean"], -MAX_NATS), f"a number in ±{MAX_NATS:g}"),
+        "nll_stderr": (_number(row["nll_stderr"], 0.0), f"a number in 0..{MAX_NATS:g}"),
     }
     for field, (ok, wanted) in checks.items():
         if not ok:
@@ -168,65 +275,11 @@ def _integer(value: object, low: int, high: float = math.inf) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-def _finite(value: object, low: float = -math.inf) -> bool:
-    """Whether ``value`` is a finite number (not a bool, not a string) of at least ``low``."""
+def _number(value: object, low: float) -> bool:
+    """Whether ``value`` is a number (not a bool, not a string) in ``low..MAX_NATS``."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return False
-    try:
-        return math.isfinite(float(value)) and value >= low
-    except OverflowError:  # an integer too large for a float
-        return False
-
-
-def _combine(
-    run_files: Sequence[str | Path], results_dir: Path, command: str, dataset: str
-) -> pd.DataFrame:
-    rows, sources, recorded = [], {}, {}
-    for path in map(Path, run_files):
-        found, recorded[path] = _read_rows(path)
-        other = sorted({r["dataset"] for r in found} - {dataset})
-        if other:
-            raise ConfigError(
-                f"{path} holds {other[0]} rows, and this table is of {dataset}: give "
-                f"--dataset {other[0]}, and combine runs of one dataset only"
-            )
-        for row in found:
-            key = (row["model"], row["estimator"], row["quadrants"], row["seed"])
-            if key in sources and _measured(sources[key][1]) != _measured(row):
-                raise ConfigError(
-                    f"{path} and {sources[key][0]} both hold seed {key[3]} of "
-                    f"{key[0]} {key[1]} at {key[2]} quadrants, with other numbers; combine "
-                    "each seed once"
-                )
-            if key not in sources:  # the same numbers twice: one model, reused by two runs
-                sources[key] = (path, row)
-                rows.append(row)
-    if not rows:
-        raise ConfigError("--combine: the run.json files hold no rows")
-    sampled = [r for r in rows if r["estimator"] != "NN"]  # the NN's value is exact
-    for field, pool in (("samples", sampled), ("images", rows)):
-        values = sorted({r[field] for r in pool})
-        if len(values) > 1:
-            raise ConfigError(f"--combine: the runs differ in {field} ({values})")
-    samples = max((r["samples"] for r in sampled), default=0)
-    settings = _common_settings(recorded)
-    aggregate(rows)  # refuses pooled numbers that are not finite, before anything is staged
-    quadrants = sorted({r["quadrants"] for r in rows})
-    tables = []
-
-    def write(staging: Path) -> dict:
-        tables.append(write_table(rows, quadrants, staging, samples, dataset_info(dataset).title))
-        return {
-            "command": command,
-            "dataset": dataset,
-            "combined": [str(p) for p in run_files],
-            "settings": settings,  # what every pooled run was made with (None: not recorded)
-            "seeds": sorted({r["seed"] for r in rows}),
-            "rows": rows,
-        }
-
-    publish(results_dir, write)
-    return tables[0]
+    return low <= value <= MAX_NATS  # False for NaN; exact for integers of any size
 
 
 def _measured(row: dict) -> tuple:

@@ -13,8 +13,10 @@ on the test set, and writes under the results folder:
 - ``run.json``: command, versions, seeds, epochs reached, wall-clock per phase, machine.
 
 The files are written as one set (:mod:`cvae_pyro.publishing`), and the results folder
-is locked while a command writes it. ``--combine`` (:mod:`cvae_pyro.pooling`) trains
-nothing: it pools the per-seed rows of earlier runs. :func:`~cvae_pyro.commands.reproduce_command` is what
+is locked while a command writes it. Finished results in it are replaced only by those
+of the same settings (:func:`~cvae_pyro.pooling.check_results`), which is checked before
+anything is trained. ``--combine`` (:mod:`cvae_pyro.pooling`) trains nothing: it pools
+the per-seed rows of earlier runs. :func:`~cvae_pyro.commands.reproduce_command` is what
 ``python -m cvae_pyro.reproduce`` runs.
 """
 
@@ -37,10 +39,11 @@ from .data import MNIST, dataset_info, load_splits
 from .device import check_precision, resolve_device
 from .evaluation import evaluate_run_dir
 from .experiment import run
-from .files import folder_lock, write_atomic
-from .publishing import finish_publish, publish
-from .settings import BASELINE, model_name
-from .tables import write_table
+from .files import folder_lock
+from .pooling import check_results
+from .publishing import publish
+from .settings import BASELINE, model_name, plain
+from .tables import table_files
 
 #: Called after each phase with a short description of the next one (progress bars).
 Progress = Callable[[str], None]
@@ -151,13 +154,15 @@ def reproduce(cfg: ReproduceConfig, command: str, progress: Progress | None = No
     """
     results_dir = Path(cfg.results_dir)
     check_precision(cfg.precision, resolve_device(cfg.device))  # before the folders' locks
+    arguments = {k: plain(v) for k, v in vars(cfg).items()}
+    manifest = {"command": command, "dataset": cfg.dataset, "arguments": arguments}
     with folder_lock(results_dir):
-        finish_publish(results_dir)
-        return _reproduce(cfg, command, progress, results_dir)
+        check_results(results_dir, manifest)  # before anything is trained
+        return _reproduce(cfg, manifest, progress, results_dir)
 
 
 def _reproduce(
-    cfg: ReproduceConfig, command: str, progress: Progress | None, results_dir: Path
+    cfg: ReproduceConfig, manifest: dict, progress: Progress | None, results_dir: Path
 ) -> pd.DataFrame:
     device = resolve_device(cfg.device)
     figures = {}
@@ -214,27 +219,17 @@ def _reproduce(
             found, done = mask_rows(cfg, seed, data, epochs_reached, progress)
             rows += found
             phases += done
-    title = dataset_info(cfg.dataset).title
-    tables = []
-
-    def write(staging: Path) -> dict:
-        for name, figure in figures.items():
-            write_atomic(staging / name, lambda tmp, src=figure: shutil.copyfile(src, tmp))
-        tables.append(write_table(rows, cfg.quadrants, staging, cfg.samples, title))
-        return {
-            "command": command,
-            "dataset": cfg.dataset,
-            "arguments": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(cfg).items()},
-            "seeds": list(cfg.seeds),
-            "epochs": epochs_reached,  # per model: epochs run and the best epoch
-            "phases": phases,
-            "seconds_total": sum(p["seconds"] for p in phases),  # this call's wall time
-            "seconds_training_recorded": round(
-                sum(e["seconds"] for e in epochs_reached.values()), 1
-            ),
-            "machine": machine_info(device),
-            "rows": rows,
-        }
-
-    publish(results_dir, write)
-    return tables[0]
+    table, files = table_files(rows, dataset_info(cfg.dataset).title)
+    for name, figure in figures.items():
+        files[name] = lambda tmp, src=figure: shutil.copyfile(src, tmp)
+    record = {
+        "seeds": list(cfg.seeds),
+        "epochs": epochs_reached,  # per model: epochs run and the best epoch
+        "phases": phases,
+        "seconds_total": sum(p["seconds"] for p in phases),  # this call's wall time
+        "seconds_training_recorded": round(sum(e["seconds"] for e in epochs_reached.values()), 1),
+        "machine": machine_info(device),
+        "rows": rows,
+    }
+    publish(results_dir, files, {**manifest, **record})
+    return table

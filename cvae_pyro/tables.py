@@ -1,22 +1,19 @@
 """The CLL table: rows of (model, estimator, quadrants, seed) pooled and written out.
 
-:func:`aggregate` pools the per-seed rows (mean over seeds of each mean and standard
-error, and the spread over seeds); :func:`write_table` writes ``cll_table.csv`` and the
-paper's table as markdown (``cll_table.md``, :func:`markdown_table`): NN, GSNN (MC),
-CVAE (MC), CVAE (IS), hybrid (IS), any CVAE trained beyond the paper (IS), the mask
-model's rows, and the performance gap.
+:func:`aggregate` pools the per-seed rows with pandas (mean over seeds of each mean and
+standard error, and the spread over seeds); :func:`table_files` makes ``cll_table.csv``
+and the paper's table as markdown (``cll_table.md``, :func:`markdown_table`): NN, GSNN
+(MC), CVAE (MC), CVAE (IS), hybrid (IS), any CVAE trained beyond the paper (IS), the
+mask model's rows, and the performance gap.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import ConfigError
-from .files import save_text, write_atomic
 from .settings import BASELINE, MASK_BASELINE, MASK_MODEL, MODEL_FILES, estimator_title
 
 EXACT = "NN"  #: the estimator of the baseline's exact value (S = 0)
@@ -35,6 +32,7 @@ TABLE_ROWS = [
     ("mask CVAE (MC, any mask)", "mask", "MC"),
     ("mask CVAE (IS, any mask)", "mask", "IS"),
 ]
+GAP = "Performance gap (NN - CVAE (IS))"  #: the last row: NN minus CVAE (IS)
 MASK_NOTE = (
     " The mask rows are one model (and its baseline) trained on random masks of every "
     "kind, evaluated on each quadrant layout."
@@ -62,9 +60,13 @@ def table_rows(table: pd.DataFrame) -> list[tuple[str, str, str]]:
 
 
 def aggregate(rows: list[dict]) -> pd.DataFrame:
-    """Per (model, estimator, quadrants): mean over seeds of the mean, stderr and seed std."""
-    frame = pd.DataFrame(rows)
-    grouped = frame.groupby(["model", "estimator", "quadrants"], sort=False)
+    """Per (model, estimator, quadrants): mean over seeds of the mean, stderr and seed std.
+
+    Returns:
+        The columns of :data:`CSV_COLUMNS`, and ``first_seed``: the seed of a row that
+        holds one seed (the lowest of several).
+    """
+    grouped = pd.DataFrame(rows).groupby(["model", "estimator", "quadrants"], sort=False)
     table = grouped.agg(
         nll_mean=("nll_mean", "mean"),
         nll_stderr=("nll_stderr", "mean"),
@@ -72,82 +74,49 @@ def aggregate(rows: list[dict]) -> pd.DataFrame:
         samples=("samples", "first"),
         nll_seed_std=("nll_mean", "std"),
         images=("images", "first"),
+        first_seed=("seed", "min"),
     )
-    table = table.reset_index()[CSV_COLUMNS]
-    check_pooled(table)
-    return table
+    return table.reset_index()
 
 
-def check_pooled(table: pd.DataFrame) -> None:
-    """ConfigError naming the first pooled number (or performance gap) that is not finite.
-
-    Finite rows can still pool to infinity: the mean of 1.7e308 and 1.7e308 overflows.
-    """
-    for row in table.itertuples():
-        values = {"nll_mean": row.nll_mean, "nll_stderr": row.nll_stderr}
-        if row.seeds > 1:  # one seed has no spread (NaN, shown as nothing)
-            values["nll_seed_std"] = row.nll_seed_std
-        for field, value in values.items():
-            if not math.isfinite(value):
-                where = f"{row.model} {row.estimator} at {row.quadrants} quadrants"
-                raise ConfigError(_overflow(f"{field} of {where}", value))
-    lookup = {(r.model, r.estimator, r.quadrants): r.nll_mean for r in table.itertuples()}
-    for (model, estimator, q), nn in lookup.items():
-        cvae = lookup.get(("cvae", "IS", q))
-        if (model, estimator) == (BASELINE, EXACT) and cvae is not None:
-            if not math.isfinite(nn - cvae):
-                raise ConfigError(_overflow(f"the performance gap at {q} quadrants", nn - cvae))
-
-
-def _overflow(what: str, value: float) -> str:
-    return (
-        f"pooling the rows gives {value} for {what}: their numbers are too large to pool "
-        "(no CLL in nats per image is near 1e308); check the rows of the run.json files"
-    )
-
-
-def _cell(row: pd.Series) -> str:
+def _cell(row: pd.Series, pooled: bool) -> str:
     text = format_pm(row.nll_mean, row.nll_stderr)
     if row.seeds > 1:
-        text += f" (± {row.nll_seed_std:.2f} over {row.seeds} seeds)"
-    return text
+        return text + f" (± {row.nll_seed_std:.2f} over {row.seeds} seeds)"
+    return text + (f" (seed {row.first_seed} only)" if pooled else "")
 
 
-def markdown_table(table: pd.DataFrame, quadrants: Sequence[int]) -> str:
-    """The paper's table as markdown: rows of models and estimators, columns of quadrants."""
-    header = "| | " + " | ".join(f"{q} quadrant{'s' if q > 1 else ''}" for q in quadrants) + " |"
-    lines = [header, "| --- |" + " --- |" * len(quadrants)]
-    lookup = {(r.model, r.estimator, r.quadrants): r for r in table.itertuples()}
-    for label, model, estimator in table_rows(table):
-        cells = [lookup.get((model, estimator, q)) for q in quadrants]
-        if any(c is not None for c in cells):
-            lines.append(
-                f"| {label} | "
-                + " | ".join(_cell(c) if c is not None else "n/a" for c in cells)
-                + " |"
-            )
-    gaps = []
-    for q in quadrants:
-        nn, cvae = lookup.get((BASELINE, "NN", q)), lookup.get(("cvae", "IS", q))
-        gaps.append(f"{nn.nll_mean - cvae.nll_mean:.2f}" if nn and cvae else "n/a")
-    if any(gap != "n/a" for gap in gaps):  # a table without the paper's CVAE has no gap
-        lines.append("| Performance gap (NN - CVAE (IS)) | " + " | ".join(gaps) + " |")
-    return "\n".join(lines)
+def markdown_table(table: pd.DataFrame, quadrants: Sequence[int] | None = None) -> str:
+    """The paper's table as markdown: rows of models and estimators, columns of quadrants.
+
+    In a table of several seeds, a row of one seed names it ("(seed 0 only)").
+    """
+    quadrants = sorted(table.quadrants.unique()) if quadrants is None else list(quadrants)
+    pooled = table.seeds.max() > 1 or table.first_seed.nunique() > 1
+    cells = table.assign(cell=[_cell(row, pooled) for row in table.itertuples()])
+    by_row = ["model", "estimator"]
+    wide = cells.pivot(index=by_row, columns="quadrants", values="cell")
+    shown = [(label, (m, e)) for label, m, e in table_rows(table) if (m, e) in wide.index]
+    body = wide.reindex(index=[key for _, key in shown], columns=quadrants)
+    body.index = [label for label, _ in shown]
+    means = table.pivot(index=by_row, columns="quadrants", values="nll_mean")
+    if {(BASELINE, EXACT), ("cvae", "IS")} <= set(means.index):
+        gap = means.loc[(BASELINE, EXACT)] - means.loc[("cvae", "IS")]
+        body.loc[GAP] = gap.reindex(quadrants).map(lambda g: f"{g:.2f}", na_action="ignore")
+    body = body.dropna(how="all").fillna("n/a")
+    body.columns = [f"{q} quadrant{'s' if q > 1 else ''}" for q in quadrants]
+    return body.to_markdown(disable_numparse=True)  # numbers stay as formatted
 
 
-def write_table(
-    rows: list[dict],
-    quadrants: Sequence[int],
-    results_dir: Path,
-    samples: int,
-    dataset_title: str = "MNIST",
-) -> pd.DataFrame:
-    """Write ``cll_table.csv`` and ``cll_table.md`` into ``results_dir``; return the table."""
+def table_files(
+    rows: list[dict], dataset_title: str = "MNIST"
+) -> tuple[pd.DataFrame, dict[str, Callable[[Path], None]]]:
+    """The pooled table of ``rows`` and the writers of ``cll_table.csv`` and ``cll_table.md``.
+
+    Each writer takes the file to write (:func:`~cvae_pyro.files.write_atomic` gives it).
+    """
     table = aggregate(rows)
-    write_atomic(
-        results_dir / "cll_table.csv",
-        lambda tmp: table.to_csv(tmp, index=False, float_format="%.4f"),
-    )
+    samples = max((r["samples"] for r in rows if r["estimator"] != EXACT), default=0)
     seeds = sorted({r["seed"] for r in rows})
     text = (
         f"# Negative conditional log-likelihood on the {dataset_title} test set "
@@ -158,11 +127,15 @@ def write_table(
         "NN: exact. MC: z from the prior network. IS: z from the recognition network."
         + (MASK_NOTE if any(r["model"] == MASK_MODEL for r in rows) else "")
         + "\n\n"
-        + markdown_table(table, quadrants)
+        + markdown_table(table)
         + "\n"
     )
-    save_text(text, results_dir / "cll_table.md")
-    return table
+    return table, {
+        "cll_table.csv": lambda tmp: table.to_csv(
+            tmp, columns=CSV_COLUMNS, index=False, float_format="%.4f"
+        ),
+        "cll_table.md": lambda tmp: tmp.write_text(text, encoding="utf-8"),
+    }
 
 
 def format_pm(mean: float, stderr: float, digits: int = 2) -> str:

@@ -198,7 +198,7 @@ def test_reproduce_adds_the_mask_rows(tmp_path, data_dir):
         (model, q) for model in ("mask_baseline", "mask") for q in (1, 3)
     }
     text = (tmp_path / "results" / "cll_table.md").read_text()
-    assert "| mask CVAE (IS, any mask) |" in text and "one model" in text
+    assert "\n| mask CVAE (IS, any mask) " in text and "one model" in text
     assert (tmp_path / "runs" / "seed0" / "mask" / "cvae.pt").exists()
 
 

@@ -1,9 +1,11 @@
 """The reproduction pipeline: table layout, aggregation over seeds, the result files written as
-one set, and what --combine checks before it pools."""
+one set, which finished results a results folder keeps, and what --combine checks before it
+pools."""
 
 import hashlib
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -14,21 +16,17 @@ import pytest
 from cvae_pyro import publishing, reproduce, reproduction
 from cvae_pyro.cli import EXIT_INTERRUPTED, EXIT_USAGE
 from cvae_pyro.config import ReproduceConfig
-from cvae_pyro.errors import (
-    CheckpointError,
-    ConfigError,
-)
+from cvae_pyro.errors import CheckpointError
 from cvae_pyro.files import TEMP_TAG
-from cvae_pyro.publishing import STAGING, finish_publish
+from cvae_pyro.pooling import rewrite_tables
 from cvae_pyro.reproduce import main
 from cvae_pyro.settings import OBJECTIVES
-from cvae_pyro.tables import CSV_COLUMNS, aggregate, markdown_table
+from cvae_pyro.tables import CSV_COLUMNS, GAP, aggregate, markdown_table
 
-from .helpers import (
-    call,
-    one_error_line,
-    popen_module,
-)
+from .helpers import call, one_error_line, popen_module
+from .test_formatting import table_cells
+
+RESULTS = Path(__file__).parents[1] / "results"
 
 
 def _row(model, estimator, q, seed, mean):
@@ -48,18 +46,35 @@ def test_aggregate_over_seeds_and_gap():
     rows = [_row("baseline", "NN", 1, s, 100.0 + s) for s in (0, 1)]
     rows += [_row("cvae", "IS", 1, s, 70.0 + 2 * s) for s in (0, 1)]
     table = aggregate(rows)
-    assert list(table.columns) == CSV_COLUMNS
+    assert list(table.columns) == [*CSV_COLUMNS, "first_seed"]
     cvae = table[(table.model == "cvae") & (table.estimator == "IS")].iloc[0]
     assert cvae.nll_mean == 71.0 and cvae.seeds == 2
     assert abs(cvae.nll_seed_std - 2**0.5) < 1e-9
-    text = markdown_table(table, [1])
-    assert "| NN (baseline) | 100.50 ± 0.50 (± 0.71 over 2 seeds) |" in text
-    assert "| Performance gap (NN - CVAE (IS)) | 29.50 |" in text
-    assert "GSNN" not in text  # rows without numbers are left out
+    assert table_cells(markdown_table(table, [1])) == [
+        ["", "1 quadrant"],
+        ["NN (baseline)", "100.50 ± 0.50 (± 0.71 over 2 seeds)"],
+        ["CVAE (IS)", "71.00 ± 0.50 (± 1.41 over 2 seeds)"],
+        ["Performance gap (NN - CVAE (IS))", "29.50"],  # rows without numbers are left out
+    ]
+
+
+def test_a_pooled_table_names_the_seed_of_a_one_seed_row():
+    rows = [_row("baseline", "NN", q, s, 100.0 + s) for s in (0, 1) for q in (1, 2)]
+    rows += [_row("gsnn", "MC", 1, 1, 99.0), _row("cvae", "IS", 2, 0, 70.0)]
+    assert table_cells(markdown_table(aggregate(rows))) == [
+        ["", "1 quadrant", "2 quadrants"],
+        ["NN (baseline)", *["100.50 ± 0.50 (± 0.71 over 2 seeds)"] * 2],
+        ["GSNN (MC)", "99.00 ± 0.50 (seed 1 only)", "n/a"],
+        ["CVAE (IS)", "n/a", "70.00 ± 0.50 (seed 0 only)"],
+        ["Performance gap (NN - CVAE (IS))", "n/a", "30.50"],
+    ]
+    one_seed_each = [_row("gsnn", "MC", 1, 1, 99.0), _row("cvae", "IS", 1, 0, 70.0)]
+    assert "(seed 1 only)" in markdown_table(aggregate(one_seed_each))
+    assert "only" not in markdown_table(aggregate([_row("cvae", "IS", 1, 0, 70.0)]))
 
 
 @pytest.mark.slow
-def test_reproduce_smoke(tmp_path, data_dir):
+def test_reproduce_smoke(tmp_path, data_dir, capsys):
     results = tmp_path / "results"
     args = [
         "--quadrants",
@@ -125,6 +140,16 @@ def test_reproduce_smoke(tmp_path, data_dir):
     assert pd.read_csv(results / "cll_table.csv").equals(table)
     again = json.loads((results / "run.json").read_text())
     assert again["epochs"] == run["epochs"]  # reused models report their training time
+    # other settings never replace these finished results, and train nothing
+    finished = {p.name: p.read_bytes() for p in results.iterdir() if p.name != ".lock"}
+    other = [*args[:1], "2", *args[3:]]  # --quadrants 2 instead of 1 3
+    code, err = call(main, other, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(
+        err, "holds finished results of other settings", "quadrants=[1, 3] (this run: [2])"
+    )
+    assert {p.name: p.read_bytes() for p in results.iterdir() if p.name != ".lock"} == finished
+    assert not (tmp_path / "runs" / "seed0" / "q2").exists()
 
 
 def _run_json(path, rows):
@@ -148,7 +173,7 @@ def test_combine_pools_seeds_from_several_runs(tmp_path, capsys):
     assert table[table.model == "gsnn"].iloc[0].seeds == 1  # only in the first run
     assert "seeds [0, 1, 2]" in (out / "cll_table.md").read_text()
     assert json.loads((out / "run.json").read_text())["seeds"] == [0, 1, 2]
-    assert "| Performance gap (NN - CVAE (IS)) | 32.00 |" in capsys.readouterr().out
+    assert table_cells(capsys.readouterr().out)[-1] == [GAP, "32.00"]
 
 
 def test_combine_counts_a_shared_model_once_and_refuses_a_seed_with_two_numbers(tmp_path, capsys):
@@ -161,9 +186,8 @@ def test_combine_counts_a_shared_model_once_and_refuses_a_seed_with_two_numbers(
     table = pd.read_csv(out / "cll_table.csv")
     assert table[table.model == "baseline"].seeds.tolist() == [1]
     assert len(json.loads((out / "run.json").read_text())["rows"]) == 3
-    md = (out / "cll_table.md").read_text()
-    assert "| CVAE, IWAE bound, K = 5 (IS) | 68.00 ± 0.50 |" in md
-    assert md.index("CVAE (IS)") < md.index("IWAE bound") < md.index("Performance gap")
+    labels = [row[0] for row in table_cells((out / "cll_table.md").read_text())]
+    assert labels == ["", "NN (baseline)", "CVAE (IS)", "CVAE, IWAE bound, K = 5 (IS)", GAP]
     capsys.readouterr()
     rows = [_row("cvae", "IS", 1, 0, 70.0)]
     files = [_run_json(tmp_path / "a.json", rows)]
@@ -185,7 +209,8 @@ def test_combine_counts_a_shared_model_once_and_refuses_a_seed_with_two_numbers(
     with pytest.raises(SystemExit) as exit:
         main(["--combine", *files, "--results-dir", out])
     assert exit.value.code == 2
-    assert "differ in samples ([10, 100])" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "d.json was made with samples 10 and" in err and "a.json with 100" in err
 
 
 def test_combine_refuses_runs_made_with_other_settings(tmp_path, capsys):
@@ -213,7 +238,7 @@ def test_combine_refuses_runs_made_with_other_settings(tmp_path, capsys):
                 main(["--combine", *files, "--results-dir", str(tmp_path / key)])
             assert exit.value.code == 2
             err = capsys.readouterr().err
-            assert f"made with --{key} {value} and" in err and err.count("\n") == 1
+            assert f"made with {key} {value} and" in err and err.count("\n") == 1
             assert not (tmp_path / key / "cll_table.csv").exists()
 
 
@@ -259,6 +284,8 @@ def test_combine_keeps_the_users_own_tmp_files(tmp_path, capsys):
         ({"nll_mean": float("inf")}, "nll_mean is 'inf'"),
         ({"nll_mean": "70.1"}, "nll_mean is '70.1'"),
         ({"nll_mean": 10**400}, "nll_mean is"),
+        ({"nll_mean": 1.7e308}, "nll_mean is '1.7e+308'; it must be a number in ±1e+06"),
+        ({"nll_stderr": 2e6}, "nll_stderr is '2000000.0'"),
         ({"nll_mean": True}, "nll_mean is 'True'"),
         ({"nll_stderr": -0.3}, "nll_stderr is '-0.3'"),
         ({"nll_stderr": float("nan")}, "nll_stderr is 'nan'"),
@@ -321,8 +348,28 @@ def test_the_committed_tables_are_their_runs_combined(pooled, runs, tmp_path, ca
     files = [committed / run / "run.json" for run in runs]
     code, err = call(reproduce.main, ["--combine", *files, "--results-dir", tmp_path], capsys)
     assert code == 0, err
-    for name in ("cll_table.csv", "cll_table.md"):
-        assert (tmp_path / name).read_bytes() == (committed / pooled / name).read_bytes(), name
+    assert (tmp_path / "cll_table.csv").read_bytes() == (
+        committed / pooled / "cll_table.csv"
+    ).read_bytes()
+    made, kept = (
+        (folder / "cll_table.md").read_text() for folder in (tmp_path, committed / pooled)
+    )
+    assert table_cells(made) == table_cells(kept)
+    assert made.split("\n|")[0] == kept.split("\n|")[0]  # the title and the caption
+
+
+@pytest.mark.parametrize(
+    "folder", sorted(p.parent.name for p in RESULTS.glob("*/cll_table.md")) + ["."]
+)
+def test_every_committed_table_is_made_from_its_run_json(folder, tmp_path):
+    committed = RESULTS / folder
+    shutil.copyfile(committed / "run.json", tmp_path / "run.json")
+    rewrite_tables(tmp_path)
+    assert (tmp_path / "run.json").read_bytes() == (committed / "run.json").read_bytes()
+    assert (tmp_path / "cll_table.csv").read_bytes() == (committed / "cll_table.csv").read_bytes()
+    made, kept = ((f / "cll_table.md").read_text() for f in (tmp_path, committed))
+    assert table_cells(made) == table_cells(kept)
+    assert made.split("\n|")[0] == kept.split("\n|")[0]  # the title and the caption
 
 
 def test_a_fashion_mnist_run_is_not_pooled_as_mnist(tmp_path, capsys):
@@ -348,114 +395,6 @@ def test_combine_files_that_break_json_readers(tmp_path, capsys):
         one_error_line(err, named)
 
 
-@pytest.mark.parametrize(
-    "marker",
-    ["{not json", '{"files": 3}', '{"files": ["../../escape.txt"]}', "[]", '{"files": [""]}'],
-)
-def test_a_corrupt_complete_marker_is_one_line(marker, tmp_path, capsys):
-    results = tmp_path / "results"
-    (results / STAGING).mkdir(parents=True)
-    (results / STAGING / "COMPLETE").write_text(marker)
-    (results / STAGING / "cll_table.md").write_text("staged")
-    files = [run_file(tmp_path / "a.json", pooled_rows())]
-    code, err = call(reproduce.main, ["--combine", *files, "--results-dir", results], capsys)
-    assert code == EXIT_USAGE
-    one_error_line(err, "COMPLETE is corrupt", "delete the folder")
-    assert not (tmp_path / "escape.txt").exists() and not (results / "cll_table.md").exists()
-
-
-def test_a_linked_staging_folder_is_refused(tmp_path):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    (elsewhere / "keep.txt").write_text("the user's")
-    (tmp_path / "results").mkdir()
-    (tmp_path / "results" / STAGING).symlink_to(elsewhere)
-    with pytest.raises(ConfigError, match="is not a folder"):
-        finish_publish(tmp_path / "results")
-    assert (elsewhere / "keep.txt").read_text() == "the user's"
-
-
-def finished_results(tmp_path: Path, capsys) -> tuple[Path, dict[str, bytes]]:
-    """A results folder holding a finished set (from --combine), and its files' bytes."""
-    results = tmp_path / "results"
-    files = [run_file(tmp_path / "a.json", pooled_rows())]
-    code, err = call(reproduce.main, ["--combine", *files, "--results-dir", results], capsys)
-    assert code == 0, err
-    return results, {p.name: p.read_bytes() for p in results.iterdir() if p.is_file()}
-
-
-def stage(staging: Path, damage: str, user_file: Path) -> None:
-    """A complete-looking staged set whose run.json cvae_pyro did not write."""
-    staging.mkdir()
-    (staging / "cll_table.md").write_text("a staged table")
-    digest = hashlib.sha256(user_file.read_bytes()).hexdigest()
-    if damage == "link":
-        (staging / "run.json").symlink_to(user_file)  # its target has the recorded hash
-    elif damage == "folder":
-        (staging / "run.json").mkdir()
-    elif damage == "other bytes":
-        (staging / "run.json").write_text('{"rows": []}')
-    names = ["cll_table.md", "run.json"]
-    hashes = {name: hashlib.sha256(b"a staged table").hexdigest() for name in names}
-    marker = {"files": {**hashes, "run.json": digest}}
-    (staging / "COMPLETE").write_text(json.dumps(marker))
-
-
-@pytest.mark.parametrize("damage", ["link", "folder", "other bytes"])
-def test_a_staged_set_cvae_pyro_did_not_write_never_replaces_finished_results(
-    damage, tmp_path, capsys
-):
-    results, finished = finished_results(tmp_path, capsys)
-    user_file = tmp_path / "notes.txt"
-    user_file.write_text("the user's own notes\n")
-    stage(results / STAGING, damage, user_file)
-    files = [run_file(tmp_path / "b.json", pooled_rows(seeds=(1,)))]
-    code, err = call(reproduce.main, ["--combine", *files, "--results-dir", results], capsys)
-    assert code == EXIT_USAGE
-    one_error_line(err, "run.json", "left as they are", "delete")
-    assert not (results / "run.json").is_symlink()
-    assert {p.name: p.read_bytes() for p in results.iterdir() if p.is_file()} == finished
-    assert user_file.read_text() == "the user's own notes\n"
-
-
-def test_an_interrupted_move_is_finished_only_with_the_recorded_files(tmp_path, monkeypatch):
-    def write(tag: str):
-        def files(staging: Path) -> dict:
-            (staging / "cll_table.md").write_text(f"{tag} table")
-            return {"tag": tag}
-
-        return files
-
-    publishing.publish(tmp_path, write("old"))
-    monkeypatch.setattr(publishing, "finish_publish", lambda results_dir: None)
-    publishing.publish(tmp_path, write("new"))  # staged and marked, never moved
-    monkeypatch.undo()
-    marker = json.loads((tmp_path / STAGING / "COMPLETE").read_text())
-    assert list(marker["files"]) == ["cll_table.md", "run.json"]  # the manifest last
-    publishing.finish_publish(tmp_path)
-    assert json.loads((tmp_path / "run.json").read_text())["tag"] == "new"
-    assert (tmp_path / "cll_table.md").read_text() == "new table"
-    assert not (tmp_path / STAGING).exists()
-
-
-def test_combine_refuses_numbers_that_pool_to_infinity(tmp_path, capsys):
-    huge = [
-        run_file(tmp_path / f"{seed}.json", pooled_rows(seeds=(seed,), nll_mean=1.7e308))
-        for seed in (0, 1)
-    ]
-    gap = pooled_rows(seeds=(0,), nll_mean=-1.7e308)
-    gap[0]["nll_mean"] = 1.7e308  # the NN's: finite, but the gap to the CVAE is not
-    results = tmp_path / "results"
-    for files, named in (
-        (huge, "nll_mean of cvae IS at 1 quadrants"),
-        ([run_file(tmp_path / "gap.json", gap)], "the performance gap at 1 quadrants"),
-    ):
-        code, err = call(reproduce.main, ["--combine", *files, "--results-dir", results], capsys)
-        assert code == EXIT_USAGE
-        one_error_line(err, named, "too large to pool")
-        assert not (results / "cll_table.md").exists() and not (results / STAGING).exists()
-
-
 def test_mask_only_refuses_objectives_it_would_ignore(tmp_path, capsys):
     args = ["--mask-only", "--objectives", "gsnn", "--limit", "300"]
     args += ["--results-dir", tmp_path / "results", "--runs-dir", tmp_path / "runs"]
@@ -464,70 +403,6 @@ def test_mask_only_refuses_objectives_it_would_ignore(tmp_path, capsys):
     one_error_line(err, "--mask-only", "--objectives does not apply")
     assert not (tmp_path / "results").exists() and not (tmp_path / "runs").exists()
     assert ReproduceConfig(mask_only=True).objectives == OBJECTIVES  # the default is fine
-
-
-@pytest.mark.parametrize("name", [".lock", "notes.txt", "cvae.pt"])
-def test_a_staged_set_moves_only_result_files(name, tmp_path, capsys):
-    results, finished = finished_results(tmp_path, capsys)
-    staging = results / STAGING
-    staging.mkdir()
-    (staging / name).write_text("not a result\n")
-    digest = hashlib.sha256(b"not a result\n").hexdigest()
-    (staging / "COMPLETE").write_text(json.dumps({"files": {name: digest}}))
-    files = [run_file(tmp_path / "b.json", pooled_rows(seeds=(1,)))]
-    code, err = call(reproduce.main, ["--combine", *files, "--results-dir", results], capsys)
-    assert code == EXIT_USAGE
-    one_error_line(err, "COMPLETE is corrupt", "not result files")
-    assert (staging / name).exists()
-    moved = results / name
-    assert not moved.exists() or moved.read_text() != "not a result\n"
-    assert {
-        p.name: p.read_bytes() for p in results.iterdir() if p.is_file() and p.name != ".lock"
-    } == {k: v for k, v in finished.items() if k != ".lock"}
-
-
-def _write_set(tag: str):
-    def write(staging: Path) -> dict:
-        for name in ("cll_table.csv", "cll_table.md", "q1_samples.png"):
-            (staging / name).write_text(f"{tag} {name}")
-        return {"tag": tag}
-
-    return write
-
-
-def test_result_set_killed_while_moving_is_finished_next_time(tmp_path, monkeypatch):
-    publishing.publish(tmp_path, _write_set("old"))
-    real_replace, moves = os.replace, []
-
-    def replace_then_die(src, dst):
-        if Path(dst).parent == tmp_path:  # a move out of the staging folder
-            if len(moves) == 1:
-                raise KeyboardInterrupt
-            moves.append(dst)
-        real_replace(src, dst)
-
-    monkeypatch.setattr(publishing.os, "replace", replace_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        publishing.publish(tmp_path, _write_set("new"))
-    monkeypatch.undo()
-    manifest = json.loads((tmp_path / "run.json").read_text())
-    assert manifest["tag"] == "old"  # the manifest, moved last, still describes the old set
-    publishing.finish_publish(tmp_path)  # what the next reproduce or --combine does first
-    manifest = json.loads((tmp_path / "run.json").read_text())
-    assert manifest["tag"] == "new"
-    for name, digest in manifest["files"].items():
-        assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == digest
-        assert (tmp_path / name).read_text() == f"new {name}"
-    assert not (tmp_path / publishing.STAGING).exists()
-
-
-def test_an_incomplete_staged_set_is_dropped(tmp_path):
-    publishing.publish(tmp_path, _write_set("old"))
-    (tmp_path / publishing.STAGING).mkdir()
-    (tmp_path / publishing.STAGING / "cll_table.md").write_text("half")
-    publishing.finish_publish(tmp_path)
-    assert (tmp_path / "cll_table.md").read_text() == "old cll_table.md"
-    assert not (tmp_path / publishing.STAGING).exists()
 
 
 def test_combine_rows_missing_keys(tmp_path, capsys):
@@ -540,6 +415,116 @@ def test_combine_rows_missing_keys(tmp_path, capsys):
     code, err = call(reproduce.main, ["--combine", bad, "--results-dir", tmp_path / "r"], capsys)
     assert code == EXIT_USAGE
     one_error_line(err, "not a run.json")
+
+
+def test_combine_refuses_a_results_folder_holding_one_of_its_runs(tmp_path, capsys):
+    res, other = tmp_path / "res", tmp_path / "other"
+    first = run_file(tmp_path / "a.json", pooled_rows())
+    code, err = call(reproduce.main, ["--combine", first, "--results-dir", res], capsys)
+    assert code == 0, err
+    other.mkdir()
+    run_file(other / "run.json", pooled_rows(seeds=(1,)))
+    before = {p.name: p.read_bytes() for p in res.iterdir()}
+    for runs in ([res / "run.json", other / "run.json"], [other, res]):
+        code, err = call(reproduce.main, ["--combine", *runs, "--results-dir", res], capsys)
+        assert code == EXIT_USAGE
+        one_error_line(err, f"--results-dir {res} holds {res / 'run.json'}", "choose another")
+        assert {p.name: p.read_bytes() for p in res.iterdir()} == before
+
+
+def test_combine_reads_a_results_folder(tmp_path, capsys):
+    seeds = []
+    for seed in (0, 1):
+        folder = tmp_path / f"seed{seed}"
+        folder.mkdir()
+        run_file(folder / "run.json", pooled_rows(seeds=(seed,)))
+        seeds.append(folder)
+    out = tmp_path / "pooled"
+    code, err = call(reproduce.main, ["--combine", *seeds, "--results-dir", out], capsys)
+    assert code == 0, err
+    pooled = json.loads((out / "run.json").read_text())
+    assert pooled["seeds"] == [0, 1] and pooled["combined"] == [str(f) for f in seeds]
+
+
+def test_combine_replaces_only_a_pooled_table_of_the_same_runs(tmp_path, capsys):
+    a = run_file(tmp_path / "a.json", pooled_rows(seeds=(0,)))
+    b = run_file(tmp_path / "b.json", pooled_rows(seeds=(1,)))
+    results = tmp_path / "results"
+    for runs in ([a], [a]):  # the same command again writes the same set again
+        code, err = call(reproduce.main, ["--combine", *runs, "--results-dir", results], capsys)
+        assert code == 0, err
+    finished = {p.name: p.read_bytes() for p in results.iterdir()}
+    code, err = call(reproduce.main, ["--combine", a, b, "--results-dir", results], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(
+        err, "holds finished results of other settings", f"delete {results / 'run.json'}"
+    )
+    assert {p.name: p.read_bytes() for p in results.iterdir()} == finished
+
+
+@pytest.mark.parametrize(
+    ("committed", "args", "named"),
+    [
+        ("seed0", ["--quadrants", "2", "--mask-model"], "quadrants=[1, 2, 3] (this run: [2])"),
+        ("seed0", ["--mask-model", "--seeds", "1"], "seeds=[0] (this run: [1])"),
+        (".", [], "combine=['results/seed0/run.json', 'results/tuned/run.json'] (this run: None)"),
+    ],
+)
+def test_reproduce_refuses_finished_results_of_other_settings(
+    committed, args, named, tmp_path, data_dir, monkeypatch, capsys
+):
+    def train(cfg):
+        raise AssertionError("refused before anything is trained")
+
+    monkeypatch.setattr(reproduction, "run", train)
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    results.mkdir()
+    shutil.copyfile(RESULTS / committed / "run.json", results / "run.json")
+    args = [*args, "--limit", "300", "--data-dir", data_dir, "--quiet"]
+    code, err = call(reproduce.main, [*args, "--results-dir", results, "--runs-dir", runs], capsys)
+    assert code == EXIT_USAGE
+    line = one_error_line(err, f"{results} holds finished results of other settings", named)
+    assert "limit=None (this run: 300)" in line
+    assert (results / "run.json").read_bytes() == (RESULTS / committed / "run.json").read_bytes()
+    assert [p.name for p in results.iterdir() if p.name != ".lock"] == ["run.json"]
+
+
+def _result_set(tag: str, names=("cll_table.csv", "cll_table.md", "q1_samples.png")) -> dict:
+    return {name: lambda tmp, n=name: tmp.write_text(f"{tag} {n}") for name in names}
+
+
+def test_a_new_result_set_leaves_no_file_of_the_old(tmp_path):
+    old = ("cll_table.csv", "cll_table.md", "q1_samples.png", "q3_samples.png")
+    publishing.publish(tmp_path, _result_set("old", old), {"tag": "old"})
+    (tmp_path / "notes.txt").write_text("the user's")
+    publishing.publish(tmp_path, _result_set("new"), {"tag": "new"})
+    found = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    assert found == {
+        "cll_table.csv": "new cll_table.csv",
+        "cll_table.md": "new cll_table.md",
+        "q1_samples.png": "new q1_samples.png",  # no q3 figure of the old set is left
+        "run.json": '{\n  "tag": "new"\n}\n',
+        "notes.txt": "the user's",
+    }
+
+
+def test_a_result_set_killed_while_written_is_not_finished(tmp_path, monkeypatch, capsys):
+    publishing.publish(tmp_path, _result_set("old"), {"tag": "old"})
+    real_write, written = publishing.write_atomic, []
+
+    def write_then_die(path, write):
+        if written:
+            raise KeyboardInterrupt
+        written.append(path)
+        return real_write(path, write)
+
+    monkeypatch.setattr(publishing, "write_atomic", write_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        publishing.publish(tmp_path, _result_set("new"), {"tag": "new"})
+    monkeypatch.undo()
+    found = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    assert found == {"cll_table.csv": "new cll_table.csv"}  # no run.json: nothing finished
+    assert publishing.finished(tmp_path) is None
 
 
 def test_reproduce_errors_get_their_own_line(tmp_path, data_dir, monkeypatch, capsys):
