@@ -35,8 +35,6 @@ from .masks import (
 from .models import CVAE, BaselineNN
 from .training import Pairs, Redraw
 
-NUM_CLASSES = 10  #: labels 0..9 (digits, or Fashion-MNIST's classes)
-
 PREPARE_CHUNK = 2000  #: images per baseline forward pass in ``prepare``
 Batches = tuple[Pairs, "Redraw | None"]  #: training pairs and their per-batch hook
 

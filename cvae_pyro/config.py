@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .errors import ConfigError
+from .mask_family import MASK_KINDS, MaskFamilyConfig, mask_family
 from .settings import (
     ARCHITECTURE_KEYS,
     CONDITIONS,
@@ -31,7 +32,6 @@ from .settings import (
     DEVICES,
     ELBOS,
     MASK_KEYS,
-    MASK_KINDS,
     MAX_LAYERS,
     MAX_NETWORK_WEIGHTS,
     MAX_WIDTH,
@@ -41,13 +41,11 @@ from .settings import (
     SAMPLES_LIMIT,
     SPLITS,
     VALID_QUADRANTS,
-    MaskFamilyConfig,
     check_estimator,
     check_quadrants,
     check_samples,
     check_unused,
     choice,
-    mask_family,
     model_name,
     network_weights,
     plain,
@@ -176,7 +174,10 @@ class TrainConfig(ComputeSettings):
             raise ConfigError("quadrants applies to the quadrant condition only")
         elif not self.guess:
             raise ConfigError("guess (the baseline's y_hat) applies to the quadrant condition only")
-        mask_family(self.mask_weights)
+        try:
+            mask_family(self.mask_weights)
+        except ValueError as err:  # the family's own check, named as a setting
+            raise ConfigError(str(err)) from None
         if self.condition != "mask" and self.mask_weights != (1.0,) * len(MASK_KINDS):
             raise ConfigError("mask_weights applies to the mask condition only")
         choice("dataset", self.dataset, DATASET_NAMES)

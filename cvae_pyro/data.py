@@ -44,6 +44,7 @@ FASHION_DATA_ENV_VAR = "CVAE_PYRO_FASHION_DATA"  #: environment variable naming 
 NUM_TRAIN = 50_000  #: training images (first part of MNIST's training set)
 NUM_VALIDATION = 10_000  #: validation images (last part of MNIST's training set)
 MAX_GREY_LEVEL = 255.0  #: IDX pixels are bytes 0..255
+NUM_CLASSES = 10  #: labels 0..9 (digits, or Fashion-MNIST's ten classes)
 
 
 class DataError(ValueError):

@@ -19,12 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .conditions import Batches, TaskSettings
-from .data import Split
-from .errors import CheckpointError, ConfigError
+from .data import NUM_CLASSES, Split
 from .masks import NUM_PIXELS
 from .metrics import is_nll
 from .models import CVAE, BaselineNN
-from .settings import DEFAULT_SAMPLES, NUM_CLASSES
 from .training import Pairs
 
 INTERPOLATION_STEPS = 10  #: pictures from one style to another, both ends included
@@ -56,9 +54,9 @@ def decode(cvae: CVAE, digits: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 
 def check_label_cvae(cvae: CVAE) -> None:
-    """Raise :class:`CheckpointError` unless ``cvae`` is a CVAE conditioned on the label."""
+    """Raise ValueError unless ``cvae`` is a CVAE conditioned on the label."""
     if not isinstance(getattr(cvae, "condition", None), LabelCondition):
-        raise CheckpointError("this checkpoint is not a label CVAE (train with --condition label)")
+        raise ValueError("this is not a label CVAE (train one with --condition label)")
 
 
 def sample_digits(cvae: CVAE, digits: Sequence[int], n: int, seed: int = 0) -> torch.Tensor:
@@ -75,9 +73,9 @@ def sample_digits(cvae: CVAE, digits: Sequence[int], n: int, seed: int = 0) -> t
     """
     check_label_cvae(cvae)
     if n < 1:
-        raise ConfigError(f"n must be a positive integer, got {n}")
+        raise ValueError(f"n must be a positive integer, got {n}")
     if any(not 0 <= int(d) < NUM_CLASSES for d in digits):
-        raise ConfigError(f"digits must lie in 0..9, got {list(digits)}")
+        raise ValueError(f"digits must lie in 0..9, got {list(digits)}")
     device = next(cvae.parameters()).device
     labels = torch.as_tensor(list(digits), dtype=torch.long, device=device)  # (D,)
     eps = shared_noise(n, cvae.z_dim, seed).to(device)  # (n, z)
@@ -152,7 +150,7 @@ class LabelReading:
 
 
 def read_labels(
-    cvae: CVAE, images: torch.Tensor, num_samples: int = DEFAULT_SAMPLES, seed: int = 0
+    cvae: CVAE, images: torch.Tensor, num_samples: int = 100, seed: int = 0
 ) -> LabelReading:
     """The label CVAE as a classifier: log p(y | c) of ``images`` ``(B, 784)`` for every c.
 
@@ -232,9 +230,9 @@ def interpolate_styles(
     ``eps_a`` drawn as ``label``, the last ``eps_b``.
     """
     if steps < 2:
-        raise ConfigError(f"an interpolation needs at least 2 steps, got {steps}")
+        raise ValueError(f"an interpolation needs at least 2 steps, got {steps}")
     if not 0 <= int(label) < NUM_CLASSES:
-        raise ConfigError(f"label must lie in 0..9, got {label}")
+        raise ValueError(f"label must lie in 0..9, got {label}")
     t = torch.linspace(0.0, 1.0, steps, device=eps_a.device)[:, None]  # (steps, 1)
     eps = (1 - t) * eps_a + t * eps_b.to(eps_a.device)  # (steps, z)
     return draw_in_style(cvae, eps, [int(label)])[:, 0]  # (steps, 784)

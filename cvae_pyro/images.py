@@ -18,8 +18,8 @@ Grey levels are read on the full scale of the picture's format, whatever its bit
 depth: 0..255 for 8 bits, 0..65535 for 16-bit (and 32-bit integer) grey, 0..1 for
 float grey. Masks are ``(784,)`` bool tensors, True where a pixel is visible: grey at
 least half of the full scale (:data:`MASK_WHITE`), the same rule for every format.
-Problems raise :class:`DataError` (a file) or
-:class:`ConfigError` (an option's value) with one line that names the problem.
+Problems raise :class:`~cvae_pyro.data.DataError` (a file, or a region's description)
+with one line that names the problem.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import torch
 from PIL import Image, ImageOps
 
 from .data import DataError
-from .errors import ConfigError
 from .masks import IMAGE_SIDE, NUM_PIXELS
 
 DIGIT_BOX = 20  #: pixels on the longer side of a digit, as in MNIST
@@ -237,14 +236,14 @@ def parse_rectangle(spec: str) -> tuple[int, int, int, int]:
     Like a Pillow box, the far corner is excluded: ``"14,0,28,28"`` is the right half.
 
     Raises:
-        ConfigError: not four integers, or not ``0 <= x0 < x1 <= 28`` and ``0 <= y0 < y1 <= 28``.
+        DataError: not four integers, or not ``0 <= x0 < x1 <= 28`` and ``0 <= y0 < y1 <= 28``.
     """
     try:
         x0, y0, x1, y1 = (int(part) for part in spec.split(","))
     except ValueError:
-        raise ConfigError(f"--hide {spec!r}: give four integers x0,y0,x1,y1") from None
+        raise DataError(f"--hide {spec!r}: give four integers x0,y0,x1,y1") from None
     if not (0 <= x0 < x1 <= IMAGE_SIDE and 0 <= y0 < y1 <= IMAGE_SIDE):
-        raise ConfigError(
+        raise DataError(
             f"--hide {spec}: need 0 <= x0 < x1 <= {IMAGE_SIDE} and 0 <= y0 < y1 <= "
             f"{IMAGE_SIDE} (x is the column, y the row; x1 and y1 are excluded)"
         )
@@ -258,14 +257,14 @@ def hide_mask(specs: str | Sequence[str]) -> torch.Tensor:
         ``(784,)`` bool, False inside any rectangle (hidden), True elsewhere (visible).
 
     Raises:
-        ConfigError: a bad rectangle, or rectangles that hide every pixel.
+        DataError: a bad rectangle, or rectangles that hide every pixel.
     """
     specs = [specs] if isinstance(specs, str) else list(specs)
     visible = torch.ones(IMAGE_SIDE, IMAGE_SIDE, dtype=torch.bool)  # (28, 28)
     for spec in specs:
         x0, y0, x1, y1 = parse_rectangle(spec)
         visible[y0:y1, x0:x1] = False
-    return _check_mixed(visible.reshape(NUM_PIXELS), "--hide " + " ".join(specs), ConfigError)
+    return _check_mixed(visible.reshape(NUM_PIXELS), "--hide " + " ".join(specs), DataError)
 
 
 def _check_mixed(visible: torch.Tensor, source: str, error: type[Exception]) -> torch.Tensor:

@@ -17,13 +17,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from .data import Split
+from .data import NUM_CLASSES, Split
 from .files import figure_format, write_atomic
 from .generation import decode, prior_latents, sample_digits
 from .masks import IMAGE_SIDE, MASK_INPUT_DIM, input_mask, merge_xy, split_xy
 from .models import CVAE, BaselineNN
 from .random_masks import fixed_masks
-from .settings import NUM_CLASSES
 
 FIGURE_COLUMNS = 8  #: completions per row of the completion figure
 STRIP_INCHES = 0.95  #: width of one image in a one-row strip (style transfer, interpolation)

@@ -10,9 +10,7 @@ the library is imported.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
@@ -46,8 +44,6 @@ DEFAULT_SAMPLES = 100  #: S, the number of latent samples per image of the estim
 MAX_ESTIMATE_SAMPLES = 10_000
 SAMPLES_LIMIT = f"at most {MAX_ESTIMATE_SAMPLES:,}: the memory grows with S"  #: --samples help
 #: Kinds of random mask in the mask task's family, in sampling order.
-MASK_KINDS = ("quadrants", "rectangles", "halves", "strokes", "pixels")
-LONGEST_SIDE = IMAGE_SIDE - 1  #: longest rectangle side, so that a rectangle never fills the image
 DEFAULT_DATASET = "mnist"  #: --dataset default; checkpoints that record no dataset hold MNIST
 KEEP_LAYOUTS = {"bottom-left": 1, "left": 2, "top-and-bottom-left": 3}  #: --keep: quadrants given
 DEVICES = ("auto", "cpu", "cuda")  #: --device choices
@@ -84,64 +80,6 @@ ARCHITECTURE_KEYS = (
     "dataset",
 )
 MASK_KEYS = ("mask_weights",)  #: further settings a mask-task checkpoint must match
-
-
-@dataclass(frozen=True)
-class MaskFamilyConfig:
-    """Mixture weights and shape parameters of the mask family (see the module docstring)."""
-
-    quadrants: float = 1.0  # weight of the three quadrant layouts
-    rectangles: float = 1.0  # weight of a hidden (or kept) random rectangle
-    halves: float = 1.0  # weight of a random visible half
-    strokes: float = 1.0  # weight of random brush strokes hidden
-    pixels: float = 1.0  # weight of independently kept pixels
-    rectangle_min_side: int = 4  # shortest rectangle side, pixels
-    rectangle_max_side: int = 20  # longest rectangle side, pixels (at most 27)
-    rectangle_keep_prob: float = 0.5  # chance that the rectangle is visible, the rest hidden
-    max_strokes: int = 3  # strokes per mask, uniform on 1..max_strokes
-    stroke_vertices: int = 4  # points per stroke polyline (segments + 1)
-    stroke_min_step: float = 3.0  # shortest segment of a stroke, pixels
-    stroke_max_step: float = 10.0  # longest segment of a stroke, pixels
-    stroke_min_width: float = 2.0  # thinnest brush, pixels
-    stroke_max_width: float = 5.0  # thickest brush, pixels
-    min_keep_rate: float = 0.1  # lowest fraction of pixels kept by the pixels kind
-    max_keep_rate: float = 0.9  # highest fraction of pixels kept by the pixels kind
-
-    def __post_init__(self) -> None:
-        weights = self.weights()
-        if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-            raise ConfigError(f"mask weights must be >= 0 with a positive sum, got {weights}")
-        _check_range(
-            "rectangle side", self.rectangle_min_side, self.rectangle_max_side, 1, LONGEST_SIDE
-        )
-        _check_range("stroke step", self.stroke_min_step, self.stroke_max_step, 0, IMAGE_SIDE)
-        _check_range("stroke width", self.stroke_min_width, self.stroke_max_width, 1, IMAGE_SIDE)
-        _check_range("keep rate", self.min_keep_rate, self.max_keep_rate, 0, 1)
-        if not 0 <= self.rectangle_keep_prob <= 1:
-            raise ConfigError(
-                f"rectangle_keep_prob must be in [0, 1], got {self.rectangle_keep_prob}"
-            )
-        if self.max_strokes < 1 or self.stroke_vertices < 2:
-            raise ConfigError("max_strokes must be >= 1 and stroke_vertices >= 2")
-
-    def weights(self) -> tuple[float, ...]:
-        """The mixture weights, in the order of :data:`MASK_KINDS`."""
-        return tuple(float(getattr(self, kind)) for kind in MASK_KINDS)
-
-
-def _check_range(what: str, low: float, high: float, lowest: float, highest: float) -> None:
-    if not lowest <= low <= high <= highest:
-        raise ConfigError(f"{what}: need {lowest} <= {low} <= {high} <= {highest}")
-
-
-def mask_family(weights: tuple[float, ...]) -> MaskFamilyConfig:
-    """The mask family with mixture ``weights`` in the order of :data:`MASK_KINDS`."""
-    if len(weights) != len(MASK_KINDS):
-        raise ConfigError(
-            f"mask_weights needs {len(MASK_KINDS)} weights ({', '.join(MASK_KINDS)}), "
-            f"got {len(weights)}"
-        )
-    return MaskFamilyConfig(**dict(zip(MASK_KINDS, map(float, weights), strict=True)))
 
 
 def run_dir(

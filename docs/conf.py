@@ -445,16 +445,17 @@ def _public_modules() -> list[str]:
 LAYERS = [
     (
         "The paper: data, quadrants, networks, models, objectives, estimators, the SVI loop",
-        ["data", "masks", "networks", "models", "objectives", "metrics", "training"],
+        ["data", "masks", "networks", "models", "conditions", "objectives", "metrics", "training"],
     ),
     (
         "Beyond the paper: other conditions, any mask, generation, pictures, figures",
-        ["conditions", "random_masks", "generation", "sampling", "images", "plots"],
+        ["mask_family", "random_masks", "generation", "images", "plots"],
     ),
     (
         "The machinery: settings, commands, run folders, checkpoints, files, tables",
         [
             "errors",
+            "sampling",
             "settings",
             "config",
             "draw_config",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cvae_pyro.errors import ConfigError
+from cvae_pyro.mask_family import IMAGE_SIDE, MASK_KINDS, MaskFamilyConfig
 from cvae_pyro.masks import NUM_PIXELS, input_mask
 from cvae_pyro.random_masks import (
     ensure_mixed,
@@ -20,7 +20,6 @@ from cvae_pyro.random_masks import (
     sample_masks,
     stroke_masks,
 )
-from cvae_pyro.settings import IMAGE_SIDE, MASK_KINDS, MaskFamilyConfig
 
 DEFAULT = MaskFamilyConfig()
 MANY = 4000  # masks per statistical test
@@ -206,6 +205,6 @@ def test_pixel_keep_rates_spread_over_the_range():
         {"stroke_vertices": 1},
     ],
 )
-def test_bad_configs_are_config_errors(bad):
-    with pytest.raises(ConfigError):
+def test_bad_family_settings_are_value_errors(bad):
+    with pytest.raises(ValueError):
         MaskFamilyConfig(**bad)

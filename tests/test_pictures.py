@@ -12,7 +12,6 @@ import torch
 from PIL import Image, ImageDraw
 
 from cvae_pyro.data import DataError
-from cvae_pyro.errors import ConfigError
 from cvae_pyro.images import (
     DIGIT_BOX,
     MASS_CENTRE,
@@ -206,7 +205,7 @@ def test_hide_rectangles():
     ],
 )
 def test_bad_hide_rectangles(spec, problem):
-    one_line_error(ConfigError, problem, hide_mask, [spec])
+    one_line_error(DataError, problem, hide_mask, [spec])
 
 
 def header_only_png(width: int, height: int) -> bytes:
