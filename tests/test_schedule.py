@@ -11,7 +11,7 @@ from pyro.infer import SVI, Trace_ELBO
 
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.train import main
-from cvae_pyro.training import EarlyStopping, FusedAdam, TrainState
+from cvae_pyro.training import Batches, EarlyStopping, FusedAdam, TrainState, fit
 
 RULE = EarlyStopping(epochs=50, patience=3, lr_patience=2, lr_decay=0.5, min_improvement=0.01)
 
@@ -139,3 +139,42 @@ def test_fused_adam_trains_a_param_outside_the_module():
     for _ in range(3):
         svi.step(torch.ones(4, 3))
     assert pyro.param("shift").item() > 0.1
+
+
+def pair_of(module):
+    """A model/guide pair of (x, y), as fit's batches give them: y is ignored."""
+
+    def model(x, y):
+        model_of(module)(x)
+
+    return model, lambda x, y: None
+
+
+def test_fit_runs_epochs_until_the_rule_stops_and_follows_the_schedule():
+    module = quadratic_module()
+    pyro.clear_param_store()
+    x = torch.linspace(-1, 1, 24).reshape(8, 3)
+    svi = SVI(*pair_of(module), pyro.optim.Adam({"lr": 0.1}), Trace_ELBO())
+    batches = Batches(x, torch.zeros(8), 4, torch.Generator().manual_seed(0))
+    seen = []
+    rule = EarlyStopping(lr=0.1, epochs=50, patience=3, lr_patience=2, lr_decay=0.5)
+    state = fit(svi, batches, lambda: 1.0, rule, on_epoch=lambda s: seen.append(s.epoch))
+    # a constant validation loss improves once, then 3 epochs without: 4 epochs
+    assert seen == [1, 2, 3, 4] and state.finished and state.best_epoch == 1
+    assert [r["lr"] for r in state.history] == [0.1, 0.1, 0.1, 0.05]
+    assert all(g["lr"] == 0.05 for o in svi.optim.optim_objs.values() for g in o.param_groups)
+    assert state.history[0]["train_loss"] > state.history[-1]["train_loss"]  # it learned
+
+
+def test_fit_continues_a_saved_state_and_stops_at_the_epoch_limit():
+    module = quadratic_module()
+    pyro.clear_param_store()
+    x = torch.linspace(-1, 1, 24).reshape(8, 3)
+    svi = SVI(*pair_of(module), FusedAdam(module, 0.01), Trace_ELBO())
+    batches = Batches(x, torch.zeros(8), 8, torch.Generator().manual_seed(0))
+    losses = iter([5.0, 4.0, 3.0, 2.0])
+    state = fit(svi, batches, lambda: next(losses), EarlyStopping(lr=0.01, epochs=2))
+    assert state.epoch == 2 and state.finished
+    state.finished = False
+    state = fit(svi, batches, lambda: next(losses), EarlyStopping(lr=0.01, epochs=4), state)
+    assert [r["epoch"] for r in state.history] == [1, 2, 3, 4] and state.best_epoch == 4
