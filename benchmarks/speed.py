@@ -40,7 +40,7 @@ from torch import nn
 
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import Split, load_dataset
-from cvae_pyro.device import check_precision
+from cvae_pyro.device import check_precision, precision_context
 from cvae_pyro.files import save_json
 from cvae_pyro.masks import split_xy
 from cvae_pyro.metrics import evaluate_cvae, is_nll, mc_nll, negative_elbo
@@ -163,14 +163,9 @@ def time_estimate(
     (for "evaluate": the IS estimate's)."""
     start = time.perf_counter()
     x, y = cvae.condition.pairs(test)
-    if name == "evaluate":
-        estimate = evaluate_cvae(cvae, x, y, samples, precision=precision)[1]
-    elif precision == "fp32":
+    with precision_context(precision, y.device):
         estimate = ESTIMATORS[name](cvae, x, y, samples)
-    else:
-        estimator = {"mc": "MC", "is": "IS", "elbo": "-ELBO"}[name]
-        estimates = evaluate_cvae(cvae, x, y, samples, precision=precision)
-        estimate = next(e for e in estimates if e.estimator == estimator)
+    estimate = estimate[1] if name == "evaluate" else estimate
     return time.perf_counter() - start, estimate.mean
 
 

@@ -43,7 +43,7 @@ from .masks import (
     output_dim,
     split_xy,
 )
-from .models import CVAE, BaselineNN, MaskBaselineNN
+from .models import CVAE, BaselineNN, MaskBaselineNN, check_pairs
 from .random_masks import evaluation_masks, fixed_masks, fresh_masks, redraw_baseline_batch
 from .settings import NUM_CLASSES, MaskFamilyConfig, check_quadrants
 
@@ -149,6 +149,7 @@ class QuadrantCondition(nn.Module):
 
     def prepare(self, given: torch.Tensor) -> torch.Tensor:
         """The model's input ``[given, y_hat]`` ``(B, 784)`` from the given pixels ``(B, x_dim)``."""
+        check_pairs(self.baseline, given)
         with torch.no_grad():
             y_hat = [
                 torch.sigmoid(self.baseline(given[i : i + PREPARE_CHUNK]))  # (b, y_dim)
@@ -305,6 +306,7 @@ class MaskCondition(nn.Module):
     def prepare(self, images: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         """The model's input ``(B, 2352)`` from images ``(B, 784)`` and masks ``(B or 1, 784)``."""
         given = mask_task_input(images, visible)  # (B, 1568)
+        check_pairs(self.baseline, given)
         with torch.no_grad():
             y_hat = [
                 torch.sigmoid(self.baseline(given[i : i + PREPARE_CHUNK]))  # (b, 784)

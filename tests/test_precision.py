@@ -6,7 +6,7 @@ import torch
 
 from cvae_pyro import device as device_module
 from cvae_pyro.config import TrainConfig
-from cvae_pyro.device import check_precision
+from cvae_pyro.device import check_precision, precision_context
 from cvae_pyro.errors import ConfigError
 from cvae_pyro.metrics import evaluate_cvae, log_likelihood
 from cvae_pyro.models import grey_bernoulli
@@ -112,9 +112,11 @@ def test_bf16_estimates_are_close_to_fp32_and_fp32_is_the_default(small_mnist):
     cvae.eval()
     x, y = cvae.condition.pairs(small_mnist.test.head(40))
     fp32 = evaluate_cvae(cvae, x, y, 20, seed=1)
-    default = evaluate_cvae(cvae, x, y, 20, seed=1, precision="fp32")
+    with precision_context("fp32", CPU):
+        default = evaluate_cvae(cvae, x, y, 20, seed=1)
     assert all(torch.equal(a.per_image, b.per_image) for a, b in zip(fp32, default, strict=True))
-    bf16 = evaluate_cvae(cvae, x, y, 20, seed=1, precision="bf16")
+    with precision_context("bf16", CPU):
+        bf16 = evaluate_cvae(cvae, x, y, 20, seed=1)
     for a, b in zip(fp32, bf16, strict=True):
         assert a.estimator == b.estimator and a.mean != b.mean
         assert b.mean == pytest.approx(a.mean, rel=0.01)
