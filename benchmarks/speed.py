@@ -168,14 +168,9 @@ def time_estimate(
     (for "evaluate": the IS estimate's)."""
     start = time.perf_counter()
     x, y = cvae.condition.pairs(test)
-    if name == "evaluate":
-        estimate = evaluate_cvae(cvae, x, y, samples, precision=precision)[1]
-    elif precision == "fp32":
+    with precision_context(precision, y.device):
         estimate = ESTIMATORS[name](cvae, x, y, samples)
-    else:
-        estimator = {"mc": "MC", "is": "IS", "elbo": "-ELBO"}[name]
-        estimates = evaluate_cvae(cvae, x, y, samples, precision=precision)
-        estimate = next(e for e in estimates if e.estimator == estimator)
+    estimate = estimate[1] if name == "evaluate" else estimate
     return time.perf_counter() - start, estimate.mean
 
 

@@ -32,7 +32,7 @@ from .masks import (
     output_dim,
     split_xy,
 )
-from .models import CVAE, BaselineNN
+from .models import CVAE, BaselineNN, check_pairs
 from .training import Pairs, Redraw
 
 PREPARE_CHUNK = 2000  #: images per baseline forward pass in ``prepare``
@@ -138,6 +138,7 @@ class QuadrantCondition(nn.Module):
 
     def prepare(self, given: torch.Tensor) -> torch.Tensor:
         """The model's input ``[given, y_hat]`` ``(B, 784)`` from the given pixels ``(B, x_dim)``."""
+        check_pairs(self.baseline, given)
         with torch.no_grad():
             y_hat = [
                 torch.sigmoid(self.baseline(given[i : i + PREPARE_CHUNK]))  # (b, y_dim)

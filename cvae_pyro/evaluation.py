@@ -23,6 +23,7 @@ import torch
 
 from .checkpoints import weights_sha256
 from .data import MNIST, Split
+from .device import precision_context
 from .errors import CheckpointError
 from .metrics import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
 from .settings import BASELINE, MODEL_FILES, ROW_NAMES, model_settings
@@ -97,15 +98,10 @@ def evaluate_run_dir(
         if trained.kind == BASELINE:
             estimates = [nn_nll(trained.module, x, y)]
         else:
-            estimates = evaluate_cvae(
-                trained.module,
-                x,
-                y,
-                num_samples,
-                seed=seed,
-                objective=trained.objective,
-                precision=precision,
-            )
+            with precision_context(precision, device):
+                estimates = evaluate_cvae(
+                    trained.module, x, y, num_samples, seed=seed, objective=trained.objective
+                )
         seconds = time.perf_counter() - start
         model = row_name(trained, name)
         extra = {"seconds": seconds, **({"precision": precision} if precision != "fp32" else {})}

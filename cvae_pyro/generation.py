@@ -21,7 +21,7 @@ from torch import nn
 from .conditions import Batches, TaskSettings
 from .data import NUM_CLASSES, Split
 from .masks import NUM_PIXELS
-from .metrics import is_nll
+from .metrics import DEFAULT_SAMPLES, is_nll
 from .models import CVAE, BaselineNN
 from .training import Pairs
 
@@ -150,7 +150,7 @@ class LabelReading:
 
 
 def read_labels(
-    cvae: CVAE, images: torch.Tensor, num_samples: int = 100, seed: int = 0
+    cvae: CVAE, images: torch.Tensor, num_samples: int = DEFAULT_SAMPLES, seed: int = 0
 ) -> LabelReading:
     """The label CVAE as a classifier: log p(y | c) of ``images`` ``(B, 784)`` for every c.
 

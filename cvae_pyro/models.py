@@ -15,11 +15,16 @@ the paper's objective (eq. 4), a lower bound on the conditional log-likelihood:
         - \mathrm{KL}(q_\phi(z|x,y) \,\|\, p_\theta(z|x)) \le \log p_\theta(y|x).
 
 The GSNN and hybrid objectives are built on this pair in :mod:`cvae_pyro.objectives`.
+The models refuse sizes that are not positive integers when they are built
+(:func:`check_sizes`); :meth:`CVAE.sample` and the estimators of :mod:`cvae_pyro.metrics`
+refuse inputs the model cannot read (:func:`check_pairs`), with a ValueError that says what
+was expected.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 import pyro
 import pyro.distributions as dist
@@ -28,7 +33,10 @@ from torch import nn
 
 from .masks import MASK_INPUT_DIM, NUM_PIXELS, hidden_pixels
 from .networks import GenerationNet, PriorNet, RecognitionNet, StandardNormalPrior, mlp
-from .settings import DEFAULT_HIDDEN, DEFAULT_Z_DIM, PRIORS
+
+PRIORS = ("conditional", "standard")  #: prior network p(z|x), or N(0, I)
+DEFAULT_Z_DIM = 200  #: the paper's latent size
+DEFAULT_HIDDEN = (500, 500)  #: two hidden layers of 500, as in the paper
 
 
 def grey_bernoulli(logits: torch.Tensor, counted: torch.Tensor | None = None) -> dist.Distribution:
@@ -57,7 +65,9 @@ class BaselineNN(nn.Module):
 
     def __init__(self, x_dim: int, y_dim: int, hidden: Sequence[int]) -> None:
         super().__init__()
+        check_sizes(hidden, x_dim=x_dim, y_dim=y_dim)
         self.net = mlp(x_dim, hidden, y_dim)
+        self.x_dim, self.y_dim = x_dim, y_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, x_dim)`` given pixels to ``(B, y_dim)`` logits of y."""
@@ -101,8 +111,8 @@ class CVAE(nn.Module):
 
     Args:
         condition: prepares and encodes the input x (see :mod:`cvae_pyro.conditions`).
-        z_dim: latent size.
-        hidden: hidden layer widths of every network.
+        z_dim: latent size, a positive integer.
+        hidden: hidden layer widths of every network, positive integers.
         prior: "conditional" (prior network p(z|x)) or "standard" (N(0, I)).
     """
 
@@ -116,6 +126,7 @@ class CVAE(nn.Module):
         super().__init__()
         if prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
+        check_sizes(hidden, z_dim=z_dim)
         self.condition = condition
         self.z_dim = z_dim
         h, y = condition.h_dim, condition.y_dim
@@ -165,7 +176,83 @@ class CVAE(nn.Module):
 
     def sample(self, x: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
         """Pixel probabilities of y for z drawn from the prior: ``(num_samples, B, y_dim)``."""
+        check_pairs(self, x)
         with torch.no_grad():
             z = self.prior(x).sample((num_samples,))  # (S, B, z_dim)
             h, _ = self.condition(x)  # (B, h_dim)
             return torch.sigmoid(self.generation_net(h, z))  # (S, B, y_dim)
+
+
+def check_sizes(hidden: object, **sizes: object) -> None:
+    """Raise ValueError unless ``hidden`` is a sequence of positive integers and each size one."""
+
+    def positive(value: object) -> bool:
+        return isinstance(value, Integral) and not isinstance(value, bool) and value > 0
+
+    if (
+        isinstance(hidden, str)
+        or not isinstance(hidden, Sequence)
+        or not all(map(positive, hidden))
+    ):
+        raise ValueError(
+            f"hidden must be a sequence of positive integers (layer widths); got {hidden!r}"
+        )
+    for name, value in sizes.items():
+        if not positive(value):
+            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+
+
+def check_pairs(model: BaselineNN | CVAE, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
+    """Raise ValueError, saying what was expected, unless ``model`` can read ``x`` (and ``y``).
+
+    ``x``: the model's inputs, floats in [0, 1]: a baseline's ``(B, x_dim)`` given pixels, a
+    CVAE's inputs as its condition prepares them (``condition.pairs``), or a label CVAE's
+    ``(B,)`` int64 labels. ``y``: ``(B, y_dim)`` grey levels in [0, 1] (the pixels' 0..255
+    divided by 255), one row per row of ``x``.
+    """
+    condition = getattr(model, "condition", None)
+    given = getattr(condition, "quadrants", None)
+    task = f" for {given} given quadrant{'s' * (given > 1)}" if given else ""
+    if condition is None:  # a baseline NN
+        expected, readable = f"(B, {model.x_dim}) inputs in [0, 1]", _grey_levels(x, model.x_dim)
+    else:
+        expected = (
+            "the CVAE's inputs as its condition prepares them (condition.pairs or prepare): "
+            f"(B, ...) values in [0, 1]{task}, or (B,) int64 labels for a label CVAE"
+        )
+        labels = isinstance(x, torch.Tensor) and x.dtype == torch.int64 and x.dim() == 1
+        readable = labels or _grey_levels(x, None)
+        if readable:  # and of the widths the networks read
+            h, h_prior = condition(x)
+            widths = (h.shape[1:], h_prior.shape[1:])
+            readable = widths == ((condition.h_dim,), (condition.h_prior_dim,))
+    if not readable:
+        raise ValueError(f"x must be {expected}; got {_described(x)}")
+    if y is None:
+        return
+    y_dim = model.y_dim if condition is None else condition.y_dim
+    if not _grey_levels(y, y_dim):
+        raise ValueError(f"y must be (B, {y_dim}) grey levels in [0, 1]{task}; got {_described(y)}")
+    if len(y) != len(x):
+        raise ValueError(f"x and y must have one row per image each; got {len(x)} and {len(y)}")
+
+
+def _grey_levels(t: object, width: int | None) -> bool:
+    """Whether ``t`` is a float tensor ``(B, width)`` (any width if None) with values in [0, 1]."""
+    return (
+        isinstance(t, torch.Tensor)
+        and t.is_floating_point()
+        and t.dim() == 2
+        and width in (None, t.shape[1])
+        and bool(((t >= 0) & (t <= 1)).all())
+    )
+
+
+def _described(t: object) -> str:
+    """What a value is, for messages: e.g. ``(120, 784) uint8`` or ``(5, 588) float32 in [0, 255]``."""
+    if not isinstance(t, torch.Tensor):
+        return type(t).__name__
+    text = f"{tuple(t.shape)} {str(t.dtype).removeprefix('torch.')}"
+    if t.is_floating_point() and t.numel():
+        text += f" in [{t.min().item():g}, {t.max().item():g}]"
+    return text

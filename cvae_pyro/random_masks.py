@@ -51,7 +51,7 @@ from .masks import (
     input_mask,
     mask_task_input,
 )
-from .models import CVAE, BaselineNN, MaskBaselineNN
+from .models import CVAE, BaselineNN, MaskBaselineNN, check_pairs
 from .training import Pairs
 
 HALF_SIDE = IMAGE_SIDE // 2  #: rows (or columns) in half an image
@@ -295,6 +295,7 @@ class MaskCondition(nn.Module):
     def prepare(self, images: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         """The model's input ``(B, 2352)`` from images ``(B, 784)`` and masks ``(B or 1, 784)``."""
         given = mask_task_input(images, visible)  # (B, 1568)
+        check_pairs(self.baseline, given)
         with torch.no_grad():
             y_hat = [
                 torch.sigmoid(self.baseline(given[i : i + PREPARE_CHUNK]))  # (b, 784)

@@ -1,6 +1,7 @@
 """The networks, the CVAE's model/guide pair and the objectives built on it."""
 
 import json
+import re
 from pathlib import Path
 
 import pyro
@@ -11,13 +12,15 @@ from pyro.infer import SVI, Trace_ELBO
 from pyro.optim import Adam
 from pyro.poutine.util import site_is_subsample
 
+from cvae_pyro import metrics, models, settings
 from cvae_pyro.conditions import QuadrantCondition
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.generation import LabelCondition
-from cvae_pyro.masks import input_dim, output_dim, split_xy
-from cvae_pyro.models import CVAE, BaselineNN, grey_bernoulli
+from cvae_pyro.masks import input_dim, input_mask, output_dim, split_xy
+from cvae_pyro.models import CVAE, BaselineNN, MaskBaselineNN, grey_bernoulli
 from cvae_pyro.networks import GenerationNet, PriorNet, RecognitionNet, mlp
 from cvae_pyro.objectives import objective_pair
+from cvae_pyro.random_masks import MaskCondition
 from cvae_pyro.trained import build_baseline
 
 B, Z, H = 6, 4, (32,)
@@ -224,3 +227,63 @@ def test_bad_model_settings():
     for objective, alpha in (("elbo", 0.5), ("hybrid", 1.5)):
         with pytest.raises(ValueError):
             objective_pair(cvae, objective, alpha)
+
+
+@pytest.mark.parametrize(
+    "sizes, message",
+    [
+        ({"z_dim": 0}, "z_dim must be a positive integer; got 0"),
+        ({"z_dim": -3}, "z_dim must be a positive integer; got -3"),
+        ({"z_dim": 2.5}, "z_dim must be a positive integer; got 2.5"),
+        ({"z_dim": True}, "z_dim must be a positive integer; got True"),
+        ({"hidden": [500.7]}, "hidden must be a sequence of positive integers (layer widths); got [500.7]"),
+        ({"hidden": (16, 0)}, "hidden must be a sequence of positive integers (layer widths); got (16, 0)"),
+        ({"hidden": 500}, "hidden must be a sequence of positive integers (layer widths); got 500"),
+    ],
+)  # fmt: skip
+def test_sizes_that_are_not_positive_integers_are_refused_when_the_model_is_built(sizes, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        CVAE(LabelCondition(), **{"z_dim": Z, "hidden": H, **sizes})
+    if "hidden" in sizes:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            BaselineNN(196, 588, sizes["hidden"])
+    with pytest.raises(ValueError, match=re.escape("y_dim must be a positive integer; got 0")):
+        BaselineNN(196, 0, H)
+
+
+@pytest.mark.parametrize("condition", ["quadrant", "mask"])
+def test_pictures_in_0_to_255_are_refused_by_sampling_and_completion(condition):
+    torch.manual_seed(0)
+    if condition == "quadrant":
+        cvae, _ = quadrant_cvae(1)
+        visible = input_mask(1)
+    else:
+        cvae = CVAE(MaskCondition(MaskBaselineNN(H)), Z, H)
+        visible = torch.rand(784) < 0.5
+    picture = torch.rand(784)  # grey levels in [0, 1]
+    guess, drawn = cvae.condition.complete(cvae, picture, visible, 3)
+    assert drawn.shape == (3, 784)
+    for spoilt in (255 * picture, (255 * picture).to(torch.uint8)):
+        with pytest.raises(ValueError, match=r"x must be .* in \[0, 1\].*; got \(1, \d+\)"):
+            cvae.condition.complete(cvae, spoilt, visible, 3)
+    x = cvae.condition.prepare(picture[None, visible]) if condition == "quadrant" else None
+    if x is not None:
+        assert cvae.sample(x, 2).shape == (2, 1, 588)
+        with pytest.raises(
+            ValueError,
+            match=r"in \[0, 1\] for 1 given quadrant.*; got \(1, 784\) float32 in \[0\.\d+, 2",
+        ):
+            cvae.sample(255 * x)
+
+
+def test_the_settings_show_the_libraries_defaults_and_limits():
+    """settings.py loads without torch, so it writes these again: they must agree."""
+    assert (settings.PRIORS, settings.DEFAULT_Z_DIM, settings.DEFAULT_HIDDEN) == (
+        models.PRIORS,
+        models.DEFAULT_Z_DIM,
+        models.DEFAULT_HIDDEN,
+    )
+    assert (settings.DEFAULT_SAMPLES, settings.MAX_ESTIMATE_SAMPLES) == (
+        metrics.DEFAULT_SAMPLES,
+        metrics.MAX_ESTIMATE_SAMPLES,
+    )

@@ -3,16 +3,18 @@
 import pyro
 import pytest
 import torch
+from pyro.infer import Trace_ELBO
 
 from cvae_pyro import device as device_module
 from cvae_pyro.config import TrainConfig
-from cvae_pyro.device import check_precision
+from cvae_pyro.device import check_precision, precision_context
 from cvae_pyro.errors import ConfigError
+from cvae_pyro.experiment import CheckedSVI
 from cvae_pyro.metrics import evaluate_cvae, log_likelihood
 from cvae_pyro.models import grey_bernoulli
 from cvae_pyro.train import main
 from cvae_pyro.trained import build_baseline, build_cvae
-from cvae_pyro.training import make_svi, train_epoch
+from cvae_pyro.training import Batches, FusedAdam
 
 from .helpers import SMALL, call, one_error_line
 
@@ -95,11 +97,14 @@ def test_bf16_training_runs_in_bf16_and_close_to_fp32(small_mnist):
     losses = {}
     for precision in ("fp32", "bf16"):
         cfg, cvae = _tiny(precision)
-        svi, _ = make_svi(cvae, (cvae.model, cvae.guide), cfg.lr)
+        pyro.clear_param_store()
+        autocast = precision_context(precision, CPU)
+        svi = CheckedSVI(cvae.model, cvae.guide, FusedAdam(cvae, cfg.lr), Trace_ELBO(), autocast)
         pairs = cvae.condition.pairs(small_mnist.train)
         shuffle = torch.Generator().manual_seed(0)
         losses[precision] = [
-            train_epoch(svi, pairs, 32, shuffle, precision=precision) for _ in range(2)
+            sum(svi.step(x, y) for x, y in Batches(*pairs, 32, shuffle)) / len(pairs[1])
+            for _ in range(2)
         ]
     for fp32, bf16 in zip(losses["fp32"], losses["bf16"], strict=True):
         assert bf16 != fp32
@@ -112,9 +117,11 @@ def test_bf16_estimates_are_close_to_fp32_and_fp32_is_the_default(small_mnist):
     cvae.eval()
     x, y = cvae.condition.pairs(small_mnist.test.head(40))
     fp32 = evaluate_cvae(cvae, x, y, 20, seed=1)
-    default = evaluate_cvae(cvae, x, y, 20, seed=1, precision="fp32")
+    with precision_context("fp32", CPU):
+        default = evaluate_cvae(cvae, x, y, 20, seed=1)
     assert all(torch.equal(a.per_image, b.per_image) for a, b in zip(fp32, default, strict=True))
-    bf16 = evaluate_cvae(cvae, x, y, 20, seed=1, precision="bf16")
+    with precision_context("bf16", CPU):
+        bf16 = evaluate_cvae(cvae, x, y, 20, seed=1)
     for a, b in zip(fp32, bf16, strict=True):
         assert a.estimator == b.estimator and a.mean != b.mean
         assert b.mean == pytest.approx(a.mean, rel=0.01)
@@ -130,8 +137,10 @@ def test_validation_is_off_in_the_training_steps_only(small_mnist):
         seen.append(pyro.poutine.util.is_validation_enabled())
         return model(*args, **kwargs)
 
-    svi, _ = make_svi(cvae, (spy, cvae.guide), cfg.lr)
+    pyro.clear_param_store()
+    svi = CheckedSVI(spy, cvae.guide, FusedAdam(cvae, cfg.lr), Trace_ELBO())
     assert pyro.poutine.util.is_validation_enabled()
-    train_epoch(svi, cvae.condition.pairs(small_mnist.train.head(64)), 32, torch.Generator())
+    for x, y in Batches(*cvae.condition.pairs(small_mnist.train.head(64)), 32, torch.Generator()):
+        svi.step(x, y)
     assert seen == [False, False]
     assert pyro.poutine.util.is_validation_enabled()
