@@ -21,11 +21,12 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import weights_sha256
+from .checkpoints import load_checkpoint, weights_sha256
 from .data import MNIST, Split
 from .device import precision_context
 from .errors import CheckpointError
 from .metrics import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
+from .run_folder import recorded_state
 from .settings import BASELINE, MODEL_FILES, ROW_NAMES, model_settings
 from .trained import Trained, load_trained
 
@@ -86,10 +87,13 @@ def evaluate_run_dir(
     models = {}
     for name in names or (*MODEL_FILES, *beyond_paper(run_dir)):
         path = run_dir / f"{name}.pt"
+        check_finished(run_dir, name)
         if not os.path.lexists(path):  # a broken link is read, and refused
             continue
         kind = BASELINE if name == BASELINE else "cvae"
         models[name] = load_trained(path, device, kind, {**(expect or {}), **_objective(name)})
+    if names is None:
+        check_complete(models, run_dir)
     check_one_baseline(models, run_dir)
     rows = []
     for name, trained in models.items():
@@ -109,6 +113,39 @@ def evaluate_run_dir(
     if not rows:
         raise CheckpointError(f"no trained model (baseline.pt, cvae.pt, ...) in {run_dir}")
     return rows
+
+
+def check_finished(run_dir: Path, name: str) -> None:
+    """Raise :class:`CheckpointError` if model ``name`` in ``run_dir`` is unfinished or its
+    best weights (``name.pt``) are missing while its last checkpoint is there."""
+    last = run_dir / f"{name}_last.pt"
+    if not os.path.lexists(last):
+        return
+    if not os.path.lexists(run_dir / f"{name}.pt"):
+        raise CheckpointError(
+            f"{run_dir / name}.pt is missing (only {last.name} is there): train it again, "
+            f"or delete {last.name}"
+        )
+    state = recorded_state(
+        load_checkpoint(last, kind=BASELINE if name == BASELINE else "cvae"), last
+    )
+    if not state.finished:
+        raise CheckpointError(
+            f"{name} in {run_dir} is unfinished (stopped after epoch {state.epoch}): finish it "
+            "with the train command that made it and --resume"
+        )
+
+
+def check_complete(models: dict[str, Trained], run_dir: Path) -> None:
+    """Raise :class:`CheckpointError` if a run folder holds a CVAE without its baseline NN,
+    or a baseline NN without a CVAE: its rows would not make a table."""
+    cvaes = [t for t in models.values() if t.kind != BASELINE]
+    if any(t.frozen_baseline is not None for t in cvaes) and BASELINE not in models:
+        raise CheckpointError(f"{run_dir / BASELINE}.pt is missing: the CVAEs' baseline NN")
+    if BASELINE in models and not cvaes:
+        raise CheckpointError(
+            f"no CVAE in {run_dir} (cvae.pt is missing): train one with python -m cvae_pyro.train"
+        )
 
 
 def check_one_baseline(models: dict[str, Trained], run_dir: Path) -> None:

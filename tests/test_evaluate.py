@@ -178,3 +178,34 @@ def test_a_mask_run_of_one_training_evaluates(mask_run, tmp_path, data_dir, caps
     args = ["--condition", "mask", "--out-dir", run, "--limit", "50", "--samples", "2"]
     code, err = call(main, [*args, "--data-dir", data_dir], capsys)
     assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [
+        (["cvae.pt"], "cvae.pt is missing (only cvae_last.pt is there)"),
+        (["baseline.pt"], "baseline.pt is missing (only baseline_last.pt is there)"),
+        (["baseline.pt", "baseline_last.pt"], "baseline.pt is missing: the CVAEs' baseline NN"),
+        (["cvae.pt", "cvae_last.pt"], "no CVAE in"),
+    ],
+)
+def test_a_run_folder_missing_a_model_names_it(missing, named, q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    for name in missing:
+        (run / "q2" / name).unlink()
+    args = ["--quadrants", "2", "--out-dir", str(run), "--data-dir", str(data_dir)]
+    code, err = call(main, [*args, "--limit", "20", "--samples", "2"], capsys)
+    assert code == 2
+    one_error_line(err, named)
+
+
+def test_an_unfinished_model_is_not_evaluated(q2_run, tmp_path, data_dir, capsys):
+    run = copy_run(q2_run, tmp_path / "run")
+    path = run / "q2" / "cvae_last.pt"
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["train_state"]["finished"] = False
+    torch.save(ckpt, path)
+    args = ["--quadrants", "2", "--out-dir", str(run), "--data-dir", str(data_dir)]
+    code, err = call(main, [*args, "--limit", "20", "--samples", "2"], capsys)
+    assert code == 2
+    one_error_line(err, "cvae in", "is unfinished (stopped after epoch 1)", "--resume")
