@@ -32,7 +32,17 @@ from .files import folder_lock
 from .training import TrainState
 
 #: Settings besides the architecture that define a run's numbers; a resumed run must match.
-RUN_KEYS = ("seed", "limit", "batch_size", "lr", "lr_patience", "lr_decay", "min_improvement")
+RUN_KEYS = (
+    "seed",
+    "limit",
+    "batch_size",
+    "lr",
+    "lr_patience",
+    "lr_decay",
+    "min_improvement",
+    "eval_batch_size",  # the validation noise is drawn per batch: the best epoch can move
+    "precision",
+)
 #: What every checkpoint records of its run: :data:`RUN_KEYS` and the stopping settings.
 RECORDED_KEYS = (*RUN_KEYS, "epochs", "patience")
 

@@ -362,6 +362,7 @@ def test_every_ending_signal_is_described_like_ctrl_c():
         (["--resume", "--lr", "1e3"], "lr=0.001 (this run: 1000.0)"),
         (["--resume", "--seed", "7"], "seed=0 (this run: 7)"),
         (["--resume", "--batch-size", "64"], "batch_size=128 (this run: 64)"),
+        (["--resume", "--eval-batch-size", "100"], "eval_batch_size=2000 (this run: 100)"),
         (["--limit", "500"], "limit=300 (this run: 500)"),  # reusing the finished baseline
         (["--epochs", "3"], "epochs=1 (this run: 3)"),
     ],
