@@ -143,6 +143,11 @@ class RunFolder:
         """What an interrupted or diverged run of model ``name`` has on disk."""
         if epoch:
             return f"epochs up to {epoch} are saved in {self.last(name)}"
+        if self.best(name).exists():  # stopped between the best and the last checkpoint
+            return (
+                f"no {title} checkpoint to resume from was saved ({self.best(name)} holds "
+                "the weights of an unfinished training)"
+            )
         return f"no {title} epoch had finished, so no {title} checkpoint was saved"
 
 

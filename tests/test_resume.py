@@ -29,6 +29,7 @@ from cvae_pyro.errors import (
 )
 from cvae_pyro.experiment import run
 from cvae_pyro.files import TEMP_TAG, save_json, write_atomic
+from cvae_pyro.run_folder import RunFolder
 
 from .helpers import (
     QUICK,
@@ -446,6 +447,23 @@ def test_ctrl_c_and_nan_in_epoch_1_name_no_missing_file(tmp_path, data_dir, caps
         assert code == status
         line = one_error_line(err, "baseline", "epoch 1", "no baseline checkpoint was saved")
         assert "_last.pt" not in line
+
+
+def test_ctrl_c_between_the_two_checkpoints_names_the_one_written(
+    tmp_path, data_dir, capsys, monkeypatch
+):
+    real_save = RunFolder.save
+
+    def save(self, payload, path, kind):
+        if path.name == "baseline_last.pt":
+            raise KeyboardInterrupt  # after baseline.pt, before baseline_last.pt
+        real_save(self, payload, path, kind)
+
+    monkeypatch.setattr(RunFolder, "save", save)
+    args = ["--quadrants", "1", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path]
+    code, err = call(train.main, args, capsys)
+    assert code == EXIT_INTERRUPTED and (tmp_path / "q1/baseline.pt").exists()
+    one_error_line(err, "no baseline checkpoint to resume from was saved", "baseline.pt holds")
 
 
 INTERRUPT_DURING_TORCH_IMPORT = """
