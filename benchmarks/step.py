@@ -39,13 +39,13 @@ tune_openmp()
 import pyro
 import torch
 from pyro.infer import Trace_ELBO
-from speed import machine  # noqa: I001  (speed.py sits beside this script)
+from speed import bf16_speedup, machine  # noqa: I001  (speed.py sits beside this script)
 from torch.distributions import Normal
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_dataset
-from cvae_pyro.device import bf16_speedup, check_precision, precision_context
+from cvae_pyro.device import check_precision, precision_context
 from cvae_pyro.experiment import CheckedSVI
 from cvae_pyro.files import save_json
 from cvae_pyro.models import grey_bernoulli

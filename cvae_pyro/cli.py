@@ -21,7 +21,7 @@ import importlib
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .cli_parsers import (
@@ -42,6 +42,7 @@ from .errors import (
     Terminated,
     TrainingInterrupted,
     one_line,
+    printable,
     shorten_path,
     shorten_paths,
 )
@@ -90,7 +91,7 @@ def _own_value_error(err: BaseException) -> bool:
 def os_error_line(err: OSError) -> tuple[str, int]:
     """One line for a failed file operation, and its exit status (2 if the user's path is bad)."""
     what, code = OS_ERRORS.get(err.errno, (err.strerror or type(err).__name__, EXIT_FAILURE))
-    name = shorten_path(os.fsdecode(err.filename)) if err.filename is not None else ""
+    name = shorten_path(printable(os.fsdecode(err.filename))) if err.filename is not None else ""
     where = f" ({name})" if name else ""
     if code == EXIT_FAILURE:
         advice = "; files finished before are intact: fix it and run the same command again"
@@ -142,7 +143,9 @@ def out_of_memory(err: BaseException) -> bool:
 
 
 def _line(err: BaseException) -> str:
-    return one_line(shorten_paths(str(err)), MESSAGE_CHARS)
+    """Our error's message as one line: control characters in paths escaped, long paths shortened."""
+    line = shorten_paths(printable(err))
+    return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 3] + "..."
 
 
 def tune_openmp() -> None:
@@ -155,7 +158,13 @@ def tune_openmp() -> None:
         os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT)
 
 
-def _exit_interrupted(signum: int, frame: object) -> None:  # the handler while torch loads
+STOP_SIGNALS = (signal.SIGINT, *ENDING_SIGNALS)  #: Ctrl-C and the signals that end a command
+
+
+def _stop_while_starting(signum: int, frame: object) -> None:
+    """While torch loads: one line and exit at once (an exception inside torch's or numpy's
+    imports can surface as some other error, or as none)."""
+    _ignore_stop_signals()
     if signum == signal.SIGINT:
         line, status = INTERRUPTED_WHILE_STARTING, EXIT_INTERRUPTED
     else:
@@ -167,44 +176,30 @@ def _exit_interrupted(signum: int, frame: object) -> None:  # the handler while 
     os._exit(status)
 
 
-def _raise_terminated(signum: int, frame: object) -> None:  # the handler of the work
-    raise Terminated(signum)
+def _stop(signum: int, frame: object) -> None:
+    """While the command works: KeyboardInterrupt (or :class:`Terminated`), which the
+    training loop and the atomic writes clean up after, and :func:`main` turns into one line."""
+    _ignore_stop_signals()
+    raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
 
 
-def load_command(spec: str) -> Any:
-    """The function ``module:function`` names, imported now (torch and Pyro load here).
-
-    Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) while they load prints one line and exits 130
-    (143, 129, 131) at once: a
-    KeyboardInterrupt raised inside torch's or numpy's own imports can surface as some
-    other error, or as none.
-    """
-    module, function = spec.split(":")
-    with signal_handlers(_exit_interrupted, _exit_interrupted):  # off the main thread: none
-        return getattr(importlib.import_module(module), function)
+def _ignore_stop_signals() -> None:
+    """Ignore Ctrl-C pressed again (and the ending signals) while the command stops, so
+    that the cleanup and the one line are not cut short (and nothing at exit either)."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
 
 
-@contextlib.contextmanager
-def signal_handlers(on_sigint: Any, on_sigterm: Any) -> Iterator[bool]:
-    """Handle SIGINT, and SIGTERM, SIGHUP and SIGQUIT (:data:`~cvae_pyro.errors.ENDING_SIGNALS`,
-    all with ``on_sigterm``), so for the ``with`` block (yields False off the main thread).
-
-    ``None`` keeps a signal's handler as it is.
-    """
-    wanted = {signal.SIGINT: on_sigint, **dict.fromkeys(ENDING_SIGNALS, on_sigterm)}
+def handle_stop_signals(handler: Any) -> dict:
+    """Let ``handler`` handle the :data:`STOP_SIGNALS` that the process does not ignore
+    (``nohup`` ignores SIGHUP, a shell's background job SIGINT); returns their handlers
+    before ({} off the main thread, where signals cannot be handled)."""
     previous = {}
-    try:
-        for number, handler in wanted.items():
-            if handler is not None:
+    with contextlib.suppress(ValueError):  # not the main thread
+        for number in STOP_SIGNALS:
+            if signal.getsignal(number) is not signal.SIG_IGN:
                 previous[number] = signal.signal(number, handler)
-    except ValueError:  # signal only works in the main thread
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+    return previous
 
 
 def plain_output() -> None:
@@ -220,23 +215,35 @@ def plain_output() -> None:
 
 
 def main(name: str, argv: Sequence[str] | None = None) -> int:
-    """Run command ``name`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    """Run command ``name`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    Ctrl-C and the ending signals stop it with one line naming what is kept, however
+    often they come; the commands only write figure files, so matplotlib draws with Agg.
+    """
     command = COMMANDS[name]
     parser = build_parser(name)
     argv = list(sys.argv[1:] if argv is None else argv)
     plain_output()
     args = parser.parse_args(argv)
+    previous = {}
     try:
         cfg = config_from_args(command.config, args)
         tune_openmp()
-        work = load_command(command.run)
-        with signal_handlers(None, _raise_terminated):  # SIGTERM and others: what was kept
-            work(cfg, command_line(parser.prog, argv))
+        os.environ["MPLBACKEND"] = "agg"
+        previous = handle_stop_signals(_stop_while_starting)
+        module, function = command.run.split(":")
+        work = getattr(importlib.import_module(module), function)  # torch and Pyro load here
+        handle_stop_signals(_stop)
+        work(cfg, command_line(parser.prog, argv))
     except BaseException as err:
         message, code = describe(err, command.interrupted)
         if code is None:
             raise
         parser.exit(code, f"{parser.prog}: error: {message}\n")
+    finally:
+        if signal.SIG_IGN not in map(signal.getsignal, previous):  # no signal came
+            for number, handler in previous.items():
+                signal.signal(number, handler)
     return 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 import shlex
 import sys
 import types
@@ -22,6 +21,8 @@ from typing import Any, TypeVar
 
 from .config import EvaluateConfig, ReproduceConfig, TrainConfig
 from .draw_config import CompleteConfig, SampleConfig
+from .errors import printable
+from .settings import GIVEN
 
 EXIT_USAGE = 2  #: bad arguments, data or checkpoints
 
@@ -87,7 +88,8 @@ class VersionAction(argparse.Action):
     """``--version``: print the version and exit (looked up only when asked for)."""
 
     def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+        help_text = "show the version and exit"
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help_text)
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
         print(f"cvae_pyro {version()}")
@@ -110,27 +112,15 @@ class Parser(argparse.ArgumentParser):
         return super().parse_args(self.argv, namespace)
 
     def error(self, message: str) -> typing.NoReturn:
-        message = self.dash_value_hint(message) or message
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
-    def dash_value_hint(self, message: str) -> str | None:
-        """For "argument --x: expected ... argument": the dash-led value and how to give it."""
-        found = re.fullmatch(
-            r"argument (--[\w-]+)(?:/\S+)?: expected (?:at least )?one argument", message
-        )
-        if found is None:
-            return None
-        option = found.group(1)
-        argv = list(self.argv)
-        options = {o for action in self._actions for o in action.option_strings}
-        for i, arg in enumerate(argv[:-1]):
-            value = argv[i + 1]
-            if arg == option and value.startswith("-") and value not in options:
-                return (
+        for option, value in zip(self.argv, self.argv[1:], strict=False):
+            missing = message.startswith(f"argument {option}:") and "expected" in message
+            if missing and value.startswith("-") and value not in self._option_string_actions:
+                message = (
                     f"argument {option}: the value {value!r} starts with '-', so it reads as "
                     f"an option; write {option}={value}"
                 )
-        return None
+                break
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {printable(message)} (see --help)\n")
 
 
 def _unwrap_optional(kind: Any) -> Any:
@@ -147,6 +137,9 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
 
     ``name: bool = False`` becomes ``--name``; ``name: bool = True`` becomes ``--no-name``;
     ``tuple[T, ...]`` takes one or more values; ``choices`` comes from the field's metadata.
+    The parsed arguments hold only the options given (``argparse.SUPPRESS``): the
+    dataclass fills in its defaults, and knows which settings were given
+    (:func:`config_from_args`).
     """
     hints = typing.get_type_hints(config)
     for f in dataclasses.fields(config):
@@ -154,31 +147,23 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
         help_text = f.metadata.get("help", "")
         kind = _unwrap_optional(hints[f.name])
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        required = default is dataclasses.MISSING
+        options: dict[str, Any] = {"dest": f.name, "help": help_text, "default": argparse.SUPPRESS}
         if kind is bool:
             if default:
-                parser.add_argument(
-                    f"--no-{f.name.replace('_', '-')}",
-                    dest=f.name,
-                    action="store_false",
-                    help=f"do not {help_text[:1].lower()}{help_text[1:]}",
-                )
-            else:
-                parser.add_argument(flag, dest=f.name, action="store_true", help=help_text)
+                flag = "--no-" + flag.removeprefix("--")
+                options["help"] = f"do not {help_text[:1].lower()}{help_text[1:]}"
+            parser.add_argument(flag, action="store_false" if default else "store_true", **options)
             continue
-        options: dict[str, Any] = {"dest": f.name, "help": help_text}
         if typing.get_origin(kind) is tuple:
             kind = typing.get_args(kind)[0]
             options["nargs"] = "+"
         if "choices" in f.metadata:
             options["choices"] = f.metadata["choices"]
-        if required:
+        if default is dataclasses.MISSING:
             options["required"] = True
-        else:
-            options["default"] = default
+        elif default is not None:
             shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
-            if default is not None:
-                options["help"] = f"{help_text} (default: {shown})"
+            options["help"] = f"{help_text} (default: {shown})"
         parser.add_argument(flag, type=kind, **options)
 
 
@@ -192,8 +177,17 @@ def build_parser(name: str) -> Parser:
 
 
 def config_from_args(config: type[Config], args: argparse.Namespace) -> Config:
-    """The dataclass ``config`` built (and validated) from parsed arguments."""
-    return config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config)})
+    """The dataclass ``config`` built (and validated) from the options given.
+
+    While it is built, :data:`~cvae_pyro.settings.GIVEN` names them, so that an option
+    the command would ignore is refused even when its value is the default.
+    """
+    given = vars(args)
+    token = GIVEN.set(frozenset(given))
+    try:
+        return config(**given)
+    finally:
+        GIVEN.reset(token)
 
 
 def command_line(prog: str, argv: Sequence[str]) -> str:

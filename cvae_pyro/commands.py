@@ -22,7 +22,14 @@ from .draw_config import CompleteConfig, SampleConfig
 from .errors import CheckpointError, ConfigError
 from .evaluation import evaluate_run_dir
 from .experiment import run
-from .files import check_figure_path, check_folder, check_out_dir, folder_lock, save_json
+from .files import (
+    check_figure_path,
+    check_folder,
+    check_out_dir,
+    check_target,
+    folder_lock,
+    save_json,
+)
 from .generation import sample_digits
 from .images import hide_mask, picture_to_digit, read_mask
 from .models import CVAE
@@ -87,6 +94,7 @@ def evaluate_command(cfg: EvaluateConfig, command: str) -> None:
     name = f"evaluation_{cfg.split}" + (f"_q{task}" if task else "")
     name += ("" if cfg.precision == "fp32" else f"_{cfg.precision}") + ".json"
     with folder_lock(cfg.run_dir):  # no training writes the folder while it is read
+        check_target(cfg.run_dir / name)  # a write-protected file is found before the work
         data = load_splits(cfg.data_dir, cfg.limit, device, cfg.dataset)
         images = len(data.split(cfg.split))
         if cfg.limit is not None and cfg.limit > images:
@@ -166,9 +174,10 @@ def parse_digits(text: str) -> list[int]:
     return [digit]
 
 
-def check_image_path(out: Path, example: str = "digits.png") -> Path:
-    """``out`` if the figure can be written there (:func:`~cvae_pyro.files.check_figure_path`)."""
-    return check_figure_path(out, "--out", example)
+def check_image_path(out: Path, example: str = "digits.png", inputs: tuple = ()) -> Path:
+    """``out`` if the figure can be written there and is none of the pictures ``inputs``
+    (:func:`~cvae_pyro.files.check_figure_path`)."""
+    return check_figure_path(out, "--out", example, inputs)
 
 
 def sample_command(cfg: SampleConfig, command: str) -> None:
@@ -195,7 +204,7 @@ def sample_command(cfg: SampleConfig, command: str) -> None:
 
 def style_command(cfg: SampleConfig) -> None:
     """``sample --style-of PICTURE``: read its class, print the posterior, draw every class."""
-    out = check_image_path(Path(cfg.out or STYLES_OUT), STYLES_OUT)
+    out = check_image_path(Path(cfg.out or STYLES_OUT), STYLES_OUT, (cfg.style_of,))
     picture = picture_to_digit(cfg.style_of)  # (784,)
     cvae, model = label_model(cfg)
     names = dataset_info(cfg.dataset).class_names
@@ -212,7 +221,7 @@ def style_command(cfg: SampleConfig) -> None:
 
 def interpolate_command(cfg: SampleConfig) -> None:
     """``sample --interpolate A B --label N``: ten steps from A's style to B's."""
-    out = check_image_path(Path(cfg.out or INTERPOLATION_OUT), INTERPOLATION_OUT)
+    out = check_image_path(Path(cfg.out or INTERPOLATION_OUT), INTERPOLATION_OUT, cfg.interpolate)
     a, b = (picture_to_digit(path) for path in cfg.interpolate)  # (784,) each
     cvae, model = label_model(cfg)
     steps = interpolate_pictures(cvae, a, b, cfg.label)  # (T, 784)
@@ -267,7 +276,7 @@ def visible_pixels(cfg: CompleteConfig) -> torch.Tensor:
 
 def complete_command(cfg: CompleteConfig, command: str) -> None:
     """``python -m cvae_pyro.complete``: complete the hidden part of a picture into a PNG."""
-    out = check_image_path(Path(cfg.out), "completions.png")
+    out = check_image_path(Path(cfg.out), "completions.png", (cfg.image, cfg.mask))
     visible = visible_pixels(cfg)
     picture = read_picture(cfg)
     device = resolve_device(cfg.device)

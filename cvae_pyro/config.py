@@ -46,6 +46,7 @@ from .settings import (
     check_samples,
     check_unused,
     choice,
+    chosen,
     model_name,
     network_weights,
     plain,
@@ -91,8 +92,8 @@ class ComputeSettings(DataSettings):
 
     precision: str = setting(
         "fp32",
-        "bf16: matrix products in bfloat16 (autocast), where the CPU has AVX512-BF16 or "
-        "AMX, or on CUDA; training only for train and reproduce, the estimates for evaluate",
+        "bf16: matrix products in bfloat16 (autocast), where the CPU has AMX, or on CUDA; "
+        "training only for train and reproduce, the estimates for evaluate",
         choices=PRECISIONS,
     )
 
@@ -178,7 +179,7 @@ class TrainConfig(ComputeSettings):
             mask_family(self.mask_weights)
         except ValueError as err:  # the family's own check, named as a setting
             raise ConfigError(str(err)) from None
-        if self.condition != "mask" and self.mask_weights != (1.0,) * len(MASK_KINDS):
+        if self.condition != "mask" and chosen(self, "mask_weights"):
             raise ConfigError("mask_weights applies to the mask condition only")
         choice("dataset", self.dataset, DATASET_NAMES)
         choice("objective", self.objective, OBJECTIVES)
@@ -198,12 +199,12 @@ class TrainConfig(ComputeSettings):
             raise ConfigError(f"lr must be a positive finite number, got {self.lr}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"alpha must lie in [0, 1], got {self.alpha}")
-        if self.objective != "hybrid" and self.alpha != DEFAULT_ALPHA:
+        if self.objective != "hybrid" and chosen(self, "alpha"):
             raise ConfigError(
                 f"alpha weighs the hybrid objective only; --objective {self.objective} "
                 "would ignore it (add --objective hybrid, or leave --alpha out)"
             )
-        check_estimator(self.objective, self.elbo, self.particles, self.kl_warmup)
+        check_estimator(self, self.objective)
         if not self.hidden or min(self.hidden) < 1 or max(self.hidden) > MAX_WIDTH:
             raise ConfigError(f"hidden must be widths in 1..{MAX_WIDTH}, got {self.hidden}")
         if len(self.hidden) > MAX_LAYERS:
@@ -341,7 +342,7 @@ class ReproduceConfig(ComputeSettings):
             check_quadrants(q)
         for objective in self.objectives:
             choice("objective", objective, OBJECTIVES)
-            check_estimator(objective, self.elbo, self.particles, self.kl_warmup)
+            check_estimator(self, objective)
         for seed in self.seeds:
             seed_in_range(seed)
         for name in ("epochs", "patience"):

@@ -93,6 +93,15 @@ def one_line(text: object, limit: int = MESSAGE_CHARS) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+#: Control characters (a newline in a file name, say) as the escapes Python writes for them.
+ESCAPES = {code: repr(chr(code))[1:-1] for code in (*range(32), 127)}
+
+
+def printable(text: object) -> str:
+    """``text`` with every control character escaped (``\\n``), so that it stays one line."""
+    return str(text).translate(ESCAPES)
+
+
 LONGEST_PATH = 160  #: longest path (or other word) a message shows whole
 _LONG_WORD = re.compile(rf"\S{{{LONGEST_PATH + 1},}}")
 

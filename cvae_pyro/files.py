@@ -10,9 +10,10 @@ files that a killed process left behind are removed by
 :func:`remove_stale_temp_files`, which the commands call once they hold the folder's
 lock; it removes only names of that pattern, never a user's own ``*.tmp`` file.
 
-A target that exists must be a regular file: a symbolic link, a folder, a device,
-a pipe or a socket is refused (:func:`check_target`), so that a write never goes
-through a link nor replaces something that is not a file.
+A target that exists must be a regular file that is not write-protected: a symbolic
+link, a folder, a device, a pipe, a socket or a file without write permission is
+refused (:func:`check_target`), so that a write never goes through a link nor replaces
+something that is not a file, or a file its owner protected.
 
 Every folder the commands write into is made by :func:`make_folder`, which says so in
 one line when the path (or a folder along it) is a file. A run folder is locked while
@@ -25,25 +26,21 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import io
 import json
 import os
 import re
+import shutil
 import stat
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from matplotlib import rcParams
 from matplotlib.backend_bases import FigureCanvasBase
-from matplotlib.figure import Figure
 
 from .errors import ConfigError, FolderBusy, one_line
 
-MAX_JSON_BYTES = 64 << 20  #: the largest JSON file cvae_pyro writes is under 1 MB
 MAX_NAME_BYTES = 255  #: longest file name most file systems accept
-
-
 TEMP_PREFIX_CHARS = 32  #: characters of the target's name kept in its temporary name
 TEMP_TAG = ".cvae_pyro-"  #: what marks a temporary name as this package's
 TEMP_SUFFIX = ".tmp"  #: the end of every temporary name
@@ -51,22 +48,15 @@ TEMP_SUFFIX = ".tmp"  #: the end of every temporary name
 TEMP_NAME = re.compile(
     r"\..*" + re.escape(TEMP_TAG) + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX), re.DOTALL
 )
-#: What ``stat`` says a path is, for the messages of :func:`check_target`.
-FILE_TYPES = {
-    stat.S_IFDIR: "a folder",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFIFO: "a named pipe",
-    stat.S_IFSOCK: "a socket",
-}
 
 
 def check_target(path: str | os.PathLike) -> Path:
-    """``path`` if a file may be written there: missing, or a regular file (no link).
+    """``path`` if a file may be written there: missing, or a regular file someone may write.
 
     Raises:
         ConfigError: ``path`` is a symbolic link (never followed nor replaced), a folder,
-            a device, a pipe or a socket.
+            a device, a pipe or a socket, or a file without any write permission bit
+            (refused even for root, as ``rm`` and ``mv`` ask before replacing one).
     """
     path = Path(path)
     try:
@@ -74,25 +64,27 @@ def check_target(path: str | os.PathLike) -> Path:
     except FileNotFoundError:
         return path
     if stat.S_ISLNK(mode):
-        raise ConfigError(
-            f"{path} is a symbolic link; cvae_pyro never writes through or over one: "
-            "remove it or choose another path"
-        )
-    if not stat.S_ISREG(mode):
-        kind = FILE_TYPES.get(stat.S_IFMT(mode), "not a regular file")
-        raise ConfigError(
-            f"{path} is {kind}, not a file; cvae_pyro replaces only regular files: "
-            "choose another path"
-        )
-    return path
+        kind = "a symbolic link"
+    elif stat.S_ISDIR(mode):
+        kind = "a folder"
+    elif not stat.S_ISREG(mode):
+        kind = "a special file (a device, a pipe or a socket)"
+    elif not mode & 0o222:
+        raise ConfigError(f"{path} is write-protected; make it writable or choose another path")
+    else:
+        return path
+    raise ConfigError(
+        f"{path} is {kind}, not a regular file; cvae_pyro never writes through or over "
+        "one: choose another path"
+    )
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)`` and rename the temporary file to ``path``.
 
     Raises:
-        OSError: the folder cannot be written (``ENOSPC`` also for torch's "unexpected pos"
-            error, which is how ``torch.save`` reports a full disk).
+        OSError: the folder cannot be written; a full disk also where the writer reports
+            it otherwise (torch's "unexpected pos", matplotlib's error while handling it).
     """
     path = check_target(path)
     make_folder(path.parent)
@@ -105,10 +97,11 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     try:
         try:
             write(Path(tmp))
-        except RuntimeError as err:  # torch.save's writer reports a full disk this way
-            if "unexpected pos" in str(err) or "write failed" in str(err):
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
-            raise
+        except Exception as err:
+            found = _write_error(err)
+            if found is None:
+                raise
+            raise found from None
         os.chmod(tmp, 0o666 & ~current_umask())
         _fsync(tmp)  # the bytes reach the disk before the name does
         os.replace(tmp, check_target(path))  # checked again: it may have changed meanwhile
@@ -120,6 +113,21 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _write_error(err: Exception) -> OSError | None:
+    """The failed file operation behind a writer's error (None: the error is the writer's own).
+
+    ``torch.save`` reports a full disk as a RuntimeError ("unexpected pos"); matplotlib's
+    PDF writer can hide it behind an error it raises while cleaning up.
+    """
+    if isinstance(err, OSError):
+        return err
+    if isinstance(err.__context__, OSError):
+        return err.__context__
+    if "unexpected pos" in str(err) or "write failed" in str(err):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return None
 
 
 def _fsync(path: str | os.PathLike) -> None:
@@ -135,9 +143,11 @@ def _fsync(path: str | os.PathLike) -> None:
 
 
 def _named(err: OSError, path: Path) -> OSError:
-    """``err`` naming the user's ``path`` where it named a temporary file."""
+    """``err`` naming the user's ``path`` where it named a temporary file (or nothing)."""
     names = [n for n in (err.filename, err.filename2) if n is not None]
-    if not any(TEMP_TAG in Path(os.fsdecode(n)).name for n in names):
+    if err.errno is None or (
+        names and not any(TEMP_TAG in Path(os.fsdecode(n)).name for n in names)
+    ):
         return err
     return OSError(err.errno, err.strerror, str(path))
 
@@ -188,21 +198,13 @@ def read_json(path: str | os.PathLike, what: str, advice: str, error: type = Con
         error: the exception raised (:class:`ConfigError` unless said otherwise).
 
     Raises:
-        error: the file is missing, not a regular file, over :data:`MAX_JSON_BYTES`, not
-            UTF-8, not JSON, or nested too deep; one line naming the file and ``advice``.
+        error: the file cannot be read, or is not UTF-8 JSON; one line naming the file
+            and ``advice``.
     """
-    path = Path(path)
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise error(f"{path} is not a regular file; {advice}")
-        if info.st_size > MAX_JSON_BYTES:
-            raise error(f"{path}: {info.st_size} bytes, too big for a {what}; {advice}")
-        data = path.read_bytes()
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
         raise error(f"cannot read {path} ({err.strerror}); {advice}") from None
-    try:
-        return json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
         reason = one_line(err, 80) or type(err).__name__
         raise error(
@@ -217,14 +219,18 @@ LOCK_NAME = ".lock"  #: the lock file inside a run folder
 def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
     """Hold ``folder``'s lock for the ``with`` block; remove stale temporary files first.
 
+    The folder is made if needed and must be writable (:func:`check_out_dir`), so that
+    a command finds an unwritable folder before its work, not after.
+
     Raises:
         FolderBusy: another live process holds the lock.
-        OSError: the folder cannot be created or written (permission, read-only, name).
+        ConfigError: the folder cannot be made or written, or ``.lock`` is not a
+            regular file.
     """
-    folder = make_folder(folder)
+    folder = check_out_dir(folder, "the folder")
     path = folder / LOCK_NAME
-    try:  # never through a symbolic link: the pid would overwrite what it points to
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    try:  # never through a symbolic link
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
     except OSError as err:
         if err.errno != errno.ELOOP:
             raise
@@ -237,17 +243,29 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            holder = lock_holder(fd)
             raise FolderBusy(
-                f"{folder} is in use by another command (pid {holder}); wait for it to "
-                "finish, or use another output folder"
+                f"{folder} is in use by another process{f' (pid {holder})' if holder else ''}; "
+                "wait for it to finish, or use another output folder"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         remove_stale_temp_files(folder)
         yield folder
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def lock_holder(fd: int) -> str | None:
+    """The process holding the ``flock`` on ``fd``'s file, as ``/proc/locks`` shows it.
+
+    None where the system has no ``/proc/locks`` or does not show the holder's pid.
+    """
+    info = os.fstat(fd)
+    where = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    with contextlib.suppress(OSError), open("/proc/locks") as locks:
+        for fields in map(str.split, locks):  # "1: FLOCK ADVISORY WRITE <pid> <dev:inode> ..."
+            if fields[1:2] == ["FLOCK"] and fields[5:6] == [where] and fields[4] != "0":
+                return fields[4]
+    return None
 
 
 def make_folder(path: str | os.PathLike, what: str = "the folder") -> Path:
@@ -297,20 +315,28 @@ def figure_format(path: Path) -> str:
     return path.suffix.lstrip(".").lower() or "png"
 
 
-def check_figure_path(out: str | os.PathLike, flag: str = "--out", example: str = "x.png") -> Path:
+def check_figure_path(
+    out: str | os.PathLike, flag: str = "--out", example: str = "x.png", inputs: tuple = ()
+) -> Path:
     """``out`` if a figure can be written there; ConfigError otherwise, before any work.
 
-    ``out`` must not be a folder nor anything but a regular file (:func:`check_target`),
-    its name must fit a file system's 255 bytes, its suffix must name a format matplotlib
-    writes, and a small figure must render in that format here (``.pgf`` needs LaTeX, for
-    example); its folder is made if needed and must be writable.
+    ``out`` must not be one of the command's ``inputs`` (the pictures it reads), a
+    folder, nor anything :func:`check_target` refuses; its name must fit a file
+    system's 255 bytes, its suffix must name a format matplotlib writes (``.pgf`` only
+    where the LaTeX it needs is installed); its folder is made if needed and must be
+    writable.
 
     Args:
         out: the file to write.
         flag: the option that named it, for the messages.
         example: a file name the message suggests when ``out`` is a folder.
+        inputs: the files the command reads (None for an input not given).
     """
     out = Path(out)
+    if any(
+        given is not None and os.path.realpath(given) == os.path.realpath(out) for given in inputs
+    ):
+        raise ConfigError(f"{flag} {out} is also a picture this command reads; choose another name")
     if out.is_dir() and not out.is_symlink():
         raise ConfigError(f"{flag} {out} is a folder; give a file name such as {out / example}")
     check_target(out)
@@ -323,39 +349,25 @@ def check_figure_path(out: str | os.PathLike, flag: str = "--out", example: str 
         raise ConfigError(
             f"{flag} {out.name}: use a suffix matplotlib writes ({', '.join(formats)})"
         )
-    problem = render_problem(kind)
-    if problem:
+    if kind == "pgf" and shutil.which(rcParams["pgf.texsystem"]) is None:
         raise ConfigError(
-            f"{flag} {out.name}: matplotlib cannot write .{kind} files here ({problem}); "
-            "use .png, .pdf or .svg"
+            f"{flag} {out.name}: matplotlib cannot write .pgf files here (no "
+            f"{rcParams['pgf.texsystem']}); use .png, .pdf or .svg"
         )
     check_out_dir(out.parent, f"{flag} folder")
     return out
 
 
-def render_problem(kind: str) -> str | None:
-    """Why a small figure with text cannot be saved as ``kind`` here (None if it can).
-
-    Some formats need a program besides matplotlib (``.pgf`` a LaTeX installation); this
-    finds out before the work whose figure it is, not after.
-    """
-    fig = Figure(figsize=(1, 1))
-    fig.text(0.5, 0.5, "7")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fig.savefig(io.BytesIO(), format=kind)
-    except Exception as err:  # a missing program shows as many kinds of error
-        return one_line(err, 120) or type(err).__name__
-    return None
-
-
 def check_out_dir(path: str | os.PathLike, flag: str = "--out-dir") -> Path:
-    """Create ``path`` if needed; raise :class:`ConfigError` if it cannot be written."""
+    """Create ``path`` if needed; raise :class:`ConfigError` if it cannot be written.
+
+    A folder without any write permission bit is refused even for root, like a
+    write-protected file (:func:`check_target`).
+    """
     try:
         out = make_folder(path, flag)
     except OSError as err:
         raise ConfigError(f"cannot create {flag} {path}: {err.strerror}") from None
-    if not os.access(out, os.W_OK):
+    if not os.access(out, os.W_OK) or not out.stat().st_mode & 0o222:
         raise ConfigError(f"{flag} {out} is not writable")
     return out

@@ -13,7 +13,7 @@ of :mod:`cvae_pyro.models`, ``DEFAULT_SAMPLES`` and ``MAX_ESTIMATE_SAMPLES`` of
 from __future__ import annotations
 
 import dataclasses
-import re
+from contextvars import ContextVar
 from pathlib import Path
 
 from .errors import ConfigError
@@ -96,15 +96,31 @@ def run_dir(
     return base / (f"q{quadrants}" if condition == "quadrant" else condition)
 
 
+#: The options given on the command line while :mod:`cvae_pyro.cli` builds a command's
+#: settings (None otherwise): an option the command would ignore is refused when given,
+#: even with its default value.
+GIVEN: ContextVar[frozenset[str] | None] = ContextVar("GIVEN", default=None)
+
+
+def chosen(config: object, name: str) -> bool:
+    """Whether setting ``name`` of the dataclass ``config`` was chosen: given on the command
+    line (:data:`GIVEN`), or, for settings made in Python, different from its default."""
+    given = GIVEN.get()
+    if given is not None:
+        return name in given
+    field = config.__dataclass_fields__[name]
+    factory = field.default_factory
+    return getattr(config, name) != (field.default if factory is dataclasses.MISSING else factory())
+
+
 def check_unused(config: object, names: tuple[str, ...], why: str, only: bool = False) -> None:
-    """Raise :class:`ConfigError` if a setting that this run ignores differs from its default.
+    """Raise :class:`ConfigError` if a setting that this run ignores was chosen (:func:`chosen`).
 
     ``names`` are the settings it reads (or, with ``only``, the ones it ignores).
     """
     for f in dataclasses.fields(config):
         ignored = f.name in names if only else f.name not in names
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        if ignored and getattr(config, f.name) != default:
+        if ignored and chosen(config, f.name):
             option = "--" + f.name.replace("_", "-")
             raise ConfigError(f"{why}: {option} does not apply to it (leave it out)")
 
@@ -151,21 +167,22 @@ def seed_in_range(seed: object) -> None:
         raise ConfigError(f"seed must be an integer in 0..{MAX_SEED}, got {seed!r}")
 
 
-def check_estimator(objective: str, elbo: str, particles: int, kl_warmup: int) -> None:
-    """ConfigError unless ``elbo``, ``particles`` and ``kl_warmup`` fit ``objective``.
+def check_estimator(config: object, objective: str) -> None:
+    """ConfigError unless ``config``'s ``elbo``, ``particles`` and ``kl_warmup`` fit ``objective``.
 
     They change how the cvae objective is estimated and weighted while training, so they
     apply to ``--objective cvae`` only; ``particles`` to ``--elbo iwae`` only.
     """
+    elbo, particles, kl_warmup = config.elbo, config.particles, config.kl_warmup
     choice("elbo", elbo, ELBOS)
     positive_int("particles", particles)
     if particles > MAX_PARTICLES:
         raise ConfigError(f"particles must lie in 1..{MAX_PARTICLES}, got {particles}")
     if isinstance(kl_warmup, bool) or not isinstance(kl_warmup, int) or kl_warmup < 0:
         raise ConfigError(f"kl_warmup must be a whole number of epochs >= 0, got {kl_warmup!r}")
-    if elbo != "iwae" and particles != DEFAULT_PARTICLES:
+    if elbo != "iwae" and chosen(config, "particles"):
         raise ConfigError("particles is K of the IWAE bound: add --elbo iwae, or leave it out")
-    if objective != "cvae" and (elbo != "trace" or kl_warmup):
+    if objective != "cvae" and (chosen(config, "elbo") or chosen(config, "kl_warmup")):
         raise ConfigError(
             f"--elbo and --kl-warmup apply to the cvae objective only, not to {objective}"
         )
@@ -187,27 +204,33 @@ def model_name(
     return "-".join(parts)
 
 
-MODEL_NAME = re.compile(r"cvae(-meanfield|-iwae(?P<k>[1-9][0-9]*))?(-warmup(?P<w>[1-9][0-9]*))?")
-
-
 def model_settings(name: str) -> dict | None:
     """The objective and estimator settings a CVAE's name stands for (None: not a CVAE name).
 
     The inverse of :func:`model_name`: ``"cvae-iwae5"`` gives ``{"objective": "cvae",
-    "elbo": "iwae", "particles": 5, "kl_warmup": 0}``.
+    "elbo": "iwae", "particles": 5, "kl_warmup": 0}``. A name counts when
+    :func:`model_name` gives it back from the settings read.
     """
-    if name in OBJECTIVES:
-        return {"objective": name, "elbo": "trace", "particles": DEFAULT_PARTICLES, "kl_warmup": 0}
-    found = MODEL_NAME.fullmatch(name)
-    if found is None or int(found["k"] or 1) > MAX_PARTICLES:
-        return None
-    elbo = "iwae" if found["k"] else ("meanfield" if "meanfield" in name else "trace")
-    return {
-        "objective": "cvae",
-        "elbo": elbo,
-        "particles": int(found["k"] or DEFAULT_PARTICLES),
-        "kl_warmup": int(found["w"] or 0),
+    objective, *parts = name.split("-")
+    found = {
+        "objective": objective,
+        "elbo": "trace",
+        "particles": DEFAULT_PARTICLES,
+        "kl_warmup": 0,
     }
+    for part in parts:  # "iwae5", "warmup10", "meanfield"
+        word = part.rstrip("0123456789")
+        number = int(part[len(word) :] or 0)
+        if word == "iwae":
+            found.update(elbo="iwae", particles=number)
+        elif word == "warmup":
+            found["kl_warmup"] = number
+        elif word == "meanfield":
+            found["elbo"] = word
+    usable = objective == "cvae" or (objective in OBJECTIVES and not parts)
+    if not usable or not 1 <= found["particles"] <= MAX_PARTICLES:
+        return None
+    return found if model_name(**found) == name else None
 
 
 def estimator_title(name: str) -> str:

@@ -3,9 +3,8 @@
 :func:`build_baseline` and :func:`build_cvae` make the untrained networks of a
 :class:`~cvae_pyro.config.TrainConfig`; :func:`load_trained` rebuilds any trained
 baseline or CVAE from its best checkpoint, checked against the settings it claims
-(shapes first, on the meta device, so a checkpoint that lies about its size is refused
-before anything is allocated). The models shipped inside the package
-(``cvae_pyro/pretrained/``, made by ``python -m experiments.pretrained``) are found through
+(weights that do not fit them are refused in one line). The models shipped inside the
+package (``cvae_pyro/pretrained/``, made by ``python -m experiments.pretrained``) are found through
 their manifest (:func:`pretrained_models`) and loaded only when their SHA-256 is the one
 recorded when they were made (:func:`load_pretrained`).
 """
@@ -14,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,11 +135,6 @@ def load_trained(
     arch = ckpt.get("architecture", {})
     try:
         cfg = TrainConfig(**{**arch, "hidden": tuple(arch["hidden"])})
-        with torch.device("meta"), warnings.catch_warnings():
-            # Shapes first: nothing is allocated for settings that lie (torch warns that
-            # copying into meta tensors does nothing, which is the point here).
-            warnings.simplefilter("ignore", UserWarning)
-            _build(cfg, ckpt["kind"]).load_state_dict(ckpt["state_dict"])
         module = _build(cfg, ckpt["kind"])
         module.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as err:

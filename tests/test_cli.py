@@ -2,10 +2,13 @@
 values, options that would be ignored and failed allocations as one line."""
 
 import dataclasses
+import signal
+import time
 
 import pytest
 
 from cvae_pyro import (
+    commands,
     complete,
     evaluate,
     reproduce,
@@ -13,17 +16,26 @@ from cvae_pyro import (
     train,
 )
 from cvae_pyro.cli import EXIT_USAGE, describe
-from cvae_pyro.cli_parsers import COMMANDS, Parser, add_config_options, build_parser, command_line
+from cvae_pyro.cli_parsers import (
+    COMMANDS,
+    Parser,
+    add_config_options,
+    build_parser,
+    command_line,
+    config_from_args,
+)
 from cvae_pyro.config import EvaluateConfig, ReproduceConfig, TrainConfig
 from cvae_pyro.draw_config import CompleteConfig, SampleConfig
 from cvae_pyro.errors import one_line
-from cvae_pyro.settings import MAX_ESTIMATE_SAMPLES
+from cvae_pyro.settings import MAX_ESTIMATE_SAMPLES, OBJECTIVES
 
 from .helpers import (
     QUICK,
+    SMALL,
     call,
     copy_run,
     one_error_line,
+    popen_module,
 )
 
 
@@ -33,17 +45,20 @@ def flag(field: dataclasses.Field) -> str:
 
 
 @pytest.mark.parametrize("config", [TrainConfig, EvaluateConfig, ReproduceConfig, SampleConfig])
-def test_every_field_is_an_option_with_its_default(config):
+def test_every_field_is_an_option_and_the_options_left_out_take_its_default(config):
     parser = Parser(prog="test")
     add_config_options(parser, config)
-    required = {"digit": "2"} if config is SampleConfig else {}
+    required = {SampleConfig: {"digit": "2"}, ReproduceConfig: {}}.get(config, {"quadrants": "1"})
     argv = [x for k, v in required.items() for x in (f"--{k}", v)]
-    args = vars(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    assert set(vars(args)) == set(required)  # only the options given
+    cfg = config_from_args(config, args)
     for field in dataclasses.fields(config):
         default = field.default_factory() if callable(field.default_factory) else field.default
         if field.name not in required:
-            assert args[field.name] == default, field.name
+            assert getattr(cfg, field.name) == default, field.name
         assert field.metadata.get("help"), f"{config.__name__}.{field.name} has no help text"
+        assert flag(field) in parser.format_help(), field.name
 
 
 def test_parsed_values_reach_the_config():
@@ -108,6 +123,30 @@ def test_evaluate_limit_past_the_split(q2_run, tmp_path, data_dir, capsys):
     ],
 )
 def test_options_that_would_be_ignored(main, args, named, tmp_path, capsys):
+    code, err = call(main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, named)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("main", "args", "named"),
+    [
+        (train.main, ["--quadrants", "1", "--particles", "5", "--elbo", "trace"], "particles is K"),
+        (train.main, ["--quadrants", "1", "--objective", "gsnn", "--elbo", "trace"], "cvae obj"),
+        (train.main, ["--quadrants", "1", "--alpha", "0.5"], "alpha weighs the hybrid"),
+        (train.main, ["--quadrants", "1", "--mask-weights", "1", "1", "1", "1", "1"], "mask"),
+        (reproduce.main, ["--combine", "a.json", "--epochs", "200"], "--epochs does not apply"),
+        (reproduce.main, ["--mask-only", "--objectives", *OBJECTIVES], "--objectives does not"),
+        (sample.main, ["--digit", "3", "--samples", "100"], "--samples does not apply"),
+        (complete.main, ["--image", "a.png", "--keep", "left", "--split", "test"], "--split"),
+    ],
+)
+def test_options_that_would_be_ignored_are_refused_with_their_default_value(
+    main, args, named, tmp_path, capsys, monkeypatch
+):
+    for name in COMMANDS:
+        monkeypatch.setattr(commands, f"{name}_command", lambda *a: pytest.fail("work started"))
     code, err = call(main, args, capsys)
     assert code == EXIT_USAGE
     one_error_line(err, named)
@@ -210,3 +249,32 @@ def test_reproduce_refuses_a_value_given_twice(option, values, tmp_path, capsys)
     assert code == EXIT_USAGE
     one_error_line(err, f"{option} lists", "more than once")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_newline_in_a_path_is_escaped_and_the_line_kept_whole(tmp_path, capsys):
+    blocker = tmp_path / "runs\nold"
+    blocker.write_text("the user's own notes\n")
+    code, err = call(train.main, ["--quadrants", "1", "--out-dir", blocker], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "runs\\nold", "is a file, not a folder")
+    code, err = call(train.main, ["--quadrants", "1", "x\ny"], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "unrecognized arguments: x\\ny")
+
+
+@pytest.mark.slow
+def test_ctrl_c_pressed_again_and_again_still_gives_one_line_and_130(tmp_path, data_dir):
+    out = tmp_path / "out"
+    args = ["--quadrants", "1", *SMALL, "--epochs", "50", "--limit", "2000", "--quiet"]
+    proc = popen_module("cvae_pyro.train", [*args, "--no-figures", "--out-dir", str(out)], data_dir)
+    start = time.time()
+    while not (out / "q1/baseline_last.pt").exists():
+        assert proc.poll() is None and time.time() - start < 300
+        time.sleep(0.02)
+    while proc.poll() is None:  # Ctrl-C every 10 ms until the process has ended
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.01)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1, err
+    one_error_line(err, "interrupted during epoch", "--resume")

@@ -21,6 +21,7 @@ from cvae_pyro import (
     commands,
     complete,
     evaluate,
+    experiment,
     files,
     reproduce,
     sample,
@@ -28,9 +29,7 @@ from cvae_pyro import (
 )
 from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint
 from cvae_pyro.cli import EXIT_FAILURE, EXIT_USAGE, MESSAGE_CHARS
-from cvae_pyro.errors import (
-    ConfigError,
-)
+from cvae_pyro.errors import ConfigError, FolderBusy
 from cvae_pyro.files import LOCK_NAME, TEMP_TAG, check_target, folder_lock, save_json, write_atomic
 
 from .helpers import (
@@ -276,27 +275,50 @@ def test_a_second_live_run_is_refused_naming_the_pid(tmp_path, data_dir, capsys)
     assert not (tmp_path / "q1/baseline.pt").exists()
 
 
-def test_a_lock_left_by_a_killed_process_never_blocks(tmp_path):
-    folder = tmp_path / "q1"
+def hold_lock(folder: Path, tmp_path: Path) -> subprocess.Popen:
+    """Another process holding ``folder``'s lock with a bare ``flock``, as any program may."""
+    folder.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom cvae_pyro.files import folder_lock\n"
-            f"with folder_lock({str(folder)!r}):\n    print('held', flush=True)\n    time.sleep(60)",
+            "import fcntl, os, sys, time\n"
+            f"fd = os.open({str(folder / LOCK_NAME)!r}, os.O_RDONLY | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)",
         ],
         stdout=subprocess.PIPE,
         text=True,
         env=cli_env(tmp_path),
     )
     assert holder.stdout.readline().strip() == "held"
-    with pytest.raises(Exception, match=f"pid {holder.pid}"), folder_lock(folder):
+    return holder
+
+
+def test_a_lock_names_the_process_that_holds_it_never_a_pid_in_the_file(tmp_path):
+    folder = tmp_path / "q1"
+    folder.mkdir()
+    (folder / LOCK_NAME).write_text("4242\n")  # a pid some earlier program left in the file
+    holder = hold_lock(folder, tmp_path)
+    try:
+        with pytest.raises(FolderBusy) as err, folder_lock(folder):
+            pass
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert "4242" not in str(err.value) and "in use by another process" in str(err.value)
+    if Path("/proc/locks").exists():
+        assert f"(pid {holder.pid})" in str(err.value)
+
+
+def test_a_lock_left_by_a_killed_process_never_blocks(tmp_path):
+    folder = tmp_path / "q1"
+    holder = hold_lock(folder, tmp_path)
+    with pytest.raises(FolderBusy), folder_lock(folder):
         pass
     holder.send_signal(signal.SIGKILL)
     holder.communicate()
-    assert (folder / LOCK_NAME).read_text().strip() == str(holder.pid)  # the stale file stays
-    with folder_lock(folder):  # ... and does not block
-        assert (folder / LOCK_NAME).read_text().strip() == str(os.getpid())
+    with folder_lock(folder):  # the file stays, and does not block
+        assert (folder / LOCK_NAME).is_file()
 
 
 def test_disk_full_during_torch_save(tmp_path, data_dir, capsys, monkeypatch):
@@ -338,17 +360,98 @@ def test_permission_denied_is_one_line(q2_run, tmp_path, data_dir, capsys, monke
     one_error_line(err, "permission denied", "q2")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_read_only_run_folder(q2_run, tmp_path, data_dir, capsys):
+def test_an_unwritable_run_folder_is_refused_before_any_work(
+    q2_run, tmp_path, data_dir, capsys, monkeypatch
+):
+    """A folder without write permission (refused for root too) is found before the work."""
     run = copy_run(q2_run, tmp_path / "run")
+    monkeypatch.setattr(commands, "load_splits", lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.setattr(experiment, "load_splits", lambda *a, **k: pytest.fail("work started"))
     (run / "q2").chmod(0o555)
     try:
-        args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
-        code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+        args = ["--quadrants", "2", "--out-dir", run, "--data-dir", data_dir]
+        code, err = call(evaluate.main, [*args, "--limit", "50", "--samples", "2"], capsys)
+        assert code == EXIT_USAGE
+        one_error_line(err, "q2 is not writable")
+        code, err = call(train.main, [*args, *QUICK], capsys)
+        assert code == EXIT_USAGE
+        one_error_line(err, "q2 is not writable")
     finally:
         (run / "q2").chmod(0o755)
+
+
+def test_a_write_protected_output_is_never_replaced(
+    q2_run, label_run, tmp_path, data_dir, capsys, monkeypatch
+):
+    out = tmp_path / "digits.png"
+    out.write_bytes(b"the user's own picture")
+    out.chmod(0o444)
+    args = ["--digit", "3", "--n", "1", "--checkpoint", label_run / "label/cvae.pt", "--out", out]
+    code, err = call(sample.main, args, capsys)
     assert code == EXIT_USAGE
-    one_error_line(err, "permission denied")
+    one_error_line(err, "digits.png is write-protected")
+    assert out.read_bytes() == b"the user's own picture"
+    run = copy_run(q2_run, tmp_path / "run")
+    (run / "q2/evaluation_test.json").write_text("the user's own notes\n")
+    (run / "q2/evaluation_test.json").chmod(0o444)
+    monkeypatch.setattr(commands, "load_splits", lambda *a, **k: pytest.fail("work started"))
+    args = ["--quadrants", "2", "--out-dir", run, "--data-dir", data_dir, "--samples", "2"]
+    code, err = call(evaluate.main, args, capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "evaluation_test.json is write-protected")
+    assert (run / "q2/evaluation_test.json").read_text() == "the user's own notes\n"
+
+
+def test_an_input_picture_is_never_the_output(label_run, seven, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(commands, "picture_to_digit", lambda path: pytest.fail("work started"))
+    picture, mask = tmp_path / "d.png", tmp_path / "m.png"
+    shutil.copy(seven, picture)
+    shutil.copy(seven, mask)
+    before = picture.read_bytes()
+    ckpt = ["--checkpoint", label_run / "label/cvae.pt"]
+    cases = [
+        (complete.main, ["--image", picture, "--keep", "left", "--out", picture]),
+        (complete.main, ["--index", "0", "--mask", mask, "--out", tmp_path / "." / "m.png"]),
+        (sample.main, ["--style-of", picture, *ckpt, "--out", picture]),
+        (sample.main, ["--interpolate", seven, picture, "--label", "7", *ckpt, "--out", picture]),
+    ]
+    for command, args in cases:
+        code, err = call(command, args, capsys)
+        assert code == EXIT_USAGE, args
+        one_error_line(err, "is also a picture this command reads")
+    assert picture.read_bytes() == mask.read_bytes() == before
+
+
+def test_a_full_disk_while_writing_a_pdf_is_one_line(
+    mask_run, seven, tmp_path, capsys, monkeypatch
+):
+    from matplotlib.backends import backend_pdf
+
+    def full(self):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(backend_pdf.Stream, "_writeHeader", full)
+    out = tmp_path / "x.pdf"
+    args = ["--image", seven, "--keep", "left", "--out-dir", mask_run, "--n", "1", "--out", out]
+    code, err = call(complete.main, args, capsys)
+    assert code == EXIT_FAILURE
+    one_error_line(err, "no space left", "x.pdf")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_an_unknown_matplotlib_backend_in_the_environment_is_not_used(label_run, tmp_path):
+    out = tmp_path / "digit.png"
+    args = ["--digit", "3", "--n", "1", "--checkpoint", str(label_run / "label/cvae.pt")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "cvae_pyro.sample", *args, "--out", str(out)],
+        env={**cli_env(tmp_path), "MPLBACKEND": "nonexistent"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_names_too_long(label_run, tmp_path, data_dir, capsys):

@@ -4,7 +4,6 @@ pools."""
 
 import hashlib
 import json
-import os
 import shutil
 import signal
 import time
@@ -384,15 +383,9 @@ def test_combine_files_that_break_json_readers(tmp_path, capsys):
     results = tmp_path / "results"
     nested = tmp_path / "nested.json"
     nested.write_text('{"rows": ' + "[" * 100_000 + "]" * 100_000 + "}")
-    fifo = tmp_path / "fifo.json"
-    os.mkfifo(fifo)
-    for bad, named in (
-        (nested, "nested.json is corrupt: not a run.json"),
-        (fifo, "fifo.json is not a regular file"),
-    ):
-        code, err = call(reproduce.main, ["--combine", bad, "--results-dir", results], capsys)
-        assert code == EXIT_USAGE, bad
-        one_error_line(err, named)
+    code, err = call(reproduce.main, ["--combine", nested, "--results-dir", results], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "nested.json is corrupt: not a run.json")
 
 
 def test_mask_only_refuses_objectives_it_would_ignore(tmp_path, capsys):

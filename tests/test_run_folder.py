@@ -10,9 +10,7 @@ import pyro.distributions as dist
 import pytest
 import torch
 
-from cvae_pyro import checkpoints, device
-from cvae_pyro.device import check_precision
-from cvae_pyro.errors import ConfigError
+from cvae_pyro import checkpoints
 from cvae_pyro.objectives import iwae_bound
 from cvae_pyro.train import main as train_main
 from cvae_pyro.training import elbo_loss
@@ -58,21 +56,6 @@ def test_metrics_record_the_validation_loss_early_stopping_chose_by(tmp_path, da
         best = history[metrics[name]["best_epoch"] - 1]["val_loss"]
         assert metrics[name][key] == best == min(r["val_loss"] for r in history), name
     assert "val_negative_elbo_nats_per_image" not in metrics["cvae-iwae3"]
-
-
-def test_the_bf16_probe_runs_once_per_process(monkeypatch):
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
-    monkeypatch.delenv(device.BF16_ANYWAY_ENV_VAR, raising=False)
-    device.bf16_speedup.cache_clear()
-    cpu = torch.device("cpu")
-    for _ in range(3):
-        try:
-            check_precision("bf16", cpu)
-        except ConfigError as err:  # a CPU where bf16 is slower: refused, every time
-            assert "slower than fp32" in str(err)
-    info = device.bf16_speedup.cache_info()
-    assert (info.misses, info.hits) == (1, 2)
-    device.bf16_speedup.cache_clear()
 
 
 @pytest.mark.parametrize("particles", [1, 5])
