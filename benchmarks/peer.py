@@ -70,12 +70,12 @@ import torchvision
 from speed import PEAK_SIZE, cvae_train_flops, linear_macs, matmul_peak_gflops, rates, time_epoch
 from torch.utils.data import DataLoader, Subset
 
-from cvae_pyro.config import TrainConfig
+from cvae_pyro.cli.choices import PRECISIONS
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.device import check_precision
+from cvae_pyro.cli.files import save_json
+from cvae_pyro.cli.model_files import build_baseline, build_cvae
 from cvae_pyro.data import OFFICIAL_MD5, Split, find_idx_file, load_dataset, resolve_data_dir
-from cvae_pyro.device import check_precision
-from cvae_pyro.files import save_json
-from cvae_pyro.settings import PRECISIONS
-from cvae_pyro.trained import build_baseline, build_cvae
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PEER_DIR = REPO_ROOT.parent / "shared" / "peers" / "pyro-examples-cvae"

@@ -29,10 +29,10 @@ from pathlib import Path
 import torch
 from speed import bf16_speedup  # noqa: I001  (speed.py sits beside this script)
 
-from cvae_pyro.checkpoints import load_checkpoint
+from cvae_pyro.cli.checkpoints import load_checkpoint
+from cvae_pyro.cli.device import BF16_ANYWAY_ENV_VAR
+from cvae_pyro.cli.files import read_json, save_json
 from cvae_pyro.data import DATA_ENV_VAR
-from cvae_pyro.device import BF16_ANYWAY_ENV_VAR
-from cvae_pyro.files import read_json, save_json
 
 PRECISIONS = ("fp32", "bf16")
 

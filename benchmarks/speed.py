@@ -5,7 +5,7 @@
 ``--limit N`` times on the first N training and test images only (for the tests).
 
 Times, through the package's own code: one training epoch (50,000 images, batch 128)
-of the baseline and of the CVAE (:class:`cvae_pyro.experiment.CheckedSVI` over
+of the baseline and of the CVAE (:class:`cvae_pyro.cli.experiment.CheckedSVI` over
 :class:`~cvae_pyro.training.Batches`: SVI with Trace_ELBO and the fused Adam), and
 the MC, IS and negative-ELBO estimates with S = 100 on the 10,000 test images. The
 CVAE's timed region includes preparing its inputs (the frozen baseline's guess
@@ -39,16 +39,16 @@ import torch
 from pyro.infer import Trace_ELBO
 from torch import nn
 
-from cvae_pyro.config import TrainConfig
+from cvae_pyro.cli.choices import PRECISIONS
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.device import check_precision, precision_context
+from cvae_pyro.cli.experiment import CheckedSVI
+from cvae_pyro.cli.files import save_json
+from cvae_pyro.cli.model_files import build_baseline, build_cvae
 from cvae_pyro.data import Split, load_dataset
-from cvae_pyro.device import check_precision, precision_context
-from cvae_pyro.experiment import CheckedSVI
-from cvae_pyro.files import save_json
+from cvae_pyro.estimators import evaluate_cvae, is_nll, mc_nll, negative_elbo
 from cvae_pyro.masks import split_xy
-from cvae_pyro.metrics import evaluate_cvae, is_nll, mc_nll, negative_elbo
 from cvae_pyro.models import CVAE
-from cvae_pyro.settings import PRECISIONS
-from cvae_pyro.trained import build_baseline, build_cvae
 from cvae_pyro.training import Batches, FusedAdam
 
 PEAK_SIZE = 2048  #: side of the square matrices used to measure the matmul peak

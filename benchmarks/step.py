@@ -4,7 +4,7 @@
         [--data-dir DIR] [--out benchmarks/step.json]
 
 The CVAE of ``python -m cvae_pyro.train`` (default sizes, batch 128) takes SVI
-steps with ``Trace_ELBO`` exactly as training does (:class:`cvae_pyro.experiment.CheckedSVI`
+steps with ``Trace_ELBO`` exactly as training does (:class:`cvae_pyro.cli.experiment.CheckedSVI`
 with the fused Adam). One step is recorded first: every
 matrix product it runs (``aten::mm``, ``addmm``, ``bmm``, forward and backward),
 with its shapes, strides and dtype, caught by a ``TorchDispatchMode``. Then the
@@ -43,14 +43,14 @@ from speed import bf16_speedup, machine  # noqa: I001  (speed.py sits beside thi
 from torch.distributions import Normal
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from cvae_pyro.config import TrainConfig
+from cvae_pyro.cli.choices import PRECISIONS
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.device import check_precision, precision_context
+from cvae_pyro.cli.experiment import CheckedSVI
+from cvae_pyro.cli.files import save_json
+from cvae_pyro.cli.model_files import build_baseline, build_cvae
 from cvae_pyro.data import load_dataset
-from cvae_pyro.device import check_precision, precision_context
-from cvae_pyro.experiment import CheckedSVI
-from cvae_pyro.files import save_json
 from cvae_pyro.models import grey_bernoulli
-from cvae_pyro.settings import PRECISIONS
-from cvae_pyro.trained import build_baseline, build_cvae
 from cvae_pyro.training import FusedAdam
 
 MATMULS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default}

@@ -10,7 +10,7 @@ batch in a rotating order, so that the machine's drift touches them alike:
 - ``before``: Pyro's validation on in the steps, ReLU writing a new tensor (neither
   idea);
 - ``validation off``: ``pyro.validation_enabled(False)`` around each step, as
-  :class:`cvae_pyro.experiment.CheckedSVI` does;
+  :class:`cvae_pyro.cli.experiment.CheckedSVI` does;
 - ``relu in place``: ``nn.ReLU(inplace=True)`` in every network, as :func:`cvae_pyro.networks.mlp`;
 - ``both``: the two together (what training runs now);
 - ``compiled``: ``both`` with each network's ``forward`` through ``torch.compile`` (its
@@ -38,11 +38,11 @@ import torch
 from pyro.infer import SVI, Trace_ELBO
 from torch import nn
 
-from cvae_pyro.config import TrainConfig
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.experiment import CheckedSVI
+from cvae_pyro.cli.files import save_json
+from cvae_pyro.cli.model_files import build_baseline, build_cvae
 from cvae_pyro.data import load_dataset
-from cvae_pyro.experiment import CheckedSVI
-from cvae_pyro.files import save_json
-from cvae_pyro.trained import build_baseline, build_cvae
 from cvae_pyro.training import FusedAdam
 
 #: name: (Pyro's validation off in the steps, ReLU in place, networks compiled)

@@ -14,23 +14,23 @@ _EXPORTS = {
     "BaselineNN": "models",
     "MaskBaselineNN": "models",
     "objective_pair": "objectives",
-    "LabelCondition": "generation",
-    "MaskCondition": "random_masks",
+    "LabelCondition": "beyond.label",
+    "MaskCondition": "beyond.any_mask",
     "QuadrantCondition": "conditions",
-    "load_trained": "trained",
-    "CompleteConfig": "draw_config",
-    "EvaluateConfig": "config",
-    "ReproduceConfig": "config",
-    "SampleConfig": "draw_config",
-    "TrainConfig": "config",
+    "load_trained": "cli.model_files",
+    "CompleteConfig": "cli.draw_config",
+    "EvaluateConfig": "cli.config",
+    "ReproduceConfig": "cli.config",
+    "SampleConfig": "cli.draw_config",
+    "TrainConfig": "cli.config",
     "MNIST": "data",
     "Split": "data",
     "load_dataset": "data",
-    "CheckpointError": "errors",
-    "ConfigError": "errors",
-    "CvaePyroError": "errors",
+    "CheckpointError": "cli.errors",
+    "ConfigError": "cli.errors",
+    "CvaePyroError": "cli.errors",
     "DataError": "data",
-    "TrainingDiverged": "errors",
+    "TrainingDiverged": "cli.errors",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -39,7 +39,7 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> object:
     """Load a public name from its module on first use (PEP 562)."""
     if name == "__version__":  # written once, in pyproject.toml
-        return importlib.import_module(".cli_parsers", __name__).version()
+        return importlib.import_module(".cli.parsers", __name__).version()
     if name not in _EXPORTS:
         raise AttributeError(f"module 'cvae_pyro' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

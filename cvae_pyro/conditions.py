@@ -11,8 +11,8 @@ every condition has; one with a baseline NN also has :class:`BaselineTask`'s met
 For the quadrant task the prior network also reads the frozen baseline's guess y_hat
 (the paper's "recurrent connection"), computed once per split
 (:meth:`QuadrantCondition.prepare`): ``x = [given pixels, y_hat]``. Beyond the paper,
-the label condition (:class:`~cvae_pyro.generation.LabelCondition`) and any visible
-region (:class:`~cvae_pyro.random_masks.MaskCondition`) live with what they need.
+the label condition (:class:`~cvae_pyro.beyond.label.LabelCondition`) and any visible
+region (:class:`~cvae_pyro.beyond.any_mask.MaskCondition`) live with what they need.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ Batches = tuple[Pairs, "Redraw | None"]  #: training pairs and their per-batch h
 
 
 class TaskSettings(Protocol):
-    """The settings a condition reads (a :class:`~cvae_pyro.config.TrainConfig` has them)."""
+    """The settings a condition reads (a :class:`~cvae_pyro.cli.config.TrainConfig` has them)."""
 
     quadrants: int | None  #: quadrants given (the quadrant condition)
     guess: bool  #: whether the prior network reads the baseline's guess (quadrants)

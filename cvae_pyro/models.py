@@ -16,7 +16,7 @@ the paper's objective (eq. 4), a lower bound on the conditional log-likelihood:
 
 The GSNN and hybrid objectives are built on this pair in :mod:`cvae_pyro.objectives`.
 The models refuse sizes that are not positive integers when they are built
-(:func:`check_sizes`); :meth:`CVAE.sample` and the estimators of :mod:`cvae_pyro.metrics`
+(:func:`check_sizes`); :meth:`CVAE.sample` and the estimators of :mod:`cvae_pyro.estimators`
 refuse inputs the model cannot read (:func:`check_pairs`), with a ValueError that says what
 was expected.
 """

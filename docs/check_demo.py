@@ -12,7 +12,7 @@ downloaded the built docs would open it. :func:`check_demo_page` asserts that
 - the controls work: a stroke drawn with the mouse adds ink, a quadrant button sets
   its layout, a rectangle dragged and the eraser brush (used with a finger) hide pixels,
   a test digit button shows that digit, an uploaded picture becomes the digit that
-  :func:`cvae_pyro.images.picture_to_digit` makes of it, and the completions painted
+  :func:`cvae_pyro.beyond.pictures.picture_to_digit` makes of it, and the completions painted
   are 8, differ from each other, and change with the "new completions" button.
 """
 
@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 import export_demo
 
-from cvae_pyro.images import picture_to_digit
+from cvae_pyro.beyond.pictures import picture_to_digit
+from cvae_pyro.cli.choices import VALID_QUADRANTS
 from cvae_pyro.masks import NUM_PIXELS, input_mask
-from cvae_pyro.settings import VALID_QUADRANTS
 
 PAGE = "demo.html"
 NUM_COMPLETIONS = 8  #: completions per call, as the page shows them

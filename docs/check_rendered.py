@@ -19,7 +19,7 @@ Selenium), waits for MathJax, and asserts on the *rendered* DOM:
   reads as 9 pt) with a caption, and the landing figure has its caption;
 - every page of :data:`PAGES` renders with its title and texts;
 - the command-line page lists every option of every command's parser
-  (:func:`cvae_pyro.cli_parsers.build_parser`), with the setting it fills and its help text;
+  (:func:`cvae_pyro.cli.parsers.build_parser`), with the setting it fills and its help text;
 - the performance page shows a table for each benchmark JSON it reads;
 - at a desktop's width (1280 CSS px) every display equation of the model page fits on
   the page on one line, without scrolling; at a phone's width (390 CSS px) none is cut off: each
@@ -33,7 +33,7 @@ Selenium), waits for MathJax, and asserts on the *rendered* DOM:
   on MNIST test digits with fixed draws, in at most 50 ms for 8 completions; a stroke
   drawn with the mouse, a quadrant layout, a rectangle dragged, the eraser brush used
   with a finger, a test digit picked and a picture uploaded (made MNIST-like as
-  :func:`cvae_pyro.images.picture_to_digit` makes it) change what the page completes,
+  :func:`cvae_pyro.beyond.pictures.picture_to_digit` makes it) change what the page completes,
   and the button paints 8 new completions that differ from each other.
 
 Screenshots of the pages of :data:`SCREENSHOT_PAGES`, 1280 and 390 px wide, and of the
@@ -518,7 +518,7 @@ def cli_options() -> dict[str, tuple[list[str], list[str]]]:
     import dataclasses
 
     sys.path.insert(0, str(ROOT))
-    from cvae_pyro.cli_parsers import COMMANDS, build_parser
+    from cvae_pyro.cli.parsers import COMMANDS, build_parser
 
     found = {}
     for name, command in COMMANDS.items():

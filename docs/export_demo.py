@@ -53,15 +53,15 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
 
-from cvae_pyro.checkpoints import load_checkpoint, weights_problem
+from cvae_pyro.beyond.any_mask import MaskCondition
+from cvae_pyro.cli.checkpoints import load_checkpoint, weights_problem
+from cvae_pyro.cli.choices import IMAGE_SIDE, VALID_QUADRANTS
+from cvae_pyro.cli.errors import CheckpointError
+from cvae_pyro.cli.model_files import DEMO_SETTINGS
 from cvae_pyro.data import DataError, load_idx_verified, resolve_data_dir
-from cvae_pyro.errors import CheckpointError
 from cvae_pyro.masks import NUM_PIXELS, input_mask
 from cvae_pyro.models import CVAE, MaskBaselineNN
 from cvae_pyro.networks import MIN_SCALE
-from cvae_pyro.random_masks import MaskCondition
-from cvae_pyro.settings import IMAGE_SIDE, VALID_QUADRANTS
-from cvae_pyro.trained import DEMO_SETTINGS
 
 SHIPPED_CHECKPOINT = ROOT / "cvae_pyro" / "pretrained" / "mnist-mask.pt"  #: the default model
 CHECKPOINT_ENV_VAR = "CVAE_PYRO_DEMO_CHECKPOINT"  #: names another checkpoint to export

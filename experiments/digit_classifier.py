@@ -16,14 +16,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint
+from cvae_pyro.beyond.label import sample_digits
+from cvae_pyro.cli.checkpoints import load_checkpoint, save_checkpoint
+from cvae_pyro.cli.choices import NUM_CLASSES
+from cvae_pyro.cli.errors import CheckpointError
 from cvae_pyro.data import Split
-from cvae_pyro.errors import CheckpointError
-from cvae_pyro.generation import sample_digits
 from cvae_pyro.masks import NUM_PIXELS
 from cvae_pyro.models import CVAE
 from cvae_pyro.networks import mlp
-from cvae_pyro.settings import NUM_CLASSES
 
 CLASSIFIER = "classifier"  #: the kind of classifier checkpoints
 
@@ -102,7 +102,7 @@ def digit_accuracy(
         classifier: a trained :class:`DigitClassifier`.
         cvae: a trained label :class:`~cvae_pyro.models.CVAE`.
         n_per_digit: samples drawn for each digit 0..9.
-        seed: seed of the latent noise (see :func:`~cvae_pyro.sampling.sample_digits`).
+        seed: seed of the latent noise (see :func:`~cvae_pyro.cli.drawing.sample_digits`).
 
     Returns:
         ``per_digit`` (``{"0": share, ..., "9": share}``), ``overall`` (share of all

@@ -3,7 +3,7 @@
 Trains (or loads, when a finished run is in ``--out-dir``):
 
 1. an MLP digit classifier on the 50,000 training images
-   (:mod:`cvae_pyro.evaluation`);
+   (:mod:`cvae_pyro.cli.run_evaluation`);
 2. the label CVAE at the default settings (z_dim 200, hidden 500-500,
    conditional prior), at most ``--epochs`` epochs with early stopping;
 3. a z_dim = 2 label CVAE for the latent plots, ``--z2-epochs`` epochs.
@@ -32,16 +32,16 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cvae_pyro.config import TrainConfig
+from cvae_pyro.cli.choices import DEFAULT_SAMPLES
+from cvae_pyro.cli.cll_table import machine_info
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.device import resolve_device
+from cvae_pyro.cli.errors import ConfigError
+from cvae_pyro.cli.experiment import run
+from cvae_pyro.cli.files import check_out_dir, save_json, save_text, write_atomic
+from cvae_pyro.cli.model_files import load_model
 from cvae_pyro.data import load_splits
-from cvae_pyro.device import resolve_device
-from cvae_pyro.errors import ConfigError
-from cvae_pyro.experiment import run
-from cvae_pyro.files import check_out_dir, save_json, save_text, write_atomic
-from cvae_pyro.metrics import is_nll, negative_elbo
-from cvae_pyro.reproduction import machine_info
-from cvae_pyro.settings import DEFAULT_SAMPLES
-from cvae_pyro.trained import load_model
+from cvae_pyro.estimators import is_nll, negative_elbo
 from experiments.digit_classifier import (
     ClassifierConfig,
     accuracy,

@@ -2,7 +2,7 @@
 
 ``python -m cvae_pyro.sample --style-of PICTURE`` reads the class of a picture
 with the label CVAE itself: the label c with the highest importance-sampled
-estimate of log p(picture | c) (:func:`cvae_pyro.generation.read_labels`, S latent
+estimate of log p(picture | c) (:func:`cvae_pyro.beyond.label.read_labels`, S latent
 samples per label, a fixed seed). This script measures how often that reading
 agrees with the truth on the first ``--images`` test images (default 1,000), with
 the shipped label model (or ``--checkpoint``), and prints the rate with its 95%
@@ -35,15 +35,15 @@ from collections.abc import Sequence
 import torch
 
 from benchmarks.speed import machine
+from cvae_pyro.beyond.label import decode, draw_in_style, read_labels, styles
+from cvae_pyro.cli.choices import DATASET_NAMES, DEFAULT_DATASET, DEFAULT_SAMPLES, NUM_CLASSES
+from cvae_pyro.cli.cll_table import machine_info
+from cvae_pyro.cli.device import resolve_device
+from cvae_pyro.cli.errors import ConfigError
+from cvae_pyro.cli.files import save_json
+from cvae_pyro.cli.model_files import load_pretrained, load_trained
 from cvae_pyro.data import dataset_info, load_splits
-from cvae_pyro.device import resolve_device
-from cvae_pyro.errors import ConfigError
-from cvae_pyro.files import save_json
-from cvae_pyro.generation import decode, draw_in_style, read_labels, styles
 from cvae_pyro.masks import NUM_PIXELS
-from cvae_pyro.reproduction import machine_info
-from cvae_pyro.settings import DATASET_NAMES, DEFAULT_DATASET, DEFAULT_SAMPLES, NUM_CLASSES
-from cvae_pyro.trained import load_pretrained, load_trained
 
 DEFAULT_IMAGES = 1000  #: test images read (the first ones of the test split)
 DEFAULT_CARRIED = 20  #: test images whose style is drawn as every class and read back

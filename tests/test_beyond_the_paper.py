@@ -14,13 +14,13 @@ import torch
 from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 
-from cvae_pyro.config import ReproduceConfig, TrainConfig
+from cvae_pyro.cli.choices import estimator_title, model_name, model_settings
+from cvae_pyro.cli.config import ReproduceConfig, TrainConfig
+from cvae_pyro.cli.errors import ConfigError
+from cvae_pyro.cli.run_evaluation import evaluate_run_dir
 from cvae_pyro.data import load_splits
-from cvae_pyro.errors import ConfigError
 from cvae_pyro.evaluate import main as evaluate_main
-from cvae_pyro.evaluation import evaluate_run_dir
 from cvae_pyro.objectives import KLWarmup, svi_loss
-from cvae_pyro.settings import estimator_title, model_name, model_settings
 from cvae_pyro.train import main as train_main
 from cvae_pyro.training import EarlyStopping, TrainState
 from experiments import tuning

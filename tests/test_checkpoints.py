@@ -11,20 +11,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from cvae_pyro import checkpoints, complete, evaluate, reproduce, sample, train
-from cvae_pyro.checkpoints import (
+from cvae_pyro import complete, evaluate, reproduce, sample, train
+from cvae_pyro.cli import EXIT_USAGE, checkpoints
+from cvae_pyro.cli.checkpoints import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
     load_checkpoint,
     save_checkpoint,
 )
-from cvae_pyro.cli import EXIT_USAGE
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.errors import (
+from cvae_pyro.cli.choices import MAX_WIDTH
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.errors import (
     CheckpointError,
 )
-from cvae_pyro.settings import MAX_WIDTH
-from cvae_pyro.trained import (
+from cvae_pyro.cli.model_files import (
     DEMO_SETTINGS,
     PRETRAINED_DIR,
     build_baseline,

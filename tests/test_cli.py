@@ -7,16 +7,13 @@ import time
 
 import pytest
 
-from cvae_pyro import (
-    commands,
-    complete,
-    evaluate,
-    reproduce,
-    sample,
-    train,
-)
-from cvae_pyro.cli import EXIT_USAGE, describe
-from cvae_pyro.cli_parsers import (
+from cvae_pyro import complete, evaluate, reproduce, sample, train
+from cvae_pyro.cli import EXIT_USAGE, commands, describe
+from cvae_pyro.cli.choices import MAX_ESTIMATE_SAMPLES, OBJECTIVES
+from cvae_pyro.cli.config import EvaluateConfig, ReproduceConfig, TrainConfig
+from cvae_pyro.cli.draw_config import CompleteConfig, SampleConfig
+from cvae_pyro.cli.errors import one_line
+from cvae_pyro.cli.parsers import (
     COMMANDS,
     Parser,
     add_config_options,
@@ -24,10 +21,6 @@ from cvae_pyro.cli_parsers import (
     command_line,
     config_from_args,
 )
-from cvae_pyro.config import EvaluateConfig, ReproduceConfig, TrainConfig
-from cvae_pyro.draw_config import CompleteConfig, SampleConfig
-from cvae_pyro.errors import one_line
-from cvae_pyro.settings import MAX_ESTIMATE_SAMPLES, OBJECTIVES
 
 from .helpers import (
     QUICK,

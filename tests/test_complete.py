@@ -9,18 +9,18 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from cvae_pyro.beyond.pictures import hide_mask, picture_to_digit
 from cvae_pyro.cli import EXIT_USAGE
-from cvae_pyro.complete import main
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.draw_config import CompleteConfig
-from cvae_pyro.errors import (
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.draw_config import CompleteConfig
+from cvae_pyro.cli.drawing import complete, completion_model, keep_mask
+from cvae_pyro.cli.errors import (
     CheckpointError,
     ConfigError,
 )
-from cvae_pyro.experiment import run
-from cvae_pyro.images import hide_mask, picture_to_digit
+from cvae_pyro.cli.experiment import run
+from cvae_pyro.complete import main
 from cvae_pyro.masks import NUM_PIXELS, input_mask
-from cvae_pyro.sampling import complete, completion_model, keep_mask
 
 from .helpers import (
     call,
@@ -113,8 +113,10 @@ def test_errors_are_one_line_with_exit_status_2(runs, tmp_path, capsys, monkeypa
     check_error(capsys, ["--image", str(seven), "--keep", "left", "--hide", "0,0,3,3", *out])
     check_error(capsys, ["--keep", "left", *out], "--image")
     no_model = ["--out", str(tmp_path / "c.png"), "--out-dir", str(tmp_path / "empty")]
-    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_DIR", tmp_path / "none")  # none shipped
-    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_MANIFEST", tmp_path / "none.json")
+    monkeypatch.setattr(
+        "cvae_pyro.cli.model_files.PRETRAINED_DIR", tmp_path / "none"
+    )  # none shipped
+    monkeypatch.setattr("cvae_pyro.cli.model_files.PRETRAINED_MANIFEST", tmp_path / "none.json")
     err = check_error(capsys, ["--image", str(seven), "--keep", "left", *no_model])
     assert "--condition mask" in err and "--quadrants 2" in err
 

@@ -11,12 +11,9 @@ import pytest
 import torch
 
 from cvae_pyro import data as data_mod
-from cvae_pyro import (
-    evaluate,
-    settings,
-    train,
-)
+from cvae_pyro import evaluate, train
 from cvae_pyro.cli import EXIT_USAGE
+from cvae_pyro.cli import choices as settings
 from cvae_pyro.data import (
     DataError,
     load_dataset,

@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint
-from cvae_pyro.config import EvaluateConfig, ReproduceConfig, TrainConfig
+from cvae_pyro.beyond.plots import label_samples_figure
+from cvae_pyro.cli.checkpoints import load_checkpoint, save_checkpoint
+from cvae_pyro.cli.choices import run_dir
+from cvae_pyro.cli.config import EvaluateConfig, ReproduceConfig, TrainConfig
+from cvae_pyro.cli.draw_config import SampleConfig
+from cvae_pyro.cli.errors import CheckpointError, ConfigError
+from cvae_pyro.cli.experiment import run
+from cvae_pyro.cli.model_files import load_trained
 from cvae_pyro.data import DATASETS
-from cvae_pyro.draw_config import SampleConfig
-from cvae_pyro.errors import CheckpointError, ConfigError
 from cvae_pyro.evaluate import main as evaluate_main
-from cvae_pyro.experiment import run
-from cvae_pyro.plots import label_samples_figure
 from cvae_pyro.sample import main as sample_main
-from cvae_pyro.settings import run_dir
-from cvae_pyro.trained import load_trained
 
 FASHION = "fashion-mnist"
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
+from cvae_pyro.cli.choices import VALID_QUADRANTS
 from cvae_pyro.data import load_dataset
 from cvae_pyro.masks import MASK_INPUT_DIM, NUM_PIXELS, input_mask
-from cvae_pyro.settings import VALID_QUADRANTS
 
 from .helpers import run_module
 

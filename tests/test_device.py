@@ -7,12 +7,12 @@ none); ``device="cpu"`` is covered by every other test.
 import pytest
 import torch
 
-from cvae_pyro.config import TrainConfig
+from cvae_pyro.beyond.label import sample_digits
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.experiment import run
+from cvae_pyro.cli.model_files import load_trained
+from cvae_pyro.cli.run_evaluation import evaluate_run_dir
 from cvae_pyro.data import load_splits
-from cvae_pyro.evaluation import evaluate_run_dir
-from cvae_pyro.experiment import run
-from cvae_pyro.generation import sample_digits
-from cvae_pyro.trained import load_trained
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 

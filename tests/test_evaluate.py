@@ -6,16 +6,15 @@ import shutil
 import pytest
 import torch
 
-from cvae_pyro import checkpoints
-from cvae_pyro.checkpoints import weights_sha256
-from cvae_pyro.cli import EXIT_USAGE
-from cvae_pyro.config import TrainConfig
+from cvae_pyro.cli import EXIT_USAGE, checkpoints
+from cvae_pyro.cli.checkpoints import weights_sha256
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.experiment import run
+from cvae_pyro.cli.model_files import build_baseline, load_trained
 from cvae_pyro.data import load_dataset
+from cvae_pyro.estimators import is_nll, nn_nll
 from cvae_pyro.evaluate import main
-from cvae_pyro.experiment import run
 from cvae_pyro.masks import split_xy
-from cvae_pyro.metrics import is_nll, nn_nll
-from cvae_pyro.trained import build_baseline, load_trained
 
 from .helpers import (
     call,

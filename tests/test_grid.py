@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from cvae_pyro import evaluate, train
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.experiment import run
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.experiment import run
 
 RECORD = Path(__file__).parent / "data" / "train_losses.json"
 #: The tasks whose training losses ``tests/data/train_losses.json`` records.

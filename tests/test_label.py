@@ -10,17 +10,17 @@ import pytest
 import torch
 from pyro import poutine
 
+from cvae_pyro.beyond.label import LabelCondition, prior_latents, sample_digits
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.errors import CheckpointError
+from cvae_pyro.cli.experiment import run
+from cvae_pyro.cli.model_files import load_model
 from cvae_pyro.conditions import QuadrantCondition
-from cvae_pyro.config import TrainConfig
 from cvae_pyro.data import load_dataset
-from cvae_pyro.errors import CheckpointError
-from cvae_pyro.experiment import run
-from cvae_pyro.generation import LabelCondition, prior_latents, sample_digits
 from cvae_pyro.models import CVAE, BaselineNN
 from cvae_pyro.objectives import objective_pair
 from cvae_pyro.sample import main as sample_main
 from cvae_pyro.train import main as train_main
-from cvae_pyro.trained import load_model
 from experiments import label_quality
 from experiments.digit_classifier import (
     ClassifierConfig,
@@ -195,8 +195,10 @@ def test_sample_cli_bad_digit(digit, tmp_path, capsys):
 
 def test_sample_cli_bad_checkpoint(tmp_path, capsys, monkeypatch):
     args = ["--digit", "3", "--out", str(tmp_path / "x.png"), "--out-dir", str(tmp_path)]
-    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_DIR", tmp_path / "none")  # none shipped
-    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_MANIFEST", tmp_path / "none.json")
+    monkeypatch.setattr(
+        "cvae_pyro.cli.model_files.PRETRAINED_DIR", tmp_path / "none"
+    )  # none shipped
+    monkeypatch.setattr("cvae_pyro.cli.model_files.PRETRAINED_MANIFEST", tmp_path / "none.json")
     with pytest.raises(SystemExit) as exit_info:
         sample_main(args)  # nothing trained, nothing shipped: the error names the command
     err = capsys.readouterr().err

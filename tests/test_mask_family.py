@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cvae_pyro.mask_family import IMAGE_SIDE, MASK_KINDS, MaskFamilyConfig
-from cvae_pyro.masks import NUM_PIXELS, input_mask
-from cvae_pyro.random_masks import (
+from cvae_pyro.beyond.any_mask import (
     ensure_mixed,
     half_masks,
     keep_pixels,
@@ -20,6 +18,8 @@ from cvae_pyro.random_masks import (
     sample_masks,
     stroke_masks,
 )
+from cvae_pyro.beyond.mask_family import IMAGE_SIDE, MASK_KINDS, MaskFamilyConfig
+from cvae_pyro.masks import NUM_PIXELS, input_mask
 
 DEFAULT = MaskFamilyConfig()
 MANY = 4000  # masks per statistical test

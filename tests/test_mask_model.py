@@ -9,19 +9,19 @@ import pytest
 import torch
 from pyro import poutine
 
-from cvae_pyro.config import ReproduceConfig, TrainConfig
+from cvae_pyro.beyond.any_mask import MaskCondition, fixed_masks, redraw_baseline_batch
+from cvae_pyro.beyond.mask_family import MaskFamilyConfig
+from cvae_pyro.cli.cll_table import reproduce
+from cvae_pyro.cli.config import ReproduceConfig, TrainConfig
+from cvae_pyro.cli.errors import ConfigError, TrainingInterrupted
+from cvae_pyro.cli.experiment import run
+from cvae_pyro.cli.model_files import load_trained
+from cvae_pyro.cli.run_evaluation import evaluate_run_dir
 from cvae_pyro.data import Split, load_splits
-from cvae_pyro.errors import ConfigError, TrainingInterrupted
+from cvae_pyro.estimators import nn_nll
 from cvae_pyro.evaluate import main as evaluate_main
-from cvae_pyro.evaluation import evaluate_run_dir
-from cvae_pyro.experiment import run
-from cvae_pyro.mask_family import MaskFamilyConfig
 from cvae_pyro.masks import MASK_INPUT_DIM, NUM_PIXELS, mask_task_input
-from cvae_pyro.metrics import nn_nll
 from cvae_pyro.models import CVAE, MaskBaselineNN
-from cvae_pyro.random_masks import MaskCondition, fixed_masks, redraw_baseline_batch
-from cvae_pyro.reproduction import reproduce
-from cvae_pyro.trained import load_trained
 from cvae_pyro.training import Batches
 
 B = 6  # images per test batch

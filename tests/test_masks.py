@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from cvae_pyro.cli.choices import IMAGE_SIDE
 from cvae_pyro.masks import (
     NUM_PIXELS,
     input_dim,
@@ -10,7 +11,6 @@ from cvae_pyro.masks import (
     output_mask,
     split_xy,
 )
-from cvae_pyro.settings import IMAGE_SIDE
 
 
 def grid(quadrants):

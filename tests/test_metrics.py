@@ -12,11 +12,12 @@ from pyro.infer import SVI, Trace_ELBO
 from pyro.optim import Adam
 from torch import nn
 
+from cvae_pyro.beyond.any_mask import MaskCondition
+from cvae_pyro.beyond.label import LabelCondition
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.model_files import build_baseline
 from cvae_pyro.conditions import QuadrantCondition
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.generation import LabelCondition
-from cvae_pyro.masks import mask_task_input, split_xy
-from cvae_pyro.metrics import (
+from cvae_pyro.estimators import (
     MAX_ESTIMATE_SAMPLES,
     SEED_STRIDE,
     Estimate,
@@ -26,10 +27,9 @@ from cvae_pyro.metrics import (
     negative_elbo,
     nn_nll,
 )
+from cvae_pyro.masks import mask_task_input, split_xy
 from cvae_pyro.models import CVAE, BaselineNN, MaskBaselineNN
 from cvae_pyro.objectives import gsnn_guide, iwae_bound, objective_pair
-from cvae_pyro.random_masks import MaskCondition
-from cvae_pyro.trained import build_baseline
 
 X_DIM, Y_DIM, N = 3, 32, 8
 

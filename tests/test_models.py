@@ -12,16 +12,18 @@ from pyro.infer import SVI, Trace_ELBO
 from pyro.optim import Adam
 from pyro.poutine.util import site_is_subsample
 
-from cvae_pyro import metrics, models, settings
+from cvae_pyro import estimators as metrics
+from cvae_pyro import models
+from cvae_pyro.beyond.any_mask import MaskCondition
+from cvae_pyro.beyond.label import LabelCondition
+from cvae_pyro.cli import choices as settings
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.model_files import build_baseline
 from cvae_pyro.conditions import QuadrantCondition
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.generation import LabelCondition
 from cvae_pyro.masks import input_dim, input_mask, output_dim, split_xy
 from cvae_pyro.models import CVAE, BaselineNN, MaskBaselineNN, grey_bernoulli
 from cvae_pyro.networks import GenerationNet, PriorNet, RecognitionNet, mlp
 from cvae_pyro.objectives import objective_pair
-from cvae_pyro.random_masks import MaskCondition
-from cvae_pyro.trained import build_baseline
 
 B, Z, H = 6, 4, (32,)
 RECORD = Path(__file__).parent / "data" / "svi_losses.json"

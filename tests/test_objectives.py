@@ -5,7 +5,8 @@ import pytest
 import torch
 from pyro.infer import Trace_ELBO
 
-from cvae_pyro import objectives, settings
+from cvae_pyro import objectives
+from cvae_pyro.cli import choices as settings
 from cvae_pyro.conditions import QuadrantCondition
 from cvae_pyro.models import CVAE, BaselineNN
 from cvae_pyro.objectives import objective_pair

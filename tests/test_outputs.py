@@ -16,21 +16,26 @@ from pathlib import Path
 
 import pytest
 
-from cvae_pyro import (
+from cvae_pyro import complete, evaluate, reproduce, sample, train
+from cvae_pyro.cli import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    MESSAGE_CHARS,
     checkpoints,
     commands,
-    complete,
-    evaluate,
     experiment,
     files,
-    reproduce,
-    sample,
-    train,
 )
-from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint
-from cvae_pyro.cli import EXIT_FAILURE, EXIT_USAGE, MESSAGE_CHARS
-from cvae_pyro.errors import ConfigError, FolderBusy
-from cvae_pyro.files import LOCK_NAME, TEMP_TAG, check_target, folder_lock, save_json, write_atomic
+from cvae_pyro.cli.checkpoints import load_checkpoint, save_checkpoint
+from cvae_pyro.cli.errors import ConfigError, FolderBusy
+from cvae_pyro.cli.files import (
+    LOCK_NAME,
+    TEMP_TAG,
+    check_target,
+    folder_lock,
+    save_json,
+    write_atomic,
+)
 
 from .helpers import (
     QUICK,

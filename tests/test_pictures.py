@@ -11,8 +11,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from cvae_pyro.data import DataError
-from cvae_pyro.images import (
+from cvae_pyro.beyond.pictures import (
     DIGIT_BOX,
     MASS_CENTRE,
     MAX_PICTURE_PIXELS,
@@ -21,8 +20,9 @@ from cvae_pyro.images import (
     picture_to_digit,
     read_mask,
 )
+from cvae_pyro.cli.choices import IMAGE_SIDE
+from cvae_pyro.data import DataError
 from cvae_pyro.masks import NUM_PIXELS
-from cvae_pyro.settings import IMAGE_SIDE
 
 COORDS = torch.arange(IMAGE_SIDE, dtype=torch.float32)
 

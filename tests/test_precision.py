@@ -5,15 +5,15 @@ import pytest
 import torch
 from pyro.infer import Trace_ELBO
 
-from cvae_pyro import device as device_module
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.device import check_precision, precision_context
-from cvae_pyro.errors import ConfigError
-from cvae_pyro.experiment import CheckedSVI
-from cvae_pyro.metrics import evaluate_cvae, log_likelihood
+from cvae_pyro.cli import device as device_module
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.device import check_precision, precision_context
+from cvae_pyro.cli.errors import ConfigError
+from cvae_pyro.cli.experiment import CheckedSVI
+from cvae_pyro.cli.model_files import build_baseline, build_cvae
+from cvae_pyro.estimators import evaluate_cvae, log_likelihood
 from cvae_pyro.models import grey_bernoulli
 from cvae_pyro.train import main
-from cvae_pyro.trained import build_baseline, build_cvae
 from cvae_pyro.training import Batches, FusedAdam
 
 from .helpers import SMALL, call, one_error_line

@@ -13,8 +13,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from cvae_pyro import complete, sample
-from cvae_pyro.errors import CheckpointError
-from cvae_pyro.trained import PRETRAINED_DIR, load_pretrained, pretrained_models
+from cvae_pyro.cli.errors import CheckpointError
+from cvae_pyro.cli.model_files import PRETRAINED_DIR, load_pretrained, pretrained_models
 
 from .helpers import call, one_error_line
 
@@ -56,8 +56,8 @@ def test_a_damaged_shipped_file_is_refused(tmp_path, monkeypatch):
     data[len(data) // 2] ^= 0x01  # one bit, inside the weights
     copy.write_bytes(bytes(data))
     (tmp_path / "MANIFEST.json").write_text(json.dumps({"models": SHIPPED}))
-    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_DIR", tmp_path)
-    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_MANIFEST", tmp_path / "MANIFEST.json")
+    monkeypatch.setattr("cvae_pyro.cli.model_files.PRETRAINED_DIR", tmp_path)
+    monkeypatch.setattr("cvae_pyro.cli.model_files.PRETRAINED_MANIFEST", tmp_path / "MANIFEST.json")
     with pytest.raises(CheckpointError, match="missing or damaged"):
         load_pretrained(record["condition"], record["dataset"])
 
@@ -108,7 +108,7 @@ def test_a_built_wheel_carries_the_shipped_models(tmp_path):
         capture_output=True,
     )
     probe = (
-        "import cvae_pyro.trained as t; print(t.__file__); "
+        "import cvae_pyro.cli.model_files as t; print(t.__file__); "
         "print(t.load_pretrained('label', 'mnist')[1])"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
@@ -128,8 +128,8 @@ def shipped_copy(tmp_path, monkeypatch, manifest: bytes | None) -> None:
         (folder / record["file"]).write_bytes((PRETRAINED_DIR / record["file"]).read_bytes())
     if manifest is not None:
         (folder / "MANIFEST.json").write_bytes(manifest)
-    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_DIR", folder)
-    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_MANIFEST", folder / "MANIFEST.json")
+    monkeypatch.setattr("cvae_pyro.cli.model_files.PRETRAINED_DIR", folder)
+    monkeypatch.setattr("cvae_pyro.cli.model_files.PRETRAINED_MANIFEST", folder / "MANIFEST.json")
 
 
 def damaged_manifests() -> dict[str, bytes | None]:
@@ -176,8 +176,8 @@ def test_a_damaged_install_says_so_and_how_to_repair_it(damage, tmp_path, monkey
 
 
 def test_no_shipped_models_at_all_means_train_one(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_DIR", tmp_path / "none")
-    monkeypatch.setattr("cvae_pyro.trained.PRETRAINED_MANIFEST", tmp_path / "none/M.json")
+    monkeypatch.setattr("cvae_pyro.cli.model_files.PRETRAINED_DIR", tmp_path / "none")
+    monkeypatch.setattr("cvae_pyro.cli.model_files.PRETRAINED_MANIFEST", tmp_path / "none/M.json")
     assert pretrained_models() == {}
     args = ["--digit", "3", "--out", tmp_path / "x.png", "--out-dir", tmp_path / "runs"]
     code, err = call(sample.main, args, capsys)

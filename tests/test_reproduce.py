@@ -12,15 +12,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cvae_pyro import publishing, reproduce, reproduction
-from cvae_pyro.cli import EXIT_INTERRUPTED, EXIT_USAGE
-from cvae_pyro.config import ReproduceConfig
-from cvae_pyro.errors import CheckpointError
-from cvae_pyro.files import TEMP_TAG
-from cvae_pyro.pooling import rewrite_tables
+from cvae_pyro import reproduce
+from cvae_pyro.cli import EXIT_INTERRUPTED, EXIT_USAGE, publishing
+from cvae_pyro.cli import cll_table as reproduction
+from cvae_pyro.cli.choices import OBJECTIVES
+from cvae_pyro.cli.config import ReproduceConfig
+from cvae_pyro.cli.errors import CheckpointError
+from cvae_pyro.cli.files import TEMP_TAG
+from cvae_pyro.cli.pooling import rewrite_tables
+from cvae_pyro.cli.tables import CSV_COLUMNS, GAP, aggregate, markdown_table
 from cvae_pyro.reproduce import main
-from cvae_pyro.settings import OBJECTIVES
-from cvae_pyro.tables import CSV_COLUMNS, GAP, aggregate, markdown_table
 
 from .helpers import call, one_error_line, popen_module
 from .test_formatting import table_cells

@@ -12,24 +12,27 @@ import pyro.infer
 import pytest
 import torch
 
-from cvae_pyro import (
-    checkpoints,
-    run_folder,
-    train,
-)
 from cvae_pyro import data as data_module
-from cvae_pyro.checkpoints import load_checkpoint, save_checkpoint
-from cvae_pyro.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, describe
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.errors import (
+from cvae_pyro import train
+from cvae_pyro.cli import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    checkpoints,
+    describe,
+    run_folder,
+)
+from cvae_pyro.cli.checkpoints import load_checkpoint, save_checkpoint
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.errors import (
     CheckpointError,
     Terminated,
     TrainingDiverged,
     TrainingInterrupted,
 )
-from cvae_pyro.experiment import run
-from cvae_pyro.files import TEMP_TAG, save_json, write_atomic
-from cvae_pyro.run_folder import RunFolder
+from cvae_pyro.cli.experiment import run
+from cvae_pyro.cli.files import TEMP_TAG, save_json, write_atomic
+from cvae_pyro.cli.run_folder import RunFolder
 
 from .helpers import (
     QUICK,

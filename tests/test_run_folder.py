@@ -10,7 +10,7 @@ import pyro.distributions as dist
 import pytest
 import torch
 
-from cvae_pyro import checkpoints
+from cvae_pyro.cli import checkpoints
 from cvae_pyro.objectives import iwae_bound
 from cvae_pyro.train import main as train_main
 from cvae_pyro.training import elbo_loss

@@ -9,7 +9,7 @@ import pytest
 import torch
 from pyro.infer import SVI, Trace_ELBO
 
-from cvae_pyro.config import TrainConfig
+from cvae_pyro.cli.config import TrainConfig
 from cvae_pyro.train import main
 from cvae_pyro.training import Batches, EarlyStopping, FusedAdam, TrainState, fit
 

@@ -92,8 +92,8 @@ def test_step_benchmark_records_every_matrix_product_of_a_step(speed, step, data
     # 3 that read data only: the recognition and prior nets' first layers and the
     # generation net's h part (its z part passes the gradient on to the recognition net)
     assert result["matmuls_per_step"] == 10 + 10 + 7
-    from cvae_pyro.config import TrainConfig
-    from cvae_pyro.trained import build_baseline, build_cvae
+    from cvae_pyro.cli.config import TrainConfig
+    from cvae_pyro.cli.model_files import build_baseline, build_cvae
 
     cfg = TrainConfig(quadrants=1)
     cvae = build_cvae(cfg, build_baseline(cfg))
@@ -113,9 +113,9 @@ def test_the_plain_pytorch_step_computes_trace_elbos_loss(step, data_dir):
     import pyro
     from pyro.infer import Trace_ELBO
 
-    from cvae_pyro.config import TrainConfig
+    from cvae_pyro.cli.config import TrainConfig
+    from cvae_pyro.cli.model_files import build_baseline, build_cvae
     from cvae_pyro.data import load_dataset
-    from cvae_pyro.trained import build_baseline, build_cvae
 
     cfg = TrainConfig(quadrants=2, hidden=(32,), z_dim=4)
     cvae = build_cvae(cfg, build_baseline(cfg))

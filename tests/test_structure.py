@@ -103,20 +103,61 @@ def test_the_checker_sees_cycles_and_hidden_imports():
     assert found == [("a", False), ("b", True)]
 
 
-def test_library_never_imports_the_command_line():
+ENTRY_POINTS = {
+    f"cvae_pyro.{m}" for m in ("train", "evaluate", "reproduce", "sample", "complete", "__main__")
+}
+
+
+def part(module: str) -> str:
+    """The folder a module sits in: "paper" (the top of the package), "beyond" or "cli"."""
+    parts = module.split(".")
+    if len(parts) > 2 or (len(parts) == 2 and parts[1] in ("beyond", "cli")):
+        return parts[1]
+    return "cli" if module in ENTRY_POINTS or module == "cvae_pyro" else "paper"
+
+
+#: What each folder may import: the paper only itself; beyond the paper also itself;
+#: the command line anything.
+MAY_IMPORT = {"paper": {"paper"}, "beyond": {"paper", "beyond"}, "cli": {"paper", "beyond", "cli"}}
+
+
+def layer_violations(edges: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Module -> the modules it imports that its folder may not."""
+    found = {}
+    for module, imported in edges.items():
+        wrong = sorted(m for m in imported if part(m) not in MAY_IMPORT[part(module)])
+        if wrong:
+            found[module] = wrong
+    return found
+
+
+def test_the_paper_imports_only_itself_and_beyond_no_command_line():
     edges, _ = import_graph()
-    library = [m for m in edges if not m.startswith("cvae_pyro.cli")]
-    shims = {f"cvae_pyro.{c}" for c in ("train", "evaluate", "reproduce", "sample", "complete")}
-    for module in set(library) - shims - {"cvae_pyro.__main__"}:
-        assert not {e for e in edges[module] if e.startswith("cvae_pyro.cli")}, module
+    assert {part(m) for m in edges} == {"paper", "beyond", "cli"}
+    paper = {m for m in edges if part(m) == "paper"}
+    assert {"cvae_pyro.models", "cvae_pyro.training", "cvae_pyro.estimators"} <= paper
+    assert layer_violations(edges) == {}
+
+
+def test_the_layer_check_sees_a_wrong_import():
+    edges = {
+        "cvae_pyro.models": {"cvae_pyro.cli.files"},
+        "cvae_pyro.beyond.plots": {"cvae_pyro.models", "cvae_pyro.cli.files"},
+        "cvae_pyro.cli.commands": {"cvae_pyro.beyond.plots", "cvae_pyro.models"},
+        "cvae_pyro.train": {"cvae_pyro.cli"},
+    }
+    assert layer_violations(edges) == {
+        "cvae_pyro.models": ["cvae_pyro.cli.files"],
+        "cvae_pyro.beyond.plots": ["cvae_pyro.cli.files"],
+    }
 
 
 #: Where a condition's name may be compared: the conditions themselves, the settings and
 #: the command line. Everywhere else asks the condition's class (conditions.condition_type).
 CONDITION_NAME_HOMES = {
     "cvae_pyro.conditions",
-    "cvae_pyro.config",
-    "cvae_pyro.settings",
+    "cvae_pyro.cli.config",
+    "cvae_pyro.cli.choices",
     "cvae_pyro.cli",
 }
 CONDITION_NAMES = {"quadrant", "label", "mask"}
@@ -180,7 +221,7 @@ def test_importing_the_package_changes_nothing_in_the_process():
     probe = (
         "import os, signal, sys\n"
         "before = (dict(os.environ), signal.getsignal(signal.SIGINT))\n"
-        "import cvae_pyro, cvae_pyro.experiment, cvae_pyro.cli\n"
+        "import cvae_pyro, cvae_pyro.cli.experiment, cvae_pyro.cli\n"
         "print(before == (dict(os.environ), signal.getsignal(signal.SIGINT)))\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
@@ -201,37 +242,3 @@ def test_python_m_cvae_pyro_lists_the_commands():
         [sys.executable, "-m", "cvae_pyro", "fly"], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 2 and "invalid choice: 'fly'" in proc.stderr
-
-
-def documented_parts() -> dict[str, list[str]]:
-    """Part title to its modules, as the docs' layout page lists them (``LAYERS`` in docs/conf.py)."""
-    conf = ast.parse((PACKAGE.parent / "docs" / "conf.py").read_text())
-    value = next(
-        node.value
-        for node in conf.body
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "LAYERS"
-    )
-    return dict(ast.literal_eval(value))
-
-
-def paper_modules() -> set[str]:
-    """The modules of the paper: the first part of the layout page."""
-    return {f"cvae_pyro.{m}" for m in next(iter(documented_parts().values()))}
-
-
-def test_the_papers_modules_import_only_each_other():
-    edges, _ = import_graph()
-    paper = paper_modules()
-    assert {"cvae_pyro.models", "cvae_pyro.training", "cvae_pyro.metrics"} <= paper
-    outside = {m: sorted(edges[m] - paper) for m in paper if edges[m] - paper}
-    assert outside == {}
-
-
-def test_the_layout_page_lists_every_module_once():
-    listed = [f"cvae_pyro.{m}" for modules in documented_parts().values() for m in modules]
-    edges, _ = import_graph()
-    entry_points = {
-        f"cvae_pyro.{m}" for m in ("train", "evaluate", "reproduce", "sample", "complete")
-    }
-    assert len(listed) == len(set(listed))
-    assert set(listed) == set(edges) - entry_points - {"cvae_pyro", "cvae_pyro.__main__"}

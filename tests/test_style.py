@@ -10,24 +10,24 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from cvae_pyro.config import TrainConfig
-from cvae_pyro.data import load_splits
-from cvae_pyro.draw_config import SampleConfig
-from cvae_pyro.errors import ConfigError
-from cvae_pyro.experiment import run
-from cvae_pyro.generation import (
+from cvae_pyro.beyond.label import (
     draw_in_style,
     interpolate_styles,
     read_labels,
     shared_noise,
     styles,
 )
-from cvae_pyro.images import picture_to_digit
+from cvae_pyro.beyond.pictures import picture_to_digit
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.draw_config import SampleConfig
+from cvae_pyro.cli.drawing import interpolate_pictures, transfer_style
+from cvae_pyro.cli.errors import ConfigError
+from cvae_pyro.cli.experiment import run
+from cvae_pyro.cli.model_files import load_model, pretrained_path
+from cvae_pyro.data import load_splits
 from cvae_pyro.masks import IMAGE_SIDE, NUM_PIXELS
 from cvae_pyro.models import CVAE
 from cvae_pyro.sample import main as sample_main
-from cvae_pyro.sampling import interpolate_pictures, transfer_style
-from cvae_pyro.trained import load_model, pretrained_path
 from experiments import style_reading
 
 #: A small label CVAE that reads about 90% of test digits right (14 s on one core).

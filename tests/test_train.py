@@ -8,17 +8,13 @@ import pyro.infer
 import pytest
 import torch
 
-from cvae_pyro import (
-    experiment,
-    reproduce,
-    train,
-)
-from cvae_pyro.cli import EXIT_FAILURE, EXIT_USAGE
-from cvae_pyro.config import TrainConfig
+from cvae_pyro import reproduce, train
+from cvae_pyro.cli import EXIT_FAILURE, EXIT_USAGE, experiment
+from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.experiment import run
+from cvae_pyro.cli.model_files import build_baseline, build_cvae, load_model
 from cvae_pyro.data import load_dataset
-from cvae_pyro.experiment import run
 from cvae_pyro.train import main
-from cvae_pyro.trained import build_baseline, build_cvae, load_model
 from cvae_pyro.training import elbo_loss
 
 from .helpers import (

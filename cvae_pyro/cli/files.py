@@ -35,6 +35,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 from matplotlib import rcParams
 from matplotlib.backend_bases import FigureCanvasBase
 
@@ -371,3 +372,12 @@ def check_out_dir(path: str | os.PathLike, flag: str = "--out-dir") -> Path:
     if not os.access(out, os.W_OK) or not out.stat().st_mode & 0o222:
         raise ConfigError(f"{flag} {out} is not writable")
     return out
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Save ``fig`` (atomically) in the format its suffix names (PNG without one); close it."""
+    path = Path(path)
+    kind = figure_format(path)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format=kind))
+    plt.close(fig)
+    return path

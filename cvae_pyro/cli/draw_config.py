@@ -1,6 +1,6 @@
 """Settings of the two commands that draw pictures: ``sample`` and ``complete``.
 
-Like :mod:`cvae_pyro.config`: one frozen dataclass per command, its fields the
+Like :mod:`cvae_pyro.cli.config`: one frozen dataclass per command, its fields the
 command-line options, ``__post_init__`` refusing a bad or ignored setting.
 """
 
@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import DataSettings, dataset_setting, setting
-from .errors import ConfigError
-from .settings import (
+from .choices import (
     DATASET_NAMES,
     DEFAULT_SAMPLES,
     DEVICES,
@@ -23,6 +21,8 @@ from .settings import (
     choice,
     seed_in_range,
 )
+from .config import DataSettings, dataset_setting, setting
+from .errors import ConfigError
 
 
 @dataclass(frozen=True)

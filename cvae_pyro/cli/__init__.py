@@ -3,7 +3,7 @@
 ``python -m cvae_pyro.train`` (and ``evaluate``, ``reproduce``, ``sample``,
 ``complete``; also ``python -m cvae_pyro <command>`` and the ``cvae-pyro-*``
 scripts) all run :func:`main`: it parses the arguments with a parser generated
-from the command's dataclass in :mod:`cvae_pyro.config`, which needs no torch,
+from the command's dataclass in :mod:`cvae_pyro.cli.config`, which needs no torch,
 so ``--help``, ``--version`` and a bad argument answer at once. Only then does it
 set up the process (the OpenMP spin, Ctrl-C while torch loads), import the
 library module that does the work (:data:`COMMANDS` names it, and
@@ -24,15 +24,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .cli_parsers import (
-    COMMANDS,
-    EXIT_USAGE,
-    Parser,
-    VersionAction,
-    build_parser,
-    command_line,
-    config_from_args,
-)
 from .errors import (
     ENDING_SIGNALS,
     CheckpointError,
@@ -45,6 +36,15 @@ from .errors import (
     printable,
     shorten_path,
     shorten_paths,
+)
+from .parsers import (
+    COMMANDS,
+    EXIT_USAGE,
+    Parser,
+    VersionAction,
+    build_parser,
+    command_line,
+    config_from_args,
 )
 
 EXIT_FAILURE = 1  #: the run itself failed (for example the loss diverged)
@@ -103,7 +103,7 @@ def os_error_line(err: OSError) -> tuple[str, int]:
 def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
     """The line and exit status for ``err``; status None for errors shown as tracebacks.
 
-    Long paths in the line are shortened (:func:`~cvae_pyro.errors.shorten_paths`), so
+    Long paths in the line are shortened (:func:`~cvae_pyro.cli.errors.shorten_paths`), so
     that the reason after them is never cut off.
     """
     if isinstance(err, Terminated):

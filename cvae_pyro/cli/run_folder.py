@@ -25,11 +25,11 @@ import torch
 from pyro.optim import PyroOptim
 from torch import nn
 
+from ..training import TrainState
 from .checkpoints import load_checkpoint, save_checkpoint, setting_diffs
 from .config import TrainConfig
 from .errors import CheckpointError, ConfigError, one_line
 from .files import folder_lock
-from .training import TrainState
 
 #: Settings besides the architecture that define a run's numbers; a resumed run must match.
 RUN_KEYS = (
@@ -75,12 +75,12 @@ class RunFolder:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[Path]:
-        """Hold the folder's lock (:func:`~cvae_pyro.files.folder_lock`)."""
+        """Hold the folder's lock (:func:`~cvae_pyro.cli.files.folder_lock`)."""
         with folder_lock(self.path) as folder:
             yield folder
 
     def read(self, path: Path, kind: str) -> dict:
-        """The checkpoint at ``path`` (:func:`~cvae_pyro.checkpoints.load_checkpoint`), read once."""
+        """The checkpoint at ``path`` (:func:`~cvae_pyro.cli.checkpoints.load_checkpoint`), read once."""
         if path not in self._read:
             self._read[path] = load_checkpoint(path, kind=kind)
         return self._read[path]

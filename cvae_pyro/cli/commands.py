@@ -3,7 +3,7 @@
 Each ``*_command`` function reads its settings dataclass, calls the library (training,
 evaluation, the reproduction, sampling) and prints what it did and where the files
 are: the library itself never prints a command's results. :mod:`cvae_pyro.cli` parses
-the command line and calls these (:data:`~cvae_pyro.cli_parsers.COMMANDS`).
+the command line and calls these (:data:`~cvae_pyro.cli.parsers.COMMANDS`).
 """
 
 from __future__ import annotations
@@ -15,34 +15,22 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .config import EvaluateConfig, ReproduceConfig, TrainConfig
-from .data import dataset_info, load_splits
-from .device import check_precision, resolve_device
-from .draw_config import CompleteConfig, SampleConfig
-from .errors import CheckpointError, ConfigError
-from .evaluation import evaluate_run_dir
-from .experiment import run
-from .files import (
-    check_figure_path,
-    check_folder,
-    check_out_dir,
-    check_target,
-    folder_lock,
-    save_json,
-)
-from .generation import sample_digits
-from .images import hide_mask, picture_to_digit, read_mask
-from .models import CVAE
-from .plots import (
+from ..beyond.label import sample_digits
+from ..beyond.pictures import hide_mask, picture_to_digit, read_mask
+from ..beyond.plots import (
     completion_figure,
     interpolation_figure,
     label_samples_figure,
-    save_figure,
     style_figure,
 )
-from .pooling import combine
-from .reproduction import reproduce
-from .sampling import (
+from ..data import dataset_info, load_splits
+from ..models import CVAE
+from .choices import DEFAULT_DATASET, LAYOUT_EVALUATED, NUM_CLASSES, run_dir
+from .cll_table import reproduce
+from .config import EvaluateConfig, ReproduceConfig, TrainConfig
+from .device import check_precision, resolve_device
+from .draw_config import CompleteConfig, SampleConfig
+from .drawing import (
     class_name,
     complete,
     completion_model,
@@ -51,9 +39,21 @@ from .sampling import (
     posterior_table,
     transfer_style,
 )
-from .settings import DEFAULT_DATASET, LAYOUT_EVALUATED, NUM_CLASSES, run_dir
+from .errors import CheckpointError, ConfigError
+from .experiment import run
+from .files import (
+    check_figure_path,
+    check_folder,
+    check_out_dir,
+    check_target,
+    folder_lock,
+    save_figure,
+    save_json,
+)
+from .model_files import load_pretrained, load_trained, pretrained_path
+from .pooling import combine
+from .run_evaluation import evaluate_run_dir
 from .tables import markdown_table
-from .trained import load_pretrained, load_trained, pretrained_path
 
 ALL_DIGITS = "all"  #: ``--digit all``: one row per digit 0..9
 
@@ -176,7 +176,7 @@ def parse_digits(text: str) -> list[int]:
 
 def check_image_path(out: Path, example: str = "digits.png", inputs: tuple = ()) -> Path:
     """``out`` if the figure can be written there and is none of the pictures ``inputs``
-    (:func:`~cvae_pyro.files.check_figure_path`)."""
+    (:func:`~cvae_pyro.cli.files.check_figure_path`)."""
     return check_figure_path(out, "--out", example, inputs)
 
 

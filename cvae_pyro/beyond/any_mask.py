@@ -38,10 +38,9 @@ from functools import cache
 import torch
 from torch import nn
 
-from .conditions import PREPARE_CHUNK, Batches, TaskSettings, need_baseline
-from .data import Split
-from .mask_family import MaskFamilyConfig, mask_family
-from .masks import (
+from ..conditions import PREPARE_CHUNK, Batches, TaskSettings, need_baseline
+from ..data import Split
+from ..masks import (
     IMAGE_SIDE,
     MASK_INPUT_DIM,
     NUM_PIXELS,
@@ -51,8 +50,9 @@ from .masks import (
     input_mask,
     mask_task_input,
 )
-from .models import CVAE, BaselineNN, MaskBaselineNN, check_pairs
-from .training import Pairs
+from ..models import CVAE, BaselineNN, MaskBaselineNN, check_pairs
+from ..training import Pairs
+from .mask_family import MaskFamilyConfig, mask_family
 
 HALF_SIDE = IMAGE_SIDE // 2  #: rows (or columns) in half an image
 HALVES = ("top", "bottom", "left", "right")  #: the visible half, in table order

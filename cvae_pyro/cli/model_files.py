@@ -1,7 +1,7 @@
 """Trained models: building them from settings, loading them back, and the shipped ones.
 
 :func:`build_baseline` and :func:`build_cvae` make the untrained networks of a
-:class:`~cvae_pyro.config.TrainConfig`; :func:`load_trained` rebuilds any trained
+:class:`~cvae_pyro.cli.config.TrainConfig`; :func:`load_trained` rebuilds any trained
 baseline or CVAE from its best checkpoint, checked against the settings it claims
 (weights that do not fit them are refused in one line). The models shipped inside the
 package (``cvae_pyro/pretrained/``, made by ``python -m experiments.pretrained``) are found through
@@ -19,17 +19,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..beyond.any_mask import MaskCondition
+from ..beyond.label import LabelCondition
+from ..conditions import Condition, QuadrantCondition
+from ..models import CVAE, BaselineNN
 from .checkpoints import load_checkpoint
-from .conditions import Condition, QuadrantCondition
+from .choices import BASELINE
 from .config import TrainConfig
 from .errors import CheckpointError, ConfigError, one_line
 from .files import read_json
-from .generation import LabelCondition
-from .models import CVAE, BaselineNN
-from .random_masks import MaskCondition
-from .settings import BASELINE
 
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"  #: the shipped models (package data)
+PRETRAINED_DIR = Path(__file__).parents[1] / "pretrained"  #: the shipped models (package data)
 PRETRAINED_MANIFEST = PRETRAINED_DIR / "MANIFEST.json"  #: their records, written with them
 PRETRAINED_RECORD_KEYS = ("file", "sha256", "title", "summary")  #: what each record holds
 #: How to repair an install whose shipped models are damaged (the end of the message).
@@ -43,7 +43,7 @@ DEMO_SETTINGS = {"condition": "mask", "dataset": "mnist", "prior": "conditional"
 MODEL_KINDS = ("baseline", "cvae")  #: checkpoint kinds :func:`load_trained` rebuilds
 
 
-#: The class of each condition name of :data:`~cvae_pyro.settings.CONDITIONS`.
+#: The class of each condition name of :data:`~cvae_pyro.cli.choices.CONDITIONS`.
 CONDITION_TYPES = {c.name: c for c in (QuadrantCondition, LabelCondition, MaskCondition)}
 
 
@@ -86,7 +86,7 @@ class Trained:
         module: the :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`,
             in evaluation mode.
         baseline_sha256: for a CVAE with a frozen baseline, the hash of that baseline's
-            weights recorded at training (:func:`~cvae_pyro.checkpoints.weights_sha256`);
+            weights recorded at training (:func:`~cvae_pyro.cli.checkpoints.weights_sha256`);
             None for a checkpoint that records none (the shipped float16 copies).
     """
 

@@ -11,7 +11,7 @@ the pixel probabilities of p(y|x,z), z drawn from the conditional prior p(z|x).
 The model is the mask CVAE (``--condition mask``), which takes any mask; when
 none is trained, a quadrant CVAE can complete its own layout (the ``--keep``
 choices). :func:`completion_model` says which model it found, or which command trains one.
-Nothing here prints: the ``sample`` and ``complete`` commands (:mod:`cvae_pyro.commands`)
+Nothing here prints: the ``sample`` and ``complete`` commands (:mod:`cvae_pyro.cli.commands`)
 say what was drawn.
 """
 
@@ -24,9 +24,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError, ConfigError
-from .files import check_folder
-from .generation import (
+from ..beyond.label import (
     INTERPOLATION_STEPS,
     LabelReading,
     draw_in_style,
@@ -34,10 +32,12 @@ from .generation import (
     read_labels,
     styles,
 )
-from .masks import NUM_PIXELS, input_mask
-from .models import CVAE
-from .settings import DEFAULT_DATASET, DEFAULT_SAMPLES, KEEP_LAYOUTS, run_dir
-from .trained import load_pretrained, load_trained, pretrained_path
+from ..masks import NUM_PIXELS, input_mask
+from ..models import CVAE
+from .choices import DEFAULT_DATASET, DEFAULT_SAMPLES, KEEP_LAYOUTS, run_dir
+from .errors import CheckpointError, ConfigError
+from .files import check_folder
+from .model_files import load_pretrained, load_trained, pretrained_path
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class StyleTransfer:
         label: the class it was read as (or was given).
         reading: the label CVAE's reading of the class, None when the label was given.
         style: ``(z_dim,)`` the mean of q(z | picture, label) as noise eps of the prior
-            p(z | label) (:func:`~cvae_pyro.generation.styles`).
+            p(z | label) (:func:`~cvae_pyro.beyond.label.styles`).
         drawn: ``(10, 784)`` pixel probabilities of p(y | c, loc_c + scale_c * eps), c = 0..9.
         model: which model made them, in words.
     """
@@ -169,7 +169,7 @@ def transfer_style(
     Args:
         cvae: a trained label CVAE.
         picture: the picture, grey levels in [0, 1].
-        label: its class; None reads it (:func:`~cvae_pyro.generation.read_labels`,
+        label: its class; None reads it (:func:`~cvae_pyro.beyond.label.read_labels`,
             ``num_samples`` latent samples per label, noise from ``seed``).
         model: the model's name, kept with the result.
     """

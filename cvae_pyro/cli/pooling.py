@@ -17,13 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data import dataset_info
 from .checkpoints import setting_diffs
-from .config import ReproduceConfig
-from .data import dataset_info
-from .errors import ConfigError
-from .files import folder_lock, read_json, save_json, write_atomic
-from .publishing import MANIFEST, finished, publish
-from .settings import (
+from .choices import (
     DATASET_NAMES,
     DEFAULT_DATASET,
     MAX_SEED,
@@ -31,6 +27,10 @@ from .settings import (
     model_settings,
     plain,
 )
+from .config import ReproduceConfig
+from .errors import ConfigError
+from .files import folder_lock, read_json, save_json, write_atomic
+from .publishing import MANIFEST, finished, publish
 from .tables import ESTIMATORS, EXACT, MODELS, table_files
 
 #: The settings that fix a run's numbers besides its seed; ``--combine`` pools only runs

@@ -1,10 +1,10 @@
 """Every setting of every command, written once: type, default and help text.
 
 Each command (train, evaluate, reproduce, sample, complete) has one frozen dataclass
-here; its choices, limits and defaults come from :mod:`cvae_pyro.settings`. The
+here; its choices, limits and defaults come from :mod:`cvae_pyro.cli.choices`. The
 command-line parsers are generated from these fields (:mod:`cvae_pyro.cli`), the
 notebooks and tests build the same dataclasses directly, and ``validate`` raises
-:class:`~cvae_pyro.errors.ConfigError` naming the first bad setting.
+:class:`~cvae_pyro.cli.errors.ConfigError` naming the first bad setting.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .errors import ConfigError
-from .mask_family import MASK_KINDS, MaskFamilyConfig, mask_family
-from .settings import (
+from ..beyond.mask_family import MASK_KINDS, MaskFamilyConfig, mask_family
+from .choices import (
     ARCHITECTURE_KEYS,
     CONDITIONS,
     DATASET_NAMES,
@@ -54,6 +53,7 @@ from .settings import (
     run_dir,
     seed_in_range,
 )
+from .errors import ConfigError
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", **meta: Any) -> Any:

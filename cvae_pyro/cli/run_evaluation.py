@@ -9,7 +9,7 @@ one quadrant layout when ``quadrants`` is given, so that its rows (model names
 ``mask_baseline`` and ``mask``) stand next to the specialists of that layout: the
 likelihood counts the same hidden pixels.
 
-``python -m cvae_pyro.evaluate`` is :func:`cvae_pyro.commands.evaluate_command`.
+``python -m cvae_pyro.evaluate`` is :func:`cvae_pyro.cli.commands.evaluate_command`.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from pathlib import Path
 
 import torch
 
+from ..data import MNIST, Split
+from ..estimators import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
 from .checkpoints import load_checkpoint, weights_sha256
-from .data import MNIST, Split
+from .choices import BASELINE, MODEL_FILES, ROW_NAMES, model_settings
 from .device import precision_context
 from .errors import CheckpointError
-from .metrics import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
+from .model_files import Trained, load_trained
 from .run_folder import recorded_state
-from .settings import BASELINE, MODEL_FILES, ROW_NAMES, model_settings
-from .trained import Trained, load_trained
 
 
 def model_pairs(
@@ -173,7 +173,7 @@ def check_one_baseline(models: dict[str, Trained], run_dir: Path) -> None:
 
 def _objective(stem: str) -> dict:
     """What a file stem says of the model: ``gsnn.pt`` holds a GSNN, ``cvae-iwae5.pt`` a
-    CVAE trained on the IWAE bound with K = 5 (:func:`~cvae_pyro.settings.model_settings`)."""
+    CVAE trained on the IWAE bound with K = 5 (:func:`~cvae_pyro.cli.choices.model_settings`)."""
     return {} if stem == BASELINE else (model_settings(stem) or {})
 
 

@@ -2,7 +2,7 @@
 
 :func:`publish` deletes the old set's ``run.json`` first, so that from then on the folder
 holds no finished set, then the old set's other files (the table, the samples figures),
-writes each new file atomically (:func:`~cvae_pyro.files.write_atomic`), and
+writes each new file atomically (:func:`~cvae_pyro.cli.files.write_atomic`), and
 ``run.json`` last. A results folder therefore holds the old finished set, the new
 finished set, or, when a command was killed while writing, part of the new set without
 a ``run.json``: never files of two sets.

@@ -4,7 +4,7 @@ The quadrant and mask tasks' sample figures (input, truth, NN guess and CVAE
 samples), the label CVAE's digit grids, reconstructions, latent plots, style
 transfers and interpolations, and the completion figure of ``python -m
 cvae_pyro.complete``. :func:`training_figures` makes the figures of a trained CVAE of
-any condition; :func:`save_figure` writes a figure, atomically, as its file name says.
+any condition.
 """
 
 from __future__ import annotations
@@ -12,17 +12,15 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Sequence
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 
-from .data import NUM_CLASSES, Split
-from .files import figure_format, write_atomic
-from .generation import decode, prior_latents, sample_digits
-from .masks import IMAGE_SIDE, MASK_INPUT_DIM, input_mask, merge_xy, split_xy
-from .models import CVAE, BaselineNN
-from .random_masks import fixed_masks
+from ..data import NUM_CLASSES, Split
+from ..masks import IMAGE_SIDE, MASK_INPUT_DIM, input_mask, merge_xy, split_xy
+from ..models import CVAE, BaselineNN
+from .any_mask import fixed_masks
+from .label import decode, prior_latents, sample_digits
 
 FIGURE_COLUMNS = 8  #: completions per row of the completion figure
 STRIP_INCHES = 0.95  #: width of one image in a one-row strip (style transfer, interpolation)
@@ -259,7 +257,7 @@ def latent_grid_figure(
 def completion_figure(c, title: str = "") -> plt.Figure:
     """The picture as read, the visible part, the NN's guess, then the completions.
 
-    ``c`` is a :class:`~cvae_pyro.sampling.Completion`.
+    ``c`` is a :class:`~cvae_pyro.cli.drawing.Completion`.
     """
     n = len(c.samples)
     columns = max(3, min(n, FIGURE_COLUMNS))
@@ -337,15 +335,6 @@ def interpolation_figure(
     t = torch.linspace(0.0, 1.0, len(steps)).tolist()
     panels = [(a, "A"), *((s, f"t = {v:.2f}") for s, v in zip(steps, t, strict=True)), (b, "B")]
     return image_strip(panels, title or "z_t = (1 - t) z_A + t z_B, z = the mean of q(z | y, c)")
-
-
-def save_figure(fig: plt.Figure, path: str | Path) -> Path:
-    """Save ``fig`` (atomically) in the format its suffix names (PNG without one); close it."""
-    path = Path(path)
-    kind = figure_format(path)
-    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format=kind))
-    plt.close(fig)
-    return path
 
 
 def training_figures(cvae: CVAE, split: Split, class_names: Sequence[str]) -> dict:

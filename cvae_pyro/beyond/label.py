@@ -18,12 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conditions import Batches, TaskSettings
-from .data import NUM_CLASSES, Split
-from .masks import NUM_PIXELS
-from .metrics import DEFAULT_SAMPLES, is_nll
-from .models import CVAE, BaselineNN
-from .training import Pairs
+from ..conditions import Batches, TaskSettings
+from ..data import NUM_CLASSES, Split
+from ..estimators import DEFAULT_SAMPLES, is_nll
+from ..masks import NUM_PIXELS
+from ..models import CVAE, BaselineNN
+from ..training import Pairs
 
 INTERPOLATION_STEPS = 10  #: pictures from one style to another, both ends included
 
@@ -154,7 +154,7 @@ def read_labels(
 ) -> LabelReading:
     """The label CVAE as a classifier: log p(y | c) of ``images`` ``(B, 784)`` for every c.
 
-    Each estimate is :func:`~cvae_pyro.metrics.is_nll` (z from q(z | y, c)); every label
+    Each estimate is :func:`~cvae_pyro.estimators.is_nll` (z from q(z | y, c)); every label
     uses the same noise eps per picture, so the labels are compared on the same draws.
     """
     check_label_cvae(cvae)

@@ -1,15 +1,15 @@
 """Run one training experiment: the baseline (quadrant and mask tasks), then one CVAE objective.
 
 :func:`run` is what ``python -m cvae_pyro.train`` calls, and what notebooks, the
-scripts in ``experiments/`` and :mod:`cvae_pyro.reproduction` call too. For the
+scripts in ``experiments/`` and :mod:`cvae_pyro.cli.cll_table` call too. For the
 quadrant and mask tasks the baseline NN is trained first (or loaded from the run
 folder when a finished one is there), frozen, and fed to the CVAE's prior network. The mask
 task's baseline and CVAE both see fresh masks in every training batch. For the
 label condition only the label CVAE is trained. Everything lands in ``cfg.run_dir``:
 checkpoints, ``metrics.json`` and the figures. The folder is locked for the
-whole run (:func:`~cvae_pyro.files.folder_lock`). A finished model (baseline
+whole run (:func:`~cvae_pyro.cli.files.folder_lock`). A finished model (baseline
 or CVAE) is never replaced: it is kept when it was trained with the same settings
-(:data:`~cvae_pyro.run_folder.RECORDED_KEYS`; with ``resume``, ``epochs`` and
+(:data:`~cvae_pyro.cli.run_folder.RECORDED_KEYS`; with ``resume``, ``epochs`` and
 ``patience`` may differ: a finished baseline is kept as it is, a CVAE continues);
 otherwise the run is refused.
 """
@@ -29,19 +29,19 @@ from pyro.infer import SVI, Trace_ELBO
 from torch import nn
 from tqdm import tqdm
 
+from ..beyond.plots import training_figures
+from ..data import MNIST, load_splits
+from ..models import CVAE, BaselineNN
+from ..objectives import KLWarmup, ModelGuide, objective_pair, svi_loss
+from ..training import Batches, EarlyStopping, FusedAdam, Pairs, Redraw, TrainState, elbo_loss, fit
 from .checkpoints import load_checkpoint, weights_sha256
+from .choices import BASELINE, TITLE_PREFIXES
 from .config import TrainConfig
-from .data import MNIST, load_splits
 from .device import check_precision, precision_context, resolve_device
 from .errors import ConfigError, Terminated, TrainingDiverged, TrainingInterrupted
-from .files import check_out_dir, read_json, save_json
-from .models import CVAE, BaselineNN
-from .objectives import KLWarmup, ModelGuide, objective_pair, svi_loss
-from .plots import save_figure, training_figures
+from .files import check_out_dir, read_json, save_figure, save_json
+from .model_files import baseline_architecture, build_baseline, build_cvae, condition_type
 from .run_folder import RunFolder, recorded_state, restore, rng_state, run_settings
-from .settings import BASELINE, TITLE_PREFIXES
-from .trained import baseline_architecture, build_baseline, build_cvae, condition_type
-from .training import Batches, EarlyStopping, FusedAdam, Pairs, Redraw, TrainState, elbo_loss, fit
 
 VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise
 MAX_LOSS_NATS_PER_IMAGE = 1e5  #: a loss above this (nats per image) means divergence
@@ -114,7 +114,7 @@ class Job:
 
 class CheckedSVI(SVI):
     """SVI as the commands run it: Pyro's validation off and ``autocast`` on in each step
-    (see :func:`~cvae_pyro.device.precision_context`), every loss checked for divergence."""
+    (see :func:`~cvae_pyro.cli.device.precision_context`), every loss checked for divergence."""
 
     def __init__(
         self,
@@ -173,7 +173,7 @@ def train_model(
 
     Without ``cfg.resume`` the model is trained afresh, except that a finished one in the
     run folder is never replaced: of the same settings it is kept, of other settings
-    refused (:meth:`~cvae_pyro.run_folder.RunFolder.kept`). After every epoch the *last*
+    refused (:meth:`~cvae_pyro.cli.run_folder.RunFolder.kept`). After every epoch the *last*
     checkpoint holds everything needed to continue bit for bit (weights, Adam state,
     random-number states, the training state); the *best* one the weights of the lowest
     validation loss, which are also kept in memory. Ctrl-C names the epoch it stopped.

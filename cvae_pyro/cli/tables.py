@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .settings import BASELINE, MASK_BASELINE, MASK_MODEL, MODEL_FILES, estimator_title
+from .choices import BASELINE, MASK_BASELINE, MASK_MODEL, MODEL_FILES, estimator_title
 
 EXACT = "NN"  #: the estimator of the baseline's exact value (S = 0)
 ESTIMATORS = (EXACT, "MC", "IS", "-ELBO")  #: the estimators a row may hold
@@ -113,7 +113,7 @@ def table_files(
 ) -> tuple[pd.DataFrame, dict[str, Callable[[Path], None]]]:
     """The pooled table of ``rows`` and the writers of ``cll_table.csv`` and ``cll_table.md``.
 
-    Each writer takes the file to write (:func:`~cvae_pyro.files.write_atomic` gives it).
+    Each writer takes the file to write (:func:`~cvae_pyro.cli.files.write_atomic` gives it).
     """
     table = aggregate(rows)
     samples = max((r["samples"] for r in rows if r["estimator"] != EXACT), default=0)

@@ -5,18 +5,18 @@ missing (resuming interrupted runs, reusing finished ones), evaluates every mode
 on the test set, and writes under the results folder:
 
 - ``cll_table.csv``: one row per model, estimator and quadrant count;
-- ``cll_table.md``: the paper's table (:mod:`cvae_pyro.tables`), and with
+- ``cll_table.md``: the paper's table (:mod:`cvae_pyro.cli.tables`), and with
   ``mask_model`` the mask model's rows: one model trained on random masks
   (``runs_dir/seed{s}/mask``), evaluated on every quadrant layout (``mask_only``:
   those rows alone, to join an earlier table with ``--combine``);
 - ``q{n}_samples.png``: the samples figure of the CVAE;
 - ``run.json``: command, versions, seeds, epochs reached, wall-clock per phase, machine.
 
-The files are written as one set (:mod:`cvae_pyro.publishing`), and the results folder
+The files are written as one set (:mod:`cvae_pyro.cli.publishing`), and the results folder
 is locked while a command writes it. Finished results in it are replaced only by those
-of the same settings (:func:`~cvae_pyro.pooling.check_results`), which is checked before
-anything is trained. ``--combine`` (:mod:`cvae_pyro.pooling`) trains nothing: it pools
-the per-seed rows of earlier runs. :func:`~cvae_pyro.commands.reproduce_command` is what
+of the same settings (:func:`~cvae_pyro.cli.pooling.check_results`), which is checked before
+anything is trained. ``--combine`` (:mod:`cvae_pyro.cli.pooling`) trains nothing: it pools
+the per-seed rows of earlier runs. :func:`~cvae_pyro.cli.commands.reproduce_command` is what
 ``python -m cvae_pyro.reproduce`` runs.
 """
 
@@ -34,15 +34,15 @@ import pandas as pd
 import pyro
 import torch
 
+from ..data import MNIST, dataset_info, load_splits
+from .choices import BASELINE, model_name, plain
 from .config import ReproduceConfig, TrainConfig
-from .data import MNIST, dataset_info, load_splits
 from .device import check_precision, resolve_device
-from .evaluation import evaluate_run_dir
 from .experiment import run
 from .files import folder_lock
 from .pooling import check_results
 from .publishing import publish
-from .settings import BASELINE, model_name, plain
+from .run_evaluation import evaluate_run_dir
 from .tables import table_files
 
 #: Called after each phase with a short description of the next one (progress bars).

@@ -1,7 +1,7 @@
 """The command-line parsers, generated from the commands' settings dataclasses.
 
-:data:`COMMANDS` names each command's settings (:mod:`cvae_pyro.config`,
-:mod:`cvae_pyro.draw_config`), its help line, the library function that does its work
+:data:`COMMANDS` names each command's settings (:mod:`cvae_pyro.cli.config`,
+:mod:`cvae_pyro.cli.draw_config`), its help line, the library function that does its work
 and its advice after Ctrl-C. :func:`build_parser` makes one option per dataclass field
 (type, default, help and choices from the field); its errors are one line with exit
 status 2. Nothing here imports torch, so ``--help`` answers at once.
@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .choices import GIVEN
 from .config import EvaluateConfig, ReproduceConfig, TrainConfig
 from .draw_config import CompleteConfig, SampleConfig
 from .errors import printable
-from .settings import GIVEN
 
 EXIT_USAGE = 2  #: bad arguments, data or checkpoints
 
@@ -44,32 +44,32 @@ COMMANDS = {
     "train": Command(
         TrainConfig,
         "Train the baseline NN and the CVAE of Sohn et al. (2015).",
-        "cvae_pyro.commands:train_command",
+        "cvae_pyro.cli.commands:train_command",
         "run the same command with --resume to continue",
     ),
     "evaluate": Command(
         EvaluateConfig,
         "Negative CLL estimates of trained models.",
-        "cvae_pyro.commands:evaluate_command",
+        "cvae_pyro.cli.commands:evaluate_command",
         "nothing was saved; run it again",
     ),
     "reproduce": Command(
         ReproduceConfig,
         "Train, evaluate and tabulate the CLL table.",
-        "cvae_pyro.commands:reproduce_command",
+        "cvae_pyro.cli.commands:reproduce_command",
         "run the same command again to continue; it resumes by itself",
     ),
     "sample": Command(
         SampleConfig,
         "Draw digits from a label CVAE trained with --condition label, or a picture's style "
         "as every class.",
-        "cvae_pyro.commands:sample_command",
+        "cvae_pyro.cli.commands:sample_command",
         "nothing was written; run it again",
     ),
     "complete": Command(
         CompleteConfig,
         "Complete any region of a picture with a trained mask CVAE.",
-        "cvae_pyro.commands:complete_command",
+        "cvae_pyro.cli.commands:complete_command",
     ),
 }
 
@@ -179,7 +179,7 @@ def build_parser(name: str) -> Parser:
 def config_from_args(config: type[Config], args: argparse.Namespace) -> Config:
     """The dataclass ``config`` built (and validated) from the options given.
 
-    While it is built, :data:`~cvae_pyro.settings.GIVEN` names them, so that an option
+    While it is built, :data:`~cvae_pyro.cli.choices.GIVEN` names them, so that an option
     the command would ignore is refused even when its value is the default.
     """
     given = vars(args)

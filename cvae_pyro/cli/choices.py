@@ -2,12 +2,12 @@
 
 The choices a setting can take, the limits of sizes and counts, the names of models and
 run folders (:func:`model_name`, :func:`run_dir`), the mask family's parameters, and
-the functions that check one value and raise :class:`~cvae_pyro.errors.ConfigError`
+the functions that check one value and raise :class:`~cvae_pyro.cli.errors.ConfigError`
 naming it. Nothing here needs torch, so the command line answers ``--help`` before
 the library is imported. For that reason the defaults and limits of the paper's code that
 the options show are written here again: ``PRIORS``, ``DEFAULT_Z_DIM`` and ``DEFAULT_HIDDEN``
 of :mod:`cvae_pyro.models`, ``DEFAULT_SAMPLES`` and ``MAX_ESTIMATE_SAMPLES`` of
-:mod:`cvae_pyro.metrics` (a test checks that the two agree).
+:mod:`cvae_pyro.estimators` (a test checks that the two agree).
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .data import DataError
-from .masks import IMAGE_SIDE, NUM_PIXELS
+from ..data import DataError
+from ..masks import IMAGE_SIDE, NUM_PIXELS
 
 DIGIT_BOX = 20  #: pixels on the longer side of a digit, as in MNIST
 #: Where MNIST puts a digit's centre of mass, in pixel indices 0..27 of both axes

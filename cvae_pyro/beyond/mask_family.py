@@ -1,6 +1,6 @@
 """The family of random masks the mask CVAE is trained on: its kinds, weights and shapes.
 
-:class:`MaskFamilyConfig` holds the parameters that :mod:`cvae_pyro.random_masks` draws
+:class:`MaskFamilyConfig` holds the parameters that :mod:`cvae_pyro.beyond.any_mask` draws
 masks with. This module needs no torch, so that the command line can check
 ``--mask-weights`` before torch loads.
 """

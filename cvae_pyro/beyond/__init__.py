@@ -1,0 +1,1 @@
+"""Beyond the paper: other conditions, any mask, label generation, pictures, figures."""
