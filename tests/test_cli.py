@@ -12,7 +12,7 @@ from cvae_pyro.cli import EXIT_USAGE, commands, describe
 from cvae_pyro.cli.choices import MAX_ESTIMATE_SAMPLES, OBJECTIVES
 from cvae_pyro.cli.config import EvaluateConfig, ReproduceConfig, TrainConfig
 from cvae_pyro.cli.draw_config import CompleteConfig, SampleConfig
-from cvae_pyro.cli.errors import one_line
+from cvae_pyro.cli.errors import ConfigError, one_line
 from cvae_pyro.cli.parsers import (
     COMMANDS,
     Parser,
@@ -271,3 +271,9 @@ def test_ctrl_c_pressed_again_and_again_still_gives_one_line_and_130(tmp_path, d
     assert proc.returncode == 130, err
     assert len(err.strip().splitlines()) == 1, err
     one_error_line(err, "interrupted during epoch", "--resume")
+
+
+@pytest.mark.parametrize("hidden", [(500.7,), (16, 0), ("500",), (True,)])
+def test_hidden_widths_must_be_positive_integers(hidden):
+    with pytest.raises(ConfigError, match="hidden must be a positive integer"):
+        TrainConfig(quadrants=1, hidden=hidden)

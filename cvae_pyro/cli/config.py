@@ -161,7 +161,9 @@ class TrainConfig(ComputeSettings):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        for width in self.hidden:
+            positive_int("hidden", width)
         object.__setattr__(self, "mask_weights", tuple(float(w) for w in self.mask_weights))
         self.validate()
 
