@@ -161,6 +161,11 @@ def reproduce(cfg: ReproduceConfig, command: str, progress: Progress | None = No
         return _reproduce(cfg, manifest, progress, results_dir)
 
 
+def _phase(kind: str, start: float, **where: object) -> dict:
+    """A phase's record in ``run.json``: what it did, where, and its seconds since ``start``."""
+    return {"phase": kind, **where, "seconds": time.perf_counter() - start}
+
+
 def _reproduce(
     cfg: ReproduceConfig, manifest: dict, progress: Progress | None, results_dir: Path
 ) -> pd.DataFrame:
@@ -177,15 +182,7 @@ def _reproduce(
             progress(f"train q{q} {train_cfg.model_name} seed {seed}")
         start = time.perf_counter()
         metrics = run(train_cfg)
-        phases.append(
-            {
-                "phase": "train",
-                "quadrants": q,
-                "objective": objective,
-                "seed": seed,
-                "seconds": time.perf_counter() - start,
-            }
-        )
+        phases.append(_phase("train", start, quadrants=q, objective=objective, seed=seed))
         for name in (BASELINE, train_cfg.model_name):
             if "epochs_run" in metrics.get(name, {}):
                 epochs_reached[f"seed{seed}/q{q}/{name}"] = _epochs(metrics[name])
@@ -201,14 +198,7 @@ def _reproduce(
             train_cfg.run_dir, data, "test", cfg.samples, seed, expect, names=names
         )
         rows += [{**r, "quadrants": q, "seed": seed, "dataset": cfg.dataset} for r in found]
-        phases.append(
-            {
-                "phase": "evaluate",
-                "quadrants": q,
-                "seed": seed,
-                "seconds": time.perf_counter() - start,
-            }
-        )
+        phases.append(_phase("evaluate", start, quadrants=q, seed=seed))
         shown = model_name(cfg.objectives[0], **estimator)  # the first objective's samples
         figure = train_cfg.run_dir / ("samples.png" if shown == "cvae" else f"samples_{shown}.png")
         if figure.exists() and seed == cfg.seeds[0]:

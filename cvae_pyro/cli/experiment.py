@@ -166,6 +166,47 @@ def diverged_check(compute: Callable[..., float], args: tuple, images: int, wher
     return loss
 
 
+class EpochSaver:
+    """``fit``'s ``on_epoch``: after every epoch the best weights (on disk and in memory),
+    the last checkpoint to resume from, and the epoch's line."""
+
+    def __init__(
+        self, job: Job, cfg: TrainConfig, folder: RunFolder, svi: CheckedSVI, batches: Batches
+    ) -> None:
+        self.job, self.cfg, self.folder, self.svi, self.batches = job, cfg, folder, svi, batches
+        self.best: dict = {}  # the best weights, once this command trained the best epoch
+        self.saved = 0  # the last epoch on disk
+
+    def __call__(self, state: TrainState) -> None:
+        job, folder = self.job, self.folder
+        payload = {
+            **job.record,
+            **_payload(job.module, job.architecture, state, run_settings(self.cfg)),
+        }
+        if state.best_epoch == state.epoch:
+            folder.save(payload, folder.best(job.name), job.kind)
+            self.best = {k: v.detach().clone() for k, v in job.module.state_dict().items()}
+        payload.update(optimizer=self.svi.optim.get_state(), rng=rng_state(self.batches.shuffle))
+        folder.save(payload, folder.last(job.name), job.kind)
+        self.saved, self.svi.steps = state.epoch, 0
+        self.batches.label = f"{job.title} epoch {state.epoch + 1}"
+        _log(self.cfg, epoch_line(job.title, state, self.cfg.epochs))
+
+    def stopped(self, err: BaseException) -> Exception:
+        """The one-line error of a run stopped by Ctrl-C, a signal or divergence."""
+        job, saved = self.job, self.saved
+        where = self.folder.saved(job.name, saved, job.title)
+        if isinstance(err, TrainingDiverged):
+            return TrainingDiverged(f"{job.title} epoch {saved + 1}: {err}; {where}")
+        ended = err if isinstance(err, Terminated) else None
+        how = f"terminated ({ended.signal_name})" if ended else "interrupted"
+        return TrainingInterrupted(
+            f"{job.title}: {how} during epoch {saved + 1}; {where}",
+            terminated=ended is not None,
+            exit_status=ended.exit_status if ended else None,
+        )
+
+
 def train_model(
     job: Job, train: tuple[Pairs, Redraw | None], val: Pairs, cfg: TrainConfig, folder: RunFolder
 ) -> TrainState:
@@ -180,15 +221,9 @@ def train_model(
     Returns the final state; ``job.module`` holds the best weights.
     """
     (pairs, redraw), shuffle = train, torch.Generator()
-    warmup_epochs = cfg.kl_warmup if job.warmup else 0
+    warmup = cfg.kl_warmup if job.warmup else 0
     rule = EarlyStopping(
-        cfg.lr,
-        cfg.epochs,
-        cfg.patience,
-        cfg.lr_patience,
-        cfg.lr_decay,
-        cfg.min_improvement,
-        warmup_epochs,
+        cfg.lr, cfg.epochs, cfg.patience, cfg.lr_patience, cfg.lr_decay, cfg.min_improvement, warmup
     )
     pyro.clear_param_store()
     pair = job.warmup.wrap(job.pair) if job.warmup else job.pair
@@ -196,26 +231,14 @@ def train_model(
     svi = CheckedSVI(*pair, FusedAdam(job.module, cfg.lr), job.loss, autocast)
     batches = ProgressBatches(*pairs, cfg.batch_size, shuffle, redraw)
     state = _start(folder, job, svi, shuffle, rule)
-    best, saved = {}, state.epoch  # the best weights in memory; the last epoch on disk
+    saver = EpochSaver(job, cfg, folder, svi, batches)
+    saver.saved, batches.quiet = state.epoch, cfg.quiet
+    batches.label = f"{job.title} epoch {state.epoch + 1}"
+    if job.warmup is not None:
+        job.warmup.start_epoch(state.epoch + 1)
     # early stopping watches the bound the model climbs: the IWAE bound for --elbo iwae
     particles = cfg.particles if cfg.elbo == "iwae" and job.kind == "cvae" else None
     val_args = (*job.pair, val, cfg.eval_batch_size, cfg.seed + VALIDATION_SEED_OFFSET, particles)
-
-    def on_epoch(state: TrainState) -> None:
-        nonlocal saved
-        payload = {**job.record, **_payload(job.module, job.architecture, state, run_settings(cfg))}
-        if state.best_epoch == state.epoch:
-            folder.save(payload, folder.best(job.name), job.kind)
-            best.update({k: v.detach().clone() for k, v in job.module.state_dict().items()})
-        payload.update(optimizer=svi.optim.get_state(), rng=rng_state(shuffle))
-        folder.save(payload, folder.last(job.name), job.kind)
-        saved, svi.steps = state.epoch, 0
-        batches.label = f"{job.title} epoch {state.epoch + 1}"
-        _log(cfg, epoch_line(job.title, state, cfg.epochs))
-
-    batches.label, batches.quiet = f"{job.title} epoch {state.epoch + 1}", cfg.quiet
-    if job.warmup is not None:
-        job.warmup.start_epoch(state.epoch + 1)
     try:  # Ctrl-C at any moment names the epoch it stopped and what is saved
         fit(
             svi,
@@ -223,25 +246,18 @@ def train_model(
             lambda: diverged_check(elbo_loss, val_args, 1, "on the validation split"),
             rule,
             state,
-            on_epoch,
+            saver,
         )
-    except KeyboardInterrupt as err:
-        ended = err if isinstance(err, Terminated) else None
-        how = f"terminated ({ended.signal_name})" if ended else "interrupted"
-        raise TrainingInterrupted(
-            f"{job.title}: {how} during epoch {saved + 1}; {folder.saved(job.name, saved, job.title)}",
-            terminated=ended is not None,
-            exit_status=ended.exit_status if ended else None,
-        ) from None
-    except TrainingDiverged as err:
-        where = folder.saved(job.name, saved, job.title)
-        raise TrainingDiverged(f"{job.title} epoch {saved + 1}: {err}; {where}") from None
+    except (KeyboardInterrupt, TrainingDiverged) as err:
+        raise saver.stopped(err) from None
     _log(cfg, f"{job.title}: {rule.stop_reason(state)}")
-    if not best:  # the best epoch was trained by an earlier command: read its weights
-        best = load_checkpoint(folder.best(job.name), expect=job.architecture, kind=job.kind)[
+    best = (
+        saver.best
+        or load_checkpoint(folder.best(job.name), expect=job.architecture, kind=job.kind)[
             "state_dict"
         ]
-    job.module.load_state_dict(best)
+    )
+    job.module.load_state_dict(best)  # the best epoch: this command's, or an earlier one's
     return state
 
 

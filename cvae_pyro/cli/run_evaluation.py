@@ -84,17 +84,7 @@ def evaluate_run_dir(
     run_dir = Path(run_dir)
     device = data.train.images.device
     part = data.split(split)
-    models = {}
-    for name in names or (*MODEL_FILES, *beyond_paper(run_dir)):
-        path = run_dir / f"{name}.pt"
-        check_finished(run_dir, name)
-        if not os.path.lexists(path):  # a broken link is read, and refused
-            continue
-        kind = BASELINE if name == BASELINE else "cvae"
-        models[name] = load_trained(path, device, kind, {**(expect or {}), **_objective(name)})
-    if names is None:
-        check_complete(models, run_dir)
-    check_one_baseline(models, run_dir)
+    models = load_run_models(run_dir, device, expect, names)
     rows = []
     for name, trained in models.items():
         start = time.perf_counter()
@@ -113,6 +103,24 @@ def evaluate_run_dir(
     if not rows:
         raise CheckpointError(f"no trained model (baseline.pt, cvae.pt, ...) in {run_dir}")
     return rows
+
+
+def load_run_models(
+    run_dir: Path, device: torch.device, expect: dict | None, names: Sequence[str] | None
+) -> dict[str, Trained]:
+    """The finished models of a run folder (or those of ``names``), checked to be one run."""
+    models = {}
+    for name in names or (*MODEL_FILES, *beyond_paper(run_dir)):
+        path = run_dir / f"{name}.pt"
+        check_finished(run_dir, name)
+        if not os.path.lexists(path):  # a broken link is read, and refused
+            continue
+        kind = BASELINE if name == BASELINE else "cvae"
+        models[name] = load_trained(path, device, kind, {**(expect or {}), **_objective(name)})
+    if names is None:
+        check_complete(models, run_dir)
+    check_one_baseline(models, run_dir)
+    return models
 
 
 def check_finished(run_dir: Path, name: str) -> None:
