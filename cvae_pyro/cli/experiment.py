@@ -136,13 +136,16 @@ class CheckedSVI(SVI):
 
 
 class ProgressBatches(Batches):
-    """Training batches under a progress bar labelled ``label`` (none when ``quiet``)."""
+    """Training batches under a progress bar labelled ``label`` (none when ``quiet``, or
+    when standard error is not a terminal)."""
 
     label, quiet = "", True
 
     def __iter__(self):
         steps = math.ceil(len(self) / self.batch_size)
-        bar = tqdm(super().__iter__(), self.label, steps, leave=False, disable=self.quiet)
+        # a bar on a terminal only: a log file or a notebook gets the epoch lines alone
+        disable = True if self.quiet else None
+        bar = tqdm(super().__iter__(), self.label, steps, leave=False, disable=disable)
         yield from bar
 
 
