@@ -106,7 +106,7 @@ PAGES = {
     "data.html": ("CVAE_PYRO_DATA", "Quadrant layout", "Splits"),
     "reliability.html": ("--resume", "SIGTERM", "Exit statuses", "Not covered"),
     "performance.html": ("Intel Xeon", "AVX512-BF16", "AMX", "matrix products"),
-    "layout.html": ("Modules by layer", "reproduction", "what it holds"),
+    "layout.html": ("Modules by part", "cli.cll_table", "what it holds"),
 }
 #: Pages whose tables must stay readable at a phone's width.
 TABLE_PAGES = (

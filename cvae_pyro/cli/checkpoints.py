@@ -1,4 +1,4 @@
-"""Checkpoints: written through :mod:`cvae_pyro.cli.files`, read back by one careful reader.
+"""Checkpoints: written atomically, read back by one careful reader.
 
 :func:`save_checkpoint` stores a payload (weights, settings, training state) with a
 format marker, a version and its kind. :func:`load_checkpoint` is the one way a

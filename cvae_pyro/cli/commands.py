@@ -1,4 +1,4 @@
-"""The commands: what ``python -m cvae_pyro.<command>`` does once its settings are parsed.
+"""The commands: what each ``python -m cvae_pyro`` command does once its settings are parsed.
 
 Each ``*_command`` function reads its settings dataclass, calls the library (training,
 evaluation, the reproduction, sampling) and prints what it did and where the files
