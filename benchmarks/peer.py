@@ -19,7 +19,7 @@ training epoch of each side, ours first in odd rounds and the peer's first in ev
 What is timed:
 
 - ours: speed.py's ``time_epoch`` on the CVAE built as speed.py builds it: one SVI step
-  (Trace_ELBO, the fused Adam of ``cvae_pyro.training.FusedAdam``) per batch of 128 over the first 50,000 training images,
+  (Trace_ELBO, the fused Adam of ``cvae_pyro.fit.FusedAdam``) per batch of 128 over the first 50,000 training images,
   in-memory tensors in a fixed random order, after one untimed warm-up step.
 - the peer's: its own ``cvae.train(..., num_epochs=1)`` over its own training loader from
   ``mnist.get_data`` (all 60,000 training images, batch 128, shuffled, its per-image

@@ -6,7 +6,7 @@
 
 Times, through the package's own code: one training epoch (50,000 images, batch 128)
 of the baseline and of the CVAE (:class:`cvae_pyro.cli.experiment.CheckedSVI` over
-:class:`~cvae_pyro.training.Batches`: SVI with Trace_ELBO and the fused Adam), and
+:class:`~cvae_pyro.fit.Batches`: SVI with Trace_ELBO and the fused Adam), and
 the MC, IS and negative-ELBO estimates with S = 100 on the 10,000 test images. The
 CVAE's timed region includes preparing its inputs (the frozen baseline's guess
 y_hat, computed once per image).
@@ -47,9 +47,9 @@ from cvae_pyro.cli.files import save_json
 from cvae_pyro.cli.model_files import build_baseline, build_cvae
 from cvae_pyro.data import Split, load_dataset
 from cvae_pyro.estimators import evaluate_cvae, is_nll, mc_nll, negative_elbo
+from cvae_pyro.fit import Batches, FusedAdam
 from cvae_pyro.masks import split_xy
 from cvae_pyro.models import CVAE
-from cvae_pyro.training import Batches, FusedAdam
 
 PEAK_SIZE = 2048  #: side of the square matrices used to measure the matmul peak
 #: the timed estimates; "evaluate" is what ``python -m cvae_pyro.evaluate`` runs for a CVAE:

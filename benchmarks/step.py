@@ -50,8 +50,8 @@ from cvae_pyro.cli.experiment import CheckedSVI
 from cvae_pyro.cli.files import save_json
 from cvae_pyro.cli.model_files import build_baseline, build_cvae
 from cvae_pyro.data import load_dataset
+from cvae_pyro.fit import FusedAdam
 from cvae_pyro.models import grey_bernoulli
-from cvae_pyro.training import FusedAdam
 
 MATMULS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default}
 

@@ -43,7 +43,7 @@ from cvae_pyro.cli.experiment import CheckedSVI
 from cvae_pyro.cli.files import save_json
 from cvae_pyro.cli.model_files import build_baseline, build_cvae
 from cvae_pyro.data import load_dataset
-from cvae_pyro.training import FusedAdam
+from cvae_pyro.fit import FusedAdam
 
 #: name: (Pyro's validation off in the steps, ReLU in place, networks compiled)
 VARIANTS = {

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .data import Split
+from .fit import Pairs, Redraw
 from .masks import (
     NUM_PIXELS,
     check_quadrants,
@@ -33,7 +34,6 @@ from .masks import (
     split_xy,
 )
 from .models import CVAE, BaselineNN, check_pairs
-from .training import Pairs, Redraw
 
 PREPARE_CHUNK = 2000  #: images per baseline forward pass in ``prepare``
 Batches = tuple[Pairs, "Redraw | None"]  #: training pairs and their per-batch hook

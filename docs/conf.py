@@ -444,7 +444,16 @@ PARTS = [
     ("The machinery of the commands: options, run folders, checkpoints, files, tables", "cli."),
 ]
 #: The paper's modules in the order a reader meets them.
-READING_ORDER = ["data", "masks", "networks", "models", "conditions", "objectives", "estimators"]
+READING_ORDER = [
+    "data",
+    "masks",
+    "networks",
+    "models",
+    "conditions",
+    "objectives",
+    "estimators",
+    "fit",
+]
 #: ``python -m`` entry points: short modules around cvae_pyro.cli, not documented apart.
 SHIMS = {"train", "evaluate", "reproduce", "sample", "complete", "beyond", "cli"}
 

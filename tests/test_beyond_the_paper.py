@@ -20,9 +20,9 @@ from cvae_pyro.cli.errors import ConfigError
 from cvae_pyro.cli.run_evaluation import evaluate_run_dir
 from cvae_pyro.data import load_splits
 from cvae_pyro.evaluate import main as evaluate_main
+from cvae_pyro.fit import EarlyStopping, TrainState
 from cvae_pyro.objectives import KLWarmup, svi_loss
 from cvae_pyro.train import main as train_main
-from cvae_pyro.training import EarlyStopping, TrainState
 from experiments import tuning
 
 from .helpers import SMALL

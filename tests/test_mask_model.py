@@ -20,9 +20,9 @@ from cvae_pyro.cli.run_evaluation import evaluate_run_dir
 from cvae_pyro.data import Split, load_splits
 from cvae_pyro.estimators import nn_nll
 from cvae_pyro.evaluate import main as evaluate_main
+from cvae_pyro.fit import Batches
 from cvae_pyro.masks import MASK_INPUT_DIM, NUM_PIXELS, mask_task_input
 from cvae_pyro.models import CVAE, MaskBaselineNN
-from cvae_pyro.training import Batches
 
 B = 6  # images per test batch
 

@@ -12,9 +12,9 @@ from cvae_pyro.cli.errors import ConfigError
 from cvae_pyro.cli.experiment import CheckedSVI
 from cvae_pyro.cli.model_files import build_baseline, build_cvae
 from cvae_pyro.estimators import evaluate_cvae, log_likelihood
+from cvae_pyro.fit import Batches, FusedAdam
 from cvae_pyro.models import grey_bernoulli
 from cvae_pyro.train import main
-from cvae_pyro.training import Batches, FusedAdam
 
 from .helpers import SMALL, call, one_error_line
 

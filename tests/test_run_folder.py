@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from cvae_pyro.cli import checkpoints
+from cvae_pyro.fit import elbo_loss
 from cvae_pyro.objectives import iwae_bound
 from cvae_pyro.train import main as train_main
-from cvae_pyro.training import elbo_loss
 
 from .helpers import SMALL
 

@@ -10,8 +10,8 @@ import torch
 from pyro.infer import SVI, Trace_ELBO
 
 from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.fit import Batches, EarlyStopping, FusedAdam, TrainState, fit
 from cvae_pyro.train import main
-from cvae_pyro.training import Batches, EarlyStopping, FusedAdam, TrainState, fit
 
 RULE = EarlyStopping(epochs=50, patience=3, lr_patience=2, lr_decay=0.5, min_improvement=0.01)
 

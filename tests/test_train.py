@@ -14,8 +14,8 @@ from cvae_pyro.cli.config import TrainConfig
 from cvae_pyro.cli.experiment import run
 from cvae_pyro.cli.model_files import build_baseline, build_cvae, load_model
 from cvae_pyro.data import load_dataset
+from cvae_pyro.fit import elbo_loss
 from cvae_pyro.train import main
-from cvae_pyro.training import elbo_loss
 
 from .helpers import (
     QUICK,

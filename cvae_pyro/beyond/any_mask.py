@@ -40,6 +40,7 @@ from torch import nn
 
 from ..conditions import PREPARE_CHUNK, Batches, TaskSettings, need_baseline
 from ..data import Split
+from ..fit import Pairs
 from ..masks import (
     IMAGE_SIDE,
     MASK_INPUT_DIM,
@@ -51,7 +52,6 @@ from ..masks import (
     mask_task_input,
 )
 from ..models import CVAE, BaselineNN, MaskBaselineNN, check_pairs
-from ..training import Pairs
 from .mask_family import MaskFamilyConfig, mask_family
 
 HALF_SIDE = IMAGE_SIDE // 2  #: rows (or columns) in half an image

@@ -21,9 +21,9 @@ from torch import nn
 from ..conditions import Batches, TaskSettings
 from ..data import NUM_CLASSES, Split
 from ..estimators import DEFAULT_SAMPLES, is_nll
+from ..fit import Pairs
 from ..masks import NUM_PIXELS
 from ..models import CVAE, BaselineNN
-from ..training import Pairs
 
 INTERPOLATION_STEPS = 10  #: pictures from one style to another, both ends included
 

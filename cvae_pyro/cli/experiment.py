@@ -31,9 +31,9 @@ from tqdm import tqdm
 
 from ..beyond.plots import training_figures
 from ..data import MNIST, load_splits
+from ..fit import Batches, EarlyStopping, FusedAdam, Pairs, Redraw, TrainState, elbo_loss, fit
 from ..models import CVAE, BaselineNN
 from ..objectives import KLWarmup, ModelGuide, objective_pair, svi_loss
-from ..training import Batches, EarlyStopping, FusedAdam, Pairs, Redraw, TrainState, elbo_loss, fit
 from .checkpoints import load_checkpoint, weights_sha256
 from .choices import BASELINE, TITLE_PREFIXES
 from .config import TrainConfig
@@ -213,7 +213,7 @@ class EpochSaver:
 def train_model(
     job: Job, train: tuple[Pairs, Redraw | None], val: Pairs, cfg: TrainConfig, folder: RunFolder
 ) -> TrainState:
-    """Train ``job`` with :func:`~cvae_pyro.training.fit`, saving both checkpoints each epoch.
+    """Train ``job`` with :func:`~cvae_pyro.fit.fit`, saving both checkpoints each epoch.
 
     Without ``cfg.resume`` the model is trained afresh, except that a finished one in the
     run folder is never replaced: of the same settings it is kept, of other settings

@@ -25,7 +25,7 @@ import torch
 from pyro.optim import PyroOptim
 from torch import nn
 
-from ..training import TrainState
+from ..fit import TrainState
 from .checkpoints import load_checkpoint, save_checkpoint, setting_diffs
 from .config import TrainConfig
 from .errors import CheckpointError, ConfigError, one_line

@@ -207,7 +207,7 @@ def elbo_loss(
 
 def set_lr(optim: PyroOptim, lr: float) -> None:
     """Use learning rate ``lr`` in every torch optimizer of a Pyro optimizer from now on."""
-    optim.pt_optim_args["lr"] = lr  # for the parameters it has not met yet
+    optim.pt_optim_args["lr"] = lr  # for parameters SVI registers later
     for torch_optim in optim.optim_objs.values():
         for group in torch_optim.param_groups:
             group["lr"] = lr
