@@ -12,7 +12,7 @@ recorded when they were made (:func:`load_pretrained`).
 from __future__ import annotations
 
 import hashlib
-import os
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +26,10 @@ from ..models import CVAE, BaselineNN
 from .checkpoints import load_checkpoint
 from .choices import BASELINE
 from .config import TrainConfig
-from .errors import CheckpointError, ConfigError, one_line
-from .files import read_json
+from .errors import CheckpointError, one_line
 
 PRETRAINED_DIR = Path(__file__).parents[1] / "pretrained"  #: the shipped models (package data)
 PRETRAINED_MANIFEST = PRETRAINED_DIR / "MANIFEST.json"  #: their records, written with them
-PRETRAINED_RECORD_KEYS = ("file", "sha256", "title", "summary")  #: what each record holds
 #: How to repair an install whose shipped models are damaged (the end of the message).
 DAMAGED_INSTALL = (
     "the cvae_pyro install is damaged: reinstall it (`pip install --force-reinstall` with "
@@ -41,18 +39,13 @@ DAMAGED_INSTALL = (
 #: conditional prior network, whose three networks the page evaluates.
 DEMO_SETTINGS = {"condition": "mask", "dataset": "mnist", "prior": "conditional"}
 MODEL_KINDS = ("baseline", "cvae")  #: checkpoint kinds :func:`load_trained` rebuilds
-
-
 #: The class of each condition name of :data:`~cvae_pyro.cli.choices.CONDITIONS`.
 CONDITION_TYPES = {c.name: c for c in (QuadrantCondition, LabelCondition, MaskCondition)}
 
 
 def condition_type(name: str) -> type[Condition]:
     """The condition class of a condition name ("quadrant", "label" or "mask")."""
-    try:
-        return CONDITION_TYPES[name]
-    except KeyError:
-        raise ConfigError(f"unknown condition {name!r}") from None
+    return CONDITION_TYPES[name]
 
 
 def baseline_architecture(cfg: TrainConfig) -> dict:
@@ -63,10 +56,7 @@ def baseline_architecture(cfg: TrainConfig) -> dict:
 
 def build_baseline(cfg: TrainConfig) -> BaselineNN:
     """An untrained baseline NN of ``cfg``'s condition."""
-    task = condition_type(cfg.condition)
-    if not task.has_baseline:
-        raise ValueError(f"the {cfg.condition} condition has no baseline NN")
-    return task.make_baseline(cfg)
+    return condition_type(cfg.condition).make_baseline(cfg)
 
 
 def build_cvae(cfg: TrainConfig, baseline: BaselineNN | None = None) -> CVAE:
@@ -85,15 +75,11 @@ class Trained:
             ``condition`` and ``objective`` say what it is.
         module: the :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`,
             in evaluation mode.
-        baseline_sha256: for a CVAE with a frozen baseline, the hash of that baseline's
-            weights recorded at training (:func:`~cvae_pyro.cli.checkpoints.weights_sha256`);
-            None for a checkpoint that records none (the shipped float16 copies).
     """
 
     kind: str
     architecture: dict
     module: nn.Module
-    baseline_sha256: str | None = None
 
     @property
     def frozen_baseline(self) -> nn.Module | None:
@@ -105,11 +91,6 @@ class Trained:
     def condition(self) -> type[Condition]:
         """The class of the condition it was trained on."""
         return condition_type(self.architecture["condition"])
-
-    @property
-    def objective(self) -> str | None:
-        """The CVAE's training objective (None for a baseline)."""
-        return None if self.kind == BASELINE else self.architecture["objective"]
 
 
 def load_trained(
@@ -140,9 +121,7 @@ def load_trained(
     except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as err:
         reason = one_line(err, 160)
         raise CheckpointError(f"{path} does not hold the model it claims to: {reason}") from None
-    recorded = ckpt.get("baseline_sha256")
-    recorded = recorded if isinstance(recorded, str) else None
-    return Trained(ckpt["kind"], arch, module.to(device).eval(), recorded)
+    return Trained(ckpt["kind"], arch, module.to(device).eval())
 
 
 def _build(cfg: TrainConfig, kind: str) -> nn.Module:
@@ -154,38 +133,18 @@ def _build(cfg: TrainConfig, kind: str) -> nn.Module:
 def pretrained_models() -> dict:
     """The shipped models' records (:data:`PRETRAINED_MANIFEST`): file, SHA-256, how made.
 
-    No record and no model file: nothing is shipped ({}).
-
-    Raises:
-        CheckpointError: the install is damaged: model files without their record, or a
-            record that is not JSON, or a model's record without the text of each of
-            :data:`PRETRAINED_RECORD_KEYS` or whose file is not a plain name. The message
-            says how to reinstall.
+    No record and no model file: nothing is shipped ({}). CheckpointError, saying how to
+    reinstall, for model files without a readable record.
     """
-    if not os.path.lexists(PRETRAINED_MANIFEST):
-        if not any(PRETRAINED_DIR.glob("*.pt")):
-            return {}
+    if not PRETRAINED_MANIFEST.exists() and not any(PRETRAINED_DIR.glob("*.pt")):
+        return {}
+    try:
+        return json.loads(PRETRAINED_MANIFEST.read_text(encoding="utf-8"))["models"]
+    except (OSError, ValueError, KeyError, TypeError):
         raise CheckpointError(
-            f"the shipped models' record {PRETRAINED_MANIFEST} is missing; {DAMAGED_INSTALL}"
-        )
-    found = read_json(
-        PRETRAINED_MANIFEST, "record of the shipped models", DAMAGED_INSTALL, CheckpointError
-    )
-    models = found.get("models") if isinstance(found, dict) else None
-    if not isinstance(models, dict) or not all(map(_usable_record, models.values())):
-        raise CheckpointError(
-            f"the shipped models' record {PRETRAINED_MANIFEST} is damaged; {DAMAGED_INSTALL}"
-        )
-    return models
-
-
-def _usable_record(record: object) -> bool:
-    """Whether one model's record holds its texts, with a file name inside its folder."""
-    return (
-        isinstance(record, dict)
-        and all(isinstance(record.get(key), str) for key in PRETRAINED_RECORD_KEYS)
-        and Path(record["file"]).name == record["file"] not in ("", ".", "..")
-    )
+            f"the shipped models' record {PRETRAINED_MANIFEST} is missing or damaged; "
+            + DAMAGED_INSTALL
+        ) from None
 
 
 def pretrained_path(condition: str, dataset: str) -> Path | None:
@@ -205,8 +164,7 @@ def load_pretrained(
     Raises:
         CheckpointError: none is shipped, or the file is not the one that was shipped.
     """
-    name = f"{dataset}-{condition}"
-    record = pretrained_models().get(name)
+    record = pretrained_models().get(f"{dataset}-{condition}")
     if record is None:
         raise CheckpointError(f"no shipped {condition} model for {dataset}")
     path = PRETRAINED_DIR / record["file"]

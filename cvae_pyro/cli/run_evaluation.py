@@ -2,7 +2,9 @@
 
 The baseline gets its exact negative CLL; each CVAE the Monte Carlo and
 importance-sampling estimates and the negative ELBO (a GSNN: MC and its own
-bound). Every checkpoint is checked against the task asked for before it is used.
+bound). What each checkpoint holds, and the estimates it gets, is read from the
+settings it recorded when it was trained; every checkpoint is checked against the task
+asked for before any number is computed.
 
 A mask-task run (``out_dir/mask``) is evaluated on the fixed family masks, or on
 one quadrant layout when ``quadrants`` is given, so that its rows (model names
@@ -24,7 +26,7 @@ import torch
 from ..data import MNIST, Split
 from ..estimators import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
 from .checkpoints import load_checkpoint, weights_sha256
-from .choices import BASELINE, MODEL_FILES, ROW_NAMES, model_settings
+from .choices import BASELINE, MODEL_FILES, ROW_NAMES, model_name
 from .device import precision_context
 from .errors import CheckpointError
 from .model_files import Trained, load_trained
@@ -43,9 +45,13 @@ def model_pairs(
     return trained.module.condition.evaluation_pairs(part, quadrants)
 
 
-def row_name(trained: Trained, stem: str) -> str:
-    """A model's name in the rows: the file stem, or ``mask``/``mask_baseline`` for the mask task."""
-    return ROW_NAMES.get(trained.architecture["condition"], {}).get(stem, stem)
+def row_name(trained: Trained) -> str:
+    """A model's name in the rows, from its recorded settings: its file stem as training
+    names it (``baseline``, ``cvae``, ``cvae-iwae5``), or ``mask``/``mask_baseline``."""
+    arch = trained.architecture
+    estimator = [arch.get(key) for key in ("objective", "elbo", "particles", "kl_warmup")]
+    name = BASELINE if trained.kind == BASELINE else model_name(*estimator)
+    return ROW_NAMES.get(arch["condition"], {}).get(name, name)
 
 
 def evaluate_run_dir(
@@ -79,113 +85,64 @@ def evaluate_run_dir(
         ``images`` and ``seconds``.
 
     Raises:
-        CheckpointError: no checkpoint in ``run_dir``, or one made for another task.
+        CheckpointError: a model is missing, unfinished, made for another task, or
+            trained with another baseline than the folder's.
     """
-    run_dir = Path(run_dir)
     device = data.train.images.device
-    part = data.split(split)
-    models = load_run_models(run_dir, device, expect, names)
     rows = []
-    for name, trained in models.items():
+    for trained in load_run_models(Path(run_dir), device, expect, names):
         start = time.perf_counter()
-        x, y = model_pairs(trained, part, quadrants)
+        x, y = model_pairs(trained, data.split(split), quadrants)
         if trained.kind == BASELINE:
             estimates = [nn_nll(trained.module, x, y)]
         else:
+            objective = trained.architecture["objective"]  # how the estimates are made
             with precision_context(precision, device):
                 estimates = evaluate_cvae(
-                    trained.module, x, y, num_samples, seed=seed, objective=trained.objective
+                    trained.module, x, y, num_samples, seed=seed, objective=objective
                 )
-        seconds = time.perf_counter() - start
-        model = row_name(trained, name)
-        extra = {"seconds": seconds, **({"precision": precision} if precision != "fp32" else {})}
-        rows += [{"model": model, **e.as_dict(), **extra} for e in estimates]
-    if not rows:
-        raise CheckpointError(f"no trained model (baseline.pt, cvae.pt, ...) in {run_dir}")
+        extra = {"seconds": time.perf_counter() - start}
+        extra.update({"precision": precision} if precision != "fp32" else {})
+        rows += [{"model": row_name(trained), **e.as_dict(), **extra} for e in estimates]
     return rows
 
 
 def load_run_models(
     run_dir: Path, device: torch.device, expect: dict | None, names: Sequence[str] | None
-) -> dict[str, Trained]:
-    """The finished models of a run folder (or those of ``names``), checked to be one run."""
-    models = {}
-    for name in names or (*MODEL_FILES, *beyond_paper(run_dir)):
-        path = run_dir / f"{name}.pt"
-        check_finished(run_dir, name)
-        if not os.path.lexists(path):  # a broken link is read, and refused
-            continue
-        kind = BASELINE if name == BASELINE else "cvae"
-        models[name] = load_trained(path, device, kind, {**(expect or {}), **_objective(name)})
-    if names is None:
-        check_complete(models, run_dir)
-    check_one_baseline(models, run_dir)
-    return models
-
-
-def check_finished(run_dir: Path, name: str) -> None:
-    """Raise :class:`CheckpointError` if model ``name`` in ``run_dir`` is unfinished or its
-    best weights (``name.pt``) are missing while its last checkpoint is there."""
-    last = run_dir / f"{name}_last.pt"
-    if not os.path.lexists(last):
-        return
-    if not os.path.lexists(run_dir / f"{name}.pt"):
-        raise CheckpointError(
-            f"{run_dir / name}.pt is missing (only {last.name} is there): train it again, "
-            f"or delete {last.name}"
-        )
-    state = recorded_state(
-        load_checkpoint(last, kind=BASELINE if name == BASELINE else "cvae"), last
-    )
-    if not state.finished:
-        raise CheckpointError(
-            f"{name} in {run_dir} is unfinished (stopped after epoch {state.epoch}): finish it "
-            "with the train command that made it and --resume"
-        )
-
-
-def check_complete(models: dict[str, Trained], run_dir: Path) -> None:
-    """Raise :class:`CheckpointError` if a run folder holds a CVAE without its baseline NN,
-    or a baseline NN without a CVAE: its rows would not make a table."""
-    cvaes = [t for t in models.values() if t.kind != BASELINE]
-    if any(t.frozen_baseline is not None for t in cvaes) and BASELINE not in models:
-        raise CheckpointError(f"{run_dir / BASELINE}.pt is missing: the CVAEs' baseline NN")
-    if BASELINE in models and not cvaes:
+) -> list[Trained]:
+    """The finished models of a run folder (or those of ``names``), checked to be of one run:
+    a CVAE and, where it has a frozen baseline, the very baseline it was trained with."""
+    stems = {p.name.removesuffix(".pt").removesuffix("_last") for p in run_dir.glob("*.pt")}
+    names = names or [*(n for n in MODEL_FILES if n in stems), *sorted(stems - {*MODEL_FILES})]
+    models = {name: _finished(run_dir, name, device, expect) for name in names}
+    baseline = models.get(BASELINE)
+    if all(t.kind == BASELINE for t in models.values()):
         raise CheckpointError(
             f"no CVAE in {run_dir} (cvae.pt is missing): train one with python -m cvae_pyro.train"
         )
-
-
-def check_one_baseline(models: dict[str, Trained], run_dir: Path) -> None:
-    """Raise :class:`CheckpointError` unless every CVAE was trained with the folder's baseline.
-
-    A CVAE records the hash of its frozen baseline's weights when it is trained (for a
-    checkpoint that records none, the frozen weights it holds are hashed); ``baseline.pt``
-    must match it, so that the NN row and the CVAE rows come from one training run.
-    """
-    baseline = models.get(BASELINE)
-    if baseline is None:
-        return
-    found = weights_sha256(baseline.module)
     for name, trained in models.items():
         frozen = trained.frozen_baseline
-        if frozen is None:
-            continue
-        if (trained.baseline_sha256 or weights_sha256(frozen)) != found:
+        if frozen is not None and baseline is None:
+            raise CheckpointError(f"{run_dir / BASELINE}.pt is missing: the CVAEs' baseline NN")
+        if frozen is not None and weights_sha256(frozen) != weights_sha256(baseline.module):
             raise CheckpointError(
-                f"{run_dir / 'baseline.pt'} is not the baseline {name}.pt was trained with "
-                "(its weights differ from those the CVAE recorded); the folder mixes two "
-                "runs: evaluate the files of one run, or train again into an empty folder"
+                f"{run_dir / BASELINE}.pt is not the baseline {name}.pt was trained with: the "
+                "folder mixes two runs; evaluate the files of one run, or train again"
             )
+    return list(models.values())
 
 
-def _objective(stem: str) -> dict:
-    """What a file stem says of the model: ``gsnn.pt`` holds a GSNN, ``cvae-iwae5.pt`` a
-    CVAE trained on the IWAE bound with K = 5 (:func:`~cvae_pyro.cli.choices.model_settings`)."""
-    return {} if stem == BASELINE else (model_settings(stem) or {})
-
-
-def beyond_paper(run_dir: Path) -> list[str]:
-    """The stems of the CVAEs in ``run_dir`` trained beyond the paper (``cvae-*.pt``), sorted."""
-    stems = (p.name.removesuffix(".pt") for p in run_dir.glob("cvae-*.pt"))
-    return sorted(s for s in stems if s not in MODEL_FILES and model_settings(s) is not None)
+def _finished(run_dir: Path, name: str, device: torch.device, expect: dict | None) -> Trained:
+    """Model ``name`` of ``run_dir``; CheckpointError if its training is unfinished or its
+    best weights (``name.pt``) are missing beside its last checkpoint."""
+    best, last = run_dir / f"{name}.pt", run_dir / f"{name}_last.pt"
+    if os.path.lexists(last) and not os.path.lexists(best):
+        raise CheckpointError(f"{best} is missing (only {last.name} is there): train it again")
+    if os.path.lexists(last):
+        state = recorded_state(load_checkpoint(last), last)
+        if not state.finished:
+            raise CheckpointError(
+                f"{name} in {run_dir} is unfinished (stopped after epoch {state.epoch}): "
+                "finish it with the train command that made it and --resume"
+            )
+    return load_trained(best, device, expect=expect)

@@ -9,18 +9,15 @@ mask model's rows, and the performance gap.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from .choices import BASELINE, MASK_BASELINE, MASK_MODEL, MODEL_FILES, estimator_title
+from .choices import BASELINE, MASK_BASELINE, MASK_MODEL, MODEL_FILES
 
 EXACT = "NN"  #: the estimator of the baseline's exact value (S = 0)
-ESTIMATORS = (EXACT, "MC", "IS", "-ELBO")  #: the estimators a row may hold
-MODELS = (*MODEL_FILES, MASK_MODEL, MASK_BASELINE)  #: the models a row may hold
-
-
 #: Rows of the markdown table: (label, model, estimator).
 TABLE_ROWS = [
     ("NN (baseline)", BASELINE, "NN"),
@@ -28,35 +25,41 @@ TABLE_ROWS = [
     ("CVAE (MC)", "cvae", "MC"),
     ("CVAE (IS)", "cvae", "IS"),
     ("hybrid (IS)", "hybrid", "IS"),
-    ("mask NN (baseline, any mask)", "mask_baseline", "NN"),
-    ("mask CVAE (MC, any mask)", "mask", "MC"),
-    ("mask CVAE (IS, any mask)", "mask", "IS"),
+    ("mask NN (baseline, any mask)", MASK_BASELINE, "NN"),
+    ("mask CVAE (MC, any mask)", MASK_MODEL, "MC"),
+    ("mask CVAE (IS, any mask)", MASK_MODEL, "IS"),
 ]
 GAP = "Performance gap (NN - CVAE (IS))"  #: the last row: NN minus CVAE (IS)
 MASK_NOTE = (
     " The mask rows are one model (and its baseline) trained on random masks of every "
     "kind, evaluated on each quadrant layout."
 )
-CSV_COLUMNS = [
-    "model",
-    "estimator",
-    "quadrants",
-    "nll_mean",
-    "nll_stderr",
-    "seeds",
-    "samples",
-    "nll_seed_std",
-    "images",
-]
+#: The columns of ``cll_table.csv``.
+CSV_COLUMNS = (
+    "model estimator quadrants nll_mean nll_stderr seeds samples nll_seed_std images".split()
+)
+#: How a CVAE's name beyond the paper's training reads in the table, part by part
+#: (``cvae-iwae5-warmup10``: "IWAE bound, K = 5, KL warm-up 10 epochs").
+NAME_PARTS = {
+    "meanfield": "TraceMeanField_ELBO",
+    "iwae": "IWAE bound, K = {}",
+    "warmup": "KL warm-up {} epochs",
+}
+
+
+def estimator_title(name: str) -> str:
+    """How the table describes the training of the CVAE ``name`` (``model_name``'s parts)."""
+    parts = (re.fullmatch(r"(\D*)(\d*)", part).groups() for part in name.split("-")[1:])
+    return ", ".join(NAME_PARTS.get(w, w).format(n) for w, n in parts) or "Trace_ELBO"
 
 
 def table_rows(table: pd.DataFrame) -> list[tuple[str, str, str]]:
     """:data:`TABLE_ROWS`, with an IS row after the hybrid's for each CVAE trained beyond
     the paper (another ``--elbo`` or a KL warm-up)."""
-    beyond = [m for m in dict.fromkeys(table.model) if m not in MODELS]
-    extra = [(f"CVAE, {estimator_title(m)} (IS)", m, "IS") for m in beyond]
+    known = (*MODEL_FILES, MASK_MODEL, MASK_BASELINE)
+    extra = [(f"CVAE, {estimator_title(m)} (IS)", m, "IS") for m in table.model.unique()]
     at = [row[1] for row in TABLE_ROWS].index("hybrid") + 1
-    return TABLE_ROWS[:at] + extra + TABLE_ROWS[at:]
+    return TABLE_ROWS[:at] + [row for row in extra if row[1] not in known] + TABLE_ROWS[at:]
 
 
 def aggregate(rows: list[dict]) -> pd.DataFrame:
