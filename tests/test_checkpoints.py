@@ -312,7 +312,7 @@ def test_evaluate_refuses_a_file_of_another_kind(q2_run, tmp_path, data_dir, cap
     args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
     code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
     assert code == EXIT_USAGE
-    one_error_line(err, "gsnn.pt", "objective='cvae' (this run: 'gsnn')")
+    one_error_line(err, "gsnn.pt holds cvae, not gsnn")
 
 
 def test_size_mismatch_and_random_files_are_one_clean_line(q2_run, tmp_path, data_dir, capsys):

@@ -24,7 +24,7 @@ from ..beyond.label import LabelCondition
 from ..conditions import Condition, QuadrantCondition
 from ..models import CVAE, BaselineNN
 from .checkpoints import load_checkpoint
-from .choices import BASELINE
+from .choices import BASELINE, model_name
 from .config import TrainConfig
 from .errors import CheckpointError, one_line
 
@@ -91,6 +91,18 @@ class Trained:
     def condition(self) -> type[Condition]:
         """The class of the condition it was trained on."""
         return condition_type(self.architecture["condition"])
+
+    @property
+    def objective(self) -> str | None:
+        """The CVAE's training objective (None for a baseline)."""
+        return None if self.kind == BASELINE else self.architecture["objective"]
+
+    @property
+    def name(self) -> str:
+        """Its file stem as training names it: ``baseline``, ``cvae``, ``cvae-iwae5``, ..."""
+        arch = self.architecture
+        estimator = [arch.get(key) for key in ("elbo", "particles", "kl_warmup")]
+        return BASELINE if self.kind == BASELINE else model_name(self.objective, *estimator)
 
 
 def load_trained(

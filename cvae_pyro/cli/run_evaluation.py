@@ -26,7 +26,7 @@ import torch
 from ..data import MNIST, Split
 from ..estimators import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
 from .checkpoints import load_checkpoint, weights_sha256
-from .choices import BASELINE, MODEL_FILES, ROW_NAMES, model_name
+from .choices import BASELINE, MODEL_FILES, ROW_NAMES
 from .device import precision_context
 from .errors import CheckpointError
 from .model_files import Trained, load_trained
@@ -46,12 +46,8 @@ def model_pairs(
 
 
 def row_name(trained: Trained) -> str:
-    """A model's name in the rows, from its recorded settings: its file stem as training
-    names it (``baseline``, ``cvae``, ``cvae-iwae5``), or ``mask``/``mask_baseline``."""
-    arch = trained.architecture
-    estimator = [arch.get(key) for key in ("objective", "elbo", "particles", "kl_warmup")]
-    name = BASELINE if trained.kind == BASELINE else model_name(*estimator)
-    return ROW_NAMES.get(arch["condition"], {}).get(name, name)
+    """A model's name in the rows: its file stem, or ``mask``/``mask_baseline`` for the mask task."""
+    return ROW_NAMES.get(trained.architecture["condition"], {}).get(trained.name, trained.name)
 
 
 def evaluate_run_dir(
@@ -96,10 +92,9 @@ def evaluate_run_dir(
         if trained.kind == BASELINE:
             estimates = [nn_nll(trained.module, x, y)]
         else:
-            objective = trained.architecture["objective"]  # how the estimates are made
             with precision_context(precision, device):
                 estimates = evaluate_cvae(
-                    trained.module, x, y, num_samples, seed=seed, objective=objective
+                    trained.module, x, y, num_samples, seed=seed, objective=trained.objective
                 )
         extra = {"seconds": time.perf_counter() - start}
         extra.update({"precision": precision} if precision != "fp32" else {})
@@ -133,8 +128,9 @@ def load_run_models(
 
 
 def _finished(run_dir: Path, name: str, device: torch.device, expect: dict | None) -> Trained:
-    """Model ``name`` of ``run_dir``; CheckpointError if its training is unfinished or its
-    best weights (``name.pt``) are missing beside its last checkpoint."""
+    """Model ``name`` of ``run_dir``; CheckpointError if its training is unfinished, its
+    best weights (``name.pt``) are missing beside its last checkpoint, or it holds another
+    model than its name says."""
     best, last = run_dir / f"{name}.pt", run_dir / f"{name}_last.pt"
     if os.path.lexists(last) and not os.path.lexists(best):
         raise CheckpointError(f"{best} is missing (only {last.name} is there): train it again")
@@ -145,4 +141,9 @@ def _finished(run_dir: Path, name: str, device: torch.device, expect: dict | Non
                 f"{name} in {run_dir} is unfinished (stopped after epoch {state.epoch}): "
                 "finish it with the train command that made it and --resume"
             )
-    return load_trained(best, device, expect=expect)
+    trained = load_trained(best, device, expect=expect)
+    if trained.name != name:  # the rows name each model by what it is
+        raise CheckpointError(
+            f"{best} holds {trained.name}, not {name}: rename it {trained.name}.pt"
+        )
+    return trained
