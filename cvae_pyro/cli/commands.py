@@ -13,7 +13,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
 import torch
 from tqdm import tqdm
 
@@ -37,6 +36,8 @@ from .pooling import combine
 from .run_evaluation import evaluate_run_dir
 from .tables import markdown_table
 
+#: One row of the table ``evaluate`` prints (its header says what each column is).
+ROW = "{model:{width}} {estimator:9} {nll_mean:12.3f} {nll_stderr:7.3f} {samples:4}"
 MAX_SAMPLES = 100  #: most samples per digit ``sample --digit`` draws
 #: ``--digit``: a digit, or "all" for one row per digit
 DIGITS = {"all": list(range(NUM_CLASSES))} | {str(d): [d] for d in range(NUM_CLASSES)}
@@ -67,8 +68,7 @@ def evaluate_command(cfg: EvaluateConfig, command: str) -> None:
     with files.folder_lock(cfg.run_dir):  # no training writes the folder while it is read
         files.check_target(cfg.run_dir / name)  # a write-protected file is found before the work
         data = load_splits(cfg.data_dir, cfg.limit, device, cfg.dataset)
-        images = len(data.split(cfg.split))
-        if cfg.limit is not None and cfg.limit > images:
+        if cfg.limit is not None and cfg.limit > (images := len(data.split(cfg.split))):
             raise ConfigError(
                 f"--limit {cfg.limit} is more than the {images} images of the {cfg.split} split"
             )
@@ -81,8 +81,10 @@ def evaluate_command(cfg: EvaluateConfig, command: str) -> None:
         f"{cfg.run_dir}{where}, {cfg.split} split, {rows[0]['images']} images, grey-level "
         "Bernoulli likelihood; negative CLL in nats per image (lower is better)"
     )
-    shown = pd.DataFrame(rows)[["model", "estimator", "nll_mean", "nll_stderr", "samples"]]
-    print(shown.to_string(index=False, float_format="{:.3f}".format))
+    width = max([13, *(len(r["model"]) for r in rows)])
+    print(f"{'model':{width}} {'estimator':9} {'nats/image':>12} {'stderr':>7} {'S':>4}")
+    for r in rows:
+        print(ROW.format(**r, width=width))
     print(f"saved {out}")
 
 
@@ -211,8 +213,7 @@ def complete_command(cfg: CompleteConfig, command: str) -> None:
         if cfg.index >= len(split):
             raise ConfigError(f"--index {cfg.index}: the {cfg.split} split has {len(split)} images")
         picture = split.images[cfg.index]
-    device = resolve_device(cfg.device)
-    cvae, model = find_model(cfg.out_dir, "mask", cfg.dataset, device, cfg.keep)
+    cvae, model = find_model(cfg.out_dir, "mask", cfg.dataset, resolve_device(cfg.device), cfg.keep)
     completion = complete(cvae, picture, visible, cfg.n, cfg.seed)
     print(f"completed by the {model}")
     print(f"saved {files.save_figure(plots.completion_figure(completion, model), out)}")
