@@ -102,7 +102,7 @@ def digit_accuracy(
         classifier: a trained :class:`DigitClassifier`.
         cvae: a trained label :class:`~cvae_pyro.models.CVAE`.
         n_per_digit: samples drawn for each digit 0..9.
-        seed: seed of the latent noise (see :func:`~cvae_pyro.cli.drawing.sample_digits`).
+        seed: seed of the latent noise (see :func:`~cvae_pyro.beyond.label.sample_digits`).
 
     Returns:
         ``per_digit`` (``{"0": share, ..., "9": share}``), ``overall`` (share of all

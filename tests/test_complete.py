@@ -9,17 +9,19 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from cvae_pyro.beyond.completion import complete
 from cvae_pyro.beyond.pictures import hide_mask, picture_to_digit
 from cvae_pyro.cli import EXIT_USAGE
+from cvae_pyro.cli.commands import find_model
 from cvae_pyro.cli.config import TrainConfig
 from cvae_pyro.cli.draw_config import CompleteConfig
-from cvae_pyro.cli.drawing import complete, completion_model, keep_mask
 from cvae_pyro.cli.errors import (
     CheckpointError,
     ConfigError,
 )
 from cvae_pyro.cli.experiment import run
 from cvae_pyro.complete import main
+from cvae_pyro.data import DataError
 from cvae_pyro.masks import NUM_PIXELS, input_mask
 
 from .helpers import (
@@ -48,7 +50,7 @@ def runs(tmp_path_factory, data_dir) -> Path:
 
 
 def test_completion_of_a_drawn_digit_keeps_the_visible_pixels(runs, tmp_path):
-    cvae, model = completion_model(runs / "mask_runs")
+    cvae, model = find_model(runs / "mask_runs", "mask", "mnist", "cpu")
     assert model.startswith("mask CVAE")
     picture = picture_to_digit(draw_seven(tmp_path / "seven.png"))
     visible = hide_mask("0,0,28,12")
@@ -78,8 +80,8 @@ def test_quadrant_model_stands_in_for_its_layout(runs, tmp_path, capsys):
     args = ["--image", str(seven), "--n", "2", "--out", str(out)]
     assert main([*args, "--keep", "bottom-left", "--out-dir", str(runs / "quadrant_runs")]) == 0
     assert "1-quadrant CVAE" in capsys.readouterr().out
-    cvae, _ = completion_model(runs / "quadrant_runs", keep="bottom-left")
-    with pytest.raises(ConfigError, match="own layout"):
+    cvae, _ = find_model(runs / "quadrant_runs", "mask", "mnist", "cpu", keep="bottom-left")
+    with pytest.raises(ValueError, match="own layout"):
         complete(cvae, picture_to_digit(seven), input_mask(2), n=1)
 
 
@@ -125,11 +127,21 @@ def test_model_of_another_dataset_is_refused(runs, tmp_path):
     fashion = tmp_path / "fashion-mnist"
     shutil.copytree(runs / "mask_runs" / "mask", fashion / "mask")
     with pytest.raises(CheckpointError, match="dataset='mnist'"):
-        completion_model(tmp_path, dataset="fashion-mnist")
+        find_model(tmp_path, "mask", "fashion-mnist", "cpu")
 
 
-def test_config_and_layouts():
-    assert torch.equal(keep_mask("top-and-bottom-left"), input_mask(3))
+def test_complete_refuses_a_picture_that_is_not_grey_levels(runs):
+    cvae, _ = find_model(runs / "mask_runs", "mask", "mnist", "cpu")
+    visible = hide_mask("0,0,28,12")
+    picture = torch.full((NUM_PIXELS,), 0.5)
+    for bad in (picture * 255, (picture * 255).to(torch.uint8), picture[:588], picture * torch.nan):
+        with pytest.raises(DataError, match="784 grey levels in \\[0, 1\\]"):
+            complete(cvae, bad, visible, n=1)
+    with pytest.raises(DataError, match="784 bools"):
+        complete(cvae, picture, visible.float(), n=1)
+
+
+def test_config():
     with pytest.raises(ConfigError, match="--n"):
         CompleteConfig(image="a.png", keep="left", n=0)
     with pytest.raises(ConfigError, match="exactly one of --image"):

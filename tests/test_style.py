@@ -12,19 +12,19 @@ from PIL import Image, ImageDraw
 
 from cvae_pyro.beyond.label import (
     draw_in_style,
-    interpolate_styles,
+    interpolate_pictures,
     read_labels,
     shared_noise,
     styles,
+    transfer_style,
 )
 from cvae_pyro.beyond.pictures import picture_to_digit
 from cvae_pyro.cli.config import TrainConfig
 from cvae_pyro.cli.draw_config import SampleConfig
-from cvae_pyro.cli.drawing import interpolate_pictures, transfer_style
 from cvae_pyro.cli.errors import ConfigError
 from cvae_pyro.cli.experiment import run
 from cvae_pyro.cli.model_files import load_model, pretrained_path
-from cvae_pyro.data import load_splits
+from cvae_pyro.data import DataError, load_splits
 from cvae_pyro.masks import IMAGE_SIDE, NUM_PIXELS
 from cvae_pyro.models import CVAE
 from cvae_pyro.sample import main as sample_main
@@ -136,8 +136,7 @@ def test_interpolation_ends_are_the_two_styles_decoded(trained, split_test):
     assert torch.allclose(steps[-1], ends[1], atol=1e-6)
     moves = (steps[1:] - steps[:-1]).abs().sum(-1)  # (9,) change from step to step
     assert (moves > 0).all() and moves.sum() >= (ends[1] - ends[0]).abs().sum() - 1e-4
-    eps = styles(cvae, twos[:1], torch.tensor([2]))[0]
-    still = interpolate_styles(cvae, eps, eps, 2)  # from a style to itself: no change
+    still = interpolate_pictures(cvae, twos[0], twos[0], 2)  # from a style to itself: no change
     assert torch.allclose(still, still[:1].expand_as(still))
 
 
@@ -145,6 +144,8 @@ def test_style_transfer_of_a_given_label_skips_the_reading(trained, split_test):
     _, cvae = trained
     result = transfer_style(cvae, split_test.images[0], label=3)
     assert result.label == 3 and result.reading is None
+    with pytest.raises(DataError, match="grey levels in"):  # 0..255 is not what it reads
+        transfer_style(cvae, split_test.images[0] * 255, label=3)
     assert result.drawn.shape == (10, NUM_PIXELS) and result.style.shape == (cvae.z_dim,)
     assert 0 <= result.drawn.min() and result.drawn.max() <= 1
 

@@ -3,10 +3,11 @@
 :func:`sample_digits` draws ``n`` pictures of each class from the prior network p(z|c)
 with the same latent noise for every class, so the columns of a grid share a style.
 :func:`read_labels` uses the CVAE as a classifier: the IS estimate of log p(y|c) of a
-picture for every class c. :func:`styles` turns a picture into the noise of its
-posterior mean under the prior of its class; :func:`draw_in_style` and
-:func:`interpolate_styles` draw such styles as any class, or on the way from one
-picture's style to another's.
+picture for every class c (:func:`posterior_table` shows it). :func:`styles` turns a
+picture into the noise of its posterior mean under the prior of its class;
+:func:`draw_in_style` draws such styles as any class. :func:`transfer_style` draws one
+picture's style as every class, its class given or read; :func:`interpolate_pictures`
+walks in z from one picture's style to another's.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..estimators import DEFAULT_SAMPLES, is_nll
 from ..fit import Pairs
 from ..masks import NUM_PIXELS
 from ..models import CVAE, BaselineNN
+from .pictures import check_picture
 
 INTERPOLATION_STEPS = 10  #: pictures from one style to another, both ends included
 
@@ -216,23 +218,85 @@ def draw_in_style(
         return decode(cvae, labels, z)  # (B, D, 784)
 
 
-def interpolate_styles(
-    cvae: CVAE,
-    eps_a: torch.Tensor,
-    eps_b: torch.Tensor,
-    label: int,
-    steps: int = INTERPOLATION_STEPS,
+def interpolate_pictures(
+    cvae: CVAE, a: torch.Tensor, b: torch.Tensor, label: int, steps: int = INTERPOLATION_STEPS
 ) -> torch.Tensor:
-    """``(steps, 784)``: ``steps`` styles from ``eps_a`` to ``eps_b`` ``(z_dim,)``, drawn as ``label``.
+    """``(steps, 784)``: p(y | label, z) from the style of picture ``a`` to that of ``b``.
 
-    The styles are ``(1 - t) eps_a + t eps_b`` for t from 0 to 1, so that z goes in a straight
-    line from one picture's mean of q(z | y, label) to the other's: the first picture is
-    ``eps_a`` drawn as ``label``, the last ``eps_b``.
+    The styles (:func:`styles`) are ``(1 - t) eps_a + t eps_b`` for t from 0 to 1, so that
+    z goes in a straight line from the mean of q(z | a, label) to that of q(z | b, label):
+    the first step is ``a``'s style drawn as ``label``, the last ``b``'s.
     """
     if steps < 2:
         raise ValueError(f"an interpolation needs at least 2 steps, got {steps}")
-    if not 0 <= int(label) < NUM_CLASSES:
-        raise ValueError(f"label must lie in 0..9, got {label}")
-    t = torch.linspace(0.0, 1.0, steps, device=eps_a.device)[:, None]  # (steps, 1)
-    eps = (1 - t) * eps_a + t * eps_b.to(eps_a.device)  # (steps, z)
-    return draw_in_style(cvae, eps, [int(label)])[:, 0]  # (steps, 784)
+    check_label(label)
+    pictures = torch.stack([check_picture(a), check_picture(b)])  # (2, 784)
+    eps = styles(cvae, pictures, torch.tensor([label, label]))  # (2, z)
+    t = torch.linspace(0.0, 1.0, steps, device=eps.device)[:, None]  # (steps, 1)
+    return draw_in_style(cvae, (1 - t) * eps[0] + t * eps[1], [label])[:, 0].cpu()
+
+
+def check_label(label: object) -> None:
+    """Raise ValueError unless ``label`` is a class 0..9."""
+    if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < NUM_CLASSES:
+        raise ValueError(f"label must be a class 0..9, got {label!r}")
+
+
+@dataclass(frozen=True)
+class StyleTransfer:
+    """One picture's style drawn as every class.
+
+    Attributes:
+        picture: ``(784,)`` the picture.
+        label: the class it was read as (or was given).
+        reading: the label CVAE's reading of the class, None when the label was given.
+        style: ``(z_dim,)`` the mean of q(z | picture, label) as noise eps of the prior
+            p(z | label) (:func:`styles`).
+        drawn: ``(10, 784)`` pixel probabilities of p(y | c, loc_c + scale_c * eps), c = 0..9.
+    """
+
+    picture: torch.Tensor
+    label: int
+    reading: LabelReading | None
+    style: torch.Tensor
+    drawn: torch.Tensor
+
+
+def transfer_style(
+    cvae: CVAE,
+    picture: torch.Tensor,
+    label: int | None = None,
+    num_samples: int = DEFAULT_SAMPLES,
+    seed: int = 0,
+) -> StyleTransfer:
+    """Draw the style of ``picture`` ``(784,)``, grey levels in [0, 1], as every class.
+
+    ``label`` is its class; None reads it (:func:`read_labels`, ``num_samples`` latent
+    samples per label, noise from ``seed``).
+    """
+    picture = check_picture(picture)
+    reading = None
+    if label is None:
+        reading = read_labels(cvae, picture[None], num_samples, seed)
+        label = int(reading.labels[0])
+    check_label(label)
+    style = styles(cvae, picture[None], torch.tensor([label]))  # (1, z)
+    drawn = draw_in_style(cvae, style)[0]  # (10, 784)
+    return StyleTransfer(picture, label, reading, style[0].cpu(), drawn.cpu())
+
+
+def posterior_table(reading: LabelReading, class_names: Sequence[str]) -> str:
+    """The posterior over labels of one picture as a short text table, the label read marked.
+
+    A class column is shown where the classes have names of their own (Fashion-MNIST).
+    """
+    log_p, posterior = reading.log_likelihood[0], reading.posterior[0]  # (10,) each
+    named = any(name != str(c) for c, name in enumerate(class_names))
+    width = max(len("class"), *map(len, class_names))
+    lines = ["label  " + (f"{'class':<{width}}  " if named else "") + "log p(y|c), nats  p(c|y)"]
+    for c, name in enumerate(class_names):
+        shown = f"{name:<{width}}  " if named else ""
+        mark = "  <- read" if c == int(reading.labels[0]) else ""
+        lines.append(f"{c:>5}  {shown}{log_p[c]:>16.2f}  {posterior[c]:>6.3f}{mark}")
+    note = f"p(c|y): uniform prior over labels, log p(y|c) by IS with S = {reading.samples}"
+    return "\n".join([*lines, note])

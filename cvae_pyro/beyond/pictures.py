@@ -18,6 +18,7 @@ Grey levels are read on the full scale of the picture's format, whatever its bit
 depth: 0..255 for 8 bits, 0..65535 for 16-bit (and 32-bit integer) grey, 0..1 for
 float grey. Masks are ``(784,)`` bool tensors, True where a pixel is visible: grey at
 least half of the full scale (:data:`MASK_WHITE`), the same rule for every format.
+A picture given as a tensor must be ``(784,)`` grey levels in [0, 1] (:func:`check_picture`).
 Problems raise :class:`~cvae_pyro.data.DataError` (a file, or a region's description)
 with one line that names the problem.
 """
@@ -135,6 +136,23 @@ def picture_to_digit(picture: Image.Image | str | os.PathLike) -> torch.Tensor:
     rows, cols = np.nonzero(ink > INK_THRESHOLD)
     cropped = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]  # (h, w)
     return torch.from_numpy(centre_by_mass(scale_to_box(cropped, DIGIT_BOX)))  # (784,)
+
+
+def check_picture(picture: object) -> torch.Tensor:
+    """``picture`` as ``(784,)`` if it is 784 grey levels in [0, 1]; DataError otherwise."""
+    tensor = isinstance(picture, torch.Tensor)
+    if not (tensor and picture.is_floating_point() and picture.numel() == NUM_PIXELS) or not (
+        0 <= picture.min() <= picture.max() <= 1
+    ):
+        got = type(picture).__name__
+        if tensor:
+            got = f"{tuple(picture.shape)} {picture.dtype}"
+            got += f" in [{picture.min():.4g}, {picture.max():.4g}]" if picture.numel() else ""
+        raise DataError(
+            f"a picture must be {NUM_PIXELS} grey levels in [0, 1] (floats: 0..255 divided "
+            f"by 255); got {got}"
+        )
+    return picture.reshape(NUM_PIXELS)
 
 
 def ink_levels(grey: np.ndarray, name: str = "the picture") -> np.ndarray:

@@ -257,7 +257,7 @@ def latent_grid_figure(
 def completion_figure(c, title: str = "") -> plt.Figure:
     """The picture as read, the visible part, the NN's guess, then the completions.
 
-    ``c`` is a :class:`~cvae_pyro.cli.drawing.Completion`.
+    ``c`` is a :class:`~cvae_pyro.beyond.completion.Completion`.
     """
     n = len(c.samples)
     columns = max(3, min(n, FIGURE_COLUMNS))
@@ -274,7 +274,7 @@ def completion_figure(c, title: str = "") -> plt.Figure:
             grid = image.reshape(IMAGE_SIDE, IMAGE_SIDE).numpy()
             ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_title(name, fontsize=8)
-    fig.suptitle(title or c.model, fontsize=8)
+    fig.suptitle(title, fontsize=8)
     fig.tight_layout()
     return fig
 
