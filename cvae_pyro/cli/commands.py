@@ -27,9 +27,8 @@ from ..data import dataset_info, load_splits
 from ..models import CVAE
 from .choices import DEFAULT_DATASET, LAYOUT_EVALUATED, NUM_CLASSES, run_dir
 from .cll_table import reproduce
-from .config import EvaluateConfig, ReproduceConfig, TrainConfig
+from .config import CompleteConfig, EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
 from .device import check_precision, resolve_device
-from .draw_config import CompleteConfig, SampleConfig
 from .drawing import (
     class_name,
     complete,
