@@ -11,8 +11,7 @@ from PIL import Image, ImageDraw
 
 from cvae_pyro.beyond.pictures import hide_mask, picture_to_digit
 from cvae_pyro.cli import EXIT_USAGE
-from cvae_pyro.cli.config import TrainConfig
-from cvae_pyro.cli.draw_config import CompleteConfig
+from cvae_pyro.cli.config import CompleteConfig, TrainConfig
 from cvae_pyro.cli.drawing import complete, completion_model, keep_mask
 from cvae_pyro.cli.errors import (
     CheckpointError,
