@@ -94,11 +94,10 @@ class Settings:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, list):
-                value = tuple(value)
-                object.__setattr__(self, f.name, value)
             kind, several = value_type(f)
+            value = getattr(self, f.name)
+            if several and isinstance(value, list):
+                object.__setattr__(self, f.name, value := tuple(value))
             allowed = f.metadata.get("allowed") or ("[1, inf)" if kind is int else ())
             for item in value if several and value is not None else (value,):
                 if item is None and f.default is None:
@@ -122,9 +121,7 @@ class Settings:
         given = GIVEN.get()
         if given is not None:
             return name in given
-        f = self.__dataclass_fields__[name]
-        default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
-        return getattr(self, name) != default
+        return getattr(self, name) != self.__dataclass_fields__[name].default
 
     def refuse(self, ignored: bool, why: str, *names: str) -> None:
         """If ``ignored``: :class:`ConfigError` when one of the settings ``names`` was chosen."""
