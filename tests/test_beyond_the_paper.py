@@ -69,7 +69,7 @@ def test_the_table_describes_each_training():
         ({"particles": 3}, "add --elbo iwae"),
         ({"elbo": "iwae", "particles": 0}, "particles"),
         ({"elbo": "iwae", "particles": 1001}, r"\[1, 1000\]"),
-        ({"kl_warmup": -1}, "kl_warmup"),
+        ({"kl_warmup": -1}, "kl-warmup"),
         ({"elbo": "renyi"}, "elbo must be one of"),
     ],
 )
