@@ -7,6 +7,7 @@ process themselves (:mod:`cvae_pyro.cli`).
 """
 
 import importlib
+import importlib.metadata
 
 #: The public names, and the module each is defined in.
 _EXPORTS = {
@@ -18,10 +19,10 @@ _EXPORTS = {
     "MaskCondition": "beyond.any_mask",
     "QuadrantCondition": "conditions",
     "load_trained": "cli.model_files",
-    "CompleteConfig": "cli.draw_config",
+    "CompleteConfig": "cli.config",
     "EvaluateConfig": "cli.config",
     "ReproduceConfig": "cli.config",
-    "SampleConfig": "cli.draw_config",
+    "SampleConfig": "cli.config",
     "TrainConfig": "cli.config",
     "MNIST": "data",
     "Split": "data",
@@ -39,7 +40,7 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> object:
     """Load a public name from its module on first use (PEP 562)."""
     if name == "__version__":  # written once, in pyproject.toml
-        return importlib.import_module(".cli.parsers", __name__).version()
+        return importlib.metadata.version("cvae-pyro")
     if name not in _EXPORTS:
         raise AttributeError(f"module 'cvae_pyro' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

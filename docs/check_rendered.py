@@ -523,7 +523,7 @@ def cli_options() -> dict[str, tuple[list[str], list[str]]]:
     found = {}
     for name, command in COMMANDS.items():
         options = [o for a in build_parser(name)._actions for o in a.option_strings]
-        found[name] = (options, [f.name for f in dataclasses.fields(command.config)])
+        found[name] = (options, [f.name for f in dataclasses.fields(command)])
     return found
 
 

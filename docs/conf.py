@@ -159,7 +159,7 @@ def _write_cli_pages() -> None:
 
     for name in CLI_COMMANDS:
         parser = build_parser(name)
-        config = COMMANDS[name].config
+        config = COMMANDS[name]
         formatter = parser.formatter_class(prog=parser.prog, width=USAGE_WIDTH)
         formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups)
         lines = ["```text", formatter.format_help().strip(), "```", ""]

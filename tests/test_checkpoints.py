@@ -248,7 +248,7 @@ def test_a_checkpoint_that_cannot_be_read_says_so(q2_run, tmp_path, monkeypatch)
 def test_settings_beyond_the_limits_are_refused(q2_run, tmp_path):
     run = copy_run(q2_run, tmp_path / "run")
     wide = lying_settings(run / "q2", "baseline.pt", [20000, 20000])
-    with pytest.raises(CheckpointError, match=f"hidden must be widths in 1..{MAX_WIDTH}"):
+    with pytest.raises(CheckpointError, match=rf"hidden must be in \[1, {MAX_WIDTH}\]"):
         load_trained(wide)
 
 

@@ -13,8 +13,7 @@ from cvae_pyro.beyond.completion import complete
 from cvae_pyro.beyond.pictures import hide_mask, picture_to_digit
 from cvae_pyro.cli import EXIT_USAGE
 from cvae_pyro.cli.commands import find_model
-from cvae_pyro.cli.config import TrainConfig
-from cvae_pyro.cli.draw_config import CompleteConfig
+from cvae_pyro.cli.config import CompleteConfig, TrainConfig
 from cvae_pyro.cli.errors import (
     CheckpointError,
     ConfigError,

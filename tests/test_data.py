@@ -13,7 +13,6 @@ import torch
 from cvae_pyro import data as data_mod
 from cvae_pyro import evaluate, train
 from cvae_pyro.cli import EXIT_USAGE
-from cvae_pyro.cli import choices as settings
 from cvae_pyro.data import (
     DataError,
     load_dataset,
@@ -224,10 +223,6 @@ def test_an_empty_environment_variable_is_an_error_not_a_download(
         f"the data folder from {variable} is an empty string: give a folder, "
         f"or leave {variable} out to use the default places"
     )
-
-
-def test_the_command_lines_dataset_names_are_the_datasets():
-    assert settings.DATASET_NAMES == data_mod.DATASET_NAMES == ("mnist", "fashion-mnist")
 
 
 def test_a_data_dir_that_is_a_file(tmp_path, capsys, monkeypatch):

@@ -12,11 +12,8 @@ from pyro.infer import SVI, Trace_ELBO
 from pyro.optim import Adam
 from pyro.poutine.util import site_is_subsample
 
-from cvae_pyro import estimators as metrics
-from cvae_pyro import models
 from cvae_pyro.beyond.any_mask import MaskCondition
 from cvae_pyro.beyond.label import LabelCondition
-from cvae_pyro.cli import choices as settings
 from cvae_pyro.cli.config import TrainConfig
 from cvae_pyro.cli.model_files import build_baseline
 from cvae_pyro.conditions import QuadrantCondition
@@ -276,16 +273,3 @@ def test_pictures_in_0_to_255_are_refused_by_sampling_and_completion(condition):
             match=r"in \[0, 1\] for 1 given quadrant.*; got \(1, 784\) float32 in \[0\.\d+, 2",
         ):
             cvae.sample(255 * x)
-
-
-def test_the_settings_show_the_libraries_defaults_and_limits():
-    """settings.py loads without torch, so it writes these again: they must agree."""
-    assert (settings.PRIORS, settings.DEFAULT_Z_DIM, settings.DEFAULT_HIDDEN) == (
-        models.PRIORS,
-        models.DEFAULT_Z_DIM,
-        models.DEFAULT_HIDDEN,
-    )
-    assert (settings.DEFAULT_SAMPLES, settings.MAX_ESTIMATE_SAMPLES) == (
-        metrics.DEFAULT_SAMPLES,
-        metrics.MAX_ESTIMATE_SAMPLES,
-    )

@@ -5,8 +5,6 @@ import pytest
 import torch
 from pyro.infer import Trace_ELBO
 
-from cvae_pyro import objectives
-from cvae_pyro.cli import choices as settings
 from cvae_pyro.conditions import QuadrantCondition
 from cvae_pyro.models import CVAE, BaselineNN
 from cvae_pyro.objectives import objective_pair
@@ -29,10 +27,3 @@ def test_the_hybrid_at_its_ends_is_the_cvae_or_the_gsnn(alpha, end):
     x, y = cvae.condition.pairs(type("S", (), {"images": torch.rand(6, 784)})())
     found = loss(objective_pair(cvae, "hybrid", alpha), x, y)
     assert found == pytest.approx(loss(objective_pair(cvae, end), x, y), rel=1e-6)
-
-
-def test_the_command_lines_choices_are_the_objectives_own():
-    assert settings.OBJECTIVES == objectives.OBJECTIVES
-    assert settings.ELBOS == objectives.ELBOS
-    assert settings.DEFAULT_ALPHA == objectives.DEFAULT_ALPHA
-    assert settings.DEFAULT_PARTICLES == objectives.DEFAULT_PARTICLES

@@ -20,7 +20,6 @@ from cvae_pyro import complete, evaluate, reproduce, sample, train
 from cvae_pyro.cli import (
     EXIT_FAILURE,
     EXIT_USAGE,
-    MESSAGE_CHARS,
     checkpoints,
     commands,
     experiment,
@@ -204,13 +203,11 @@ def test_a_long_out_dir_keeps_the_reason(q2_run, tmp_path, data_dir, capsys):
     args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", deep]
     code, err = call(train.main, args, capsys)
     assert code == EXIT_USAGE
-    line = one_error_line(err, "q2/metrics.json is corrupt", "delete it")
-    assert len(line) < MESSAGE_CHARS // 2
+    one_error_line(err, "q2/metrics.json is corrupt", "delete it")
     too_long = tmp_path.joinpath(*["e" * 250] * 20)  # 5,000 characters: past PATH_MAX
     code, err = call(train.main, [*args[:-1], too_long], capsys)
     assert code == EXIT_USAGE
-    line = one_error_line(err, "cannot create --out-dir", "too long")
-    assert len(line) < MESSAGE_CHARS // 2
+    one_error_line(err, "cannot create --out-dir", "too long")
 
 
 def test_a_folder_that_is_a_file_is_named(q2_run, seven, tmp_path, data_dir, capsys):

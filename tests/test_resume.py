@@ -485,33 +485,6 @@ sys.exit(getattr(cli, sys.argv[1])(["--quadrants", "1", "--limit", "10", "--epoc
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["train", "evaluate", "reproduce", "sample", "complete"])
-def test_ctrl_c_while_a_command_starts_is_one_line(command, tmp_path):
-    """Ctrl-C while torch and Pyro load: one line, exit 130, no traceback."""
-    probe = INTERRUPT_DURING_TORCH_IMPORT
-    if command != "train":  # arguments each accepts
-        args = {"sample": '["--digit", "2"]', "complete": '["--index", "0", "--keep", "left"]'}
-        args.update(reproduce='["--limit", "10"]', evaluate='["--quadrants", "1"]')
-        probe = probe.replace(
-            '["--quadrants", "1", "--limit", "10", "--epochs", "1"]', args[command]
-        )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == EXIT_INTERRUPTED, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines() == [
-        "cvae_pyro: interrupted while starting (nothing was written)"
-    ]
-    assert proc.stdout.strip() == "parsed"
-    assert not list(tmp_path.iterdir())
-
-
-@pytest.mark.slow
 def test_a_library_import_keeps_the_usual_ctrl_c():
     """In a notebook or script the package does not take over SIGINT."""
     probe = INTERRUPT_DURING_TORCH_IMPORT.replace(

@@ -19,8 +19,7 @@ from cvae_pyro.beyond.label import (
     transfer_style,
 )
 from cvae_pyro.beyond.pictures import picture_to_digit
-from cvae_pyro.cli.config import TrainConfig
-from cvae_pyro.cli.draw_config import SampleConfig
+from cvae_pyro.cli.config import SampleConfig, TrainConfig
 from cvae_pyro.cli.errors import ConfigError
 from cvae_pyro.cli.experiment import run
 from cvae_pyro.cli.model_files import load_model, pretrained_path
@@ -223,12 +222,12 @@ def test_fashion_mnist_classes_are_named(fashion_dir, tmp_path, capsys):
         (["--style-of", "a.png", "--digit", "2"], "exactly one of --digit, --style-of"),
         (["--style-of", "a.png", "--interpolate", "a.png", "b.png"], "exactly one of"),
         ([], "exactly one of --digit, --style-of and --interpolate"),
-        (["--style-of", "a.png", "--label", "10"], "--label must be a class 0..9, got 10"),
-        (["--style-of", "a.png", "--label", "-1"], "--label must be a class 0..9"),
+        (["--style-of", "a.png", "--label", "10"], "--label must be in [0, 9], got 10"),
+        (["--style-of", "a.png", "--label", "-1"], "--label must be in [0, 9]"),
         (["--digit", "2", "--label", "2"], "--label goes with --style-of or --interpolate"),
         (["--interpolate", "a.png", "--label", "2"], "--interpolate takes two pictures"),
         (["--interpolate", "a.png", "b.png"], "--interpolate needs --label"),
-        (["--style-of", "a.png", "--samples", "0"], "--samples must be a positive integer"),
+        (["--style-of", "a.png", "--samples", "0"], "--samples must be in [1, 10000]"),
         (["--digit", "2", "--samples", "5"], "--samples does not apply"),
         (["--style-of", "a.png", "--n", "3"], "--n does not apply"),
         (["--style-of", "a.png", "--label", "2", "--samples", "5"], "--samples does not apply"),

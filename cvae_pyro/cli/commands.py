@@ -26,9 +26,8 @@ from ..models import CVAE
 from . import files
 from .choices import DEFAULT_DATASET, KEEP_LAYOUTS, LAYOUT_EVALUATED, NUM_CLASSES, run_dir
 from .cll_table import reproduce
-from .config import EvaluateConfig, ReproduceConfig, TrainConfig
+from .config import CompleteConfig, EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
 from .device import check_precision, resolve_device
-from .draw_config import CompleteConfig, SampleConfig
 from .errors import CheckpointError, ConfigError
 from .experiment import run
 from .model_files import load_pretrained, load_trained, pretrained_path

@@ -1,238 +1,279 @@
-"""Every setting of every command, written once: type, default and help text.
+"""Every setting of every command, written once: type, default, help text and check.
 
-Each command (train, evaluate, reproduce, sample, complete) has one frozen dataclass
-here; its choices, limits and defaults come from :mod:`cvae_pyro.cli.choices`. The
-command-line parsers are generated from these fields (:mod:`cvae_pyro.cli`), the
-notebooks and tests build the same dataclasses directly, and ``validate`` raises
-:class:`~cvae_pyro.cli.errors.ConfigError` naming the first bad setting.
+Each command (train, evaluate, reproduce, sample, complete) has one frozen dataclass. A
+field's type says what a value is, its metadata holds its help text and the values it allows:
+a tuple of choices, or an interval (an integer field is a positive integer unless it says
+otherwise). :class:`Settings` checks every field, then the command's rules between fields
+(``check``), and raises :class:`~cvae_pyro.cli.errors.ConfigError` naming the first bad
+setting. The parsers are generated from these fields (:mod:`cvae_pyro.cli.parsers`); the
+notebooks and tests build the same dataclasses directly.
 """
 
-from __future__ import annotations
-
 import dataclasses
-import math
+import types
+import typing
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..beyond.mask_family import MASK_KINDS, MaskFamilyConfig, mask_family
-from .choices import (
-    ARCHITECTURE_KEYS,
-    CONDITIONS,
-    DATASET_NAMES,
-    DEFAULT_ALPHA,
-    DEFAULT_DATASET,
-    DEFAULT_EPOCHS,
-    DEFAULT_HIDDEN,
-    DEFAULT_PARTICLES,
-    DEFAULT_PATIENCE,
-    DEFAULT_SAMPLES,
-    DEFAULT_Z_DIM,
-    DEVICES,
-    ELBOS,
-    MASK_KEYS,
-    MAX_LAYERS,
-    MAX_NETWORK_WEIGHTS,
-    MAX_WIDTH,
-    OBJECTIVES,
-    PRECISIONS,
-    PRIORS,
-    SAMPLES_LIMIT,
-    SPLITS,
-    VALID_QUADRANTS,
-    check_estimator,
-    check_quadrants,
-    check_samples,
-    check_unused,
-    choice,
-    chosen,
-    model_name,
-    network_weights,
-    plain,
-    positive_int,
-    run_dir,
-    seed_in_range,
-)
+from ..data import DATASET_NAMES, NUM_CLASSES
+from ..estimators import DEFAULT_SAMPLES, MAX_ESTIMATE_SAMPLES
+from ..masks import IMAGE_SIDE, VALID_QUADRANTS
+from ..models import DEFAULT_HIDDEN, DEFAULT_Z_DIM, PRIORS
+from ..objectives import DEFAULT_ALPHA, DEFAULT_PARTICLES, ELBOS, OBJECTIVES
+from . import choices
 from .errors import ConfigError
 
+CONDITIONS = ("quadrant", "label", "mask")  #: what the CVAE is conditioned on
+DEVICES = ("auto", "cpu", "cuda")  #: --device choices
+SPLITS = ("validation", "test")  #: splits evaluation may use
+DEFAULT_EPOCHS = 200  #: --epochs default: a cap that early stopping always comes before
+DEFAULT_PATIENCE = 5  #: --patience default: epochs without improvement before stopping
+MAX_LAYERS = 64  #: most hidden layers per network (the defaults have 2)
+#: Most weights one network may have: about 200 MB in float32, some 3 GB for the four
+#: networks with their gradients and Adam's state (the defaults have about 1.7 million).
+MAX_NETWORK_WEIGHTS = 50_000_000
+SAMPLES = f"[1, {MAX_ESTIMATE_SAMPLES}]"  #: --samples: the estimators' memory grows with S
+SEEDS = f"[0, {choices.MAX_SEED}]"  #: numpy's seeds are 32-bit
+PARTICLES = f"[1, {choices.MAX_PARTICLES}]"  #: K of the IWAE bound: its memory grows with K
+WIDTHS = f"[1, {choices.MAX_WIDTH}]"  #: widths of a layer or the latent
+#: Settings that fix the networks' shapes and objective; a checkpoint must match them.
+ARCHITECTURE_KEYS = tuple(
+    "condition quadrants z_dim hidden objective alpha elbo particles kl_warmup prior guess "
+    "dataset".split()
+)
+MASK_KEYS = ("mask_weights",)  #: further settings a mask-task checkpoint must match
 
-def setting(default: Any = dataclasses.MISSING, help: str = "", **meta: Any) -> Any:
-    """A dataclass field with its command-line help (and optional ``choices``)."""
-    if isinstance(default, tuple | list):
-        value = tuple(default)
-        return field(default_factory=lambda: value, metadata={"help": help, **meta})
-    return field(default=default, metadata={"help": help, **meta})
+
+def setting(default: Any, allowed: tuple | str) -> Any:
+    """A field whose values must be one of the tuple ``allowed``, or lie in the interval
+    ``allowed``, written as in mathematics: "(0, 1]"."""
+    return field(default=default, metadata={"allowed": allowed})
 
 
-def dataset_setting() -> Any:
-    """The ``--dataset`` field every command shares."""
-    return setting(DEFAULT_DATASET, "mnist or fashion-mnist", choices=DATASET_NAMES)
+def value_type(f: dataclasses.Field) -> tuple[type, bool]:
+    """The type of one value of field ``f`` (``int`` for ``tuple[int, ...] | None``), and
+    whether the field holds several."""
+    kind = typing.get_args(f.type)[0] if isinstance(f.type, types.UnionType) else f.type
+    if typing.get_origin(kind) is tuple:
+        return typing.get_args(kind)[0], True
+    return kind, False
+
+
+def inside(value: float, interval: str) -> bool:
+    """Whether ``value`` lies in ``interval``, written as in mathematics: "(0, 1]"."""
+    low, high = (float(end) for end in interval[1:-1].split(","))
+    above = low < value if interval[0] == "(" else low <= value
+    return above and (value < high if interval[-1] == ")" else value <= high)
+
+
+def flag(f: dataclasses.Field) -> str:
+    """The option of field ``f``: ``--batch-size``, or ``--no-figures`` for one on by default."""
+    name = f.name.replace("_", "-")
+    return f"--no-{name}" if f.default is True else f"--{name}"
+
+
+#: The options given on the command line while :mod:`cvae_pyro.cli.parsers` builds a
+#: command's settings (None otherwise): an option the command would ignore is refused when
+#: given, even with its default value.
+GIVEN: ContextVar[frozenset[str] | None] = ContextVar("GIVEN", default=None)
 
 
 @dataclass(frozen=True)
-class DataSettings:
-    """The settings every command that reads a dataset shares (composed in by inheritance)."""
+class Settings:
+    """Base of the settings: checks each field's values, then the rules between fields.
 
-    dataset: str = dataset_setting()
-    data_dir: str | None = setting(
-        None,
-        "folder with the dataset's IDX files (else $CVAE_PYRO_DATA for MNIST, "
-        "$CVAE_PYRO_FASHION_DATA for Fashion-MNIST)",
-    )
-    device: str = setting("auto", "cpu, cuda, or auto (cuda when available)", choices=DEVICES)
+    A command's settings document each field under "Attributes:": that is its help text.
+    The first paragraph of their docstring is the command's description.
+    """
+
+    #: The command's advice after Ctrl-C.
+    interrupted: ClassVar[str] = "run the same command again"
 
     def __post_init__(self) -> None:
-        choice("dataset", self.dataset, DATASET_NAMES)
-        choice("device", self.device, DEVICES)
+        for f in dataclasses.fields(self):
+            kind, several = value_type(f)
+            value = getattr(self, f.name)
+            if several and isinstance(value, list):
+                object.__setattr__(self, f.name, value := tuple(value))
+            allowed = f.metadata.get("allowed") or ("[1, inf)" if kind is int else ())
+            for item in value if several and value is not None else (value,):
+                if item is None and f.default is None:
+                    continue
+                if isinstance(allowed, tuple) and allowed and item not in allowed:
+                    shown = ", ".join(map(str, allowed))
+                    raise ConfigError(f"{flag(f)} must be one of {shown}; got {item!r}")
+                if isinstance(allowed, str) and not (
+                    type(item) in (int, kind) and inside(item, allowed)
+                ):
+                    what = "a positive integer" if allowed == "[1, inf)" else f"in {allowed}"
+                    raise ConfigError(f"{flag(f)} must be {what}, got {item!r}")
+        self.check()
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` if the settings do not fit together."""
+
+    def chosen(self, name: str) -> bool:
+        """Whether setting ``name`` was chosen: given on the command line (:data:`GIVEN`),
+        or, for settings made in Python, different from its default."""
+        given = GIVEN.get()
+        if given is not None:
+            return name in given
+        return getattr(self, name) != self.__dataclass_fields__[name].default
+
+    def refuse(self, ignored: bool, why: str, *names: str) -> None:
+        """If ``ignored``: :class:`ConfigError` when one of the settings ``names`` was chosen."""
+        for name in names if ignored else ():
+            if self.chosen(name):
+                option = flag(self.__dataclass_fields__[name])
+                raise ConfigError(f"{why}: {option} does not apply (leave it out)")
+
+    def check_estimator(self, objectives: tuple[str, ...]) -> None:
+        """``--elbo``, ``--particles`` and ``--kl-warmup`` change how the cvae objective is
+        estimated and weighted: refused for other objectives, ``--particles`` without IWAE."""
+        self.refuse(
+            self.elbo != "iwae", "particles is K of the IWAE bound (add --elbo iwae)", "particles"
+        )
+        only_cvae = "--elbo and --kl-warmup apply to the cvae objective only"
+        self.refuse(any(o != "cvae" for o in objectives), only_cvae, "elbo", "kl_warmup")
+
+
+@dataclass(frozen=True)
+class DataSettings(Settings):
+    """The settings every command that reads a dataset shares (composed in by inheritance).
+
+    Attributes:
+        dataset: mnist or fashion-mnist
+        data_dir: folder with the dataset's IDX files (else $CVAE_PYRO_DATA for MNIST,
+            $CVAE_PYRO_FASHION_DATA for Fashion-MNIST)
+        device: cpu, cuda, or auto (cuda when available)
+    """
+
+    dataset: str = setting(choices.DEFAULT_DATASET, DATASET_NAMES)
+    data_dir: str | None = None
+    device: str = setting("auto", DEVICES)
 
 
 @dataclass(frozen=True)
 class ComputeSettings(DataSettings):
-    """The data settings and the precision of the networks' matrix products."""
+    """The data settings and the precision of the networks' matrix products.
 
-    precision: str = setting(
-        "fp32",
-        "bf16: matrix products in bfloat16 (autocast), where the CPU has AMX, or on CUDA; "
-        "training only for train and reproduce, the estimates for evaluate",
-        choices=PRECISIONS,
-    )
+    Attributes:
+        precision: bf16: matrix products in bfloat16 (autocast), where the CPU has AMX, or on CUDA;
+            training only for train and reproduce, the estimates for evaluate
+    """
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        choice("precision", self.precision, PRECISIONS)
+    precision: str = setting("fp32", choices.PRECISIONS)
+
+
+def need_quadrants(cfg: Any) -> None:
+    """ConfigError unless the quadrant condition is given its quadrants."""
+    if cfg.condition == "quadrant" and cfg.quadrants is None:
+        raise ConfigError("--quadrants must be 1, 2 or 3 (the number of quadrants given), got None")
 
 
 @dataclass(frozen=True)
 class TrainConfig(ComputeSettings):
-    """One training run: the baseline (quadrant task) and one CVAE objective."""
+    """Train the baseline NN and the CVAE of Sohn et al. (2015).
 
-    quadrants: int | None = setting(
-        None, "quadrants given as input (required for the quadrant task)", choices=VALID_QUADRANTS
-    )
-    condition: str = setting(
-        "quadrant",
-        "condition on given quadrants, the digit label, or any visible region (mask)",
-        choices=CONDITIONS,
-    )
-    mask_weights: tuple[float, ...] = setting(
-        (1.0,) * len(MASK_KINDS),
-        "mask task: mixture weights of " + ", ".join(MASK_KINDS) + " masks",
-    )
-    objective: str = setting("cvae", "training objective (Sohn et al., sec. 4)", choices=OBJECTIVES)
-    alpha: float = setting(DEFAULT_ALPHA, "weight of the CVAE term in the hybrid objective")
-    elbo: str = setting(
-        "trace",
-        "the cvae objective's estimate that SVI climbs: Trace_ELBO, TraceMeanField_ELBO "
-        "(closed-form KL) or the IWAE bound",
-        choices=ELBOS,
-    )
-    particles: int = setting(DEFAULT_PARTICLES, "K, latent draws per image of --elbo iwae")
-    kl_warmup: int = setting(
-        0, "epochs over which the KL term's weight rises linearly to 1 (0: from the start)"
-    )
-    prior: str = setting("conditional", "prior network p(z|x), or N(0, I)", choices=PRIORS)
-    guess: bool = setting(True, "feed the baseline's guess y_hat to the prior network")
-    epochs: int = setting(
-        DEFAULT_EPOCHS, "most epochs per model (early stopping ends training first)"
-    )
-    patience: int = setting(
-        DEFAULT_PATIENCE, "stop after this many epochs in a row without improvement"
-    )
-    lr_patience: int = setting(2, "multiply the learning rate by lr-decay after this many")
-    lr_decay: float = setting(0.3, "factor applied to the learning rate on a plateau")
-    min_improvement: float = setting(
-        1e-3, "an epoch improves if it beats the best validation loss by this fraction"
-    )
-    batch_size: int = setting(128, "images per SVI step")
-    lr: float = setting(1e-3, "initial Adam learning rate")
-    z_dim: int = setting(DEFAULT_Z_DIM, "latent size")
-    hidden: tuple[int, ...] = setting(DEFAULT_HIDDEN, "hidden widths of every network")
-    seed: int = setting(0, "seeds the initial weights, the noise and the shuffling")
-    out_dir: str = setting(
-        "runs", "files go to OUT_DIR/q{n}/, OUT_DIR/label/ or OUT_DIR/mask/ (MNIST)"
-    )
-    limit: int | None = setting(None, "use only the first N images of each split")
-    resume: bool = setting(False, "continue an interrupted run from its last checkpoint")
-    quiet: bool = setting(False, "no progress bars or per-epoch lines")
-    eval_batch_size: int = setting(2000, "images per batch when computing validation losses")
-    figures: bool = setting(True, "write the sample figures after training")
+    One training run: the baseline (quadrant task) and one CVAE objective.
+
+    Attributes:
+        quadrants: quadrants given as input (required for the quadrant task)
+        condition: condition on given quadrants, the digit label, or any visible region (mask)
+        mask_weights: mask task: mixture weights of quadrants, rectangles, halves, strokes, pixels
+            masks
+        objective: training objective (Sohn et al., sec. 4)
+        alpha: weight of the CVAE term in the hybrid objective
+        elbo: the cvae objective's estimate that SVI climbs: Trace_ELBO, TraceMeanField_ELBO
+            (closed-form KL) or the IWAE bound
+        particles: K, latent draws per image of --elbo iwae
+        kl_warmup: epochs over which the KL term's weight rises linearly to 1 (0: from the start)
+        prior: prior network p(z|x), or N(0, I)
+        guess: feed the baseline's guess y_hat to the prior network
+        epochs: most epochs per model (early stopping ends training first)
+        patience: stop after this many epochs in a row without improvement
+        lr_patience: multiply the learning rate by lr-decay after this many
+        lr_decay: factor applied to the learning rate on a plateau
+        min_improvement: an epoch improves if it beats the best validation loss by this fraction
+        batch_size: images per SVI step
+        lr: initial Adam learning rate
+        z_dim: latent size
+        hidden: hidden widths of every network
+        seed: seeds the initial weights, the noise and the shuffling
+        out_dir: files go to OUT_DIR/q{n}/, OUT_DIR/label/ or OUT_DIR/mask/ (MNIST)
+        limit: use only the first N images of each split
+        resume: continue an interrupted run from its last checkpoint
+        quiet: no progress bars or per-epoch lines
+        eval_batch_size: images per batch when computing validation losses
+        figures: write the sample figures after training
+    """
+
+    quadrants: int | None = setting(None, VALID_QUADRANTS)
+    condition: str = setting("quadrant", CONDITIONS)
+    mask_weights: tuple[float, ...] = (1.0,) * len(MASK_KINDS)
+    objective: str = setting("cvae", OBJECTIVES)
+    alpha: float = setting(DEFAULT_ALPHA, "[0, 1]")
+    elbo: str = setting("trace", ELBOS)
+    particles: int = setting(DEFAULT_PARTICLES, PARTICLES)
+    kl_warmup: int = setting(0, "[0, inf)")
+    prior: str = setting("conditional", PRIORS)
+    guess: bool = True
+    epochs: int = DEFAULT_EPOCHS
+    patience: int = DEFAULT_PATIENCE
+    lr_patience: int = 2
+    lr_decay: float = setting(0.3, "(0, 1]")
+    min_improvement: float = setting(1e-3, "[0, 1)")
+    batch_size: int = 128
+    lr: float = setting(1e-3, "(0, inf)")
+    z_dim: int = setting(DEFAULT_Z_DIM, WIDTHS)
+    hidden: tuple[int, ...] = setting(DEFAULT_HIDDEN, WIDTHS)
+    seed: int = setting(0, SEEDS)
+    out_dir: str = "runs"
+    limit: int | None = None
+    resume: bool = False
+    quiet: bool = False
+    eval_batch_size: int = 2000
+    figures: bool = True
     #: The option that names the run folders, in messages (reproduce sets ``--runs-dir``).
     folder_option: ClassVar[str] = "--out-dir"
+    interrupted: ClassVar[str] = "run the same command with --resume to continue"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "hidden", tuple(self.hidden))
-        for width in self.hidden:
-            positive_int("hidden", width)
-        object.__setattr__(self, "mask_weights", tuple(float(w) for w in self.mask_weights))
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise :class:`ConfigError` naming the first invalid setting."""
-        if self.condition not in CONDITIONS:
-            raise ConfigError(f"condition must be one of {CONDITIONS}, got {self.condition!r}")
-        if self.condition == "quadrant":
-            check_quadrants(self.quadrants)
-        elif self.quadrants is not None:
-            raise ConfigError("quadrants applies to the quadrant condition only")
-        elif not self.guess:
-            raise ConfigError("guess (the baseline's y_hat) applies to the quadrant condition only")
+    def check(self) -> None:
+        need_quadrants(self)
+        other = self.condition != "quadrant"
+        self.refuse(other, "quadrants applies to the quadrant condition only", "quadrants")
+        self.refuse(other, "the baseline's guess applies to the quadrant condition only", "guess")
+        self.refuse(self.condition != "mask", "the mask condition only draws masks", "mask_weights")
+        self.refuse(self.objective != "hybrid", "alpha weighs the hybrid objective only", "alpha")
+        self.check_estimator((self.objective,))
         try:
             mask_family(self.mask_weights)
         except ValueError as err:  # the family's own check, named as a setting
             raise ConfigError(str(err)) from None
-        if self.condition != "mask" and chosen(self, "mask_weights"):
-            raise ConfigError("mask_weights applies to the mask condition only")
-        choice("dataset", self.dataset, DATASET_NAMES)
-        choice("objective", self.objective, OBJECTIVES)
-        choice("prior", self.prior, PRIORS)
-        choice("device", self.device, DEVICES)
-        for name in ("epochs", "batch_size", "z_dim", "eval_batch_size", "patience"):
-            positive_int(name, getattr(self, name))
-        positive_int("lr_patience", self.lr_patience)
-        if not 0.0 < self.lr_decay <= 1.0:
-            raise ConfigError(f"lr_decay must lie in (0, 1], got {self.lr_decay}")
-        if not 0.0 <= self.min_improvement < 1.0:
-            raise ConfigError(f"min_improvement must lie in [0, 1), got {self.min_improvement}")
-        if self.limit is not None:
-            positive_int("limit", self.limit)
-        seed_in_range(self.seed)
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"lr must be a positive finite number, got {self.lr}")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ConfigError(f"alpha must lie in [0, 1], got {self.alpha}")
-        if self.objective != "hybrid" and chosen(self, "alpha"):
-            raise ConfigError(
-                f"alpha weighs the hybrid objective only; --objective {self.objective} "
-                "would ignore it (add --objective hybrid, or leave --alpha out)"
-            )
-        check_estimator(self, self.objective)
-        if not self.hidden or min(self.hidden) < 1 or max(self.hidden) > MAX_WIDTH:
-            raise ConfigError(f"hidden must be widths in 1..{MAX_WIDTH}, got {self.hidden}")
-        if len(self.hidden) > MAX_LAYERS:
-            raise ConfigError(
-                f"hidden may have at most {MAX_LAYERS} layers, got {len(self.hidden)}"
-            )
-        if self.z_dim > MAX_WIDTH:
-            raise ConfigError(f"z_dim must lie in 1..{MAX_WIDTH}, got {self.z_dim}")
-        weights = network_weights(self.hidden, self.z_dim)
+        if not 1 <= len(self.hidden) <= MAX_LAYERS:
+            raise ConfigError(f"--hidden must be 1 to {MAX_LAYERS} widths, got {self.hidden}")
+        # The largest network: the mask CVAE's prior network takes three images.
+        widths = [3 * IMAGE_SIDE**2, *self.hidden, max(IMAGE_SIDE**2, 2 * self.z_dim)]
+        weights = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
         if weights > MAX_NETWORK_WEIGHTS:
             raise ConfigError(
                 f"hidden ({len(self.hidden)} layers, up to {max(self.hidden)} wide) with z_dim "
-                f"{self.z_dim} makes networks of up to "
-                f"{weights:,} weights, more than {MAX_NETWORK_WEIGHTS:,} (the memory grows "
-                "with them): use fewer or narrower layers"
+                f"{self.z_dim} makes networks of up to {weights:,} weights, more than "
+                f"{MAX_NETWORK_WEIGHTS:,} (the memory grows with them): use fewer or narrower layers"
             )
 
     @property
     def run_dir(self) -> Path:
-        """Folder of this task's files (see :func:`run_dir`)."""
-        return run_dir(self.out_dir, self.condition, self.quadrants, self.dataset)
+        """Folder of this task's files (see :func:`~cvae_pyro.cli.choices.run_dir`)."""
+        return choices.run_dir(self.out_dir, self.condition, self.quadrants, self.dataset)
 
     @property
     def model_name(self) -> str:
-        """The CVAE's file stem and row name (see :func:`model_name`)."""
-        return model_name(self.objective, self.elbo, self.particles, self.kl_warmup)
+        """The CVAE's file stem and row name (see :func:`~cvae_pyro.cli.choices.model_name`)."""
+        return choices.model_name(self.objective, self.elbo, self.particles, self.kl_warmup)
 
     def task_keys(self) -> tuple[str, ...]:
         """Settings beyond :data:`ARCHITECTURE_KEYS` that this task's checkpoints record."""
@@ -245,117 +286,215 @@ class TrainConfig(ComputeSettings):
 
     def architecture(self) -> dict:
         """The settings a checkpoint must share with this run."""
-        keys = ARCHITECTURE_KEYS + self.task_keys()
-        return {key: plain(getattr(self, key)) for key in keys}
+        return {
+            key: choices.plain(getattr(self, key)) for key in ARCHITECTURE_KEYS + self.task_keys()
+        }
 
     def to_dict(self) -> dict:
         """All settings as JSON-friendly values."""
-        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
+        return {k: choices.plain(v) for k, v in dataclasses.asdict(self).items()}
 
 
 @dataclass(frozen=True)
 class EvaluateConfig(ComputeSettings):
-    """Evaluate every model trained into one run folder."""
+    """Negative CLL estimates of trained models.
 
-    quadrants: int | None = setting(
-        None,
-        "quadrant task to evaluate (omit with --condition label; with --condition mask: "
-        "the mask model on this quadrant layout, else on the fixed family masks)",
-        choices=VALID_QUADRANTS,
-    )
-    condition: str = setting("quadrant", "the task's condition", choices=CONDITIONS)
-    out_dir: str = setting("runs", "the --out-dir used for training")
-    split: str = setting("test", "split to evaluate on", choices=SPLITS)
-    samples: int = setting(
-        DEFAULT_SAMPLES, f"S, latent samples per image for MC, IS and -ELBO ({SAMPLES_LIMIT})"
-    )
-    seed: int = setting(0, "seed of the estimators' noise")
-    limit: int | None = setting(None, "evaluate only the first N images")
+    Evaluates every model trained into one run folder.
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        choice("condition", self.condition, CONDITIONS)
-        if self.condition == "quadrant":
-            check_quadrants(self.quadrants)
-        elif self.condition == "mask" and self.quadrants is not None:
-            check_quadrants(self.quadrants)
-        elif self.quadrants is not None:
-            raise ConfigError(
-                "quadrants applies to the quadrant condition only (and to a mask model, "
-                "evaluated on that quadrant layout)"
-            )
-        check_samples("samples", self.samples)
-        if self.limit is not None:
-            positive_int("limit", self.limit)
-        seed_in_range(self.seed)
+    Attributes:
+        quadrants: quadrant task to evaluate (omit with --condition label; with --condition mask:
+            the mask model on this quadrant layout, else on the fixed family masks)
+        condition: the task's condition
+        out_dir: the --out-dir used for training
+        split: split to evaluate on
+        samples: S, latent samples per image for MC, IS and -ELBO (at most 10,000: the memory grows
+            with S)
+        seed: seed of the estimators' noise
+        limit: evaluate only the first N images
+    """
+
+    quadrants: int | None = setting(None, VALID_QUADRANTS)
+    condition: str = setting("quadrant", CONDITIONS)
+    out_dir: str = "runs"
+    split: str = setting("test", SPLITS)
+    samples: int = setting(DEFAULT_SAMPLES, SAMPLES)
+    seed: int = setting(0, SEEDS)
+    limit: int | None = None
+
+    interrupted: ClassVar[str] = "nothing was saved; run it again"
+
+    def check(self) -> None:
+        need_quadrants(self)
+        why = "quadrants applies to the quadrant condition only (and to a mask model, evaluated on that quadrant layout)"
+        self.refuse(self.condition == "label", why, "quadrants")
 
     @property
     def run_dir(self) -> Path:
-        """The training run's folder (see :func:`run_dir`)."""
-        return run_dir(self.out_dir, self.condition, self.quadrants, self.dataset)
+        """The training run's folder (see :func:`~cvae_pyro.cli.choices.run_dir`)."""
+        return choices.run_dir(self.out_dir, self.condition, self.quadrants, self.dataset)
 
 
 @dataclass(frozen=True)
 class ReproduceConfig(ComputeSettings):
-    """Train, evaluate and tabulate the 1/2/3-quadrant table."""
+    """Train, evaluate and tabulate the CLL table.
 
-    quadrants: tuple[int, ...] = setting(
-        VALID_QUADRANTS, "quadrant counts to run", choices=VALID_QUADRANTS
-    )
-    seeds: tuple[int, ...] = setting((0,), "training seeds")
-    objectives: tuple[str, ...] = setting(OBJECTIVES, "CVAE objectives", choices=OBJECTIVES)
-    elbo: str = setting(
-        "trace", "with --objectives cvae: the estimate SVI climbs (see train --elbo)", choices=ELBOS
-    )
-    particles: int = setting(DEFAULT_PARTICLES, "K, latent draws per image of --elbo iwae")
-    kl_warmup: int = setting(0, "with --objectives cvae: epochs of KL warm-up (see train)")
-    mask_model: bool = setting(
-        False, "also train the mask CVAE (OUT/mask) and add its rows for every quadrant count"
-    )
-    mask_only: bool = setting(
-        False, "train and evaluate the mask CVAE only (its rows can join a table via --combine)"
-    )
-    epochs: int = setting(
-        DEFAULT_EPOCHS, "most epochs per model (early stopping ends training first)"
-    )
-    patience: int = setting(DEFAULT_PATIENCE, "early stopping patience")
-    samples: int = setting(DEFAULT_SAMPLES, f"S for MC, IS and -ELBO ({SAMPLES_LIMIT})")
-    runs_dir: str = setting("runs/reproduce", "checkpoints (not committed)")
-    results_dir: str = setting("results", "where the table and figures go")
-    limit: int | None = setting(None, "only the first N images of each split (smoke runs)")
-    quiet: bool = setting(False, "only the overall progress bar")
-    combine: tuple[str, ...] | None = setting(
-        None, "train nothing: pool the rows of these run.json files into one table"
-    )
+    The 1/2/3-quadrant table of the paper, for every seed and objective.
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.combine is not None:
-            check_unused(self, COMBINE_USES, "--combine trains nothing, it pools run.json rows")
+    Attributes:
+        quadrants: quadrant counts to run
+        seeds: training seeds
+        objectives: CVAE objectives
+        elbo: with --objectives cvae: the estimate SVI climbs (see train --elbo)
+        particles: K, latent draws per image of --elbo iwae
+        kl_warmup: with --objectives cvae: epochs of KL warm-up (see train)
+        mask_model: also train the mask CVAE (OUT/mask) and add its rows for every quadrant count
+        mask_only: train and evaluate the mask CVAE only (its rows can join a table via --combine)
+        epochs: most epochs per model (early stopping ends training first)
+        patience: early stopping patience
+        samples: S for MC, IS and -ELBO (at most 10,000: the memory grows with S)
+        runs_dir: checkpoints (not committed)
+        results_dir: where the table and figures go
+        limit: only the first N images of each split (smoke runs)
+        quiet: only the overall progress bar
+        combine: train nothing: pool the rows of these run.json files into one table
+    """
+
+    quadrants: tuple[int, ...] = setting(VALID_QUADRANTS, VALID_QUADRANTS)
+    seeds: tuple[int, ...] = setting((0,), SEEDS)
+    objectives: tuple[str, ...] = setting(OBJECTIVES, OBJECTIVES)
+    elbo: str = setting("trace", ELBOS)
+    particles: int = setting(DEFAULT_PARTICLES, PARTICLES)
+    kl_warmup: int = setting(0, "[0, inf)")
+    mask_model: bool = False
+    mask_only: bool = False
+    epochs: int = DEFAULT_EPOCHS
+    patience: int = DEFAULT_PATIENCE
+    samples: int = setting(DEFAULT_SAMPLES, SAMPLES)
+    runs_dir: str = "runs/reproduce"
+    results_dir: str = "results"
+    limit: int | None = None
+    quiet: bool = False
+    combine: tuple[str, ...] | None = None
+
+    interrupted: ClassVar[str] = "run the same command again to continue; it resumes by itself"
+
+    def check(self) -> None:
+        unused = [f.name for f in dataclasses.fields(self) if f.name not in COMBINE_USES]
+        self.refuse(
+            self.combine is not None, "--combine trains nothing, it pools run.json rows", *unused
+        )
         for name in ("quadrants", "seeds", "objectives"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-            twice = [v for i, v in enumerate(getattr(self, name)) if v in getattr(self, name)[:i]]
+            values = getattr(self, name)
+            twice = [v for i, v in enumerate(values) if v in values[:i]]
             if twice:  # a second time would train nothing new and count its rows twice
                 raise ConfigError(f"--{name} lists {twice[0]} more than once; give each once")
-        if self.mask_only:
-            check_unused(self, MASK_ONLY_OPTIONS, MASK_ONLY_IGNORES, only=True)
+        mask_only = "--mask-only trains the mask CVAE only (with the cvae objective)"
+        self.refuse(self.mask_only, mask_only, "objectives", "elbo", "particles", "kl_warmup")
         object.__setattr__(self, "mask_model", self.mask_model or self.mask_only)
-        for q in self.quadrants:
-            check_quadrants(q)
-        for objective in self.objectives:
-            choice("objective", objective, OBJECTIVES)
-            check_estimator(self, objective)
-        for seed in self.seeds:
-            seed_in_range(seed)
-        for name in ("epochs", "patience"):
-            positive_int(name, getattr(self, name))
-        check_samples("samples", self.samples)
-        if self.limit is not None:
-            positive_int("limit", self.limit)
+        self.check_estimator(self.objectives)
 
 
 #: The settings ``reproduce --combine`` reads; any other given is refused.
 COMBINE_USES = ("combine", "results_dir", "dataset", "quiet")
-#: Why ``reproduce --mask-only`` refuses ``--objectives``: it trains the mask CVAE alone.
-MASK_ONLY_OPTIONS = ("objectives", "elbo", "particles", "kl_warmup")
-MASK_ONLY_IGNORES = "--mask-only trains the mask CVAE only (with the cvae objective)"
+
+
+@dataclass(frozen=True)
+class SampleConfig(Settings):
+    """Draw digits from a label CVAE trained with --condition label, or a picture's style
+    as every class.
+
+    Attributes:
+        digit: a digit 0..9, or 'all' for a 10-row grid
+        style_of: or: a picture (PNG, JPEG, ...; read as `complete` reads it): every class drawn in
+            its style, the picture first
+        interpolate: or: two pictures A B: ten steps from A's style to B's, drawn as --label
+        label: the class of the pictures (0..9): needed by --interpolate; with --style-of it skips
+            reading the class
+        samples: S, latent samples per label when --style-of reads the class (at most 10,000: the
+            memory grows with S)
+        n: samples per digit (1..100) of --digit
+        out: image to write, format from its suffix (default digit_<d>.png, digits.png, styles.png
+            or interpolation.png)
+        out_dir: the --out-dir used for training
+        checkpoint: checkpoint to load (default OUT_DIR/label/cvae.pt,
+            OUT_DIR/fashion-mnist/label/...)
+        seed: seed of the latent noise (and of the IS estimates of --style-of)
+        device: cpu, cuda, or auto (cuda when available)
+        dataset: mnist or fashion-mnist
+    """
+
+    digit: str | None = None
+    style_of: str | None = None
+    interpolate: tuple[str, ...] | None = None
+    label: int | None = setting(None, f"[0, {NUM_CLASSES - 1}]")
+    samples: int = setting(DEFAULT_SAMPLES, SAMPLES)
+    n: int = setting(16, "[1, 100]")
+    out: str | None = None
+    out_dir: str = "runs"
+    checkpoint: str | None = None
+    seed: int = setting(0, SEEDS)
+    device: str = setting("auto", DEVICES)
+    dataset: str = setting(choices.DEFAULT_DATASET, DATASET_NAMES)
+
+    interrupted: ClassVar[str] = "nothing was written; run it again"
+
+    def check(self) -> None:
+        tasks = {
+            "--digit": self.digit,
+            "--style-of": self.style_of,
+            "--interpolate": self.interpolate,
+        }
+        given = [flag for flag, value in tasks.items() if value is not None]
+        if len(given) != 1:
+            both = f"; got {' and '.join(given)}" if given else ""
+            raise ConfigError(f"give exactly one of --digit, --style-of and --interpolate{both}")
+        if self.interpolate is not None and len(self.interpolate) != 2:
+            raise ConfigError(f"--interpolate takes two pictures A B, got {len(self.interpolate)}")
+        if self.label is not None and self.digit is not None:
+            raise ConfigError(
+                "--label goes with --style-of or --interpolate; --digit names its own"
+            )
+        if self.label is None and self.interpolate is not None:
+            raise ConfigError("--interpolate needs --label N, the class both pictures are drawn as")
+        self.refuse(self.digit is not None, "--digit reads no class", "samples")
+        self.refuse(self.digit is None, "--style-of and --interpolate draw each class once", "n")
+        no_class = "with --label no class is read, and each class is drawn without noise"
+        self.refuse(self.label is not None, no_class, "samples", "seed")
+
+
+@dataclass(frozen=True)
+class CompleteConfig(DataSettings):
+    """Complete any region of a picture with a trained mask CVAE.
+
+    A quadrant CVAE completes its own quadrant layout.
+
+    Attributes:
+        image: a PNG or JPEG of any size: made into an MNIST-like image
+        index: or: the index of a dataset image in --split
+        split: split that --index reads
+        keep: the region to keep: a quadrant layout
+        mask: or: a 28x28 mask image, white = visible
+        hide: or: rectangles x0,y0,x1,y1 to hide (28x28 coordinates, x1 and y1 excluded)
+        n: completions to draw (1..100)
+        out: PNG to write
+        out_dir: the --out-dir used for training
+        seed: seed of the latent noise
+    """
+
+    image: str | None = None
+    index: int | None = setting(None, "[0, inf)")
+    split: str = setting("test", ("train", *SPLITS))
+    keep: str | None = setting(None, tuple(choices.KEEP_LAYOUTS))
+    mask: str | None = None
+    hide: tuple[str, ...] | None = None
+    n: int = setting(8, "[1, 100]")
+    out: str = "completions.png"
+    out_dir: str = "runs"
+    seed: int = setting(0, SEEDS)
+
+    def check(self) -> None:
+        if (self.image is None) == (self.index is None):
+            raise ConfigError("give exactly one of --image PATH and --index N")
+        self.refuse(self.image is not None, "--image reads no dataset", "split", "data_dir")
+        if sum(region is not None for region in (self.keep, self.mask, self.hide)) != 1:
+            raise ConfigError("give exactly one of --keep, --mask and --hide")

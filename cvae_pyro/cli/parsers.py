@@ -1,191 +1,128 @@
 """The command-line parsers, generated from the commands' settings dataclasses.
 
-:data:`COMMANDS` names each command's settings (:mod:`cvae_pyro.cli.config`,
-:mod:`cvae_pyro.cli.draw_config`), its help line, the library function that does its work
-and its advice after Ctrl-C. :func:`build_parser` makes one option per dataclass field
-(type, default, help and choices from the field); its errors are one line with exit
-status 2. Nothing here imports torch, so ``--help`` answers at once.
+:data:`COMMANDS` names each command's settings (:mod:`cvae_pyro.cli.config`); its work is
+the ``<name>_command`` function of :mod:`cvae_pyro.cli.commands`. :func:`build_parser`
+makes one option per dataclass field: its type, default and choices from the field, its
+help text from the field's entry under "Attributes:" in the docstring, the description
+from the docstring's first paragraph. Its errors are one line with exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.metadata
+import inspect
 import shlex
-import sys
-import types
-import typing
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import NoReturn, TypeVar
 
-from .choices import GIVEN
-from .config import EvaluateConfig, ReproduceConfig, TrainConfig
-from .draw_config import CompleteConfig, SampleConfig
+from .config import (
+    GIVEN,
+    CompleteConfig,
+    EvaluateConfig,
+    ReproduceConfig,
+    SampleConfig,
+    TrainConfig,
+    flag,
+    value_type,
+)
 from .errors import printable
 
-EXIT_USAGE = 2  #: bad arguments, data or checkpoints
-
-
 Config = TypeVar("Config")
-
-
-@dataclass(frozen=True)
-class Command:
-    """One command: its settings, its help line, where its work is done, its Ctrl-C advice."""
-
-    config: type
-    description: str
-    run: str  # "module:function", called with (config, command line) once parsed
-    interrupted: str = "run the same command again"
-
-
+#: The settings of each command.
 COMMANDS = {
-    "train": Command(
-        TrainConfig,
-        "Train the baseline NN and the CVAE of Sohn et al. (2015).",
-        "cvae_pyro.cli.commands:train_command",
-        "run the same command with --resume to continue",
-    ),
-    "evaluate": Command(
-        EvaluateConfig,
-        "Negative CLL estimates of trained models.",
-        "cvae_pyro.cli.commands:evaluate_command",
-        "nothing was saved; run it again",
-    ),
-    "reproduce": Command(
-        ReproduceConfig,
-        "Train, evaluate and tabulate the CLL table.",
-        "cvae_pyro.cli.commands:reproduce_command",
-        "run the same command again to continue; it resumes by itself",
-    ),
-    "sample": Command(
-        SampleConfig,
-        "Draw digits from a label CVAE trained with --condition label, or a picture's style "
-        "as every class.",
-        "cvae_pyro.cli.commands:sample_command",
-        "nothing was written; run it again",
-    ),
-    "complete": Command(
-        CompleteConfig,
-        "Complete any region of a picture with a trained mask CVAE.",
-        "cvae_pyro.cli.commands:complete_command",
-    ),
+    "train": TrainConfig,
+    "evaluate": EvaluateConfig,
+    "reproduce": ReproduceConfig,
+    "sample": SampleConfig,
+    "complete": CompleteConfig,
 }
 
 
-def version() -> str:
-    """The installed package's version (written once, in pyproject.toml)."""
-    import importlib.metadata  # only for --version: it reads every installed package's files
-
-    try:
-        return importlib.metadata.version("cvae-pyro")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown (not installed)"
+def description(config: type) -> str:
+    """The command's description: the first paragraph of its settings' docstring."""
+    return " ".join(inspect.cleandoc(config.__doc__).split("\n\n")[0].split())
 
 
-class VersionAction(argparse.Action):
-    """``--version``: print the version and exit (looked up only when asked for)."""
-
-    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
-        help_text = "show the version and exit"
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help_text)
-
-    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
-        print(f"cvae_pyro {version()}")
-        parser.exit()
+def help_texts(config: type) -> dict[str, str]:
+    """Each field's help text: its entry under "Attributes:" in the docstrings of ``config``
+    and its bases."""
+    texts: dict[str, str] = {}
+    for cls in reversed(config.__mro__):
+        name = ""
+        for line in inspect.cleandoc(cls.__doc__ or "").partition("Attributes:")[2].splitlines():
+            if line.startswith(" " * 8):  # an entry's next line
+                texts[name] += " " + line.strip()
+            elif line.strip():
+                name, _, texts[name] = line.strip().partition(": ")
+    return texts
 
 
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (and exit status 2).
+    """An argument parser whose errors are one line (and exit status 2)."""
 
-    A value that starts with ``-`` (``--hide -1,0,10,10``, ``--image -dash.png``) reads as
-    an option, so argparse says only that the value is missing; the line then names the
-    value and how to give it (``--hide=-1,0,10,10``).
-    """
-
-    argv: Sequence[str] = ()  #: the arguments being parsed, for the messages
-
-    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
-        """Parse ``args`` (default ``sys.argv[1:]``), remembering them for :meth:`error`."""
-        self.argv = list(sys.argv[1:] if args is None else args)
-        return super().parse_args(self.argv, namespace)
-
-    def error(self, message: str) -> typing.NoReturn:
-        for option, value in zip(self.argv, self.argv[1:], strict=False):
-            missing = message.startswith(f"argument {option}:") and "expected" in message
-            if missing and value.startswith("-") and value not in self._option_string_actions:
-                message = (
-                    f"argument {option}: the value {value!r} starts with '-', so it reads as "
-                    f"an option; write {option}={value}"
-                )
-                break
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {printable(message)} (see --help)\n")
-
-
-def _unwrap_optional(kind: Any) -> Any:
-    """``int | None`` to ``int``; other types unchanged."""
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(kind) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return kind
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see --help)\n")
 
 
 def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
-    """One option per field of the dataclass ``config``: type, default and help from the field.
+    """One option per field of the dataclass ``config`` (see the module's docstring).
 
     ``name: bool = False`` becomes ``--name``; ``name: bool = True`` becomes ``--no-name``;
-    ``tuple[T, ...]`` takes one or more values; ``choices`` comes from the field's metadata.
-    The parsed arguments hold only the options given (``argparse.SUPPRESS``): the
-    dataclass fills in its defaults, and knows which settings were given
-    (:func:`config_from_args`).
+    ``tuple[T, ...]`` takes one or more values. The parsed arguments hold only the options
+    given (``argparse.SUPPRESS``): the dataclass fills in its defaults, and knows which
+    settings were given (:func:`config_from_args`).
     """
-    hints = typing.get_type_hints(config)
+    texts = help_texts(config)
     for f in dataclasses.fields(config):
-        flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "")
-        kind = _unwrap_optional(hints[f.name])
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        options: dict[str, Any] = {"dest": f.name, "help": help_text, "default": argparse.SUPPRESS}
+        kind, several = value_type(f)
+        text, options = texts.get(f.name, ""), {"dest": f.name, "default": argparse.SUPPRESS}
         if kind is bool:
-            if default:
-                flag = "--no-" + flag.removeprefix("--")
-                options["help"] = f"do not {help_text[:1].lower()}{help_text[1:]}"
-            parser.add_argument(flag, action="store_false" if default else "store_true", **options)
+            action = "store_false" if f.default else "store_true"
+            text = f"do not {text[0].lower()}{text[1:]}" if f.default else text
+            parser.add_argument(flag(f), action=action, help=text, **options)
             continue
-        if typing.get_origin(kind) is tuple:
-            kind = typing.get_args(kind)[0]
-            options["nargs"] = "+"
-        if "choices" in f.metadata:
-            options["choices"] = f.metadata["choices"]
-        if default is dataclasses.MISSING:
-            options["required"] = True
-        elif default is not None:
-            shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
-            options["help"] = f"{help_text} (default: {shown})"
-        parser.add_argument(flag, type=kind, **options)
+        if f.default is not None:
+            text += f" (default: {' '.join(map(str, f.default)) if several else f.default})"
+        allowed = f.metadata.get("allowed")
+        options["choices"] = allowed if isinstance(allowed, tuple) else None
+        parser.add_argument(
+            flag(f), type=kind, nargs="+" if several else None, help=text, **options
+        )
 
 
-def build_parser(name: str) -> Parser:
-    """The parser of ``python -m cvae_pyro.<name>``, generated from its config dataclass."""
-    command = COMMANDS[name]
-    parser = Parser(prog=f"python -m cvae_pyro.{name}", description=command.description)
-    parser.add_argument("--version", action=VersionAction)
-    add_config_options(parser, command.config)
+def build_parser(name: str | None = None) -> Parser:
+    """The parser of ``python -m cvae_pyro.<name>``, or of ``python -m cvae_pyro`` (None)."""
+    if name:
+        parser = Parser(prog=f"python -m cvae_pyro.{name}", description=description(COMMANDS[name]))
+    else:
+        commands = "; ".join(f"{command}: {description(c)}" for command, c in COMMANDS.items())
+        parser = Parser(
+            prog="python -m cvae_pyro",
+            description=f"The CVAE of Sohn, Lee and Yan (2015) in Pyro. Commands: {commands}",
+            epilog="python -m cvae_pyro <command> --help shows a command's options.",
+        )
+    version = f"cvae_pyro {importlib.metadata.version('cvae-pyro')}"
+    parser.add_argument(
+        "--version", action="version", version=version, help="show the version and exit"
+    )
+    if name:
+        add_config_options(parser, COMMANDS[name])
+    else:
+        parser.add_argument("command", choices=tuple(COMMANDS), help="the command to run")
     return parser
 
 
 def config_from_args(config: type[Config], args: argparse.Namespace) -> Config:
-    """The dataclass ``config`` built (and validated) from the options given.
+    """The dataclass ``config`` built (and checked) from the options given.
 
-    While it is built, :data:`~cvae_pyro.cli.choices.GIVEN` names them, so that an option
+    While it is built, :data:`~cvae_pyro.cli.config.GIVEN` names them, so that an option
     the command would ignore is refused even when its value is the default.
     """
-    given = vars(args)
-    token = GIVEN.set(frozenset(given))
+    token = GIVEN.set(frozenset(vars(args)))
     try:
-        return config(**given)
+        return config(**vars(args))
     finally:
         GIVEN.reset(token)
 
