@@ -50,18 +50,14 @@ def weights_sha256(module: torch.nn.Module) -> str:
 
 
 def load_checkpoint(
-    path: str | os.PathLike,
-    expect: dict | None = None,
-    map_location: str | None = "cpu",
-    kind: str | tuple[str, ...] | None = None,
+    path: str | os.PathLike, expect: dict | None = None, kind: object = None
 ) -> dict:
     """The payload of a checkpoint written by :func:`save_checkpoint`.
 
     Args:
         path: the file.
         expect: settings (``TrainConfig.architecture()``, or some of them) it must match.
-        map_location: where tensors are loaded.
-        kind: the kind (or kinds) the caller can use; None accepts any.
+        kind: the kind (or a tuple of kinds) the caller can use; None accepts any.
 
     Raises:
         CheckpointError: missing, unreadable, damaged, truncated or foreign file, another
@@ -72,7 +68,7 @@ def load_checkpoint(
         if os.path.lexists(path):
             raise CheckpointError(f"{path} is not a file (a broken link, a folder or a device)")
         raise CheckpointError(f"no checkpoint at {path}")
-    payload = _read_payload(path, map_location)
+    payload = _read_payload(path)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a cvae_pyro checkpoint")
     wanted = (kind,) if isinstance(kind, str) else kind
@@ -99,14 +95,14 @@ def weights_problem(state: object) -> str | None:
     return None
 
 
-def _read_payload(path: Path, map_location: str | None) -> object:
+def _read_payload(path: Path) -> object:
     """``torch.load`` with ``weights_only`` after every zip entry's CRC is checked (bytes
     changed inside the weights would otherwise load as other numbers)."""
     try:
         with zipfile.ZipFile(path) as archive:
             damaged = archive.testzip()
         if damaged is None:
-            return torch.load(path, map_location=map_location, weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except OSError as err:
         raise CheckpointError(f"{path} cannot be read ({err.strerror})") from None
     except Exception as err:  # zipfile, torch and pickle raise many kinds of error

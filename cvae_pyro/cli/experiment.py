@@ -18,7 +18,6 @@ import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import pyro
 import torch
@@ -29,13 +28,13 @@ from tqdm import tqdm
 from ..beyond.plots import training_figures
 from ..data import MNIST, load_splits
 from ..fit import Batches, FusedAdam, Pairs, Redraw, TrainState, elbo_loss, fit
-from ..models import CVAE, BaselineNN
+from ..models import CVAE
 from ..objectives import KLWarmup, ModelGuide, objective_pair, svi_loss
 from .checkpoints import load_checkpoint, save_checkpoint, weights_sha256
 from .choices import BASELINE, TITLE_PREFIXES
 from .config import TrainConfig
 from .device import check_precision, precision_context, resolve_device
-from .errors import ConfigError, Terminated, TrainingDiverged, TrainingInterrupted
+from .errors import Terminated, TrainingDiverged, TrainingInterrupted
 from .files import check_out_dir, folder_lock, read_json, save_figure, save_json
 from .model_files import baseline_architecture, build_baseline, build_cvae, condition_type
 from .run_folder import (
@@ -59,16 +58,10 @@ class Job:
     module: nn.Module  # the BaselineNN or CVAE whose weights are saved
     pair: ModelGuide  # (model, guide) of its objective
     name: str  # file stem of its checkpoints: "baseline", "cvae", "gsnn", ...
-    title: str  # how messages name it, e.g. "mask cvae"
     architecture: dict  # settings stored in its checkpoints and checked on resume
     record: dict = field(default_factory=dict)  # more for its checkpoints (baseline hash)
     loss: object = field(default_factory=Trace_ELBO)  # the SVI loss
     warmup: KLWarmup | None = None  # a KL warm-up of the training steps
-
-    @property
-    def kind(self) -> str:
-        """The checkpoint kind: "baseline" or "cvae"."""
-        return BASELINE if self.name == BASELINE else "cvae"
 
 
 class CheckedSVI(SVI):
@@ -76,12 +69,7 @@ class CheckedSVI(SVI):
     (see :func:`~cvae_pyro.cli.device.precision_context`), every loss checked for divergence."""
 
     def __init__(
-        self,
-        model: Callable,
-        guide: Callable,
-        optim: FusedAdam,
-        loss: object,
-        autocast: contextlib.AbstractContextManager | None = None,
+        self, model: Callable, guide: Callable, optim: FusedAdam, loss: object, autocast=None
     ) -> None:
         super().__init__(model, guide, optim, loss)
         self.autocast = autocast or contextlib.nullcontext()
@@ -119,7 +107,7 @@ def diverged_check(compute: Callable[..., float], args: tuple, images: int, wher
         if "constraint" not in str(err) and "nan" not in str(err).lower():
             raise
         raise TrainingDiverged(
-            f"the networks produced invalid distribution parameters {where}"
+            f"the networks gave invalid distribution parameters {where}"
         ) from None
     if not math.isfinite(loss) or loss / images > MAX_LOSS_NATS_PER_IMAGE:
         raise TrainingDiverged(f"the loss became {loss / images:.4g} nats/image {where}")
@@ -127,47 +115,39 @@ def diverged_check(compute: Callable[..., float], args: tuple, images: int, wher
 
 
 class EpochSaver:
-    """``fit``'s ``on_epoch``: after every epoch the best weights (on disk and in memory),
-    the last checkpoint to resume from (weights, Adam state, random-number states, the
-    training state), and the epoch's line."""
+    """``fit``'s ``on_epoch``: after every epoch the best weights, the last checkpoint to
+    resume from (weights, Adam state, random-number states, the training state), and the
+    epoch's line."""
 
     def __init__(self, job: Job, cfg: TrainConfig, svi: CheckedSVI, batches: Batches) -> None:
         self.job, self.cfg, self.svi, self.batches = job, cfg, svi, batches
-        self.best_path, self.last = (cfg.run_dir / f"{job.name}{s}.pt" for s in ("", "_last"))
-        self.best: dict = {}  # the best weights, once this command trained the best epoch
+        self.best, self.last = (cfg.run_dir / f"{job.name}{end}.pt" for end in ("", "_last"))
+        self.kind = BASELINE if job.name == BASELINE else "cvae"  # the checkpoints' kind
+        self.title = TITLE_PREFIXES.get(cfg.condition, "") + job.name  # e.g. "mask cvae"
         self.saved = 0  # the last epoch on disk
 
     def __call__(self, state: TrainState) -> None:
-        job = self.job
-        payload = {
-            **job.record,
-            "architecture": job.architecture,
-            "run": run_settings(self.cfg),
-            "state_dict": job.module.state_dict(),
-            "train_state": asdict(state),
-        }
+        job, settings = self.job, run_settings(self.cfg)
+        payload = dict(job.record, architecture=job.architecture, run=settings)
+        payload.update(state_dict=job.module.state_dict(), train_state=asdict(state))
         if state.best_epoch == state.epoch:
-            save_checkpoint(payload, self.best_path, job.kind)
-            self.best = {k: v.detach().clone() for k, v in job.module.state_dict().items()}
+            save_checkpoint(payload, self.best, self.kind)
         payload.update(optimizer=self.svi.optim.get_state(), rng=rng_state(self.batches.shuffle))
-        save_checkpoint(payload, self.last, job.kind)
+        save_checkpoint(payload, self.last, self.kind)
         self.saved, self.svi.steps = state.epoch, 0
-        self.batches.label = f"{job.title} epoch {state.epoch + 1}"
-        _log(self.cfg, epoch_line(job.title, state, self.cfg.epochs))
+        self.batches.label = f"{self.title} epoch {state.epoch + 1}"
+        _log(self.cfg, epoch_line(self.title, state, self.cfg.epochs))
 
     def stopped(self, err: BaseException) -> Exception:
         """The one-line error of a run stopped by Ctrl-C, a signal or divergence: the
         epoch it stopped in, and what is on disk."""
-        title, epoch = self.job.title, self.saved + 1
+        title, epoch = self.title, self.saved + 1
+        where = f"no {title} epoch had finished, so no {title} checkpoint was saved"
         if self.saved:
             where = f"epochs up to {self.saved} are saved in {self.last}"
-        elif self.best_path.exists():  # stopped between the best and the last checkpoint
-            where = (
-                f"no {title} checkpoint to resume from was saved ({self.best_path} holds the "
-                "weights of an unfinished training)"
-            )
-        else:
-            where = f"no {title} epoch had finished, so no {title} checkpoint was saved"
+        elif self.best.exists():  # stopped between the best and the last checkpoint
+            where = f"no {title} checkpoint to resume from was saved ({self.best} holds the "
+            where += "weights of an unfinished training)"
         if isinstance(err, TrainingDiverged):
             return TrainingDiverged(f"{title} epoch {epoch}: {err}; {where}")
         ended = isinstance(err, Terminated)
@@ -191,6 +171,7 @@ def train_model(
     svi = CheckedSVI(*pair, FusedAdam(job.module, cfg.lr), job.loss, autocast)
     batches = ProgressBatches(*pairs, cfg.batch_size, shuffle, redraw)
     saver = EpochSaver(job, cfg, svi, batches)
+    title = saver.title
     if ckpt is None:
         pyro.set_rng_seed(cfg.seed)
         shuffle.manual_seed(cfg.seed)
@@ -200,43 +181,39 @@ def train_model(
             restore(ckpt, job.module, svi.optim, shuffle)
         state = recorded_state(ckpt, saver.last)
         state.finished = rule.stop_reason(state) is not None  # a new --epochs or --patience
-        kept = f"kept the finished {job.title} of the same settings in {cfg.run_dir}"
-        _log(cfg, f"{job.title}: {kept if state.finished else f'resuming from {saver.last}'}")
+        kept = f"kept the finished {title} of the same settings in {cfg.run_dir}"
+        _log(cfg, f"{title}: {kept if state.finished else f'resuming after epoch {state.epoch}'}")
     saver.saved, batches.quiet = state.epoch, cfg.quiet
-    batches.label = f"{job.title} epoch {state.epoch + 1}"
+    batches.label = f"{title} epoch {state.epoch + 1}"
     if job.warmup is not None:
         job.warmup.start_epoch(state.epoch + 1)
     # early stopping watches the bound the model climbs: the IWAE bound for --elbo iwae
-    particles = cfg.particles if cfg.elbo == "iwae" and job.kind == "cvae" else None
+    particles = cfg.particles if cfg.elbo == "iwae" and saver.kind == "cvae" else None
     val_args = (*job.pair, val, cfg.eval_batch_size, cfg.seed + VALIDATION_SEED_OFFSET, particles)
     try:
         check = "on the validation split"
         fit(svi, batches, lambda: diverged_check(elbo_loss, val_args, 1, check), rule, state, saver)
     except (KeyboardInterrupt, TrainingDiverged) as err:
         raise saver.stopped(err) from None
-    _log(cfg, f"{job.title}: {rule.stop_reason(state)}")
-    best = saver.best or load_checkpoint(saver.best_path)["state_dict"]
-    job.module.load_state_dict(best)  # the best epoch: this command's, or an earlier one's
+    _log(cfg, f"{title}: {rule.stop_reason(state)}")
+    job.module.load_state_dict(load_checkpoint(saver.best)["state_dict"])  # the best epoch
     return state
 
 
 def train_baseline(
     cfg: TrainConfig, data: MNIST, ckpt: dict | None
-) -> tuple[BaselineNN, TrainState]:
+) -> tuple[nn.Module, TrainState]:
     """Train the baseline NN (or continue or keep the one of ``ckpt``)."""
     pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
     baseline = build_baseline(cfg).to(data.train.images.device)
     task = condition_type(cfg.condition)
-    title = f"{TITLE_PREFIXES.get(cfg.condition, '')}{BASELINE}"
-    job = Job(
-        baseline, (baseline.model, baseline.guide), BASELINE, title, baseline_architecture(cfg)
-    )
+    job = Job(baseline, (baseline.model, baseline.guide), BASELINE, baseline_architecture(cfg))
     train = task.baseline_batches(cfg, data.train)
     return baseline, train_model(job, train, task.baseline_pairs(cfg, data.validation), cfg, ckpt)
 
 
 def train_cvae(
-    cfg: TrainConfig, data: MNIST, baseline: BaselineNN | None, ckpt: dict | None
+    cfg: TrainConfig, data: MNIST, baseline: nn.Module | None, ckpt: dict | None
 ) -> tuple[CVAE, TrainState]:
     """Train the CVAE with ``cfg.objective`` (the baseline, if any, stays frozen)."""
     pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
@@ -244,7 +221,6 @@ def train_cvae(
     train = cvae.condition.training_batches(data.train)
     val = cvae.condition.pairs(data.validation)  # (N_val, ...), (N_val, y_dim)
     pair = objective_pair(cvae, cfg.objective, cfg.alpha)
-    title = f"{TITLE_PREFIXES.get(cfg.condition, '')}{cfg.model_name}"
     # Which frozen baseline it is trained with, so that evaluate never pairs it with another.
     record = {} if baseline is None else {"baseline_sha256": weights_sha256(baseline)}
     if ckpt is not None and ckpt.get("baseline_sha256") != record.get("baseline_sha256"):
@@ -253,18 +229,16 @@ def train_cvae(
     loss = Trace_ELBO() if cfg.elbo == "trace" else svi_loss(cfg.elbo, cfg.particles)
     steps = math.ceil(len(train[0][1]) / cfg.batch_size)  # SVI steps per epoch
     warmup = KLWarmup(cfg.kl_warmup, steps) if cfg.kl_warmup else None
-    job = Job(cvae, pair, cfg.model_name, title, cfg.architecture(), record, loss, warmup)
+    job = Job(cvae, pair, cfg.model_name, cfg.architecture(), record, loss, warmup)
     return cvae, train_model(job, train, val, cfg, ckpt)
 
 
 def epoch_line(title: str, state: TrainState, epochs: int) -> str:
     """The line printed after each epoch; its last words say whether it counted as improving."""
     last = state.history[-1]
-    if last["improved"]:
-        mark = "improved"
-    else:
-        new_best = " (new best, gain too small)" if state.best_epoch == state.epoch else ""
-        mark = f"no improvement ({state.bad_epochs} in a row){new_best}"
+    mark = "improved" if last["improved"] else f"no improvement ({state.bad_epochs} in a row)"
+    if not last["improved"] and state.best_epoch == state.epoch:
+        mark += " (new best, gain too small)"
     return (
         f"{title} epoch {state.epoch:3d}/{epochs}  train {last['train_loss']:8.3f}  "
         f"val {last['val_loss']:8.3f} nats/image  {last['seconds']:6.1f} s  {mark}"
@@ -276,25 +250,12 @@ def _log(cfg: TrainConfig, message: str) -> None:
         tqdm.write(message)
 
 
-def summary(state: TrainState) -> dict:
-    """What ``metrics.json`` records of one model's training."""
-    return {
-        "history": state.history,
-        "best_epoch": state.best_epoch,
-        "epochs_run": state.epoch,
-        "best_val_loss_nats_per_image": state.best_val_loss,
-        "seconds_total": sum(r["seconds"] for r in state.history),
-    }
-
-
-def read_metrics(path: Path) -> dict:
-    """The ``metrics.json`` at ``path`` ({} if none); ConfigError if it is not a JSON object."""
-    if not path.exists():
-        return {}
-    metrics = read_json(path, "metrics.json", "delete it, the checkpoints are enough")
-    if not isinstance(metrics, dict):
-        raise ConfigError(f"{path} does not hold a JSON object; delete it")
-    return metrics
+def summary(state: TrainState, **more: object) -> dict:
+    """What ``metrics.json`` records of one model's training, and ``more``."""
+    seconds = sum(r["seconds"] for r in state.history)
+    run = {"history": state.history, "best_epoch": state.best_epoch, "epochs_run": state.epoch}
+    best = {"best_val_loss_nats_per_image": state.best_val_loss, "seconds_total": seconds}
+    return {**run, **best, **more}
 
 
 def run(cfg: TrainConfig) -> dict:
@@ -302,29 +263,30 @@ def run(cfg: TrainConfig) -> dict:
 
     Raises:
         FolderBusy: another live command is using ``cfg.run_dir``.
-        ConfigError: the run folder holds models of other settings (:func:`plan`).
+        ConfigError: ``metrics.json`` is corrupt, or the run folder holds models of other
+            settings (:func:`~cvae_pyro.cli.run_folder.plan`); found before any work.
     """
     device = resolve_device(cfg.device)
     check_precision(cfg.precision, device)  # before any folder is made
     check_out_dir(cfg.out_dir, cfg.folder_option)
     with folder_lock(cfg.run_dir):
-        metrics = read_metrics(cfg.run_dir / "metrics.json")  # a corrupt file, before training
+        path = cfg.run_dir / "metrics.json"
+        advice = "delete it, the checkpoints are enough"
+        metrics = read_json(path, "metrics.json", advice) if path.exists() else {}
         base_ckpt, cvae_ckpt = plan(cfg)
         data = load_splits(cfg.data_dir, cfg.limit, device, cfg.dataset)
         baseline = None
         if condition_type(cfg.condition).has_baseline:
             baseline, state = train_baseline(cfg, data, base_ckpt)
             # the baseline has no latent: its validation loss is its exact negative CLL
-            metrics[BASELINE] = {**summary(state), "val_nll_nats_per_image": state.best_val_loss}
+            metrics[BASELINE] = summary(state, val_nll_nats_per_image=state.best_val_loss)
         cvae, state = train_cvae(cfg, data, baseline, cvae_ckpt)
         # the number early stopping chose the best epoch by: -ELBO, or -IWAE bound for --elbo iwae
-        bound = "iwae_bound" if cfg.elbo == "iwae" else "elbo"
-        metrics[cfg.model_name] = {
-            **summary(state),
-            f"val_negative_{bound}_nats_per_image": state.best_val_loss,
-            "config": cfg.to_dict(),
-        }
-        save_json(metrics, cfg.run_dir / "metrics.json")
+        bound = f"val_negative_{'iwae_bound' if cfg.elbo == 'iwae' else 'elbo'}_nats_per_image"
+        metrics[cfg.model_name] = summary(
+            state, **{bound: state.best_val_loss}, config=cfg.to_dict()
+        )
+        save_json(metrics, path)
         if cfg.figures:
             suffix = "" if cfg.model_name == "cvae" else f"_{cfg.model_name}"
             for name, fig in training_figures(cvae, data.validation, data.class_names).items():

@@ -63,23 +63,24 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the bytes reach the disk before the name does
-        finally:
-            os.close(fd)
+        _fsync(tmp)  # the bytes reach the disk before the name does
         os.replace(tmp, check_target(path))  # checked again: it may have changed meanwhile
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # and the rename itself
-        finally:
-            os.close(fd)
+        with contextlib.suppress(OSError):  # some file systems cannot sync a folder
+            _fsync(path.parent)  # the rename itself
     except BaseException as err:
         tmp.unlink(missing_ok=True)
         if isinstance(err, OSError) and err.errno and err.filename in (str(tmp), None):
             err.filename, err.filename2 = str(path), None  # the user's file, never ours
         raise
     return path
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def save_bytes(write: Callable[[io.BytesIO], object], path: str | os.PathLike) -> Path:
@@ -129,9 +130,7 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
         ConfigError: the folder cannot be made or written, or ``.lock`` is not a regular file.
     """
     folder = check_out_dir(folder, "the folder")
-    path = folder / LOCK_NAME
-    if os.path.lexists(path) and not stat.S_ISREG(os.lstat(path).st_mode):
-        raise ConfigError(f"{path} is not a regular file; remove it")
+    path = check_target(folder / LOCK_NAME)  # never a link, a folder or a pipe
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
     try:
         try:
