@@ -332,7 +332,10 @@ def test_ctrl_c_while_training_again_keeps_the_finished_model(
     assert {p.name: p.read_bytes() for p in (run / "q2").glob("cvae*.pt")} == before
 
 
-def test_a_finished_cvae_of_another_baseline_is_not_replaced(q2_run, tmp_path, data_dir, capsys):
+@pytest.mark.parametrize("resume", [[], ["--resume"]])
+def test_a_finished_cvae_of_another_baseline_is_not_replaced(
+    resume, q2_run, tmp_path, data_dir, capsys
+):
     run = copy_run(q2_run, tmp_path / "run")
     for name in ("baseline.pt", "baseline_last.pt"):  # a finished baseline of other weights
         ckpt = torch.load(run / "q2" / name, weights_only=True)
@@ -340,14 +343,14 @@ def test_a_finished_cvae_of_another_baseline_is_not_replaced(q2_run, tmp_path, d
         ckpt["state_dict"][first] += 0.01
         (run / "q2" / name).unlink()
         torch.save(ckpt, run / "q2" / name)
-    before = (run / "q2/cvae.pt").read_bytes()
-    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run]
+    before = {p.name: p.read_bytes() for p in (run / "q2").iterdir()}
+    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run, *resume]
     code, err = call(train.main, args, capsys)
     assert code == EXIT_USAGE
     one_error_line(
         err, "another frozen baseline", "not replaced", "delete cvae.pt and cvae_last.pt"
     )
-    assert (run / "q2/cvae.pt").read_bytes() == before
+    assert {p.name: p.read_bytes() for p in (run / "q2").iterdir()} == before
 
 
 def test_every_ending_signal_is_described_like_ctrl_c():

@@ -37,15 +37,7 @@ from .device import check_precision, precision_context, resolve_device
 from .errors import Terminated, TrainingDiverged, TrainingInterrupted
 from .files import check_out_dir, folder_lock, read_json, save_figure, save_json
 from .model_files import baseline_architecture, build_baseline, build_cvae, condition_type
-from .run_folder import (
-    plan,
-    recorded_state,
-    refuse,
-    restore,
-    rng_state,
-    run_settings,
-    stopping_rule,
-)
+from .run_folder import plan, refuse, restore, rng_state, run_settings, stopping_rule
 
 VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise
 MAX_LOSS_NATS_PER_IMAGE = 1e5  #: a loss above this (nats per image) means divergence
@@ -106,9 +98,7 @@ def diverged_check(compute: Callable[..., float], args: tuple, images: int, wher
     except ValueError as err:  # a distribution's argument check: NaN or invalid parameters
         if "constraint" not in str(err) and "nan" not in str(err).lower():
             raise
-        raise TrainingDiverged(
-            f"the networks gave invalid distribution parameters {where}"
-        ) from None
+        raise TrainingDiverged(f"invalid distribution parameters {where}") from None
     if not math.isfinite(loss) or loss / images > MAX_LOSS_NATS_PER_IMAGE:
         raise TrainingDiverged(f"the loss became {loss / images:.4g} nats/image {where}")
     return loss
@@ -179,7 +169,7 @@ def train_model(
     else:
         if cfg.resume:
             restore(ckpt, job.module, svi.optim, shuffle)
-        state = recorded_state(ckpt, saver.last)
+        state = TrainState(**ckpt["train_state"])  # checked by plan
         state.finished = rule.stop_reason(state) is not None  # a new --epochs or --patience
         kept = f"kept the finished {title} of the same settings in {cfg.run_dir}"
         _log(cfg, f"{title}: {kept if state.finished else f'resuming after epoch {state.epoch}'}")

@@ -133,13 +133,11 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
     path = check_target(folder / LOCK_NAME)  # never a link, a folder or a pipe
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise FolderBusy(
-                f"{folder} is in use by another process; wait for it to finish, or use "
-                "another output folder"
-            ) from None
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise FolderBusy(f"{folder} is in use by another process; wait for it to end") from None
+    try:
         yield folder
     finally:
         os.close(fd)  # closing releases the lock

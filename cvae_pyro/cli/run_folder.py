@@ -20,10 +20,8 @@ baseline again or further (a greater ``--epochs``, say).
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
-import numpy as np
 import torch
 from pyro.optim import PyroOptim
 from torch import nn
@@ -75,7 +73,7 @@ def last_checkpoint(cfg: TrainConfig, name: str, kind: str, architecture: dict) 
     ckpt = load_checkpoint(path, kind=kind)
     if not all(key in ckpt for key in LAST_KEYS):
         raise CheckpointError(f"{path} is not a *_last.pt written by training: delete it")
-    if not (cfg.resume or recorded_state(ckpt, path).finished):
+    if not (recorded_state(ckpt, path).finished or cfg.resume):
         return None
     settings = {key: getattr(cfg, key) for key in (RUN_KEYS if cfg.resume else RECORDED_KEYS)}
     diffs = setting_diffs(ckpt.get("architecture"), architecture)
@@ -102,29 +100,20 @@ def plan(cfg: TrainConfig) -> tuple[dict | None, dict | None]:
 
 
 def rng_state(shuffle: torch.Generator) -> dict:
-    """Every random-number state training draws from, for the last checkpoint."""
-    np_state = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "python": list(random.getstate()[1]),
-        "numpy": torch.from_numpy(np_state[1].astype(np.int64)),
-        "numpy_pos": int(np_state[2]),
-        "shuffle": shuffle.get_state(),
-    }
+    """The random-number states training draws from (torch's, CUDA's and the shuffle's);
+    the package draws nothing from Python's ``random`` nor from NumPy."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return {"torch": torch.get_rng_state(), "cuda": cuda, "shuffle": shuffle.get_state()}
 
 
 def restore(ckpt: dict, module: nn.Module, optim: PyroOptim, shuffle: torch.Generator) -> None:
     """Put a last checkpoint's weights, optimizer state and random-number states back."""
     module.load_state_dict(ckpt["state_dict"])
     optim.set_state(ckpt["optimizer"])
-    rng = ckpt["rng"]
-    torch.set_rng_state(rng["torch"])
-    if rng["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(rng["cuda"])
-    random.setstate((3, tuple(rng["python"]), None))
-    np.random.set_state(("MT19937", rng["numpy"].numpy().astype(np.uint32), rng["numpy_pos"]))
-    shuffle.set_state(rng["shuffle"])
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    if ckpt["rng"]["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+    shuffle.set_state(ckpt["rng"]["shuffle"])
 
 
 def recorded_state(ckpt: dict, path: Path) -> TrainState:
