@@ -49,9 +49,7 @@ def weights_sha256(module: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def load_checkpoint(
-    path: str | os.PathLike, expect: dict | None = None, kind: object = None
-) -> dict:
+def load_checkpoint(path: str | Path, expect: dict | None = None, kind: object = None) -> dict:
     """The payload of a checkpoint written by :func:`save_checkpoint`.
 
     Args:
@@ -71,11 +69,9 @@ def load_checkpoint(
     payload = _read_payload(path)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a cvae_pyro checkpoint")
-    wanted = (kind,) if isinstance(kind, str) else kind
-    if wanted is not None and payload.get("kind") not in wanted:
-        raise CheckpointError(
-            f"{path} holds a {payload.get('kind')} model, not {' or '.join(wanted)}"
-        )
+    found, wanted = payload.get("kind"), (kind,) if isinstance(kind, str) else kind
+    if wanted is not None and found not in wanted:
+        raise CheckpointError(f"{path} holds a {found} model, not {' or '.join(wanted)}")
     diffs = setting_diffs(payload.get("architecture"), expect or {})
     if diffs:
         raise CheckpointError(f"{path} was trained with other settings: " + ", ".join(diffs))
