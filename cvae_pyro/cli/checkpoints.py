@@ -83,12 +83,11 @@ def load_checkpoint(path: str | Path, expect: dict | None = None, kind: object =
 
 def weights_problem(state: object) -> str | None:
     """What makes ``state`` unusable as a model's weights (None if nothing): every entry
-    must be a tensor, and every floating-point one finite."""
+    must be a tensor, and every floating-point one finite (the first that is not is named)."""
     if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in state.values()):
         return "its weights are not tensors"
-    if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
-        return "its weights are not finite numbers (NaN or inf)"
-    return None
+    bad = [k for k, t in state.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    return f"its weights {str(bad[0])[:80]} are not finite numbers (NaN or inf)" if bad else None
 
 
 def _read_payload(path: Path) -> object:
