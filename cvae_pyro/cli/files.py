@@ -115,7 +115,7 @@ def read_json(path: str | os.PathLike, what: str, advice: str, error: type = Con
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
         raise error(f"cannot read {path} ({err.strerror}); {advice}") from None
-    except ValueError:  # UnicodeDecodeError is a ValueError
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise error(f"{path} is corrupt: not a {what} cvae_pyro wrote; {advice}") from None
 
 
