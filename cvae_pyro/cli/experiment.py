@@ -5,11 +5,11 @@ scripts in ``experiments/`` and :mod:`cvae_pyro.cli.cll_table` call too. For the
 quadrant and mask tasks the baseline NN is trained first, frozen, and fed to the CVAE's
 prior network; for the label condition only the label CVAE is trained. Everything
 lands in ``cfg.run_dir`` (checkpoints, ``metrics.json``, the figures), which is locked
-for the whole run. Before any work, :func:`plan` decides for both models what the run
-folder holds (:meth:`~cvae_pyro.cli.run_folder.RunFolder.start`: train afresh, continue
-or keep) and refuses a CVAE that this run would pair with another frozen baseline than
-the one it was trained with. Each model is trained by :func:`~cvae_pyro.fit.fit`, with
-:class:`EpochSaver` as its ``on_epoch``.
+for the whole run. Before any work, :func:`~cvae_pyro.cli.run_folder.plan` decides for
+both models whether to train afresh, continue or keep, and refuses models of other
+settings and a CVAE whose frozen baseline this run would change; a kept baseline's hash
+is compared with the one the CVAE recorded before the CVAE is touched. Each model is
+trained by :func:`~cvae_pyro.fit.fit`, with :class:`EpochSaver` as its ``on_epoch``.
 """
 
 from __future__ import annotations
