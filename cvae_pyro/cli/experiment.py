@@ -172,7 +172,8 @@ def train_model(
         state = TrainState(**ckpt["train_state"])  # checked by plan
         state.finished = rule.stop_reason(state) is not None  # a new --epochs or --patience
         kept = f"kept the finished {title} of the same settings in {cfg.run_dir}"
-        _log(cfg, f"{title}: {kept if state.finished else f'resuming after epoch {state.epoch}'}")
+        resumed = f"resuming after epoch {state.epoch} from {saver.last}"
+        _log(cfg, f"{title}: {kept if state.finished else resumed}")
     saver.saved, batches.quiet = state.epoch, cfg.quiet
     batches.label = f"{title} epoch {state.epoch + 1}"
     if job.warmup is not None:
