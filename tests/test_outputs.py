@@ -20,21 +20,13 @@ from cvae_pyro import complete, evaluate, reproduce, sample, train
 from cvae_pyro.cli import (
     EXIT_FAILURE,
     EXIT_USAGE,
-    checkpoints,
     commands,
     experiment,
     files,
 )
 from cvae_pyro.cli.checkpoints import load_checkpoint, save_checkpoint
 from cvae_pyro.cli.errors import ConfigError, FolderBusy
-from cvae_pyro.cli.files import (
-    LOCK_NAME,
-    TEMP_TAG,
-    check_target,
-    folder_lock,
-    save_json,
-    write_atomic,
-)
+from cvae_pyro.cli.files import LOCK_NAME, check_target, folder_lock, save_json, write_atomic
 
 from .helpers import (
     QUICK,
@@ -90,7 +82,7 @@ def test_complete_and_sample_never_replace_what_is_not_a_file(
         code, err = call(command, [*args, "--n", "1", "--out", out], capsys)
         assert code == EXIT_USAGE
         line = one_error_line(err, out.name)
-        assert TEMP_TAG not in line and ".tmp" not in line  # the user's path, not ours
+        assert ".tmp" not in line  # the user's path, not ours
         assert_untouched(kind, out, user_file)
 
 
@@ -102,9 +94,9 @@ def test_write_atomic_refuses_targets_that_are_not_files(kind, tmp_path):
     make_target(kind, target, user_file)
     with pytest.raises(ConfigError, match="metrics.json is a") as err:
         save_json({"a": 1}, target)
-    assert "\n" not in str(err.value) and TEMP_TAG not in str(err.value)
+    assert "\n" not in str(err.value) and ".tmp" not in str(err.value)
     assert_untouched(kind, target, user_file)
-    assert not [p for p in tmp_path.iterdir() if TEMP_TAG in p.name]  # no temporary left
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary left
     assert check_target(tmp_path / "missing.json") == tmp_path / "missing.json"
     save_json({"a": 1}, user_file)  # a regular file is replaced
     assert json.loads(user_file.read_text()) == {"a": 1}
@@ -181,7 +173,7 @@ def test_messages_never_name_a_temporary_file(label_run, tmp_path, capsys, monke
     args = ["--digit", "3", "--n", "1", "--checkpoint", label_run / "label/cvae.pt"]
     code, err = call(sample.main, [*args, "--out", out], capsys)
     assert code == EXIT_USAGE
-    assert TEMP_TAG not in one_error_line(err, "--out", "is a folder")
+    assert ".tmp" not in one_error_line(err, "--out", "is a folder")
     real_replace = files.os.replace
 
     def cross_device(src, dst):
@@ -192,8 +184,8 @@ def test_messages_never_name_a_temporary_file(label_run, tmp_path, capsys, monke
     monkeypatch.setattr(files.os, "replace", real_replace)
     assert code != 0
     line = one_error_line(err, "d.png")
-    assert TEMP_TAG not in line and ".tmp" not in line
-    assert not [p for p in tmp_path.iterdir() if TEMP_TAG in p.name]
+    assert ".tmp" not in line
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_a_long_out_dir_keeps_the_reason(q2_run, tmp_path, data_dir, capsys):
@@ -256,24 +248,11 @@ def test_names_that_are_not_utf8_work(label_run, tmp_path, data_dir, capsys):
     assert load_checkpoint(runs / "label/cvae.pt", kind="cvae")["kind"] == "cvae"
 
 
-def test_an_out_format_that_needs_a_missing_program_is_refused_before_work(
-    label_run, tmp_path, capsys, monkeypatch
-):
-    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))  # no LaTeX for .pgf
-    monkeypatch.setattr(commands, "label_model", lambda cfg: pytest.fail("work started"))
-    out = tmp_path / "digits.pgf"
-    args = ["--digit", "3", "--checkpoint", label_run / "label/cvae.pt", "--out", out]
-    code, err = call(sample.main, args, capsys)
-    assert code == EXIT_USAGE
-    one_error_line(err, "--out digits.pgf", "cannot write .pgf files here", ".png")
-    assert not out.exists()
-
-
-def test_a_second_live_run_is_refused_naming_the_pid(tmp_path, data_dir, capsys):
+def test_a_second_live_run_is_refused(tmp_path, data_dir, capsys):
     with folder_lock(tmp_path / "q1"):
         code, err = call(train.main, ["--quadrants", "1", *QUICK, "--out-dir", tmp_path], capsys)
     assert code == EXIT_USAGE
-    one_error_line(err, f"pid {os.getpid()}", "in use")
+    one_error_line(err, "in use by another process")
     assert not (tmp_path / "q1/baseline.pt").exists()
 
 
@@ -296,22 +275,6 @@ def hold_lock(folder: Path, tmp_path: Path) -> subprocess.Popen:
     return holder
 
 
-def test_a_lock_names_the_process_that_holds_it_never_a_pid_in_the_file(tmp_path):
-    folder = tmp_path / "q1"
-    folder.mkdir()
-    (folder / LOCK_NAME).write_text("4242\n")  # a pid some earlier program left in the file
-    holder = hold_lock(folder, tmp_path)
-    try:
-        with pytest.raises(FolderBusy) as err, folder_lock(folder):
-            pass
-    finally:
-        holder.kill()
-        holder.communicate()
-    assert "4242" not in str(err.value) and "in use by another process" in str(err.value)
-    if Path("/proc/locks").exists():
-        assert f"(pid {holder.pid})" in str(err.value)
-
-
 def test_a_lock_left_by_a_killed_process_never_blocks(tmp_path):
     folder = tmp_path / "q1"
     holder = hold_lock(folder, tmp_path)
@@ -323,12 +286,15 @@ def test_a_lock_left_by_a_killed_process_never_blocks(tmp_path):
         assert (folder / LOCK_NAME).is_file()
 
 
-def test_disk_full_during_torch_save(tmp_path, data_dir, capsys, monkeypatch):
-    def full(obj, f, *args, **kwargs):
-        Path(f).write_bytes(b"PK half")
-        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+def full_disk(self, data):
+    """``Path.write_bytes`` on a full disk: part of the bytes, then ENOSPC."""
+    with open(self, "wb") as file:
+        file.write(data[:64])
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
 
-    monkeypatch.setattr(checkpoints.torch, "save", full)
+
+def test_disk_full_writing_a_checkpoint(tmp_path, data_dir, capsys, monkeypatch):
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
     args = ["--quadrants", "1", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path]
     code, err = call(train.main, args, capsys)
     assert code == EXIT_FAILURE
@@ -352,10 +318,10 @@ def test_disk_full_writing_json(q2_run, tmp_path, data_dir, capsys, monkeypatch)
 def test_permission_denied_is_one_line(q2_run, tmp_path, data_dir, capsys, monkeypatch):
     run = copy_run(q2_run, tmp_path / "run")
 
-    def denied(dir=None, **kwargs):
-        raise PermissionError(errno.EACCES, "Permission denied", str(dir))
+    def denied(self, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
 
-    monkeypatch.setattr(files.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(Path, "write_text", denied)
     args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
     code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
     assert code == EXIT_USAGE
@@ -427,12 +393,7 @@ def test_an_input_picture_is_never_the_output(label_run, seven, tmp_path, capsys
 def test_a_full_disk_while_writing_a_pdf_is_one_line(
     mask_run, seven, tmp_path, capsys, monkeypatch
 ):
-    from matplotlib.backends import backend_pdf
-
-    def full(self):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(backend_pdf.Stream, "_writeHeader", full)
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
     out = tmp_path / "x.pdf"
     args = ["--image", seven, "--keep", "left", "--out-dir", mask_run, "--n", "1", "--out", out]
     code, err = call(complete.main, args, capsys)
@@ -461,9 +422,6 @@ def test_names_too_long(label_run, tmp_path, data_dir, capsys):
     code, err = call(
         train.main, ["--quadrants", "1", *QUICK, "--data-dir", tmp_path / long], capsys
     )
-    assert code == EXIT_USAGE
-    one_error_line(err, "too long")
-    code, err = call(evaluate.main, ["--quadrants", "1", "--out-dir", tmp_path / long], capsys)
     assert code == EXIT_USAGE
     one_error_line(err, "too long")
     code, err = call(sample.main, ["--digit", "3", "--checkpoint", tmp_path / long], capsys)
@@ -500,22 +458,13 @@ def test_sample_out_folder_unwritable_and_formats(label_run, tmp_path, capsys):
     assert (tmp_path / "x.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # a real JPEG
 
 
-def test_files_get_the_umask_and_stale_temporaries_are_removed(q2_run, tmp_path, data_dir, capsys):
-    run = copy_run(q2_run, tmp_path / "run")
-    stale = run / "q2" / ".cvae.pt.cvae_pyro-k3j9x2ab.tmp"  # as write_atomic names them
-    stale.write_bytes(b"left by SIGKILL")
+def test_files_get_the_umask(tmp_path):
     old = os.umask(0o027)
     try:
-        args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
-        code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
+        path = save_checkpoint({"architecture": {}}, tmp_path / "c.pt", "cvae")
     finally:
         os.umask(old)
-    assert code == 0, err
-    assert not stale.exists()
-    mode = stat.S_IMODE((run / "q2/evaluation_test.json").stat().st_mode)
-    assert mode == 0o640
-    path = save_checkpoint({"architecture": {}}, tmp_path / "c.pt", "cvae")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~old
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 def test_files_reach_the_disk_before_their_name(tmp_path, monkeypatch):
@@ -534,5 +483,5 @@ def test_files_reach_the_disk_before_their_name(tmp_path, monkeypatch):
     monkeypatch.setattr(files.os, "replace", replace)
     save_json({"a": 1}, tmp_path / "metrics.json")
     assert [kind for kind, _ in events] == ["fsync", "replace", "fsync"]
-    assert TEMP_TAG in events[0][1] and events[1][1] == str(tmp_path / "metrics.json")
+    assert events[0][1].endswith(".tmp") and events[1][1] == str(tmp_path / "metrics.json")
     assert events[2][1] == str(tmp_path)  # the folder, which holds the new name

@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from cvae_pyro import data as data_module
-from cvae_pyro import train
+from cvae_pyro import reproduce, train
 from cvae_pyro.cli import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     checkpoints,
     describe,
-    run_folder,
+    experiment,
 )
 from cvae_pyro.cli.checkpoints import load_checkpoint, save_checkpoint
 from cvae_pyro.cli.config import TrainConfig
@@ -31,8 +31,7 @@ from cvae_pyro.cli.errors import (
     TrainingInterrupted,
 )
 from cvae_pyro.cli.experiment import run
-from cvae_pyro.cli.files import TEMP_TAG, save_json, write_atomic
-from cvae_pyro.cli.run_folder import RunFolder
+from cvae_pyro.cli.files import save_json, write_atomic
 
 from .helpers import (
     QUICK,
@@ -287,7 +286,7 @@ def test_an_ending_signal_during_training_says_what_was_kept(signum, tmp_path, d
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signum
     one_error_line(err, f"terminated ({signal.Signals(signum).name})", "--resume")
-    assert not [p for p in (out / "q1").iterdir() if TEMP_TAG in p.name]
+    assert not list((out / "q1").glob(".*.tmp"))
 
 
 def test_sigterm_is_described_like_ctrl_c():
@@ -319,21 +318,24 @@ def test_ctrl_c_while_training_again_keeps_the_finished_model(
     after a new best checkpoint would be saved) can leave a partly trained model."""
     run = copy_run(q2_run, tmp_path / "run")
     before = {p.name: p.read_bytes() for p in (run / "q2").glob("cvae*.pt")}
-    real_save = run_folder.save_checkpoint
+    real_save = experiment.save_checkpoint
 
     def save_then_interrupt(payload, path, kind):
         real_save(payload, path, kind)
         if path.name == "cvae.pt":  # the best, before the last: Ctrl-C in between
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_folder, "save_checkpoint", save_then_interrupt)
+    monkeypatch.setattr(experiment, "save_checkpoint", save_then_interrupt)
     args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run]
     code, err = call(train.main, args, capsys)
     assert code == 0, err  # nothing to train: the finished CVAE is kept
     assert {p.name: p.read_bytes() for p in (run / "q2").glob("cvae*.pt")} == before
 
 
-def test_a_finished_cvae_of_another_baseline_is_not_replaced(q2_run, tmp_path, data_dir, capsys):
+@pytest.mark.parametrize("resume", [[], ["--resume"]])
+def test_a_finished_cvae_of_another_baseline_is_not_replaced(
+    resume, q2_run, tmp_path, data_dir, capsys
+):
     run = copy_run(q2_run, tmp_path / "run")
     for name in ("baseline.pt", "baseline_last.pt"):  # a finished baseline of other weights
         ckpt = torch.load(run / "q2" / name, weights_only=True)
@@ -341,14 +343,14 @@ def test_a_finished_cvae_of_another_baseline_is_not_replaced(q2_run, tmp_path, d
         ckpt["state_dict"][first] += 0.01
         (run / "q2" / name).unlink()
         torch.save(ckpt, run / "q2" / name)
-    before = (run / "q2/cvae.pt").read_bytes()
-    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run]
+    before = {p.name: p.read_bytes() for p in (run / "q2").iterdir()}
+    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run, *resume]
     code, err = call(train.main, args, capsys)
     assert code == EXIT_USAGE
     one_error_line(
         err, "another frozen baseline", "not replaced", "delete cvae.pt and cvae_last.pt"
     )
-    assert (run / "q2/cvae.pt").read_bytes() == before
+    assert {p.name: p.read_bytes() for p in (run / "q2").iterdir()} == before
 
 
 def test_every_ending_signal_is_described_like_ctrl_c():
@@ -391,24 +393,57 @@ def test_epochs_may_grow_on_resume_and_are_recorded(label_run, tmp_path, data_di
     assert metrics["cvae"]["config"]["epochs"] == 2
 
 
-def test_a_best_checkpoint_copied_over_the_last_one(q2_run, tmp_path, data_dir, capsys):
+@pytest.mark.parametrize("fault", ["best copied over last", "no training state"])
+def test_a_last_checkpoint_that_training_did_not_write(fault, q2_run, tmp_path, data_dir, capsys):
     run = copy_run(q2_run, tmp_path / "run")
-    shutil.copy(run / "q2/cvae.pt", run / "q2/cvae_last.pt")  # no optimizer state in it
+    if fault == "best copied over last":  # no optimizer nor random-number state in it
+        shutil.copy(run / "q2/cvae.pt", run / "q2/cvae_last.pt")
+    else:
+        ckpt = torch.load(run / "q2/baseline_last.pt", weights_only=True)
+        del ckpt["train_state"]
+        torch.save(ckpt, run / "q2/baseline_last.pt")
     args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run, "--resume"]
     code, err = call(train.main, args, capsys)
     assert code == EXIT_USAGE
-    one_error_line(err, "cvae_last.pt", "cannot be resumed from")
+    one_error_line(err, "_last.pt is not a *_last.pt written by training")
 
 
-def test_a_last_checkpoint_without_training_state(q2_run, tmp_path, data_dir, capsys):
+def test_a_greater_epochs_never_trains_a_cvaes_baseline_further(q2_run, tmp_path, data_dir, capsys):
+    """A CVAE continues only on the baseline it was trained with: a greater --epochs, which
+    would train its epoch-capped baseline further, is refused before anything is written."""
     run = copy_run(q2_run, tmp_path / "run")
-    ckpt = torch.load(run / "q2/baseline_last.pt", weights_only=True)
-    del ckpt["train_state"]
-    torch.save(ckpt, run / "q2/baseline_last.pt")
-    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run]
-    code, err = call(train.main, args, capsys)
+    before = {p.name: p.read_bytes() for p in (run / "q2").iterdir()}
+    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run, "--resume"]
+    code, err = call(train.main, [*args, "--epochs", "2"], capsys)
     assert code == EXIT_USAGE
-    one_error_line(err, "baseline_last.pt", "no training state")
+    one_error_line(err, "cvae_last.pt", "baseline that this run would train further")
+    assert {p.name: p.read_bytes() for p in (run / "q2").iterdir()} == before
+    for name in ("cvae.pt", "cvae_last.pt"):  # without the CVAE the baseline trains on
+        (run / "q2" / name).unlink()
+    code, err = call(train.main, [*args, "--epochs", "2"], capsys)
+    assert code == 0, err
+    metrics = json.loads((run / "q2/metrics.json").read_text())
+    assert metrics["baseline"]["epochs_run"] == metrics["cvae"]["epochs_run"] == 2
+
+
+def test_reproduce_with_a_greater_epochs_keeps_no_stale_baseline(tmp_path, data_dir, capsys):
+    """reproduce --epochs 1, then --epochs 2 into the same runs folder: refused in one line,
+    so that no run records epochs 2 beside a 1-epoch baseline."""
+    runs = tmp_path / "runs"
+    args = ["--quadrants", "1", "--objectives", "cvae", "--limit", "300", "--samples", "2"]
+    args += ["--quiet", "--runs-dir", runs, "--data-dir", data_dir]
+    code, err = call(
+        reproduce.main, [*args, "--epochs", "1", "--results-dir", tmp_path / "a"], capsys
+    )
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in (runs / "seed0/q1").glob("*.pt")}
+    code, err = call(
+        reproduce.main, [*args, "--epochs", "2", "--results-dir", tmp_path / "b"], capsys
+    )
+    assert code == EXIT_USAGE
+    one_error_line(err, "q1/cvae_last.pt", "would train further", "--runs-dir")
+    assert {p.name: p.read_bytes() for p in (runs / "seed0/q1").glob("*.pt")} == before
+    assert not (tmp_path / "b/run.json").exists()
 
 
 def test_a_corrupt_metrics_file_is_found_before_training(q2_run, tmp_path, data_dir, capsys):
@@ -455,14 +490,14 @@ def test_ctrl_c_and_nan_in_epoch_1_name_no_missing_file(tmp_path, data_dir, caps
 def test_ctrl_c_between_the_two_checkpoints_names_the_one_written(
     tmp_path, data_dir, capsys, monkeypatch
 ):
-    real_save = RunFolder.save
+    real_save = experiment.save_checkpoint
 
-    def save(self, payload, path, kind):
+    def save(payload, path, kind):
         if path.name == "baseline_last.pt":
             raise KeyboardInterrupt  # after baseline.pt, before baseline_last.pt
-        real_save(self, payload, path, kind)
+        real_save(payload, path, kind)
 
-    monkeypatch.setattr(RunFolder, "save", save)
+    monkeypatch.setattr(experiment, "save_checkpoint", save)
     args = ["--quadrants", "1", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path]
     code, err = call(train.main, args, capsys)
     assert code == EXIT_INTERRUPTED and (tmp_path / "q1/baseline.pt").exists()

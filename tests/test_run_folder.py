@@ -30,9 +30,9 @@ def test_a_rerun_on_finished_models_reads_each_checkpoint_once(tmp_path, data_di
     reads = Counter()
     real = checkpoints._read_payload
 
-    def counted(path, map_location):
+    def counted(path):
         reads[path.name] += 1
-        return real(path, map_location)
+        return real(path)
 
     monkeypatch.setattr(checkpoints, "_read_payload", counted)
     before = {p.name: p.read_bytes() for p in (out / "q2").glob("*.pt")}

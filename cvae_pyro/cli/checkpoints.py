@@ -1,51 +1,45 @@
 """Checkpoints: written atomically, read back by one careful reader.
 
 :func:`save_checkpoint` stores a payload (weights, settings, training state) with a
-format marker, a version and its kind. :func:`load_checkpoint` is the one way a
-checkpoint is read: every zip entry's checksum first (bytes changed on the disk are
-found), then ``torch.load`` with ``weights_only``; the marker, version and kind; the
-settings the caller expects; and every weight a dense tensor of finite numbers.
+format marker and its kind. :func:`load_checkpoint` is the one way a checkpoint is
+read: every zip entry's checksum first (bytes changed on the disk are found), then
+``torch.load`` with ``weights_only``; the marker and the kind; the settings the
+caller expects; and every weight a tensor of finite numbers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 import zipfile
 from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError, one_line
-from .files import write_atomic
+from .errors import CheckpointError
+from .files import save_bytes
 
 CHECKPOINT_FORMAT = "cvae_pyro-checkpoint"  #: marker stored in every checkpoint
-CHECKPOINT_VERSION = 3  #: bumped when the layout changes; only this version is read
-#: What a checkpoint holds: a baseline NN, a CVAE (its ``architecture`` names the condition
-#: and the objective), or the digit classifier that scores label samples.
-KINDS = ("baseline", "cvae", "classifier")
 
 
 def save_checkpoint(payload: dict, path: str | os.PathLike, kind: str) -> Path:
-    """Save ``payload`` (tensors, numbers, strings, lists, dicts) as a checkpoint, atomically.
+    """Save ``payload`` (tensors, numbers, strings, lists, dicts) atomically.
 
     Args:
         payload: what to save; ``architecture`` holds the settings that fix the model.
         path: the file.
-        kind: what it holds, one of :data:`KINDS`.
+        kind: what it holds: "baseline", "cvae" (its ``architecture`` names the condition
+            and the objective) or "classifier".
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "kind": kind, **payload}
-    return write_atomic(path, lambda tmp: torch.save(payload, tmp))
+    payload = {"format": CHECKPOINT_FORMAT, "kind": kind, **payload}
+    return save_bytes(lambda buffer: torch.save(payload, buffer), path)
 
 
 def weights_sha256(module: torch.nn.Module) -> str:
     """Hex SHA-256 of a module's weights: every name, dtype, shape and value, in order.
 
-    The same weights give the same hash however the file holding them was written, so a
-    CVAE's checkpoint can record which baseline it was trained with (``baseline_sha256``).
+    A CVAE's checkpoint records which frozen baseline it was trained with this way
+    (``baseline_sha256``).
     """
     digest = hashlib.sha256()
     for name, tensor in module.state_dict().items():
@@ -55,53 +49,32 @@ def weights_sha256(module: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def load_checkpoint(
-    path: str | os.PathLike,
-    expect: dict | None = None,
-    map_location: str | None = "cpu",
-    kind: str | tuple[str, ...] | None = None,
-) -> dict:
-    """Load a checkpoint written by :func:`save_checkpoint`.
+def load_checkpoint(path: str | Path, expect: dict | None = None, kind: object = None) -> dict:
+    """The payload of a checkpoint written by :func:`save_checkpoint`.
 
     Args:
         path: the file.
-        expect: settings (``TrainConfig.architecture()``, or some of them) the checkpoint
-            must match.
-        map_location: where tensors are loaded.
-        kind: the kind (or kinds) the caller can use; None accepts any.
-
-    Returns:
-        The payload.
+        expect: settings (``TrainConfig.architecture()``, or some of them) it must match.
+        kind: the kind (or a tuple of kinds) the caller can use; None accepts any.
 
     Raises:
-        CheckpointError: missing, truncated or foreign file, another kind, a setting
-            differs, or a weight is not a dense tensor of finite numbers.
+        CheckpointError: missing, unreadable, damaged, truncated or foreign file, another
+            kind, a setting differs, or a weight is not a tensor of finite numbers.
     """
     path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"{path} is a folder, not a checkpoint; give the .pt file")
     if not path.is_file():
-        if os.path.lexists(path):  # a link to nothing, a loop, a pipe, a device
-            raise CheckpointError(f"{path} is not a file (a broken link or a special file)")
+        if os.path.lexists(path):
+            raise CheckpointError(f"{path} is not a file (a broken link, a folder or a device)")
         raise CheckpointError(f"no checkpoint at {path}")
-    payload = _read_payload(path, map_location)
+    payload = _read_payload(path)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a cvae_pyro checkpoint")
-    version = payload.get("version")
-    if version != CHECKPOINT_VERSION:
-        raise CheckpointError(
-            f"{path} has checkpoint version {version!r}, "
-            f"this cvae_pyro reads version {CHECKPOINT_VERSION}"
-        )
-    if not isinstance(payload.get("kind"), str) or not isinstance(
-        payload.get("architecture", {}), dict
-    ):
-        raise CheckpointError(f"{path} is not a cvae_pyro checkpoint (no kind or settings)")
-    wanted = (kind,) if isinstance(kind, str) else kind
-    if wanted is not None and payload["kind"] not in wanted:
-        raise CheckpointError(f"{path} holds a {payload['kind']} model, not {' or '.join(wanted)}")
-    if expect is not None:
-        check_architecture(payload.get("architecture", {}), expect, path)
+    found, wanted = payload.get("kind"), (kind,) if isinstance(kind, str) else kind
+    if wanted is not None and found not in wanted:
+        raise CheckpointError(f"{path} holds a {found} model, not {' or '.join(wanted)}")
+    diffs = setting_diffs(payload.get("architecture"), expect or {})
+    if diffs:
+        raise CheckpointError(f"{path} was trained with other settings: " + ", ".join(diffs))
     problem = weights_problem(payload.get("state_dict", {}))
     if problem:
         raise CheckpointError(f"{path} is broken: {problem}; train the model again")
@@ -109,52 +82,33 @@ def load_checkpoint(
 
 
 def weights_problem(state: object) -> str | None:
-    """What makes ``state`` unusable as a model's weights (None if nothing).
-
-    Every entry must be a dense (strided, not quantized) tensor, and every floating-point
-    one finite: a NaN or an infinity is named.
-    """
-    if not isinstance(state, dict):
-        return "its weights are not a table of tensors"
-    for name, tensor in state.items():
-        label = str(name)[:80]
-        dense = isinstance(tensor, torch.Tensor) and tensor.layout == torch.strided
-        if not dense or tensor.is_quantized:
-            return f"its weights {label} are not a dense tensor"
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            return f"its weights {label} are not finite numbers (NaN or inf)"
-    return None
+    """What makes ``state`` unusable as a model's weights (None if nothing): every entry
+    must be a tensor, and every floating-point one finite (the first that is not is named)."""
+    if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in state.values()):
+        return "its weights are not tensors"
+    bad = [k for k, t in state.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    return f"its weights {str(bad[0])[:80]} are not finite numbers (NaN or inf)" if bad else None
 
 
-def _read_payload(path: Path, map_location: str | None) -> object:
-    """``torch.load`` with ``weights_only``, every failure a :class:`CheckpointError`.
-
-    Every zip entry's CRC is checked first: bytes changed inside the weights would
-    otherwise load as other numbers.
-    """
+def _read_payload(path: Path) -> object:
+    """``torch.load`` with ``weights_only`` after every zip entry's CRC is checked (bytes
+    changed inside the weights would otherwise load as other numbers)."""
     try:
         with zipfile.ZipFile(path) as archive:
             damaged = archive.testzip()
-        if damaged is not None:
-            raise CheckpointError(
-                f"{path} is damaged: its entry {damaged} does not match its checksum; "
-                "train the model again"
-            )
-        with warnings.catch_warnings():  # torch's notes on what it checks: not the user's concern
-            warnings.simplefilter("ignore", UserWarning)
-            return torch.load(path, map_location=map_location, weights_only=True)
+        if damaged is None:
+            return torch.load(path, map_location="cpu", weights_only=True)
     except OSError as err:
         raise CheckpointError(f"{path} cannot be read ({err.strerror})") from None
-    except CheckpointError:
-        raise
-    except Exception as err:  # any bytes: zipfile, torch and pickle raise many kinds of error
-        reason = one_line(err, 120) or type(err).__name__
+    except Exception as err:  # zipfile, torch and pickle raise many kinds of error
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
         raise CheckpointError(
             f"{path} is truncated or not a cvae_pyro checkpoint ({reason})"
         ) from None
+    raise CheckpointError(f"{path} is damaged: its entry {damaged} does not match its checksum")
 
 
-def setting_diffs(found: dict, expect: dict) -> list[str]:
+def setting_diffs(found: object, expect: dict) -> list[str]:
     """``key=found (this run: expected)`` for every setting of ``expect`` that ``found`` differs in."""
     found = found if isinstance(found, dict) else {}
     return [
@@ -162,10 +116,3 @@ def setting_diffs(found: dict, expect: dict) -> list[str]:
         for key, value in expect.items()
         if found.get(key) != value
     ]
-
-
-def check_architecture(found: dict, expect: dict, path: Path) -> None:
-    """Raise :class:`CheckpointError` naming every setting where ``found`` differs."""
-    diffs = setting_diffs(found, expect)
-    if diffs:
-        raise CheckpointError(f"{path} was trained with other settings: " + ", ".join(diffs))

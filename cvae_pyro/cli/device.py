@@ -15,19 +15,18 @@ import torch
 
 from .errors import ConfigError
 
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` means cuda when available; asking for cuda without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for, but no CUDA GPU is available")
-    return torch.device(name)
-
-
 #: Set to 1, this lets ``--precision bf16`` run on a CPU without AMX, where it is slower
 #: than fp32 (to measure its accuracy there).
 BF16_ANYWAY_ENV_VAR = "CVAE_PYRO_BF16_ANYWAY"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` means cuda when available; asking for cuda without a GPU is an error."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for, but no CUDA GPU is available")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
 
 
 def check_precision(precision: str, device: torch.device) -> None:
@@ -43,10 +42,10 @@ def check_precision(precision: str, device: torch.device) -> None:
     """
     if precision == "fp32":
         return
-    if device.type == "cuda":
-        if not torch.cuda.is_bf16_supported():
-            raise ConfigError("--precision bf16: this GPU has no bfloat16; use fp32")
-    elif not torch.cpu._is_amx_tile_supported() and os.environ.get(BF16_ANYWAY_ENV_VAR) != "1":
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError("--precision bf16: this GPU has no bfloat16; use fp32")
+    fast = torch.cpu._is_amx_tile_supported() or os.environ.get(BF16_ANYWAY_ENV_VAR) == "1"
+    if device.type == "cpu" and not fast:
         raise ConfigError(
             "--precision bf16 would be slower than fp32 here: this CPU has no AMX (as "
             f"torch.cpu reports it); use fp32 (or set {BF16_ANYWAY_ENV_VAR}=1 to run it anyway)"

@@ -42,7 +42,7 @@ COMMANDS = {
 
 def description(config: type) -> str:
     """The command's description: the first paragraph of its settings' docstring."""
-    return " ".join(inspect.cleandoc(config.__doc__).split("\n\n")[0].split())
+    return " ".join(inspect.cleandoc(config.__doc__ or "").split("\n\n")[0].split())
 
 
 def help_texts(config: type) -> dict[str, str]:
