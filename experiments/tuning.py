@@ -34,14 +34,12 @@ import time
 import pandas as pd
 
 from cvae_pyro.cli.choices import DEFAULT_SAMPLES, estimator_title, model_settings
-from cvae_pyro.cli.cll_table import machine_info, train_config
+from cvae_pyro.cli.cll_table import format_pm, machine_info, train_config
 from cvae_pyro.cli.config import ReproduceConfig
 from cvae_pyro.cli.device import resolve_device
 from cvae_pyro.cli.experiment import run
 from cvae_pyro.cli.files import check_out_dir, save_json, save_text
-from cvae_pyro.cli.model_files import load_trained
-from cvae_pyro.cli.run_evaluation import model_pairs
-from cvae_pyro.cli.tables import format_pm
+from cvae_pyro.cli.model_files import load_trained, model_pairs
 from cvae_pyro.data import load_splits
 from cvae_pyro.estimators import evaluate_cvae
 

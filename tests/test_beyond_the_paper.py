@@ -17,7 +17,7 @@ from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 from cvae_pyro.cli.choices import estimator_title, model_name, model_settings
 from cvae_pyro.cli.config import ReproduceConfig, TrainConfig
 from cvae_pyro.cli.errors import ConfigError
-from cvae_pyro.cli.run_evaluation import evaluate_run_dir
+from cvae_pyro.cli.model_files import evaluate_run_dir
 from cvae_pyro.data import load_splits
 from cvae_pyro.evaluate import main as evaluate_main
 from cvae_pyro.fit import EarlyStopping, TrainState

@@ -10,8 +10,7 @@ import torch
 from cvae_pyro.beyond.label import sample_digits
 from cvae_pyro.cli.config import TrainConfig
 from cvae_pyro.cli.experiment import run
-from cvae_pyro.cli.model_files import load_trained
-from cvae_pyro.cli.run_evaluation import evaluate_run_dir
+from cvae_pyro.cli.model_files import evaluate_run_dir, load_trained
 from cvae_pyro.data import load_splits
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from cvae_pyro.cli.tables import aggregate, format_pm, markdown_table
+from cvae_pyro.cli.cll_table import aggregate, format_pm, markdown_table
 
 ROOT = Path(__file__).parents[1]
 

@@ -15,8 +15,7 @@ from cvae_pyro.cli.cll_table import reproduce
 from cvae_pyro.cli.config import ReproduceConfig, TrainConfig
 from cvae_pyro.cli.errors import ConfigError, TrainingInterrupted
 from cvae_pyro.cli.experiment import run
-from cvae_pyro.cli.model_files import load_trained
-from cvae_pyro.cli.run_evaluation import evaluate_run_dir
+from cvae_pyro.cli.model_files import evaluate_run_dir, load_trained
 from cvae_pyro.data import Split, load_splits
 from cvae_pyro.estimators import nn_nll
 from cvae_pyro.evaluate import main as evaluate_main

@@ -13,13 +13,12 @@ import pandas as pd
 import pytest
 
 from cvae_pyro import reproduce
-from cvae_pyro.cli import EXIT_INTERRUPTED, EXIT_USAGE, pooling
+from cvae_pyro.cli import EXIT_INTERRUPTED, EXIT_USAGE
 from cvae_pyro.cli import cll_table as reproduction
 from cvae_pyro.cli.choices import OBJECTIVES
+from cvae_pyro.cli.cll_table import CSV_COLUMNS, GAP, aggregate, markdown_table, rewrite_tables
 from cvae_pyro.cli.config import ReproduceConfig
 from cvae_pyro.cli.errors import CheckpointError
-from cvae_pyro.cli.pooling import rewrite_tables
-from cvae_pyro.cli.tables import CSV_COLUMNS, GAP, aggregate, markdown_table
 from cvae_pyro.reproduce import main
 
 from .helpers import call, one_error_line, popen_module
@@ -442,28 +441,34 @@ def test_reproduce_refuses_finished_results_of_other_settings(
     assert [p.name for p in results.iterdir() if p.name != ".lock"] == ["run.json"]
 
 
-def _result_set(tag: str, names=("cll_table.csv", "cll_table.md", "q1_samples.png")) -> dict:
-    return {name: lambda tmp, n=name: tmp.write_text(f"{tag} {n}") for name in names}
+def _publish(folder: Path, tag: str, figures=("q1_samples.png",)) -> None:
+    """A result set of one row (70 nats for "old", 71 for "new") and ``figures`` holding ``tag``."""
+    sources = {name: folder.parent / f"{tag}_{name}" for name in figures}
+    for name, source in sources.items():
+        source.write_text(f"{tag} {name}")
+    rows = [_row("cvae", "IS", 1, 0, 70.0 if tag == "old" else 71.0)]
+    reproduction.publish(folder, {"tag": tag, "rows": rows}, sources)
 
 
 def test_a_new_result_set_leaves_no_file_of_the_old(tmp_path):
-    old = ("cll_table.csv", "cll_table.md", "q1_samples.png", "q3_samples.png")
-    pooling.publish(tmp_path, _result_set("old", old), {"tag": "old"})
-    (tmp_path / "notes.txt").write_text("the user's")
-    pooling.publish(tmp_path, _result_set("new"), {"tag": "new"})
-    found = {p.name: p.read_text() for p in tmp_path.iterdir()}
-    assert found == {
-        "cll_table.csv": "new cll_table.csv",
-        "cll_table.md": "new cll_table.md",
-        "q1_samples.png": "new q1_samples.png",  # no q3 figure of the old set is left
-        "run.json": '{\n  "tag": "new"\n}\n',
-        "notes.txt": "the user's",
-    }
+    results = tmp_path / "results"
+    results.mkdir()
+    _publish(results, "old", ("q1_samples.png", "q3_samples.png"))
+    (results / "notes.txt").write_text("the user's")
+    _publish(results, "new")
+    found = {p.name: p.read_text() for p in results.iterdir()}
+    assert sorted(found) == [  # no q3 figure of the old set is left
+        "cll_table.csv", "cll_table.md", "notes.txt", "q1_samples.png", "run.json"
+    ]  # fmt: skip
+    assert found["q1_samples.png"] == "new q1_samples.png" and "71.00" in found["cll_table.md"]
+    assert json.loads(found["run.json"])["tag"] == "new" and found["notes.txt"] == "the user's"
 
 
-def test_a_result_set_killed_while_written_is_not_finished(tmp_path, monkeypatch, capsys):
-    pooling.publish(tmp_path, _result_set("old"), {"tag": "old"})
-    real_write, written = pooling.write_atomic, []
+def test_a_result_set_killed_while_written_is_not_finished(tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    results.mkdir()
+    _publish(results, "old")
+    real_write, written = reproduction.write_atomic, []
 
     def write_then_die(path, write):
         if written:
@@ -471,12 +476,13 @@ def test_a_result_set_killed_while_written_is_not_finished(tmp_path, monkeypatch
         written.append(path)
         return real_write(path, write)
 
-    monkeypatch.setattr(pooling, "write_atomic", write_then_die)
+    monkeypatch.setattr(reproduction, "write_atomic", write_then_die)
     with pytest.raises(KeyboardInterrupt):
-        pooling.publish(tmp_path, _result_set("new"), {"tag": "new"})
+        _publish(results, "new")
     monkeypatch.undo()
-    found = {p.name: p.read_text() for p in tmp_path.iterdir()}
-    assert found == {"cll_table.csv": "new cll_table.csv"}  # no run.json: nothing finished
+    found = {p.name: p.read_text() for p in results.iterdir()}
+    assert sorted(found) == ["cll_table.csv", "cll_table.md"]  # no run.json: nothing finished
+    assert "71.00" in found["cll_table.md"]
 
 
 def test_reproduce_errors_get_their_own_line(tmp_path, data_dir, monkeypatch, capsys):

@@ -1,33 +1,42 @@
-"""Reproduce the 1/2/3-quadrant CLL table (the library behind ``cvae_pyro.reproduce``).
+"""The 1/2/3-quadrant CLL table: :func:`reproduce` makes it, :func:`combine` pools runs.
 
-For every quadrant count, seed and objective :func:`reproduce` trains what is
-missing (resuming interrupted runs, reusing finished ones), evaluates every model
-on the test set, and writes under the results folder:
+For every quadrant count, seed and objective :func:`reproduce` trains what is missing
+(resuming interrupted runs, reusing finished ones), evaluates every model on the test
+set, and writes under the results folder:
 
 - ``cll_table.csv``: one row per model, estimator and quadrant count;
-- ``cll_table.md``: the paper's table (:mod:`cvae_pyro.cli.tables`), and with
-  ``mask_model`` the mask model's rows: one model trained on random masks
-  (``runs_dir/seed{s}/mask``), evaluated on every quadrant layout (``mask_only``:
-  those rows alone, to join an earlier table with ``--combine``);
+- ``cll_table.md``: the paper's table (:func:`markdown_table`): NN, GSNN (MC), CVAE (MC),
+  CVAE (IS), hybrid (IS), any CVAE trained beyond the paper (IS), with ``mask_model`` the
+  rows of one model trained on random masks (``runs_dir/seed{s}/mask``) evaluated on every
+  quadrant layout (``mask_only``: those rows alone, to join an earlier table with
+  ``--combine``), and the performance gap;
 - ``q{n}_samples.png``: the samples figure of the CVAE;
-- ``run.json``: command, versions, seeds, epochs reached, wall-clock per phase, machine.
+- ``run.json``: command, versions, seeds, epochs reached, wall-clock per phase, machine,
+  and every row unrounded.
 
-The files are written as one set (:func:`~cvae_pyro.cli.pooling.publish`), and the results
-folder is locked while a command writes it. Finished results in it are replaced only by those
-of the same settings (:func:`~cvae_pyro.cli.pooling.check_results`), which is checked before
-anything is trained. ``--combine`` (:mod:`cvae_pyro.cli.pooling`) trains nothing: it pools
-the per-seed rows of earlier runs. :func:`~cvae_pyro.cli.commands.reproduce_command` is what
-``python -m cvae_pyro.reproduce`` runs.
+The results folder is locked while a command writes it. A finished set (one with a
+``run.json``) is replaced only by one of the same settings (:func:`check_results`, checked
+before anything is trained). :func:`publish` deletes the old ``run.json`` first, then the
+old set's other files, writes each new file atomically and ``run.json`` last, so a folder
+never holds files of two finished sets.
+
+:func:`combine` (``reproduce --combine``) trains nothing: it pools the per-seed rows of
+earlier runs' ``run.json``, which must be of one dataset, made with the same settings
+(:data:`POOLED_SETTINGS`) and hold finite numbers; each (model, estimator, quadrants,
+seed) is counted once. :func:`rewrite_tables` writes a finished set's tables again from
+its rows.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import os
 import platform
+import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -36,17 +45,278 @@ import pyro
 import torch
 
 from ..data import dataset_info, load_splits
-from .choices import BASELINE, model_name, plain
+from .checkpoints import setting_diffs
+from .choices import (
+    BASELINE,
+    DEFAULT_DATASET,
+    MASK_BASELINE,
+    MASK_MODEL,
+    MODEL_FILES,
+    model_name,
+    plain,
+)
 from .config import ReproduceConfig, TrainConfig
 from .device import check_precision, resolve_device
+from .errors import ConfigError
 from .experiment import run
-from .files import folder_lock
-from .pooling import check_results, publish
-from .run_evaluation import evaluate_run_dir
-from .tables import table_files
+from .files import (
+    check_out_dir,
+    check_target,
+    folder_lock,
+    read_json,
+    save_json,
+    save_text,
+    write_atomic,
+)
+from .model_files import evaluate_run_dir
 
-#: Called after each phase with a short description of the next one (progress bars).
-Progress = Callable[[str], None]
+EXACT = "NN"  #: the estimator of the baseline's exact value (S = 0)
+#: Rows of the markdown table: (label, model, estimator).
+TABLE_ROWS = [
+    ("NN (baseline)", BASELINE, EXACT),
+    ("GSNN (MC)", "gsnn", "MC"),
+    ("CVAE (MC)", "cvae", "MC"),
+    ("CVAE (IS)", "cvae", "IS"),
+    ("hybrid (IS)", "hybrid", "IS"),
+    ("mask NN (baseline, any mask)", MASK_BASELINE, EXACT),
+    ("mask CVAE (MC, any mask)", MASK_MODEL, "MC"),
+    ("mask CVAE (IS, any mask)", MASK_MODEL, "IS"),
+]
+GAP = "Performance gap (NN - CVAE (IS))"  #: the last row: NN minus CVAE (IS)
+MASK_NOTE = (
+    " The mask rows are one model (and its baseline) trained on random masks of every "
+    "kind, evaluated on each quadrant layout."
+)
+#: The columns of ``cll_table.csv``.
+CSV_COLUMNS = (
+    "model estimator quadrants nll_mean nll_stderr seeds samples nll_seed_std images".split()
+)
+#: How a CVAE's name beyond the paper's training reads in the table, part by part
+#: (``cvae-iwae5-warmup10``: "IWAE bound, K = 5, KL warm-up 10 epochs").
+NAME_PARTS = {
+    "meanfield": "TraceMeanField_ELBO",
+    "iwae": "IWAE bound, K = {}",
+    "warmup": "KL warm-up {} epochs",
+}
+MANIFEST = "run.json"  #: written last: a folder holding it holds a finished set
+#: The names of the files a result set holds: the table, its manifest, the samples figures.
+RESULT_NAME = re.compile(r"cll_table\.(csv|md)|run\.json|q[1-3]_samples\.png")
+#: Where a run reads and writes, not what it computes: left out when result sets are compared.
+PLACES = ("device", "data_dir", "runs_dir", "results_dir", "quiet")
+#: The settings that fix a run's numbers besides its seed (a ``run.json`` records them
+#: under ``arguments``, a pooled one under ``settings``), each with what a file that
+#: records none was made with (None: unknown, not compared): fp32 before ``--precision``.
+POOLED_SETTINGS = {**dict.fromkeys(("epochs", "patience", "samples", "limit")), "precision": "fp32"}
+KEY = ("model", "estimator", "quadrants", "seed")  #: what a row is of: one number per key
+MEASURED = ("nll_mean", "nll_stderr", "samples", "images")  #: what a row measured
+#: What each training run of ``reproduce`` takes from its options (``precision``: training
+#: only, the evaluations are fp32).
+SHARED = ("dataset", "epochs", "patience", "device", "precision", "data_dir", "limit", "quiet")
+
+
+def format_pm(mean: float, stderr: float, digits: int = 2) -> str:
+    """A mean and its standard error as ``"66.49 ± 0.21"``, both to ``digits`` decimals
+    (give the unrounded values: rounding a rounded number can move the last digit)."""
+    return f"{mean:.{digits}f} ± {stderr:.{digits}f}"
+
+
+def estimator_title(name: str) -> str:
+    """How the table describes the training of the CVAE ``name`` (``model_name``'s parts)."""
+    parts = (re.fullmatch(r"(\D*)(\d*)", part).groups() for part in name.split("-")[1:])
+    return ", ".join(NAME_PARTS.get(w, w).format(n) for w, n in parts) or "Trace_ELBO"
+
+
+def aggregate(rows: list[dict]) -> pd.DataFrame:
+    """Per (model, estimator, quadrants): the columns of :data:`CSV_COLUMNS` (means over
+    seeds of each mean and stderr, the spread over seeds), and ``first_seed``: the lowest seed."""
+    grouped = pd.DataFrame(rows).groupby(["model", "estimator", "quadrants"], sort=False)
+    table = grouped.agg(
+        nll_mean=("nll_mean", "mean"),
+        nll_stderr=("nll_stderr", "mean"),
+        seeds=("seed", "nunique"),
+        samples=("samples", "first"),
+        nll_seed_std=("nll_mean", "std"),
+        images=("images", "first"),
+        first_seed=("seed", "min"),
+    )
+    return table.reset_index()
+
+
+def _cell(row: pd.Series, pooled: bool) -> str:
+    text = format_pm(row.nll_mean, row.nll_stderr)
+    if row.seeds > 1:
+        return text + f" (± {row.nll_seed_std:.2f} over {row.seeds} seeds)"
+    return text + (f" (seed {row.first_seed} only)" if pooled else "")
+
+
+def markdown_table(table: pd.DataFrame, quadrants: Sequence[int] | None = None) -> str:
+    """The paper's table as markdown: rows of models and estimators, columns of quadrants.
+
+    :data:`TABLE_ROWS`, with an IS row after the hybrid's for each CVAE trained beyond the
+    paper. In a table of several seeds, a row of one seed names it ("(seed 0 only)").
+    """
+    quadrants = sorted(table.quadrants.unique()) if quadrants is None else list(quadrants)
+    pooled = table.seeds.max() > 1 or table.first_seed.nunique() > 1
+    cells = table.assign(cell=[_cell(row, pooled) for row in table.itertuples()])
+    wide = cells.pivot(index=["model", "estimator"], columns="quadrants", values="cell")
+    known = (*MODEL_FILES, MASK_MODEL, MASK_BASELINE)
+    extra = [(f"CVAE, {estimator_title(m)} (IS)", m, "IS") for m in table.model.unique()]
+    at = [row[1] for row in TABLE_ROWS].index("hybrid") + 1
+    rows = TABLE_ROWS[:at] + [row for row in extra if row[1] not in known] + TABLE_ROWS[at:]
+    shown = [(label, (m, e)) for label, m, e in rows if (m, e) in wide.index]
+    body = wide.reindex(index=[key for _, key in shown], columns=quadrants)
+    body.index = [label for label, _ in shown]
+    means = table.pivot(index=["model", "estimator"], columns="quadrants", values="nll_mean")
+    if {(BASELINE, EXACT), ("cvae", "IS")} <= set(means.index):
+        gap = means.loc[(BASELINE, EXACT)] - means.loc[("cvae", "IS")]
+        body.loc[GAP] = gap.reindex(quadrants).map(lambda g: f"{g:.2f}", na_action="ignore")
+    body = body.dropna(how="all").fillna("n/a")
+    body.columns = [f"{q} quadrant{'s' if q > 1 else ''}" for q in quadrants]
+    return body.to_markdown(disable_numparse=True)  # numbers stay as formatted
+
+
+def write_tables(folder: Path, rows: list[dict], dataset: str) -> pd.DataFrame:
+    """Write ``cll_table.csv`` and ``cll_table.md`` of ``rows`` into ``folder``; the table."""
+    table = aggregate(rows)
+    samples = max((r["samples"] for r in rows if r["estimator"] != EXACT), default=0)
+    text = (
+        f"# Negative conditional log-likelihood on the {dataset_info(dataset).title} test set "
+        "(nats per image)\n\n"
+        f"Lower is better. Mean ± standard error over the {rows[0]['images']} test images; "
+        f"S = {samples} latent samples per image for MC and IS; "
+        f"seeds {sorted({r['seed'] for r in rows})}. Likelihood: "
+        "Bernoulli over the output pixels, evaluated on grey levels (binary cross-entropy). "
+        "NN: exact. MC: z from the prior network. IS: z from the recognition network."
+        + (MASK_NOTE if any(r["model"] == MASK_MODEL for r in rows) else "")
+        + f"\n\n{markdown_table(table)}\n"
+    )
+    csv = partial(table.to_csv, columns=CSV_COLUMNS, index=False, float_format="%.4f")
+    write_atomic(folder / "cll_table.csv", csv)
+    save_text(text, folder / "cll_table.md")
+    return table
+
+
+def recorded_dataset(manifest: dict) -> str:
+    """The dataset a ``run.json`` records; MNIST for one that records none."""
+    return manifest.get("dataset") or manifest.get("arguments", {}).get("dataset", DEFAULT_DATASET)
+
+
+def check_results(results_dir: Path, manifest: dict) -> None:
+    """ConfigError if ``results_dir`` holds finished results of other settings than
+    ``manifest``'s: ``reproduce``'s arguments but :data:`PLACES` (defaults where a file
+    records none), and the runs a pooled set pools."""
+
+    def made_with(manifest: dict) -> dict:
+        recorded = {**vars(ReproduceConfig()), **manifest.get("arguments", {})}
+        recorded.update(combine=manifest.get("combined"), dataset=recorded_dataset(manifest))
+        return {key: plain(value) for key, value in recorded.items() if key not in PLACES}
+
+    path = results_dir / MANIFEST
+    if os.path.lexists(path):
+        found = read_json(path, "run.json", f"delete it to write new results in {results_dir}")
+        diffs = setting_diffs(
+            made_with(found if isinstance(found, dict) else {}), made_with(manifest)
+        )
+        if diffs:
+            raise ConfigError(
+                f"{results_dir} holds finished results of other settings ({', '.join(diffs)}): "
+                f"choose another --results-dir, or delete {path} to replace them"
+            )
+
+
+def publish(
+    results_dir: Path, manifest: dict, figures: dict[str, Path] | None = None
+) -> pd.DataFrame:
+    """Replace the result set in ``results_dir`` (locked by the caller) by the tables of
+    ``manifest``'s rows, ``figures`` (file name to the file to copy) and ``run.json``
+    (``manifest``), written last; the table."""
+    old = [p for p in results_dir.iterdir() if RESULT_NAME.fullmatch(p.name)]
+    for path in sorted(old, key=lambda p: p.name != MANIFEST):  # run.json first
+        check_target(path).unlink()
+    table = write_tables(results_dir, manifest["rows"], recorded_dataset(manifest))
+    for name, source in (figures or {}).items():
+        write_atomic(results_dir / name, partial(shutil.copyfile, source))
+    save_json(manifest, results_dir / MANIFEST)
+    return table
+
+
+def combine(
+    run_files: Sequence[str | Path], results_dir: Path, command: str, dataset: str = DEFAULT_DATASET
+) -> pd.DataFrame:
+    """Pool the per-seed rows of the ``run.json`` files (or results folders) ``run_files``
+    into one table in ``results_dir``, which must hold none of them; ``command`` is recorded."""
+    results_dir = check_out_dir(results_dir, "--results-dir")
+    paths = [Path(p) / MANIFEST if Path(p).is_dir() else Path(p) for p in run_files]
+    for path in paths:
+        if path.resolve().parent == results_dir.resolve():
+            raise ConfigError(
+                f"--combine: --results-dir {results_dir} holds {path}, one of the runs to "
+                "pool, which the pooled table would replace: choose another --results-dir"
+            )
+    manifest = {"command": command, "dataset": dataset, "combined": [str(p) for p in run_files]}
+    with folder_lock(results_dir):
+        check_results(results_dir, manifest)
+        rows, settings = _pooled_rows(paths, dataset)
+        seeds = sorted({r["seed"] for r in rows})
+        return publish(
+            results_dir, {**manifest, "settings": settings, "seeds": seeds, "rows": rows}
+        )
+
+
+def rewrite_tables(results_dir: str | Path) -> pd.DataFrame:
+    """Write ``cll_table.csv`` and ``cll_table.md`` of the finished set in ``results_dir``
+    again from the unrounded rows of its ``run.json``; nothing is trained or evaluated."""
+    with folder_lock(results_dir) as folder:
+        manifest = read_json(folder / MANIFEST, "run.json", "give a reproduce run's folder")
+        return write_tables(folder, manifest["rows"], recorded_dataset(manifest))
+
+
+def _pooled_rows(paths: list[Path], dataset: str) -> tuple[list[dict], dict]:
+    """The rows of every file, each counted once, and the :data:`POOLED_SETTINGS` they share.
+
+    ConfigError for a file that is no run.json, a row that lacks a key or holds a number
+    that is not finite, rows of another dataset, a seed with two numbers, or runs made
+    with other settings.
+    """
+    rows, first = {}, {}
+    for path in paths:
+        manifest = read_json(path, "run.json", "give the run.json of a reproduce run")
+        found = manifest.get("rows") if isinstance(manifest, dict) else None
+        if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
+            raise ConfigError(f"{path}: not a run.json written by reproduce (it has no rows)")
+        if recorded_dataset(manifest) != dataset:
+            raise ConfigError(
+                f"{path} holds {recorded_dataset(manifest)} rows, and this table is of {dataset}: "
+                f"give --dataset {recorded_dataset(manifest)}, and combine runs of one dataset only"
+            )
+        recorded = manifest.get("settings") or manifest.get("arguments") or {}
+        for key, default in POOLED_SETTINGS.items():
+            if key not in recorded and default is None:
+                continue  # unknown: not compared
+            value = recorded.get(key, default)
+            where, seen = first.setdefault(key, (path, value))
+            if value != seen:
+                raise ConfigError(
+                    f"--combine: {path} was made with {key} {value} and {where} with {seen}; "
+                    "pool only runs made with the same settings"
+                )
+        for i, row in enumerate(found):
+            missing = [k for k in (*KEY, *MEASURED) if k not in row]
+            if missing:
+                raise ConfigError(f"{path}: row {i} lacks {', '.join(missing)}")
+            for k in ("nll_mean", "nll_stderr"):
+                if not isinstance(row[k], float) or not math.isfinite(row[k]):
+                    raise ConfigError(f"{path}: row {i}: {k} is {row[k]!r}, not a finite number")
+            kept = rows.setdefault(tuple(row[k] for k in KEY), {**row, "dataset": dataset})
+            if any(kept[k] != row[k] for k in MEASURED):  # one model, two runs
+                raise ConfigError(
+                    f"{path} and an earlier run both hold seed {row['seed']} of {row['model']} "
+                    f"{row['estimator']} at {row['quadrants']} quadrants, with other numbers; "
+                    "combine each seed once"
+                )
+    if not rows:
+        raise ConfigError("--combine: the run.json files hold no rows")
+    return list(rows.values()), {k: first[k][1] for k in POOLED_SETTINGS if k in first}
 
 
 def machine_info(device: torch.device) -> dict:
@@ -70,11 +340,6 @@ class RunConfig(TrainConfig):
     folder_option = "--runs-dir"
 
 
-#: What each training run of ``reproduce`` takes from its options (``precision``: training
-#: only, the evaluations are fp32).
-SHARED = ("dataset", "epochs", "patience", "device", "precision", "data_dir", "limit", "quiet")
-
-
 def train_config(cfg: ReproduceConfig, seed: int, **task: object) -> TrainConfig:
     """The training run of one seed and task (``quadrants`` and ``objective``, or ``condition``)."""
     out_dir = str(Path(cfg.runs_dir) / f"seed{seed}")
@@ -82,108 +347,72 @@ def train_config(cfg: ReproduceConfig, seed: int, **task: object) -> TrainConfig
     return RunConfig(**task, **shared, seed=seed, out_dir=out_dir, resume=True)
 
 
-def reproduce(cfg: ReproduceConfig, command: str, progress: Progress | None = None) -> pd.DataFrame:
-    """Train what is missing, evaluate on the test set, write the results.
+def reproduce(
+    cfg: ReproduceConfig, command: str, progress: Callable[[str], None] | None = None
+) -> pd.DataFrame:
+    """Train what is missing, evaluate on the test set, write the results (see the module).
 
-    Args:
-        cfg: what to run.
-        command: the command line recorded in ``run.json``.
-        progress: called with a description of each phase as it starts.
+    ``command`` is recorded in ``run.json``; ``progress`` is called with a description
+    of each phase as it starts.
     """
-    results_dir = Path(cfg.results_dir)
     device = resolve_device(cfg.device)
-    check_precision(cfg.precision, device)  # before the folders' locks
+    check_precision(cfg.precision, device)  # before any folder is made
+    results_dir = check_out_dir(cfg.results_dir, "--results-dir")
+    check_out_dir(cfg.runs_dir, "--runs-dir")
     arguments = {k: plain(v) for k, v in vars(cfg).items()}
     manifest = {"command": command, "dataset": cfg.dataset, "arguments": arguments}
     with folder_lock(results_dir):
         check_results(results_dir, manifest)  # before anything is trained
-        done = Reproduction(cfg, device, progress)
-        done.run_all()
-        table, files = table_files(done.rows, dataset_info(cfg.dataset).title)
-        for name, figure in done.figures.items():
-            files[name] = lambda tmp, src=figure: shutil.copyfile(src, tmp)
-        publish(results_dir, files, {**manifest, **done.record()})
-    return table
+        record, figures = _train_and_evaluate(cfg, device, progress or (lambda phase: None))
+        return publish(results_dir, {**manifest, **record}, figures)
 
 
-class Reproduction:
-    """The models ``reproduce`` trains (or reuses) and evaluates, and what ``run.json`` records.
+def _train_and_evaluate(cfg: ReproduceConfig, device: torch.device, progress: Callable) -> tuple:
+    """Every seed's quadrant models (unless ``mask_only``), then the mask models: what
+    ``run.json`` records of them (rows, epochs, phases, ...) and the samples figures."""
+    rows, epochs, phases, figures = [], {}, [], {}
+    data = load_splits(cfg.data_dir, cfg.limit, device, cfg.dataset)
 
-    Attributes:
-        rows: the evaluation rows, each with its quadrants, seed and dataset.
-        figures: ``q{n}_samples.png`` to the samples figure of the first seed's CVAE.
-        phases: per phase, what it did, where, and its seconds.
-        epochs: per model, the epochs run, the best (validation) epoch and the training
-            seconds its checkpoint recorded (so a reused model reports them too).
-    """
-
-    def __init__(self, cfg: ReproduceConfig, device: torch.device, progress: Progress | None):
-        self.cfg, self.device, self.progress = cfg, device, progress or (lambda phase: None)
-        self.rows, self.figures, self.phases, self.epochs, self.data = [], {}, [], {}, None
-
-    def run_all(self) -> None:
-        """Every seed's quadrant models (unless ``mask_only``), then the mask models."""
-        cfg = self.cfg
-        estimator = {"elbo": cfg.elbo, "particles": cfg.particles, "kl_warmup": cfg.kl_warmup}
-        names = [BASELINE, *(model_name(o, **estimator) for o in cfg.objectives)]
-        for seed in cfg.seeds:
-            for q in () if cfg.mask_only else cfg.quadrants:
-                for o in cfg.objectives:
-                    task = {"quadrants": q, "objective": o}
-                    run_dir = self.train(seed, task, **task, **estimator)
-                expect = {"condition": "quadrant", "quadrants": q}
-                self.evaluate(seed, {"quadrants": q}, run_dir, expect, names=names)
-                shown = "samples.png" if names[1] == "cvae" else f"samples_{names[1]}.png"
-                if (run_dir / shown).exists() and seed == cfg.seeds[0]:  # the first objective's
-                    self.figures[f"q{q}_samples.png"] = run_dir / shown
-        for seed in cfg.seeds if cfg.mask_model else ():
-            run_dir = self.train(seed, {"task": "mask"}, condition="mask")
-            for q in cfg.quadrants:
-                where = {"task": "mask", "quadrants": q}
-                self.evaluate(seed, where, run_dir, {"condition": "mask"}, quadrants=q)
-
-    def timed(self, work: Callable[[], object], **phase: object) -> object:
-        """``work()``, recorded as a ``phase`` (what it does, where) with its seconds."""
-        self.progress(" ".join(f"{k} {v}" for k, v in phase.items()).removeprefix("phase "))
+    def timed(work: Callable[[], object], **phase: object) -> object:  # recorded with its seconds
+        progress(" ".join(f"{k} {v}" for k, v in phase.items()).removeprefix("phase "))
         start = time.perf_counter()
         result = work()
-        self.phases.append({**phase, "seconds": time.perf_counter() - start})
+        phases.append({**phase, "seconds": time.perf_counter() - start})
         return result
 
-    def train(self, seed: int, where: dict, **task: object) -> Path:
-        """Train (or reuse) one seed's models of ``task`` (recorded as ``where``); their folder."""
-        train_cfg = train_config(self.cfg, seed, **task)
-        metrics = self.timed(partial(run, train_cfg), phase="train", **where, seed=seed)
-        for name in (BASELINE, train_cfg.model_name):
-            if "epochs_run" in metrics.get(name, {}):
-                self.epochs[f"seed{seed}/{train_cfg.run_dir.name}/{name}"] = {
-                    "run": metrics[name]["epochs_run"],
-                    "best": metrics[name]["best_epoch"],
-                    "seconds": round(metrics[name]["seconds_total"], 1),
-                }
-        return train_cfg.run_dir
+    def train(seed: int, where: dict, **task: object) -> TrainConfig:
+        done = train_config(cfg, seed, **task)
+        metrics = timed(partial(run, done), phase="train", **where, seed=seed)
+        for name in (BASELINE, done.model_name):  # as their checkpoints recorded it
+            if "epochs_run" in (m := metrics.get(name, {})):
+                epochs[f"seed{seed}/{done.run_dir.name}/{name}"] = dict(
+                    run=m["epochs_run"], best=m["best_epoch"], seconds=round(m["seconds_total"], 1)
+                )
+        return done
 
-    def evaluate(self, seed: int, where: dict, run_dir: Path, expect: dict, **how) -> None:
-        """Evaluate the models of ``run_dir`` on the test set (``how``: a mask model's
-        ``quadrants``, or the ``names`` of the models)."""
-        cfg = self.cfg
-        self.data = self.data or load_splits(cfg.data_dir, cfg.limit, self.device, cfg.dataset)
-        expect = {**expect, "dataset": cfg.dataset}
-        args = (run_dir, self.data, "test", cfg.samples, seed, expect)
-        found = self.timed(
-            partial(evaluate_run_dir, *args, **how), phase="evaluate", **where, seed=seed
-        )
+    def evaluate(seed: int, where: dict, done: TrainConfig, **how: object) -> None:
+        expect = {key: getattr(done, key) for key in ("condition", "quadrants", "dataset")}
+        args = (done.run_dir, data, "test", cfg.samples, seed, expect)
+        found = timed(partial(evaluate_run_dir, *args, **how), phase="evaluate", **where, seed=seed)
         at = {"quadrants": where["quadrants"], "seed": seed, "dataset": cfg.dataset}
-        self.rows += [{**row, **at} for row in found]
+        rows.extend({**row, **at} for row in found)
 
-    def record(self) -> dict:
-        """What ``run.json`` records of this call besides its command and arguments."""
-        return {
-            "seeds": list(self.cfg.seeds),
-            "epochs": self.epochs,  # per model: epochs run and the best epoch
-            "phases": self.phases,
-            "seconds_total": sum(p["seconds"] for p in self.phases),  # this call's wall time
-            "seconds_training_recorded": round(sum(e["seconds"] for e in self.epochs.values()), 1),
-            "machine": machine_info(self.device),
-            "rows": self.rows,
-        }
+    estimator = {"elbo": cfg.elbo, "particles": cfg.particles, "kl_warmup": cfg.kl_warmup}
+    names = [BASELINE, *(model_name(o, **estimator) for o in cfg.objectives)]
+    for seed in cfg.seeds:
+        for q in () if cfg.mask_only else cfg.quadrants:
+            for o in cfg.objectives:
+                task = {"quadrants": q, "objective": o}
+                done = train(seed, task, **task, **estimator)
+            evaluate(seed, {"quadrants": q}, done, names=names)
+            shown = "samples.png" if names[1] == "cvae" else f"samples_{names[1]}.png"
+            if (done.run_dir / shown).exists() and seed == cfg.seeds[0]:  # the first objective's
+                figures[f"q{q}_samples.png"] = done.run_dir / shown
+    for seed in cfg.seeds if cfg.mask_model else ():
+        done = train(seed, {"task": "mask"}, condition="mask")
+        for q in cfg.quadrants:
+            evaluate(seed, {"task": "mask", "quadrants": q}, done, quadrants=q)
+    record = {"seeds": list(cfg.seeds), "epochs": epochs, "phases": phases}
+    record["seconds_total"] = sum(p["seconds"] for p in phases)  # this call's wall time
+    record["seconds_training_recorded"] = round(sum(e["seconds"] for e in epochs.values()), 1)
+    return {**record, "machine": machine_info(device), "rows": rows}, figures

@@ -25,19 +25,15 @@ from ..masks import input_mask
 from ..models import CVAE
 from . import files
 from .choices import DEFAULT_DATASET, KEEP_LAYOUTS, LAYOUT_EVALUATED, NUM_CLASSES, run_dir
-from .cll_table import reproduce
+from .cll_table import combine, markdown_table, reproduce
 from .config import CompleteConfig, EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
 from .device import check_precision, resolve_device
 from .errors import CheckpointError, ConfigError
 from .experiment import run
-from .model_files import load_pretrained, load_trained, pretrained_path
-from .pooling import combine
-from .run_evaluation import evaluate_run_dir
-from .tables import markdown_table
+from .model_files import evaluate_run_dir, load_pretrained, load_trained, pretrained_models
 
 #: One row of the table ``evaluate`` prints (its header says what each column is).
 ROW = "{model:{width}} {estimator:9} {nll_mean:12.3f} {nll_stderr:7.3f} {samples:4}"
-MAX_SAMPLES = 100  #: most samples per digit ``sample --digit`` draws
 #: ``--digit``: a digit, or "all" for one row per digit
 DIGITS = {"all": list(range(NUM_CLASSES))} | {str(d): [d] for d in range(NUM_CLASSES)}
 
@@ -89,14 +85,9 @@ def evaluate_command(cfg: EvaluateConfig, command: str) -> None:
 
 def reproduce_command(cfg: ReproduceConfig, command: str) -> None:
     """``python -m cvae_pyro.reproduce``: train, evaluate and tabulate, or ``--combine``."""
-    if not cfg.combine:  # refused before any folder is made
-        check_precision(cfg.precision, resolve_device(cfg.device))
-    results_dir = files.check_out_dir(cfg.results_dir, "--results-dir")
     if cfg.combine:
-        table = combine(cfg.combine, results_dir, command, cfg.dataset)
-        quadrants = sorted(table.quadrants.unique())
+        table = combine(cfg.combine, Path(cfg.results_dir), command, cfg.dataset)
     else:
-        files.check_out_dir(cfg.runs_dir, "--runs-dir")
         jobs = 0 if cfg.mask_only else len(cfg.quadrants) * (len(cfg.objectives) + 1)
         jobs = len(cfg.seeds) * (jobs + (1 + len(cfg.quadrants) if cfg.mask_model else 0))
         with tqdm(total=jobs, unit="job", position=0) as bar:  # closed, it ends its line
@@ -106,8 +97,7 @@ def reproduce_command(cfg: ReproduceConfig, command: str) -> None:
                 bar.update()
 
             table = reproduce(cfg, command, progress)
-        quadrants = list(cfg.quadrants)
-    print(markdown_table(table, quadrants))
+    print(markdown_table(table, None if cfg.combine else cfg.quadrants))
     print(f"wrote {Path(cfg.results_dir) / 'cll_table.md'}")
 
 
@@ -133,7 +123,7 @@ def find_model(
         if os.path.lexists(path):  # whatever is there is read, or refused
             found = load_trained(path, device, "cvae", {**expect, "dataset": dataset})
             return found.module, f"{name} CVAE {path}"
-    if pretrained_path(condition, dataset) is not None:
+    if f"{dataset}-{condition}" in pretrained_models():
         found, name = load_pretrained(condition, dataset, device)
         return found.module, name
     extra = "" if dataset == DEFAULT_DATASET else f" --dataset {dataset}"
@@ -142,16 +132,6 @@ def find_model(
         f"no {condition} model in {folder}: train one with `python -m cvae_pyro.train "
         f"--condition {condition} --out-dir {out_dir}{extra}`{also if quadrants else ''}"
     )
-
-
-def label_model(cfg: SampleConfig) -> tuple[CVAE, str]:
-    """``--checkpoint``, else the label CVAE :func:`find_model` finds; and a line naming it."""
-    device = resolve_device(cfg.device)
-    if cfg.checkpoint is None:
-        return find_model(cfg.out_dir, "label", cfg.dataset, device)
-    expect = {"condition": "label", "dataset": cfg.dataset}
-    cvae = load_trained(cfg.checkpoint, device, "cvae", expect).module
-    return cvae, f"label CVAE {cfg.checkpoint}"
 
 
 def class_name(label: int, names: Sequence[str]) -> str:
@@ -167,13 +147,17 @@ def sample_command(cfg: SampleConfig, command: str) -> None:
         digits = DIGITS.get(cfg.digit.strip().lower())
         if digits is None:
             raise ConfigError(f"--digit must be a digit 0..9 or 'all', got {cfg.digit!r}")
-        if not 1 <= cfg.n <= MAX_SAMPLES:
-            raise ConfigError(f"--n must lie in 1..{MAX_SAMPLES}, got {cfg.n}")
         default = "digits.png" if len(digits) > 1 else f"digit_{digits[0]}.png"
     inputs = [path for path in (cfg.style_of, *(cfg.interpolate or ())) if path is not None]
     out = files.check_figure_path(cfg.out or default, "--out", default, inputs)
     pictures = [picture_to_digit(path) for path in inputs]  # (784,) each
-    cvae, model = label_model(cfg)
+    device = resolve_device(cfg.device)
+    if cfg.checkpoint is None:  # the label CVAE trained in --out-dir, else the shipped one
+        cvae, model = find_model(cfg.out_dir, "label", cfg.dataset, device)
+    else:
+        expect = {"condition": "label", "dataset": cfg.dataset}
+        cvae = load_trained(cfg.checkpoint, device, "cvae", expect).module
+        model = f"label CVAE {cfg.checkpoint}"
     names = dataset_info(cfg.dataset).class_names
     if cfg.style_of is not None:
         result = transfer_style(cvae, pictures[0], cfg.label, cfg.samples, cfg.seed)

@@ -1,18 +1,29 @@
-"""Trained models: building them from settings, loading them back, and the shipped ones.
+"""Trained models: built from settings, loaded back from checkpoints, shipped, evaluated.
 
 :func:`build_baseline` and :func:`build_cvae` make the untrained networks of a
 :class:`~cvae_pyro.cli.config.TrainConfig`; :func:`load_trained` rebuilds any trained
 baseline or CVAE from its best checkpoint, checked against the settings it claims
 (weights that do not fit them are refused in one line). The models shipped inside the
-package (``cvae_pyro/pretrained/``, made by ``python -m experiments.pretrained``) are found through
-their manifest (:func:`pretrained_models`) and loaded only when their SHA-256 is the one
+package (``cvae_pyro/pretrained/``, made by ``python -m experiments.pretrained``) are listed
+in their manifest (:func:`pretrained_models`) and loaded only when their SHA-256 is the one
 recorded when they were made (:func:`load_pretrained`).
+
+:func:`evaluate_run_dir` evaluates every finished model of one run folder: the baseline
+gets its exact negative CLL; each CVAE the Monte Carlo and importance-sampling estimates
+and the negative ELBO (a GSNN: MC and its own bound), as the objective its checkpoint
+recorded says. Every checkpoint is checked against the task asked for, and each CVAE
+against the baseline it was trained with, before any number is computed. A mask-task run
+(``out_dir/mask``) is evaluated on the fixed family masks, or on one quadrant layout
+(``quadrants``), so that its rows (``mask_baseline`` and ``mask``) stand next to the
+specialists of that layout: the likelihood counts the same hidden pixels.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import os
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +33,15 @@ from torch import nn
 from ..beyond.any_mask import MaskCondition
 from ..beyond.label import LabelCondition
 from ..conditions import Condition, QuadrantCondition
+from ..data import MNIST, Split
+from ..estimators import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
 from ..models import CVAE, BaselineNN
-from .checkpoints import load_checkpoint
-from .choices import BASELINE, model_name
+from .checkpoints import load_checkpoint, weights_sha256
+from .choices import BASELINE, MODEL_FILES, ROW_NAMES, model_name
 from .config import TrainConfig
+from .device import precision_context
 from .errors import CheckpointError, one_line
+from .files import read_json
 
 PRETRAINED_DIR = Path(__file__).parents[1] / "pretrained"  #: the shipped models (package data)
 PRETRAINED_MANIFEST = PRETRAINED_DIR / "MANIFEST.json"  #: their records, written with them
@@ -38,7 +53,6 @@ DAMAGED_INSTALL = (
 #: What the in-browser demo (docs/export_demo.py) runs: an MNIST mask CVAE with the
 #: conditional prior network, whose three networks the page evaluates.
 DEMO_SETTINGS = {"condition": "mask", "dataset": "mnist", "prior": "conditional"}
-MODEL_KINDS = ("baseline", "cvae")  #: checkpoint kinds :func:`load_trained` rebuilds
 #: The class of each condition name of :data:`~cvae_pyro.cli.choices.CONDITIONS`.
 CONDITION_TYPES = {c.name: c for c in (QuadrantCondition, LabelCondition, MaskCondition)}
 
@@ -71,8 +85,7 @@ class Trained:
 
     Attributes:
         kind: "baseline" or "cvae".
-        architecture: the settings it was trained with (``TrainConfig.architecture()``);
-            ``condition`` and ``objective`` say what it is.
+        architecture: the settings it was trained with (``TrainConfig.architecture()``).
         module: the :class:`~cvae_pyro.models.BaselineNN` or :class:`~cvae_pyro.models.CVAE`,
             in evaluation mode.
     """
@@ -80,12 +93,6 @@ class Trained:
     kind: str
     architecture: dict
     module: nn.Module
-
-    @property
-    def frozen_baseline(self) -> nn.Module | None:
-        """The frozen baseline inside a CVAE (None for a baseline or a label CVAE)."""
-        condition = getattr(self.module, "condition", None)
-        return getattr(condition, "baseline", None)
 
     @property
     def condition(self) -> type[Condition]:
@@ -100,25 +107,19 @@ class Trained:
     @property
     def name(self) -> str:
         """Its file stem as training names it: ``baseline``, ``cvae``, ``cvae-iwae5``, ..."""
-        arch = self.architecture
-        estimator = [arch.get(key) for key in ("elbo", "particles", "kl_warmup")]
+        estimator = [self.architecture.get(key) for key in ("elbo", "particles", "kl_warmup")]
         return BASELINE if self.kind == BASELINE else model_name(self.objective, *estimator)
 
 
 def load_trained(
     path: str | Path,
     device: str | torch.device = "cpu",
-    kind: str | tuple[str, ...] = MODEL_KINDS,
+    kind: str | tuple[str, ...] = (BASELINE, "cvae"),
     expect: dict | None = None,
 ) -> Trained:
-    """Rebuild a trained baseline or CVAE from its best checkpoint.
-
-    Args:
-        path: a checkpoint written by training (``baseline.pt``, ``cvae.pt``, ...).
-        device: where to put the model.
-        kind: "baseline", "cvae", or both.
-        expect: settings the checkpoint must have been trained with (for example
-            ``{"condition": "quadrant", "quadrants": 2}``).
+    """Rebuild a trained baseline or CVAE (``kind``) from its best checkpoint at ``path``,
+    on ``device``; ``expect``: settings it must have been trained with (for example
+    ``{"condition": "quadrant", "quadrants": 2}``).
 
     Raises:
         CheckpointError: the file is missing, truncated, foreign, of another kind, or
@@ -128,7 +129,8 @@ def load_trained(
     arch = ckpt.get("architecture", {})
     try:
         cfg = TrainConfig(**{**arch, "hidden": tuple(arch["hidden"])})
-        module = _build(cfg, ckpt["kind"])
+        baseline = build_baseline(cfg) if condition_type(cfg.condition).has_baseline else None
+        module = baseline if ckpt["kind"] == BASELINE else build_cvae(cfg, baseline)
         module.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as err:
         reason = one_line(err, 160)
@@ -136,27 +138,19 @@ def load_trained(
     return Trained(ckpt["kind"], arch, module.to(device).eval())
 
 
-def _build(cfg: TrainConfig, kind: str) -> nn.Module:
-    """An untrained model of ``kind`` ("baseline" or "cvae") with ``cfg``'s settings."""
-    baseline = build_baseline(cfg) if condition_type(cfg.condition).has_baseline else None
-    return baseline if kind == BASELINE else build_cvae(cfg, baseline)
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> BaselineNN | CVAE:
+    """The trained baseline or CVAE at ``path`` (see :func:`load_trained`)."""
+    return load_trained(path, device).module
 
 
 def pretrained_models() -> dict:
-    """The shipped models' records (:data:`PRETRAINED_MANIFEST`): file, SHA-256, how made.
-
-    No record and no model file: nothing is shipped ({}). CheckpointError, saying how to
-    reinstall, for model files without a readable record.
-    """
-    if not PRETRAINED_MANIFEST.exists() and not any(PRETRAINED_DIR.glob("*.pt")):
+    """The shipped models' records (:data:`PRETRAINED_MANIFEST`): file, SHA-256, how made;
+    {} when nothing is shipped, CheckpointError when the record cannot be read."""
+    if not PRETRAINED_MANIFEST.exists():
         return {}
-    try:
-        return json.loads(PRETRAINED_MANIFEST.read_text(encoding="utf-8"))["models"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise CheckpointError(
-            f"the shipped models' record {PRETRAINED_MANIFEST} is missing or damaged; "
-            + DAMAGED_INSTALL
-        ) from None
+    return read_json(PRETRAINED_MANIFEST, "record", DAMAGED_INSTALL, CheckpointError).get(
+        "models", {}
+    )
 
 
 def pretrained_path(condition: str, dataset: str) -> Path | None:
@@ -171,7 +165,7 @@ def load_pretrained(
     """The shipped CVAE of ``condition`` for ``dataset``, and a line naming it.
 
     Its file is checked against the SHA-256 recorded when it was made, then loaded like
-    every checkpoint (:func:`load_trained`: ``weights_only``, settings, finite weights).
+    every checkpoint (:func:`load_trained`).
 
     Raises:
         CheckpointError: none is shipped, or the file is not the one that was shipped.
@@ -185,11 +179,114 @@ def load_pretrained(
             f"the shipped model {path} is missing or damaged (its SHA-256 differs from "
             f"the one recorded when it was made); {DAMAGED_INSTALL}"
         )
-    expect = {"condition": condition, "dataset": dataset}
-    trained = load_trained(path, device, "cvae", expect)
+    trained = load_trained(path, device, "cvae", {"condition": condition, "dataset": dataset})
     return trained, f"shipped {record['title']} ({path.name}, {record['summary']})"
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> BaselineNN | CVAE:
-    """The trained baseline or CVAE at ``path`` (see :func:`load_trained`)."""
-    return load_trained(path, device).module
+def model_pairs(
+    trained: Trained, part: Split, quadrants: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, y)`` of ``part`` as the trained model reads them (``quadrants``: a mask
+    model's layout to evaluate on; None: the fixed family masks)."""
+    if trained.kind == BASELINE:
+        return trained.condition.baseline_evaluation_pairs(trained.architecture, part, quadrants)
+    return trained.module.condition.evaluation_pairs(part, quadrants)
+
+
+def evaluate_run_dir(
+    run_dir: str | Path,
+    data: MNIST,
+    split: str = "test",
+    num_samples: int = DEFAULT_SAMPLES,
+    seed: int = 0,
+    expect: dict | None = None,
+    quadrants: int | None = None,
+    precision: str = "fp32",
+    names: Sequence[str] | None = None,
+) -> list[dict]:
+    """Every estimate for every model in ``run_dir`` (or those of ``names``) on ``split``.
+
+    Args:
+        run_dir: a training run's folder (``out_dir/q{n}`` or ``out_dir/label``).
+        data: the splits, on the device to evaluate on.
+        split: "validation" or "test".
+        num_samples: S, latent samples per image.
+        seed: seed of the estimators' noise.
+        expect: settings every checkpoint must have been trained with, for example
+            ``{"condition": "quadrant", "quadrants": 2}``.
+        quadrants: for a mask-task run, evaluate on this quadrant layout instead of the
+            fixed family masks.
+        precision: "bf16" runs the CVAEs' networks under bf16 autocast (fp32 otherwise).
+        names: the file stems to evaluate, when not every model in the folder.
+
+    Returns:
+        Rows with ``model``, ``estimator``, ``nll_mean``, ``nll_stderr``, ``samples``,
+        ``images`` and ``seconds``.
+
+    Raises:
+        CheckpointError: a model is missing, unfinished, made for another task, or
+            trained with another baseline than the folder's.
+    """
+    device, rows = data.train.images.device, []
+    for trained in load_run_models(Path(run_dir), device, expect, names):
+        start = time.perf_counter()
+        x, y = model_pairs(trained, data.split(split), quadrants)
+        if trained.kind == BASELINE:
+            estimates = [nn_nll(trained.module, x, y)]
+        else:
+            with precision_context(precision, device):
+                estimates = evaluate_cvae(
+                    trained.module, x, y, num_samples, seed=seed, objective=trained.objective
+                )
+        extra = {"seconds": time.perf_counter() - start}
+        extra.update({"precision": precision} if precision != "fp32" else {})
+        name = ROW_NAMES.get(trained.architecture["condition"], {}).get(trained.name, trained.name)
+        rows += [{"model": name, **e.as_dict(), **extra} for e in estimates]
+    return rows
+
+
+def load_run_models(
+    run_dir: Path, device: torch.device, expect: dict | None, names: Sequence[str] | None
+) -> list[Trained]:
+    """The finished models of a run folder (or those of ``names``), checked to be of one run:
+    a CVAE and, where it has a frozen baseline, the very baseline it was trained with."""
+    stems = {p.name.removesuffix(".pt").removesuffix("_last") for p in run_dir.glob("*.pt")}
+    names = names or [*(n for n in MODEL_FILES if n in stems), *sorted(stems - {*MODEL_FILES})]
+    models = {name: _finished(run_dir, name, device, expect) for name in names}
+    if all(t.kind == BASELINE for t in models.values()):
+        raise CheckpointError(
+            f"no CVAE in {run_dir} (cvae.pt is missing): train one with python -m cvae_pyro.train"
+        )
+    for name, trained in models.items():
+        frozen = getattr(trained.module, "condition", None)
+        frozen = getattr(frozen, "baseline", None)  # a quadrant or mask CVAE's
+        if frozen is not None and BASELINE not in models:
+            raise CheckpointError(f"{run_dir / BASELINE}.pt is missing: the CVAEs' baseline NN")
+        if frozen is not None and weights_sha256(frozen) != weights_sha256(models[BASELINE].module):
+            raise CheckpointError(
+                f"{run_dir / BASELINE}.pt is not the baseline {name}.pt was trained with: the "
+                "folder mixes two runs; evaluate the files of one run, or train again"
+            )
+    return list(models.values())
+
+
+def _finished(run_dir: Path, name: str, device: torch.device, expect: dict | None) -> Trained:
+    """Model ``name`` of ``run_dir``; CheckpointError if its training is unfinished, its
+    best weights (``name.pt``) are missing beside its last checkpoint, or it holds another
+    model than its name says."""
+    best, last = run_dir / f"{name}.pt", run_dir / f"{name}_last.pt"
+    if os.path.lexists(last) and not os.path.lexists(best):
+        raise CheckpointError(f"{best} is missing (only {last.name} is there): train it again")
+    if os.path.lexists(last):
+        state = load_checkpoint(last).get("train_state", {})
+        if not state.get("finished"):
+            raise CheckpointError(
+                f"{name} in {run_dir} is unfinished (stopped after epoch {state.get('epoch')}): "
+                "finish it with the train command that made it and --resume"
+            )
+    trained = load_trained(best, device, expect=expect)
+    if trained.name != name:  # the rows name each model by what it is
+        raise CheckpointError(
+            f"{best} holds {trained.name}, not {name}: rename it {trained.name}.pt"
+        )
+    return trained
