@@ -22,7 +22,7 @@ from cvae_pyro.beyond.pictures import picture_to_digit
 from cvae_pyro.cli.config import SampleConfig, TrainConfig
 from cvae_pyro.cli.errors import ConfigError
 from cvae_pyro.cli.experiment import run
-from cvae_pyro.cli.model_files import load_model, pretrained_path
+from cvae_pyro.cli.model_files import load_model, pretrained_models
 from cvae_pyro.data import DataError, load_splits
 from cvae_pyro.masks import IMAGE_SIDE, NUM_PIXELS
 from cvae_pyro.models import CVAE
@@ -278,7 +278,7 @@ def test_the_reading_study_prints_and_records_the_agreement(trained, data_dir, t
 
 
 @pytest.mark.skipif(
-    pretrained_path("label", "mnist") is None, reason="no shipped label model in this checkout"
+    "mnist-label" not in pretrained_models(), reason="no shipped label model in this checkout"
 )
 def test_the_shipped_model_carries_a_drawn_seven_in_an_empty_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)

@@ -46,28 +46,12 @@ import torch
 
 from ..data import dataset_info, load_splits
 from .checkpoints import setting_diffs
-from .choices import (
-    BASELINE,
-    DEFAULT_DATASET,
-    MASK_BASELINE,
-    MASK_MODEL,
-    MODEL_FILES,
-    model_name,
-    plain,
-)
+from .choices import BASELINE, DEFAULT_DATASET, MASK_BASELINE, MASK_MODEL, model_name, plain
 from .config import ReproduceConfig, TrainConfig
 from .device import check_precision, resolve_device
 from .errors import ConfigError
 from .experiment import run
-from .files import (
-    check_out_dir,
-    check_target,
-    folder_lock,
-    read_json,
-    save_json,
-    save_text,
-    write_atomic,
-)
+from .files import check_out_dir, check_target, folder_lock, read_json, save_json, write_atomic
 from .model_files import evaluate_run_dir
 
 EXACT = "NN"  #: the estimator of the baseline's exact value (S = 0)
@@ -159,7 +143,7 @@ def markdown_table(table: pd.DataFrame, quadrants: Sequence[int] | None = None) 
     pooled = table.seeds.max() > 1 or table.first_seed.nunique() > 1
     cells = table.assign(cell=[_cell(row, pooled) for row in table.itertuples()])
     wide = cells.pivot(index=["model", "estimator"], columns="quadrants", values="cell")
-    known = (*MODEL_FILES, MASK_MODEL, MASK_BASELINE)
+    known = {row[1] for row in TABLE_ROWS}
     extra = [(f"CVAE, {estimator_title(m)} (IS)", m, "IS") for m in table.model.unique()]
     at = [row[1] for row in TABLE_ROWS].index("hybrid") + 1
     rows = TABLE_ROWS[:at] + [row for row in extra if row[1] not in known] + TABLE_ROWS[at:]
@@ -192,7 +176,7 @@ def write_tables(folder: Path, rows: list[dict], dataset: str) -> pd.DataFrame:
     )
     csv = partial(table.to_csv, columns=CSV_COLUMNS, index=False, float_format="%.4f")
     write_atomic(folder / "cll_table.csv", csv)
-    save_text(text, folder / "cll_table.md")
+    write_atomic(folder / "cll_table.md", lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return table
 
 
@@ -214,9 +198,7 @@ def check_results(results_dir: Path, manifest: dict) -> None:
     path = results_dir / MANIFEST
     if os.path.lexists(path):
         found = read_json(path, "run.json", f"delete it to write new results in {results_dir}")
-        diffs = setting_diffs(
-            made_with(found if isinstance(found, dict) else {}), made_with(manifest)
-        )
+        diffs = setting_diffs(made_with(found), made_with(manifest))
         if diffs:
             raise ConfigError(
                 f"{results_dir} holds finished results of other settings ({', '.join(diffs)}): "
@@ -224,9 +206,7 @@ def check_results(results_dir: Path, manifest: dict) -> None:
             )
 
 
-def publish(
-    results_dir: Path, manifest: dict, figures: dict[str, Path] | None = None
-) -> pd.DataFrame:
+def publish(results_dir: Path, manifest: dict, figures: dict[str, Path]) -> pd.DataFrame:
     """Replace the result set in ``results_dir`` (locked by the caller) by the tables of
     ``manifest``'s rows, ``figures`` (file name to the file to copy) and ``run.json``
     (``manifest``), written last; the table."""
@@ -234,15 +214,13 @@ def publish(
     for path in sorted(old, key=lambda p: p.name != MANIFEST):  # run.json first
         check_target(path).unlink()
     table = write_tables(results_dir, manifest["rows"], recorded_dataset(manifest))
-    for name, source in (figures or {}).items():
+    for name, source in figures.items():
         write_atomic(results_dir / name, partial(shutil.copyfile, source))
     save_json(manifest, results_dir / MANIFEST)
     return table
 
 
-def combine(
-    run_files: Sequence[str | Path], results_dir: Path, command: str, dataset: str = DEFAULT_DATASET
-) -> pd.DataFrame:
+def combine(run_files: Sequence, results_dir: Path, command: str, dataset: str) -> pd.DataFrame:
     """Pool the per-seed rows of the ``run.json`` files (or results folders) ``run_files``
     into one table in ``results_dir``, which must hold none of them; ``command`` is recorded."""
     results_dir = check_out_dir(results_dir, "--results-dir")
@@ -257,10 +235,8 @@ def combine(
     with folder_lock(results_dir):
         check_results(results_dir, manifest)
         rows, settings = _pooled_rows(paths, dataset)
-        seeds = sorted({r["seed"] for r in rows})
-        return publish(
-            results_dir, {**manifest, "settings": settings, "seeds": seeds, "rows": rows}
-        )
+        manifest |= {"settings": settings, "seeds": sorted({r["seed"] for r in rows}), "rows": rows}
+        return publish(results_dir, manifest, {})
 
 
 def rewrite_tables(results_dir: str | Path) -> pd.DataFrame:
@@ -282,7 +258,7 @@ def _pooled_rows(paths: list[Path], dataset: str) -> tuple[list[dict], dict]:
     for path in paths:
         manifest = read_json(path, "run.json", "give the run.json of a reproduce run")
         found = manifest.get("rows") if isinstance(manifest, dict) else None
-        if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
+        if not found or not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
             raise ConfigError(f"{path}: not a run.json written by reproduce (it has no rows)")
         if recorded_dataset(manifest) != dataset:
             raise ConfigError(
@@ -290,10 +266,8 @@ def _pooled_rows(paths: list[Path], dataset: str) -> tuple[list[dict], dict]:
                 f"give --dataset {recorded_dataset(manifest)}, and combine runs of one dataset only"
             )
         recorded = manifest.get("settings") or manifest.get("arguments") or {}
-        for key, default in POOLED_SETTINGS.items():
-            if key not in recorded and default is None:
-                continue  # unknown: not compared
-            value = recorded.get(key, default)
+        made = {k: recorded.get(k, d) for k, d in POOLED_SETTINGS.items() if k in recorded or d}
+        for key, value in made.items():  # a setting neither recorded nor known is not compared
             where, seen = first.setdefault(key, (path, value))
             if value != seen:
                 raise ConfigError(
@@ -314,8 +288,6 @@ def _pooled_rows(paths: list[Path], dataset: str) -> tuple[list[dict], dict]:
                     f"{row['estimator']} at {row['quadrants']} quadrants, with other numbers; "
                     "combine each seed once"
                 )
-    if not rows:
-        raise ConfigError("--combine: the run.json files hold no rows")
     return list(rows.values()), {k: first[k][1] for k in POOLED_SETTINGS if k in first}
 
 

@@ -153,12 +153,6 @@ def pretrained_models() -> dict:
     )
 
 
-def pretrained_path(condition: str, dataset: str) -> Path | None:
-    """The shipped model of ``condition`` for ``dataset``, or None if none is shipped."""
-    record = pretrained_models().get(f"{dataset}-{condition}")
-    return None if record is None else PRETRAINED_DIR / record["file"]
-
-
 def load_pretrained(
     condition: str, dataset: str, device: str | torch.device = "cpu"
 ) -> tuple[Trained, str]:
@@ -249,17 +243,28 @@ def load_run_models(
     run_dir: Path, device: torch.device, expect: dict | None, names: Sequence[str] | None
 ) -> list[Trained]:
     """The finished models of a run folder (or those of ``names``), checked to be of one run:
-    a CVAE and, where it has a frozen baseline, the very baseline it was trained with."""
+    a CVAE and, where it has a frozen baseline, the very baseline it was trained with.
+    CheckpointError for a model whose training is unfinished or whose best weights
+    (``name.pt``) are missing beside its last checkpoint."""
     stems = {p.name.removesuffix(".pt").removesuffix("_last") for p in run_dir.glob("*.pt")}
-    names = names or [*(n for n in MODEL_FILES if n in stems), *sorted(stems - {*MODEL_FILES})]
-    models = {name: _finished(run_dir, name, device, expect) for name in names}
+    models = {}
+    for name in names or [*(n for n in MODEL_FILES if n in stems), *sorted(stems - {*MODEL_FILES})]:
+        best, last = run_dir / f"{name}.pt", run_dir / f"{name}_last.pt"
+        if os.path.lexists(last) and not os.path.lexists(best):
+            raise CheckpointError(f"{best} is missing (only {last.name} is there): train it again")
+        state = load_checkpoint(last).get("train_state", {}) if os.path.lexists(last) else {}
+        if not state.get("finished", True):
+            raise CheckpointError(
+                f"{name} in {run_dir} is unfinished (stopped after epoch {state.get('epoch')}): "
+                "finish it with the train command that made it and --resume"
+            )
+        models[name] = load_trained(best, device, expect=expect)
     if all(t.kind == BASELINE for t in models.values()):
         raise CheckpointError(
             f"no CVAE in {run_dir} (cvae.pt is missing): train one with python -m cvae_pyro.train"
         )
     for name, trained in models.items():
-        frozen = getattr(trained.module, "condition", None)
-        frozen = getattr(frozen, "baseline", None)  # a quadrant or mask CVAE's
+        frozen = getattr(getattr(trained.module, "condition", None), "baseline", None)
         if frozen is not None and BASELINE not in models:
             raise CheckpointError(f"{run_dir / BASELINE}.pt is missing: the CVAEs' baseline NN")
         if frozen is not None and weights_sha256(frozen) != weights_sha256(models[BASELINE].module):
@@ -268,25 +273,3 @@ def load_run_models(
                 "folder mixes two runs; evaluate the files of one run, or train again"
             )
     return list(models.values())
-
-
-def _finished(run_dir: Path, name: str, device: torch.device, expect: dict | None) -> Trained:
-    """Model ``name`` of ``run_dir``; CheckpointError if its training is unfinished, its
-    best weights (``name.pt``) are missing beside its last checkpoint, or it holds another
-    model than its name says."""
-    best, last = run_dir / f"{name}.pt", run_dir / f"{name}_last.pt"
-    if os.path.lexists(last) and not os.path.lexists(best):
-        raise CheckpointError(f"{best} is missing (only {last.name} is there): train it again")
-    if os.path.lexists(last):
-        state = load_checkpoint(last).get("train_state", {})
-        if not state.get("finished"):
-            raise CheckpointError(
-                f"{name} in {run_dir} is unfinished (stopped after epoch {state.get('epoch')}): "
-                "finish it with the train command that made it and --resume"
-            )
-    trained = load_trained(best, device, expect=expect)
-    if trained.name != name:  # the rows name each model by what it is
-        raise CheckpointError(
-            f"{best} holds {trained.name}, not {name}: rename it {trained.name}.pt"
-        )
-    return trained
