@@ -259,6 +259,8 @@ def load_run_models(
                 "finish it with the train command that made it and --resume"
             )
         models[name] = load_trained(best, device, expect=expect)
+        if models[name].name != name:  # the rows name each model by what it is
+            raise CheckpointError(f"{best} holds {models[name].name}, not {name}: rename it")
     if all(t.kind == BASELINE for t in models.values()):
         raise CheckpointError(
             f"no CVAE in {run_dir} (cvae.pt is missing): train one with python -m cvae_pyro.train"
