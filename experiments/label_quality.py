@@ -3,7 +3,7 @@
 Trains (or loads, when a finished run is in ``--out-dir``):
 
 1. an MLP digit classifier on the 50,000 training images
-   (:mod:`cvae_pyro.cli.model_files`);
+   (:mod:`experiments.digit_classifier`);
 2. the label CVAE at the default settings (z_dim 200, hidden 500-500,
    conditional prior), at most ``--epochs`` epochs with early stopping;
 3. a z_dim = 2 label CVAE for the latent plots, ``--z2-epochs`` epochs.
