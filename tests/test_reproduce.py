@@ -15,8 +15,7 @@ import pytest
 from cvae_pyro import reproduce
 from cvae_pyro.cli import EXIT_INTERRUPTED, EXIT_USAGE, pooling
 from cvae_pyro.cli import cll_table as reproduction
-from cvae_pyro.cli.choices import OBJECTIVES
-from cvae_pyro.cli.config import ReproduceConfig
+from cvae_pyro.cli.config import OBJECTIVES, ReproduceConfig
 from cvae_pyro.cli.errors import CheckpointError
 from cvae_pyro.cli.pooling import rewrite_tables
 from cvae_pyro.cli.tables import CSV_COLUMNS, GAP, aggregate, markdown_table

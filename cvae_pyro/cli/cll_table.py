@@ -36,8 +36,7 @@ import pyro
 import torch
 
 from ..data import dataset_info, load_splits
-from .choices import BASELINE, model_name, plain
-from .config import ReproduceConfig, TrainConfig
+from .config import BASELINE, ReproduceConfig, TrainConfig, model_name, plain
 from .device import check_precision, resolve_device
 from .experiment import run
 from .files import folder_lock

@@ -24,8 +24,7 @@ from ..beyond.label import LabelCondition
 from ..conditions import Condition, QuadrantCondition
 from ..models import CVAE, BaselineNN
 from .checkpoints import load_checkpoint
-from .choices import BASELINE, model_name
-from .config import TrainConfig
+from .config import BASELINE, TrainConfig, model_name
 from .errors import CheckpointError, one_line
 
 PRETRAINED_DIR = Path(__file__).parents[1] / "pretrained"  #: the shipped models (package data)
@@ -39,7 +38,7 @@ DAMAGED_INSTALL = (
 #: conditional prior network, whose three networks the page evaluates.
 DEMO_SETTINGS = {"condition": "mask", "dataset": "mnist", "prior": "conditional"}
 MODEL_KINDS = ("baseline", "cvae")  #: checkpoint kinds :func:`load_trained` rebuilds
-#: The class of each condition name of :data:`~cvae_pyro.cli.choices.CONDITIONS`.
+#: The class of each condition name of :data:`~cvae_pyro.cli.config.CONDITIONS`.
 CONDITION_TYPES = {c.name: c for c in (QuadrantCondition, LabelCondition, MaskCondition)}
 
 

@@ -27,8 +27,7 @@ import pandas as pd
 
 from ..data import dataset_info
 from .checkpoints import setting_diffs
-from .choices import DEFAULT_DATASET, plain
-from .config import ReproduceConfig
+from .config import DEFAULT_DATASET, ReproduceConfig, plain
 from .errors import ConfigError
 from .files import check_target, folder_lock, read_json, save_json, write_atomic
 from .tables import table_files

@@ -26,7 +26,7 @@ import torch
 from ..data import MNIST, Split
 from ..estimators import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
 from .checkpoints import load_checkpoint, weights_sha256
-from .choices import BASELINE, MODEL_FILES, ROW_NAMES
+from .config import BASELINE, MODEL_FILES, ROW_NAMES
 from .device import precision_context
 from .errors import CheckpointError
 from .model_files import Trained, load_trained

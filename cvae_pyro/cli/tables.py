@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .choices import BASELINE, MASK_BASELINE, MASK_MODEL, MODEL_FILES
+from .config import BASELINE, MASK_BASELINE, MASK_MODEL, MODEL_FILES
 
 EXACT = "NN"  #: the estimator of the baseline's exact value (S = 0)
 #: Rows of the markdown table: (label, model, estimator).
