@@ -18,13 +18,7 @@ _MODULES = {
     "beyond.any_mask": ["MaskCondition"],
     "data": ["MNIST", "Split", "load_dataset", "DataError"],
     "cli.model_files": ["load_trained"],
-    "cli.config": [
-        "CompleteConfig",
-        "EvaluateConfig",
-        "ReproduceConfig",
-        "SampleConfig",
-        "TrainConfig",
-    ],
+    "cli.config": [f"{c}Config" for c in ("Complete", "Evaluate", "Reproduce", "Sample", "Train")],
     "cli.errors": ["CheckpointError", "ConfigError", "CvaePyroError", "TrainingDiverged"],
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
@@ -38,7 +32,3 @@ def __getattr__(name: str) -> object:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'cvae_pyro' has no attribute {name!r}")
     return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])

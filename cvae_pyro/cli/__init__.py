@@ -16,7 +16,6 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
 
 from .errors import CvaePyroError, Terminated, TrainingInterrupted, one_line
 
@@ -48,14 +47,12 @@ def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
 
     ``interrupted`` is the command's advice after Ctrl-C.
     """
-    if isinstance(err, KeyboardInterrupt):  # Ctrl-C, or Terminated by a signal
+    if isinstance(err, KeyboardInterrupt | TrainingInterrupted):  # Ctrl-C, or a signal
         how = f"terminated ({err})" if isinstance(err, Terminated) else "interrupted (Ctrl-C)"
-        return f"{how}; {KEPT}; {interrupted}", getattr(err, "exit_status", EXIT_INTERRUPTED)
-    if isinstance(err, TrainingInterrupted):
-        return f"{err}; {interrupted}", err.exit_status
-    if isinstance(err, CvaePyroError) or (
-        isinstance(err, ValueError) and type(err).__module__.startswith("cvae_pyro.")
-    ):  # our errors, and the library's own ValueErrors (data.DataError): bad input
+        what = err if isinstance(err, TrainingInterrupted) else f"{how}; {KEPT}"
+        return f"{what}; {interrupted}", getattr(err, "exit_status", EXIT_INTERRUPTED)
+    # Our errors, and the library's own ValueErrors (data.DataError): bad input.
+    if isinstance(err, CvaePyroError | ValueError) and type(err).__module__.startswith("cvae_pyro"):
         return str(err), getattr(err, "exit_status", EXIT_USAGE)
     if isinstance(err, OSError):
         what = err.strerror.lower() if err.strerror else one_line(err)
@@ -82,7 +79,7 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
 
 
-def main(name: str | None, argv: Sequence[str] | None = None) -> int:
+def main(name: str | None, argv: list[str] | None = None) -> int:
     """Run command ``name`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
 
     With ``name`` None (``python -m cvae_pyro``) the command is the first argument.
@@ -93,28 +90,25 @@ def main(name: str | None, argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a file name the encoding lacks is escaped
         stream.reconfigure(errors="backslashreplace")
     config = importlib.import_module("cvae_pyro.cli.config")  # torch and Pyro load here
+
     if name is None:  # --help, --version, a command, or one error line
         name, argv = config.build_parser().parse_args(argv[:1]).command, argv[1:]
     parser, settings = config.build_parser(name), config.COMMANDS[name]
     args = parser.parse_args(argv)
-    # The handlers of the stop signals the process does not ignore (nohup ignores SIGHUP).
+    command = " ".join([parser.prog, *map(shlex.quote, argv)])
     previous = {n: signal.getsignal(n) for n in STOP_SIGNALS}
-    previous = {n: handler for n, handler in previous.items() if handler != signal.SIG_IGN}
-    for number in previous:
-        signal.signal(number, _stop)
+    for number, handler in previous.items():  # a signal ignored (nohup: SIGHUP) stays so
+        signal.signal(number, signal.SIG_IGN if handler == signal.SIG_IGN else _stop)
     try:
         commands = importlib.import_module("cvae_pyro.cli.commands")
-        getattr(commands, f"{name}_command")(
-            config.config_from_args(settings, args),
-            " ".join([parser.prog, *map(shlex.quote, argv)]),
-        )
+        getattr(commands, f"{name}_command")(config.config_from_args(settings, args), command)
     except BaseException as err:
         line, status = describe(err, settings.interrupted)
         if status is None:
             raise
         parser.error(line, status, "")
     finally:
-        if signal.SIG_IGN not in map(signal.getsignal, previous):  # no signal came
+        if _stop in map(signal.getsignal, STOP_SIGNALS):  # no signal came
             for number, handler in previous.items():
                 signal.signal(number, handler)
     return 0

@@ -43,14 +43,6 @@ SEEDS = "[0, 4294967295]"  #: numpy's seeds are 32-bit
 #: Widths of a layer or the latent: far above any MNIST model (the defaults are 500 and 200),
 #: low enough that a checkpoint claiming more is refused before it is allocated.
 WIDTHS = "[1, 8192]"
-#: Most weights one network may have: about 200 MB in float32, some 3 GB for the four
-#: networks with their gradients and Adam's state (the defaults have about 1.7 million).
-MAX_NETWORK_WEIGHTS = 50_000_000
-#: Settings that fix the networks' shapes and objective; a checkpoint must match them.
-ARCHITECTURE_KEYS = tuple(
-    "condition quadrants z_dim hidden objective alpha elbo particles kl_warmup prior guess "
-    "dataset".split()
-)
 BASELINE = "baseline"  #: the baseline NN's name: its checkpoints' file stem and its rows'
 MODEL_FILES = (BASELINE, *OBJECTIVES)  #: the checkpoint file stems of a quadrant run folder
 MASK_MODEL = "mask"  #: the mask CVAE's name in evaluation rows and tables
@@ -114,8 +106,7 @@ def inside(value: float, interval: str) -> bool:
 
 def flag(f: dataclasses.Field) -> str:
     """The option of field ``f``: ``--batch-size``, or ``--no-figures`` for one on by default."""
-    name = f.name.replace("_", "-")
-    return f"--no-{name}" if f.default is True else f"--{name}"
+    return ("--no-" if f.default is True else "--") + f.name.replace("_", "-")
 
 
 #: The options given on the command line while :func:`config_from_args` builds a command's
@@ -153,9 +144,7 @@ class Settings:
                 if not ok:
                     raise ConfigError(f"{flag(f)} must be {what}, got {item!r}")
         if getattr(self, "condition", None) == "quadrant" and self.quadrants is None:
-            raise ConfigError(
-                "--quadrants must be 1, 2 or 3 (the number of quadrants given), got None"
-            )
+            raise ConfigError("--quadrants must be 1, 2 or 3 (the number of quadrants given)")
         self.check()
 
     def check(self) -> None:
@@ -181,9 +170,8 @@ class Settings:
     def check_estimator(self, objectives: tuple[str, ...]) -> None:
         """``--elbo``, ``--particles`` and ``--kl-warmup`` change how the cvae objective is
         estimated and weighted: refused for other objectives, ``--particles`` without IWAE."""
-        self.refuse(
-            self.elbo != "iwae", "particles is K of the IWAE bound (add --elbo iwae)", "particles"
-        )
+        not_iwae = "particles is K of the IWAE bound (add --elbo iwae)"
+        self.refuse(self.elbo != "iwae", not_iwae, "particles")
         only_cvae = "--elbo and --kl-warmup apply to the cvae objective only"
         self.refuse(any(o != "cvae" for o in objectives), only_cvae, "elbo", "kl_warmup")
 
@@ -294,14 +282,15 @@ class TrainConfig(ComputeSettings):
             mask_family(self.mask_weights)
         except ValueError as err:  # the family's own check, named as a setting
             raise ConfigError(str(err)) from None
-        # The largest network: the mask CVAE's prior network takes three images.
+        # The largest network: the mask CVAE's prior network takes three images. At most 50
+        # million weights: about 200 MB in float32, some 3 GB for the four networks with their
+        # gradients and Adam's state (the defaults have about 1.7 million).
         widths = [3 * IMAGE_SIDE**2, *self.hidden, max(IMAGE_SIDE**2, 2 * self.z_dim)]
         weights = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
-        if weights > MAX_NETWORK_WEIGHTS:
+        if weights > 50_000_000:
+            layers = f"{len(self.hidden)} layers, up to {max(self.hidden)} wide"
             raise ConfigError(
-                f"hidden ({len(self.hidden)} layers, up to {max(self.hidden)} wide) with z_dim "
-                f"{self.z_dim} makes networks of up to {weights:,} weights, more than "
-                f"{MAX_NETWORK_WEIGHTS:,} (the memory grows with them): use fewer or narrower layers"
+                f"hidden ({layers}) with z_dim {self.z_dim} makes networks of up to {weights:,} weights, more than 50,000,000 (the memory grows with them): use fewer or narrower layers"
             )
 
     @property
@@ -315,7 +304,7 @@ class TrainConfig(ComputeSettings):
         return model_name(self.objective, self.elbo, self.particles, self.kl_warmup)
 
     def task_keys(self) -> tuple[str, ...]:
-        """Settings beyond :data:`ARCHITECTURE_KEYS` that this task's checkpoints record."""
+        """Settings beyond those of every task that this task's checkpoints record."""
         return ("mask_weights",) if self.condition == "mask" else ()
 
     @property
@@ -324,8 +313,13 @@ class TrainConfig(ComputeSettings):
         return mask_family(self.mask_weights)
 
     def architecture(self) -> dict:
-        """The settings a checkpoint must share with this run."""
-        return {key: plain(getattr(self, key)) for key in ARCHITECTURE_KEYS + self.task_keys()}
+        """The settings a checkpoint must share with this run: those that fix the networks'
+        shapes and objective."""
+        keys = (
+            "condition quadrants z_dim hidden objective alpha elbo particles kl_warmup prior guess"
+        )
+        keys = [*keys.split(), "dataset", *self.task_keys()]
+        return {key: plain(getattr(self, key)) for key in keys}
 
     def to_dict(self) -> dict:
         """All settings as JSON-friendly values."""
@@ -414,12 +408,10 @@ class ReproduceConfig(ComputeSettings):
     def check(self) -> None:
         uses = ("combine", "results_dir", "dataset", "quiet")  # all that --combine reads
         unused = [f.name for f in dataclasses.fields(self) if f.name not in uses]
-        self.refuse(
-            self.combine is not None, "--combine trains nothing, it pools run.json rows", *unused
-        )
+        pools = "--combine trains nothing, it pools run.json rows"
+        self.refuse(self.combine is not None, pools, *unused)
         for name in ("quadrants", "seeds", "objectives"):
-            values = getattr(self, name)
-            twice = [v for v in values if values.count(v) > 1]
+            twice = [v for v in getattr(self, name) if getattr(self, name).count(v) > 1]
             if twice:  # a second time would train nothing new and count its rows twice
                 raise ConfigError(f"--{name} lists {twice[0]} more than once; give each once")
         mask_only = "--mask-only trains the mask CVAE only (with the cvae objective)"
@@ -570,20 +562,16 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
     """
     texts = help_texts(config)
     for f in dataclasses.fields(config):
-        kind, several = value_type(f)
-        text, options = texts.get(f.name, ""), {"dest": f.name, "default": argparse.SUPPRESS}
-        if kind is bool:
-            action = "store_false" if f.default else "store_true"
-            text = f"do not {text[0].lower()}{text[1:]}" if f.default else text
-            parser.add_argument(flag(f), action=action, help=text, **options)
-            continue
-        if f.default is not None:
-            text += f" (default: {' '.join(map(str, f.default)) if several else f.default})"
+        (kind, several), text = value_type(f), texts.get(f.name, "")
         allowed = f.metadata.get("allowed")
+        options = {"type": kind, "nargs": "+" if several else None}
         options["choices"] = allowed if isinstance(allowed, tuple) else None
-        parser.add_argument(
-            flag(f), type=kind, nargs="+" if several else None, help=text, **options
-        )
+        if kind is bool:
+            options = {"action": "store_false" if f.default else "store_true"}
+            text = f"do not {text[0].lower()}{text[1:]}" if f.default else text
+        elif f.default is not None:
+            text += f" (default: {' '.join(map(str, f.default)) if several else f.default})"
+        parser.add_argument(flag(f), dest=f.name, default=argparse.SUPPRESS, help=text, **options)
 
 
 def build_parser(name: str | None = None) -> Parser:
@@ -592,11 +580,9 @@ def build_parser(name: str | None = None) -> Parser:
         parser = Parser(prog=f"python -m cvae_pyro.{name}", description=description(COMMANDS[name]))
     else:
         commands = "; ".join(f"{command}: {description(c)}" for command, c in COMMANDS.items())
-        parser = Parser(
-            prog="python -m cvae_pyro",
-            description=f"The CVAE of Sohn, Lee and Yan (2015) in Pyro. Commands: {commands}",
-            epilog="python -m cvae_pyro <command> --help shows a command's options.",
-        )
+        about = f"The CVAE of Sohn, Lee and Yan (2015) in Pyro. Commands: {commands}"
+        epilog = "python -m cvae_pyro <command> --help shows a command's options."
+        parser = Parser(prog="python -m cvae_pyro", description=about, epilog=epilog)
     version = f"cvae_pyro {importlib.metadata.version('cvae-pyro')}"
     parser.add_argument(
         "--version", action="version", version=version, help="show the version and exit"
