@@ -51,7 +51,6 @@ FIRST = ("cvae-meanfield", "cvae-iwae5")  #: the two estimators tried first
 WARMUP_EPOCHS = 5  #: the third candidate's KL warm-up, added to the better of the two
 
 
-
 def model_settings(name: str) -> dict:
     """The settings the CVAE ``name`` stands for, the inverse of
     :func:`~cvae_pyro.cli.config.model_name`: ``cvae-iwae5-warmup5`` is ``--elbo iwae
