@@ -70,8 +70,7 @@ import torchvision
 from speed import PEAK_SIZE, cvae_train_flops, linear_macs, matmul_peak_gflops, rates, time_epoch
 from torch.utils.data import DataLoader, Subset
 
-from cvae_pyro.cli.choices import PRECISIONS
-from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.config import PRECISIONS, TrainConfig
 from cvae_pyro.cli.device import check_precision
 from cvae_pyro.cli.files import save_json
 from cvae_pyro.cli.model_files import build_baseline, build_cvae

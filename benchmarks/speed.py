@@ -39,8 +39,7 @@ import torch
 from pyro.infer import Trace_ELBO
 from torch import nn
 
-from cvae_pyro.cli.choices import PRECISIONS
-from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.config import PRECISIONS, TrainConfig
 from cvae_pyro.cli.device import check_precision, precision_context
 from cvae_pyro.cli.experiment import CheckedSVI
 from cvae_pyro.cli.files import save_json

@@ -43,8 +43,7 @@ from speed import bf16_speedup, machine  # noqa: I001  (speed.py sits beside thi
 from torch.distributions import Normal
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from cvae_pyro.cli.choices import PRECISIONS
-from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.config import PRECISIONS, TrainConfig
 from cvae_pyro.cli.device import check_precision, precision_context
 from cvae_pyro.cli.experiment import CheckedSVI
 from cvae_pyro.cli.files import save_json

@@ -9,31 +9,19 @@ process themselves (:mod:`cvae_pyro.cli`).
 import importlib
 import importlib.metadata
 
-#: The public names, and the module each is defined in.
-_EXPORTS = {
-    "CVAE": "models",
-    "BaselineNN": "models",
-    "MaskBaselineNN": "models",
-    "objective_pair": "objectives",
-    "LabelCondition": "beyond.label",
-    "MaskCondition": "beyond.any_mask",
-    "QuadrantCondition": "conditions",
-    "load_trained": "cli.model_files",
-    "CompleteConfig": "cli.config",
-    "EvaluateConfig": "cli.config",
-    "ReproduceConfig": "cli.config",
-    "SampleConfig": "cli.config",
-    "TrainConfig": "cli.config",
-    "MNIST": "data",
-    "Split": "data",
-    "load_dataset": "data",
-    "CheckpointError": "cli.errors",
-    "ConfigError": "cli.errors",
-    "CvaePyroError": "cli.errors",
-    "DataError": "data",
-    "TrainingDiverged": "cli.errors",
+#: The public names, by the module that defines them.
+_MODULES = {
+    "models": ["CVAE", "BaselineNN", "MaskBaselineNN"],
+    "objectives": ["objective_pair"],
+    "conditions": ["QuadrantCondition"],
+    "beyond.label": ["LabelCondition"],
+    "beyond.any_mask": ["MaskCondition"],
+    "data": ["MNIST", "Split", "load_dataset", "DataError"],
+    "cli.model_files": ["load_trained"],
+    "cli.config": [f"{c}Config" for c in ("Complete", "Evaluate", "Reproduce", "Sample", "Train")],
+    "cli.errors": ["CheckpointError", "ConfigError", "CvaePyroError", "TrainingDiverged"],
 }
-
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_EXPORTS)
 
 
@@ -43,10 +31,4 @@ def __getattr__(name: str) -> object:
         return importlib.metadata.version("cvae-pyro")
     if name not in _EXPORTS:
         raise AttributeError(f"module 'cvae_pyro' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -1,8 +1,6 @@
 """``python -m cvae_pyro <command>``: the five commands under one name."""
 
-import sys
-
-from .cli import dispatch
+from .cli import dispatch as main
 
 if __name__ == "__main__":
-    sys.exit(dispatch())
+    raise SystemExit(main())

@@ -1,8 +1,6 @@
-"""``python -m cvae_pyro.complete``: see :func:`cvae_pyro.cli.complete`."""
-
-import sys
+"""``python -m cvae_pyro.complete``: see :data:`cvae_pyro.cli.complete`."""
 
 from .cli import complete as main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,8 +1,6 @@
-"""``python -m cvae_pyro.evaluate``: see :func:`cvae_pyro.cli.evaluate`."""
-
-import sys
+"""``python -m cvae_pyro.evaluate``: see :data:`cvae_pyro.cli.evaluate`."""
 
 from .cli import evaluate as main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

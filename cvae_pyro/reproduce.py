@@ -1,8 +1,6 @@
-"""``python -m cvae_pyro.reproduce``: see :func:`cvae_pyro.cli.reproduce`."""
-
-import sys
+"""``python -m cvae_pyro.reproduce``: see :data:`cvae_pyro.cli.reproduce`."""
 
 from .cli import reproduce as main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,8 +1,6 @@
-"""``python -m cvae_pyro.sample``: see :func:`cvae_pyro.cli.sample`."""
-
-import sys
+"""``python -m cvae_pyro.sample``: see :data:`cvae_pyro.cli.sample`."""
 
 from .cli import sample as main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,8 +1,6 @@
-"""``python -m cvae_pyro.train``: see :func:`cvae_pyro.cli.train`."""
-
-import sys
+"""``python -m cvae_pyro.train``: see :data:`cvae_pyro.cli.train`."""
 
 from .cli import train as main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 import export_demo
 
 from cvae_pyro.beyond.pictures import picture_to_digit
-from cvae_pyro.cli.choices import VALID_QUADRANTS
+from cvae_pyro.cli.config import VALID_QUADRANTS
 from cvae_pyro.masks import NUM_PIXELS, input_mask
 
 PAGE = "demo.html"

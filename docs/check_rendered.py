@@ -19,7 +19,7 @@ Selenium), waits for MathJax, and asserts on the *rendered* DOM:
   reads as 9 pt) with a caption, and the landing figure has its caption;
 - every page of :data:`PAGES` renders with its title and texts;
 - the command-line page lists every option of every command's parser
-  (:func:`cvae_pyro.cli.parsers.build_parser`), with the setting it fills and its help text;
+  (:func:`cvae_pyro.cli.config.build_parser`), with the setting it fills and its help text;
 - the performance page shows a table for each benchmark JSON it reads;
 - at a desktop's width (1280 CSS px) every display equation of the model page fits on
   the page on one line, without scrolling; at a phone's width (390 CSS px) none is cut off: each
@@ -518,7 +518,7 @@ def cli_options() -> dict[str, tuple[list[str], list[str]]]:
     import dataclasses
 
     sys.path.insert(0, str(ROOT))
-    from cvae_pyro.cli.parsers import COMMANDS, build_parser
+    from cvae_pyro.cli.config import COMMANDS, build_parser
 
     found = {}
     for name, command in COMMANDS.items():

@@ -14,7 +14,7 @@ It also fails the build at once if a notebook is not valid nbformat, and writes 
 ``docs/_generated/``:
 
 - one table per command of every option (``cli_<command>.md``), walked from the
-  command's own argument parser (:func:`cvae_pyro.cli.parsers.build_parser`), with the
+  command's own argument parser (:func:`cvae_pyro.cli.config.build_parser`), with the
   setting of the config dataclass each option fills;
 - the performance tables (``performance_*.md``), read from ``benchmarks/*.json``;
 - the module map (``layers.md``) from the package's folders (:data:`PARTS`);
@@ -152,10 +152,10 @@ def _cli_table(parser: argparse.ArgumentParser, config: type) -> list[str]:
 def _write_cli_pages() -> None:
     """``docs/_generated/cli_<command>.md``: usage, description and every option of a command.
 
-    Made from the parser each command runs (:func:`cvae_pyro.cli.parsers.build_parser`), so the
+    Made from the parser each command runs (:func:`cvae_pyro.cli.config.build_parser`), so the
     page cannot disagree with ``--help``.
     """
-    from cvae_pyro.cli.parsers import COMMANDS, build_parser
+    from cvae_pyro.cli.config import COMMANDS, build_parser
 
     for name in CLI_COMMANDS:
         parser = build_parser(name)

@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from cvae_pyro.beyond.any_mask import MaskCondition
 from cvae_pyro.cli.checkpoints import load_checkpoint, weights_problem
-from cvae_pyro.cli.choices import IMAGE_SIDE, VALID_QUADRANTS
+from cvae_pyro.cli.config import IMAGE_SIDE, VALID_QUADRANTS
 from cvae_pyro.cli.errors import CheckpointError
 from cvae_pyro.cli.model_files import DEMO_SETTINGS
 from cvae_pyro.data import DataError, load_idx_verified, resolve_data_dir

@@ -18,7 +18,7 @@ from torch import nn
 
 from cvae_pyro.beyond.label import sample_digits
 from cvae_pyro.cli.checkpoints import load_checkpoint, save_checkpoint
-from cvae_pyro.cli.choices import NUM_CLASSES
+from cvae_pyro.cli.config import NUM_CLASSES
 from cvae_pyro.cli.errors import CheckpointError
 from cvae_pyro.data import Split
 from cvae_pyro.masks import NUM_PIXELS

@@ -32,9 +32,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cvae_pyro.cli.choices import DEFAULT_SAMPLES
 from cvae_pyro.cli.cll_table import machine_info
-from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.config import DEFAULT_SAMPLES, TrainConfig
 from cvae_pyro.cli.device import resolve_device
 from cvae_pyro.cli.errors import ConfigError
 from cvae_pyro.cli.experiment import run

@@ -33,9 +33,8 @@ import torch
 
 from benchmarks.speed import machine
 from cvae_pyro.cli.checkpoints import load_checkpoint, save_checkpoint
-from cvae_pyro.cli.choices import BASELINE, DEFAULT_SAMPLES
 from cvae_pyro.cli.cll_table import format_pm, machine_info
-from cvae_pyro.cli.config import TrainConfig
+from cvae_pyro.cli.config import BASELINE, DEFAULT_SAMPLES, TrainConfig
 from cvae_pyro.cli.experiment import run
 from cvae_pyro.cli.files import read_json, save_json, save_text
 from cvae_pyro.cli.model_files import (

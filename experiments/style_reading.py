@@ -36,8 +36,8 @@ import torch
 
 from benchmarks.speed import machine
 from cvae_pyro.beyond.label import decode, draw_in_style, read_labels, styles
-from cvae_pyro.cli.choices import DATASET_NAMES, DEFAULT_DATASET, DEFAULT_SAMPLES, NUM_CLASSES
 from cvae_pyro.cli.cll_table import machine_info
+from cvae_pyro.cli.config import DATASET_NAMES, DEFAULT_DATASET, DEFAULT_SAMPLES, NUM_CLASSES
 from cvae_pyro.cli.device import resolve_device
 from cvae_pyro.cli.errors import ConfigError
 from cvae_pyro.cli.files import save_json

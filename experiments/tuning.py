@@ -27,15 +27,15 @@ tune_openmp()  # the commands' OpenMP spin, set before torch loads its runtime
 
 # isort: split
 import argparse
+import re
 import shlex
 import sys
 import time
 
 import pandas as pd
 
-from cvae_pyro.cli.choices import DEFAULT_SAMPLES, estimator_title, model_settings
-from cvae_pyro.cli.cll_table import format_pm, machine_info, train_config
-from cvae_pyro.cli.config import ReproduceConfig
+from cvae_pyro.cli.cll_table import estimator_title, format_pm, machine_info, train_config
+from cvae_pyro.cli.config import DEFAULT_PARTICLES, DEFAULT_SAMPLES, ReproduceConfig
 from cvae_pyro.cli.device import resolve_device
 from cvae_pyro.cli.experiment import run
 from cvae_pyro.cli.files import check_out_dir, save_json, save_text
@@ -47,6 +47,22 @@ QUADRANTS = 1  #: the task the choice is made on
 REFERENCE = "cvae"  #: the paper's training, scored beside the candidates
 FIRST = ("cvae-meanfield", "cvae-iwae5")  #: the two estimators tried first
 WARMUP_EPOCHS = 5  #: the third candidate's KL warm-up, added to the better of the two
+
+
+def model_settings(name: str) -> dict:
+    """The settings the CVAE ``name`` stands for, the inverse of
+    :func:`~cvae_pyro.cli.config.model_name`: ``cvae-iwae5-warmup5`` is ``--elbo iwae
+    --particles 5 --kl-warmup 5``."""
+    objective, *parts = name.split("-")
+    settings = {"objective": objective, "elbo": "trace", "particles": DEFAULT_PARTICLES}
+    settings["kl_warmup"] = 0
+    for part in parts:  # "meanfield", "iwae5", "warmup5"
+        word, number = re.fullmatch(r"(\D+)(\d*)", part).groups()
+        if word == "warmup":
+            settings["kl_warmup"] = int(number)
+        else:
+            settings.update(elbo=word, particles=int(number or DEFAULT_PARTICLES))
+    return settings
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -9,25 +9,23 @@ import pytest
 
 from cvae_pyro import complete, evaluate, reproduce, sample, train
 from cvae_pyro.cli import EXIT_USAGE, commands, describe
-from cvae_pyro.cli.choices import MAX_ESTIMATE_SAMPLES, OBJECTIVES
 from cvae_pyro.cli.config import (
+    COMMANDS,
+    MAX_ESTIMATE_SAMPLES,
+    OBJECTIVES,
     CompleteConfig,
     EvaluateConfig,
+    Parser,
     ReproduceConfig,
     SampleConfig,
     TrainConfig,
-    flag,
-)
-from cvae_pyro.cli.errors import one_line
-from cvae_pyro.cli.parsers import (
-    COMMANDS,
-    Parser,
     add_config_options,
     build_parser,
-    command_line,
     config_from_args,
+    flag,
     help_texts,
 )
+from cvae_pyro.cli.errors import one_line
 
 from .helpers import (
     QUICK,
@@ -74,12 +72,6 @@ def test_help_shows_every_option_with_its_default(name):
         assert flag(field) in text, flag(field)
         if isinstance(field.default, (int, float)) and not isinstance(field.default, bool):
             assert f"(default: {field.default})" in text, (flag(field), field.default)
-
-
-def test_the_recorded_command_is_the_argument_list_given():
-    assert command_line(
-        "python -m cvae_pyro.reproduce", ["--seeds", "1", "2", "--results-dir", "a b"]
-    ) == ("python -m cvae_pyro.reproduce --seeds 1 2 --results-dir 'a b'")
 
 
 def test_a_value_that_starts_with_a_dash_is_given_with_an_equals_sign(capsys):

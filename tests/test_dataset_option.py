@@ -10,8 +10,7 @@ import torch
 
 from cvae_pyro.beyond.plots import label_samples_figure
 from cvae_pyro.cli.checkpoints import load_checkpoint, save_checkpoint
-from cvae_pyro.cli.choices import run_dir
-from cvae_pyro.cli.config import EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
+from cvae_pyro.cli.config import EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig, run_dir
 from cvae_pyro.cli.errors import CheckpointError, ConfigError
 from cvae_pyro.cli.experiment import run
 from cvae_pyro.cli.model_files import load_trained

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from cvae_pyro.cli.choices import VALID_QUADRANTS
+from cvae_pyro.cli.config import VALID_QUADRANTS
 from cvae_pyro.data import load_dataset
 from cvae_pyro.masks import MASK_INPUT_DIM, NUM_PIXELS, input_mask
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from cvae_pyro.cli.choices import IMAGE_SIDE
+from cvae_pyro.cli.config import IMAGE_SIDE
 from cvae_pyro.masks import (
     NUM_PIXELS,
     input_dim,

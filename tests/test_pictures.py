@@ -20,7 +20,7 @@ from cvae_pyro.beyond.pictures import (
     picture_to_digit,
     read_mask,
 )
-from cvae_pyro.cli.choices import IMAGE_SIDE
+from cvae_pyro.cli.config import IMAGE_SIDE
 from cvae_pyro.data import DataError
 from cvae_pyro.masks import NUM_PIXELS
 

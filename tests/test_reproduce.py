@@ -15,9 +15,8 @@ import pytest
 from cvae_pyro import reproduce
 from cvae_pyro.cli import EXIT_INTERRUPTED, EXIT_USAGE
 from cvae_pyro.cli import cll_table as reproduction
-from cvae_pyro.cli.choices import OBJECTIVES
 from cvae_pyro.cli.cll_table import CSV_COLUMNS, GAP, aggregate, markdown_table, rewrite_tables
-from cvae_pyro.cli.config import ReproduceConfig
+from cvae_pyro.cli.config import OBJECTIVES, ReproduceConfig
 from cvae_pyro.cli.errors import CheckpointError
 from cvae_pyro.reproduce import main
 

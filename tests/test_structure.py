@@ -157,7 +157,6 @@ def test_the_layer_check_sees_a_wrong_import():
 CONDITION_NAME_HOMES = {
     "cvae_pyro.conditions",
     "cvae_pyro.cli.config",
-    "cvae_pyro.cli.choices",
     "cvae_pyro.cli",
 }
 CONDITION_NAMES = {"quadrant", "label", "mask"}

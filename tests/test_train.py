@@ -128,7 +128,7 @@ BAD_ARGS = [
     (["--quadrants", "4"], "invalid choice"),
     (["--quadrants", "-1"], "invalid choice"),
     (["--quadrants", "two"], "invalid int value"),
-    ([], "quadrants must be 1, 2 or 3 (the number of quadrants given), got None"),
+    ([], "quadrants must be 1, 2 or 3 (the number of quadrants given)"),
     (["--quadrants", "1", "--epochs", "0"], "epochs must be a positive integer"),
     (["--quadrants", "1", "--batch-size", "-5"], "--batch-size must be a positive integer"),
     (["--quadrants", "1", "--lr", "0"], "lr must be in (0, inf)"),

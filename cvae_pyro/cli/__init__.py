@@ -3,32 +3,25 @@
 ``python -m cvae_pyro.train`` (and ``evaluate``, ``reproduce``, ``sample``, ``complete``;
 also the ``cvae-pyro-*`` scripts) all run :func:`main`. It sets up the process (the OpenMP
 spin, which must come before torch loads, and Agg for matplotlib), then loads
-:mod:`cvae_pyro.cli.parsers` (and with it torch, Pyro and the commands), parses the
-arguments into the command's settings dataclass and runs the command. Ctrl-C and the
-signals that end a process, our errors, failed file operations and failed allocations
-become one line on stderr and an exit status. Nothing in the library imports this module.
+:mod:`cvae_pyro.cli.config` (and with it torch and Pyro), parses the arguments into the
+command's settings dataclass and runs the command. Ctrl-C and the signals that end a
+process, our errors, failed file operations and failed allocations become one line on
+stderr and an exit status. Nothing in the library imports this module.
 """
 
-from __future__ import annotations
-
 import errno
+import functools
 import importlib
 import os
+import shlex
 import signal
 import sys
-from collections.abc import Sequence
 
-from .errors import CvaePyroError, Terminated, TrainingInterrupted, one_line, printable
+from .errors import CvaePyroError, Terminated, TrainingInterrupted, one_line
 
 EXIT_FAILURE = 1  #: the run itself failed (for example the loss diverged, or the disk is full)
 EXIT_USAGE = 2  #: bad arguments, data, checkpoints or paths
 EXIT_INTERRUPTED = 130  #: Ctrl-C (an ending signal exits with 128 plus its number)
-#: libgomp's spin before idle OpenMP threads sleep. Measured on 2 cores, one CVAE SVI step:
-#: libgomp's default spin 11.8 ms alone but 290-510 ms when two processes share the cores;
-#: OMP_WAIT_POLICY=PASSIVE (no spin) 20 ms in both cases; 3000 iterations 13.6 ms alone
-#: and 27 ms shared. Set by :func:`tune_openmp` unless the environment sets either.
-GOMP_SPINCOUNT = "3000"
-COMMAND_NAMES = ("train", "evaluate", "reproduce", "sample", "complete")
 #: Failed file operations that the user's path causes (exit status 2; any other is 1).
 PATH_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG, errno.EISDIR}
 PATH_ERRORS |= {errno.ENOTDIR, errno.EEXIST, errno.ENOENT}
@@ -37,13 +30,16 @@ KEPT = "files finished before are kept"
 
 
 def tune_openmp() -> None:
-    """Set the short OpenMP spin (:data:`GOMP_SPINCOUNT`) unless the environment chose.
+    """Set a short OpenMP spin unless the environment chose.
 
-    It must run before torch is imported (libgomp reads it when it loads), so the
-    commands call it before they load the library, and benchmarks before ``import torch``.
+    Measured on 2 cores, one CVAE SVI step: libgomp's default spin 11.8 ms alone but
+    290-510 ms when two processes share the cores; ``OMP_WAIT_POLICY=PASSIVE`` (no spin)
+    20 ms in both cases; ``GOMP_SPINCOUNT=3000`` 13.6 ms alone and 27 ms shared. It must
+    run before torch is imported (libgomp reads it when it loads), so the commands call it
+    before they load the library, and benchmarks before ``import torch``.
     """
     if "OMP_WAIT_POLICY" not in os.environ:
-        os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT)
+        os.environ.setdefault("GOMP_SPINCOUNT", "3000")
 
 
 def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
@@ -51,30 +47,23 @@ def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
 
     ``interrupted`` is the command's advice after Ctrl-C.
     """
-    if isinstance(err, KeyboardInterrupt):  # Ctrl-C, or Terminated by a signal
-        how = (
-            f"terminated ({err.signal_name})"
-            if isinstance(err, Terminated)
-            else "interrupted (Ctrl-C)"
-        )
-        return f"{how}; {KEPT}; {interrupted}", getattr(err, "exit_status", EXIT_INTERRUPTED)
-    if isinstance(err, TrainingInterrupted):
-        return f"{printable(err)}; {interrupted}", err.exit_status
-    if isinstance(err, CvaePyroError) or (
-        isinstance(err, ValueError) and type(err).__module__.startswith("cvae_pyro.")
-    ):  # our errors, and the library's own ValueErrors (data.DataError): bad input
-        return printable(err), getattr(err, "exit_status", EXIT_USAGE)
+    if isinstance(err, KeyboardInterrupt | TrainingInterrupted):  # Ctrl-C, or a signal
+        how = f"terminated ({err})" if isinstance(err, Terminated) else "interrupted (Ctrl-C)"
+        what = err if isinstance(err, TrainingInterrupted) else f"{how}; {KEPT}"
+        return f"{what}; {interrupted}", getattr(err, "exit_status", EXIT_INTERRUPTED)
+    # Our errors, and the library's own ValueErrors (data.DataError): bad input.
+    if isinstance(err, CvaePyroError | ValueError) and type(err).__module__.startswith("cvae_pyro"):
+        return str(err), getattr(err, "exit_status", EXIT_USAGE)
     if isinstance(err, OSError):
         what = err.strerror.lower() if err.strerror else one_line(err)
         if err.filename is not None:
-            what += f" ({printable(os.fsdecode(err.filename))})"
+            what += f" ({os.fsdecode(err.filename)})"
         if err.errno in PATH_ERRORS:
             return f"{what}; choose another path", EXIT_USAGE
         return f"{what}; {KEPT}: fix it and run the same command again", EXIT_FAILURE
-    text = str(err)
     if isinstance(err, MemoryError) or (
         isinstance(err, RuntimeError)
-        and ("can't allocate memory" in text or "out of memory" in text.lower())
+        and ("can't allocate memory" in str(err) or "out of memory" in str(err).lower())
     ):
         advice = "use smaller settings (--hidden, --z-dim, --samples, --batch-size)"
         return f"not enough memory ({one_line(err, 120)}); {KEPT}: {advice}", EXIT_FAILURE
@@ -90,66 +79,46 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
 
 
-def main(name: str, argv: Sequence[str] | None = None) -> int:
-    """Run command ``name`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+def main(name: str | None, argv: list[str] | None = None) -> int:
+    """Run command ``name`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    With ``name`` None (``python -m cvae_pyro``) the command is the first argument.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     tune_openmp()
     os.environ["MPLBACKEND"] = "agg"  # the commands only write figure files
     for stream in (sys.stdout, sys.stderr):  # a file name the encoding lacks is escaped
         stream.reconfigure(errors="backslashreplace")
-    parsers = importlib.import_module("cvae_pyro.cli.parsers")  # torch and Pyro load here
-    parser, config = parsers.build_parser(name), parsers.COMMANDS[name]
+    config = importlib.import_module("cvae_pyro.cli.config")  # torch and Pyro load here
+
+    if name is None:  # --help, --version, a command, or one error line
+        name, argv = config.build_parser().parse_args(argv[:1]).command, argv[1:]
+    parser, settings = config.build_parser(name), config.COMMANDS[name]
     args = parser.parse_args(argv)
-    # The handlers of the stop signals the process does not ignore (nohup ignores SIGHUP).
-    previous = {
-        n: signal.getsignal(n) for n in STOP_SIGNALS if signal.getsignal(n) != signal.SIG_IGN
-    }
-    for number in previous:
-        signal.signal(number, _stop)
+    command = " ".join([parser.prog, *map(shlex.quote, argv)])
+    previous = {n: signal.getsignal(n) for n in STOP_SIGNALS}
+    for number, handler in previous.items():  # a signal ignored (nohup: SIGHUP) stays so
+        signal.signal(number, signal.SIG_IGN if handler == signal.SIG_IGN else _stop)
     try:
-        cfg = parsers.config_from_args(config, args)
         commands = importlib.import_module("cvae_pyro.cli.commands")
-        getattr(commands, f"{name}_command")(cfg, parsers.command_line(parser.prog, argv))
+        getattr(commands, f"{name}_command")(config.config_from_args(settings, args), command)
     except BaseException as err:
-        line, status = describe(err, config.interrupted)
+        line, status = describe(err, settings.interrupted)
         if status is None:
             raise
-        parser.exit(status, f"{parser.prog}: error: {line}\n")
+        parser.error(line, status, "")
     finally:
-        if signal.SIG_IGN not in map(signal.getsignal, previous):  # no signal came
+        if _stop in map(signal.getsignal, STOP_SIGNALS):  # no signal came
             for number, handler in previous.items():
                 signal.signal(number, handler)
     return 0
 
 
-def dispatch(argv: Sequence[str] | None = None) -> int:
-    """``python -m cvae_pyro <command> [options]``: run one of the commands."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in COMMAND_NAMES:  # --help, --version, or one error line
-        importlib.import_module("cvae_pyro.cli.parsers").build_parser().parse_args(argv[:1])
-    return main(argv[0], argv[1:])
-
-
-def train(argv: Sequence[str] | None = None) -> int:
-    """``python -m cvae_pyro.train`` and ``cvae-pyro-train``."""
-    return main("train", argv)
-
-
-def evaluate(argv: Sequence[str] | None = None) -> int:
-    """``python -m cvae_pyro.evaluate`` and ``cvae-pyro-evaluate``."""
-    return main("evaluate", argv)
-
-
-def reproduce(argv: Sequence[str] | None = None) -> int:
-    """``python -m cvae_pyro.reproduce`` and ``cvae-pyro-reproduce``."""
-    return main("reproduce", argv)
-
-
-def sample(argv: Sequence[str] | None = None) -> int:
-    """``python -m cvae_pyro.sample`` and ``cvae-pyro-sample``."""
-    return main("sample", argv)
-
-
-def complete(argv: Sequence[str] | None = None) -> int:
-    """``python -m cvae_pyro.complete`` and ``cvae-pyro-complete``."""
-    return main("complete", argv)
+#: ``python -m cvae_pyro <command> [options]`` and the ``python -m cvae_pyro.<command>``
+#: entry points (also the ``cvae-pyro-<command>`` scripts): each takes ``argv``.
+dispatch = functools.partial(main, None)
+train = functools.partial(main, "train")
+evaluate = functools.partial(main, "evaluate")
+reproduce = functools.partial(main, "reproduce")
+sample = functools.partial(main, "sample")
+complete = functools.partial(main, "complete")

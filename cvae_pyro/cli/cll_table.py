@@ -46,8 +46,16 @@ import torch
 
 from ..data import dataset_info, load_splits
 from .checkpoints import setting_diffs
-from .choices import BASELINE, DEFAULT_DATASET, MASK_BASELINE, MASK_MODEL, model_name, plain
-from .config import ReproduceConfig, TrainConfig
+from .config import (
+    BASELINE,
+    DEFAULT_DATASET,
+    MASK_BASELINE,
+    MASK_MODEL,
+    ReproduceConfig,
+    TrainConfig,
+    model_name,
+    plain,
+)
 from .device import check_precision, resolve_device
 from .errors import ConfigError
 from .experiment import run

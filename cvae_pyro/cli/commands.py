@@ -3,7 +3,7 @@
 Each ``*_command(cfg, command)`` gets its settings dataclass and the command line as
 typed, finds its model or data, calls the library and prints what it did and where the
 files are: the library itself never prints. :mod:`cvae_pyro.cli` parses the options and
-calls these (:data:`~cvae_pyro.cli.parsers.COMMANDS`).
+calls these (:data:`~cvae_pyro.cli.config.COMMANDS`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,19 @@ from ..data import dataset_info, load_splits
 from ..masks import input_mask
 from ..models import CVAE
 from . import files
-from .choices import DEFAULT_DATASET, KEEP_LAYOUTS, LAYOUT_EVALUATED, NUM_CLASSES, run_dir
 from .cll_table import combine, markdown_table, reproduce
-from .config import CompleteConfig, EvaluateConfig, ReproduceConfig, SampleConfig, TrainConfig
+from .config import (
+    DEFAULT_DATASET,
+    KEEP_LAYOUTS,
+    LAYOUT_EVALUATED,
+    NUM_CLASSES,
+    CompleteConfig,
+    EvaluateConfig,
+    ReproduceConfig,
+    SampleConfig,
+    TrainConfig,
+    run_dir,
+)
 from .device import check_precision, resolve_device
 from .errors import CheckpointError, ConfigError
 from .experiment import run

@@ -1,21 +1,28 @@
-"""Every setting of every command, written once: type, default, help text and check.
+"""Every setting of every command, written once, and the command-line parsers made from them.
 
-Each command (train, evaluate, reproduce, sample, complete) has one frozen dataclass. A
-field's type says what a value is, its metadata holds its help text and the values it allows:
+Each command (train, evaluate, reproduce, sample, complete) has one frozen dataclass
+(:data:`COMMANDS`). A field's type says what a value is, its metadata the values it allows:
 a tuple of choices, or an interval (an integer field is a positive integer unless it says
 otherwise). :class:`Settings` checks every field, then the command's rules between fields
 (``check``), and raises :class:`~cvae_pyro.cli.errors.ConfigError` naming the first bad
-setting. The parsers are generated from these fields (:mod:`cvae_pyro.cli.parsers`); the
-notebooks and tests build the same dataclasses directly.
+setting. :func:`build_parser` makes one option per field: its type, default and choices
+from the field, its help text from the field's entry under "Attributes:" in the docstring,
+the description from the docstring's first paragraph. The notebooks and tests build the
+same dataclasses directly. The paper's defaults and choices are imported from the paper's
+modules; the names of models and run folders (:func:`model_name`, :func:`run_dir`) are the
+command line's own.
 """
 
+import argparse
 import dataclasses
+import importlib.metadata
+import inspect
 import types
 import typing
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from ..beyond.mask_family import MASK_KINDS, MaskFamilyConfig, mask_family
 from ..data import DATASET_NAMES, NUM_CLASSES
@@ -23,28 +30,57 @@ from ..estimators import DEFAULT_SAMPLES, MAX_ESTIMATE_SAMPLES
 from ..masks import IMAGE_SIDE, VALID_QUADRANTS
 from ..models import DEFAULT_HIDDEN, DEFAULT_Z_DIM, PRIORS
 from ..objectives import DEFAULT_ALPHA, DEFAULT_PARTICLES, ELBOS, OBJECTIVES
-from . import choices
 from .errors import ConfigError
 
 CONDITIONS = ("quadrant", "label", "mask")  #: what the CVAE is conditioned on
 DEVICES = ("auto", "cpu", "cuda")  #: --device choices
+PRECISIONS = ("fp32", "bf16")  #: --precision: fp32, or matrix products in bfloat16 (autocast)
 SPLITS = ("validation", "test")  #: splits evaluation may use
-DEFAULT_EPOCHS = 200  #: --epochs default: a cap that early stopping always comes before
-DEFAULT_PATIENCE = 5  #: --patience default: epochs without improvement before stopping
-MAX_LAYERS = 64  #: most hidden layers per network (the defaults have 2)
-#: Most weights one network may have: about 200 MB in float32, some 3 GB for the four
-#: networks with their gradients and Adam's state (the defaults have about 1.7 million).
-MAX_NETWORK_WEIGHTS = 50_000_000
+DEFAULT_DATASET = "mnist"  #: --dataset default; checkpoints that record no dataset hold MNIST
+KEEP_LAYOUTS = {"bottom-left": 1, "left": 2, "top-and-bottom-left": 3}  #: --keep: quadrants given
 SAMPLES = f"[1, {MAX_ESTIMATE_SAMPLES}]"  #: --samples: the estimators' memory grows with S
-SEEDS = f"[0, {choices.MAX_SEED}]"  #: numpy's seeds are 32-bit
-PARTICLES = f"[1, {choices.MAX_PARTICLES}]"  #: K of the IWAE bound: its memory grows with K
-WIDTHS = f"[1, {choices.MAX_WIDTH}]"  #: widths of a layer or the latent
-#: Settings that fix the networks' shapes and objective; a checkpoint must match them.
-ARCHITECTURE_KEYS = tuple(
-    "condition quadrants z_dim hidden objective alpha elbo particles kl_warmup prior guess "
-    "dataset".split()
-)
-MASK_KEYS = ("mask_weights",)  #: further settings a mask-task checkpoint must match
+SEEDS = "[0, 4294967295]"  #: numpy's seeds are 32-bit
+#: Widths of a layer or the latent: far above any MNIST model (the defaults are 500 and 200),
+#: low enough that a checkpoint claiming more is refused before it is allocated.
+WIDTHS = "[1, 8192]"
+BASELINE = "baseline"  #: the baseline NN's name: its checkpoints' file stem and its rows'
+MODEL_FILES = (BASELINE, *OBJECTIVES)  #: the checkpoint file stems of a quadrant run folder
+MASK_MODEL = "mask"  #: the mask CVAE's name in evaluation rows and tables
+MASK_BASELINE = "mask_baseline"  #: the mask task's baseline NN in evaluation rows and tables
+#: Row names in tables where not the file stem: the mask task's, apart from the specialists'.
+ROW_NAMES = {"mask": {BASELINE: MASK_BASELINE, "cvae": MASK_MODEL}}
+TITLE_PREFIXES = {"mask": "mask "}  #: how messages prefix a condition's model names
+#: Conditions whose models are evaluated on any quadrant layout (``evaluate --quadrants``).
+LAYOUT_EVALUATED = ("mask",)
+
+
+def run_dir(
+    out_dir: str | Path, condition: str, quadrants: int | None, dataset: str = DEFAULT_DATASET
+) -> Path:
+    """Folder of one task's files: ``out_dir/q{n}``, ``out_dir/label`` or ``out_dir/mask``.
+
+    Other datasets than MNIST get their own folder level: ``out_dir/fashion-mnist/q{n}``.
+    """
+    base = Path(out_dir) if dataset == DEFAULT_DATASET else Path(out_dir) / dataset
+    return base / (f"q{quadrants}" if condition == "quadrant" else condition)
+
+
+def model_name(
+    objective: str, elbo: str = "trace", particles: int = DEFAULT_PARTICLES, kl_warmup: int = 0
+) -> str:
+    """A CVAE's file stem and row name: the objective, then how it was estimated.
+
+    ``cvae``, ``gsnn`` and ``hybrid`` for the paper's training; otherwise for example
+    ``cvae-meanfield``, ``cvae-iwae5`` or ``cvae-iwae5-warmup10``.
+    """
+    parts = [objective, f"iwae{particles}" if elbo == "iwae" else elbo]
+    parts += [f"warmup{kl_warmup}"] if kl_warmup else []
+    return "-".join(part for part in parts if part != "trace")
+
+
+def plain(value: object) -> object:
+    """Tuples as lists, for JSON."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def setting(default: Any, allowed: tuple | str) -> Any:
@@ -57,9 +93,8 @@ def value_type(f: dataclasses.Field) -> tuple[type, bool]:
     """The type of one value of field ``f`` (``int`` for ``tuple[int, ...] | None``), and
     whether the field holds several."""
     kind = typing.get_args(f.type)[0] if isinstance(f.type, types.UnionType) else f.type
-    if typing.get_origin(kind) is tuple:
-        return typing.get_args(kind)[0], True
-    return kind, False
+    several = typing.get_origin(kind) is tuple
+    return (typing.get_args(kind)[0] if several else kind), several
 
 
 def inside(value: float, interval: str) -> bool:
@@ -71,13 +106,12 @@ def inside(value: float, interval: str) -> bool:
 
 def flag(f: dataclasses.Field) -> str:
     """The option of field ``f``: ``--batch-size``, or ``--no-figures`` for one on by default."""
-    name = f.name.replace("_", "-")
-    return f"--no-{name}" if f.default is True else f"--{name}"
+    return ("--no-" if f.default is True else "--") + f.name.replace("_", "-")
 
 
-#: The options given on the command line while :mod:`cvae_pyro.cli.parsers` builds a
-#: command's settings (None otherwise): an option the command would ignore is refused when
-#: given, even with its default value.
+#: The options given on the command line while :func:`config_from_args` builds a command's
+#: settings (None otherwise): an option the command would ignore is refused when given,
+#: even with its default value.
 GIVEN: ContextVar[frozenset[str] | None] = ContextVar("GIVEN", default=None)
 
 
@@ -98,44 +132,46 @@ class Settings:
             value = getattr(self, f.name)
             if several and isinstance(value, list):
                 object.__setattr__(self, f.name, value := tuple(value))
-            allowed = f.metadata.get("allowed") or ("[1, inf)" if kind is int else ())
+            allowed = f.metadata.get("allowed", "[1, inf)" if kind is int else None)
             for item in value if several and value is not None else (value,):
-                if item is None and f.default is None:
+                if allowed is None or (item is None and f.default is None):
                     continue
-                if isinstance(allowed, tuple) and allowed and item not in allowed:
-                    shown = ", ".join(map(str, allowed))
-                    raise ConfigError(f"{flag(f)} must be one of {shown}; got {item!r}")
-                if isinstance(allowed, str) and not (
-                    type(item) in (int, kind) and inside(item, allowed)
-                ):
+                if isinstance(allowed, tuple):
+                    what, ok = f"one of {', '.join(map(str, allowed))}", item in allowed
+                else:
                     what = "a positive integer" if allowed == "[1, inf)" else f"in {allowed}"
+                    ok = type(item) in (int, kind) and inside(item, allowed)
+                if not ok:
                     raise ConfigError(f"{flag(f)} must be {what}, got {item!r}")
+        if getattr(self, "condition", None) == "quadrant" and self.quadrants is None:
+            raise ConfigError("--quadrants must be 1, 2 or 3 (the number of quadrants given)")
         self.check()
 
     def check(self) -> None:
         """Raise :class:`ConfigError` if the settings do not fit together."""
 
-    def chosen(self, name: str) -> bool:
-        """Whether setting ``name`` was chosen: given on the command line (:data:`GIVEN`),
-        or, for settings made in Python, different from its default."""
-        given = GIVEN.get()
-        if given is not None:
-            return name in given
-        return getattr(self, name) != self.__dataclass_fields__[name].default
-
     def refuse(self, ignored: bool, why: str, *names: str) -> None:
-        """If ``ignored``: :class:`ConfigError` when one of the settings ``names`` was chosen."""
+        """If ``ignored``: :class:`ConfigError` when one of the settings ``names`` was chosen:
+        given on the command line (:data:`GIVEN`), or, for settings made in Python, different
+        from its default."""
+        given = GIVEN.get()
         for name in names if ignored else ():
-            if self.chosen(name):
-                option = flag(self.__dataclass_fields__[name])
-                raise ConfigError(f"{why}: {option} does not apply (leave it out)")
+            f = self.__dataclass_fields__[name]
+            chosen = name in given if given is not None else getattr(self, name) != f.default
+            if chosen:
+                raise ConfigError(f"{why}: {flag(f)} does not apply (leave it out)")
+
+    def exactly_one(self, *names: str) -> None:
+        """:class:`ConfigError` unless exactly one of the settings ``names`` is given."""
+        if sum(getattr(self, name) is not None for name in names) != 1:
+            options = [flag(self.__dataclass_fields__[name]) for name in names]
+            raise ConfigError(f"give exactly one of {', '.join(options[:-1])} and {options[-1]}")
 
     def check_estimator(self, objectives: tuple[str, ...]) -> None:
         """``--elbo``, ``--particles`` and ``--kl-warmup`` change how the cvae objective is
         estimated and weighted: refused for other objectives, ``--particles`` without IWAE."""
-        self.refuse(
-            self.elbo != "iwae", "particles is K of the IWAE bound (add --elbo iwae)", "particles"
-        )
+        not_iwae = "particles is K of the IWAE bound (add --elbo iwae)"
+        self.refuse(self.elbo != "iwae", not_iwae, "particles")
         only_cvae = "--elbo and --kl-warmup apply to the cvae objective only"
         self.refuse(any(o != "cvae" for o in objectives), only_cvae, "elbo", "kl_warmup")
 
@@ -151,7 +187,7 @@ class DataSettings(Settings):
         device: cpu, cuda, or auto (cuda when available)
     """
 
-    dataset: str = setting(choices.DEFAULT_DATASET, DATASET_NAMES)
+    dataset: str = setting(DEFAULT_DATASET, DATASET_NAMES)
     data_dir: str | None = None
     device: str = setting("auto", DEVICES)
 
@@ -165,13 +201,7 @@ class ComputeSettings(DataSettings):
             training only for train and reproduce, the estimates for evaluate
     """
 
-    precision: str = setting("fp32", choices.PRECISIONS)
-
-
-def need_quadrants(cfg: Any) -> None:
-    """ConfigError unless the quadrant condition is given its quadrants."""
-    if cfg.condition == "quadrant" and cfg.quadrants is None:
-        raise ConfigError("--quadrants must be 1, 2 or 3 (the number of quadrants given), got None")
+    precision: str = setting("fp32", PRECISIONS)
 
 
 @dataclass(frozen=True)
@@ -217,12 +247,12 @@ class TrainConfig(ComputeSettings):
     objective: str = setting("cvae", OBJECTIVES)
     alpha: float = setting(DEFAULT_ALPHA, "[0, 1]")
     elbo: str = setting("trace", ELBOS)
-    particles: int = setting(DEFAULT_PARTICLES, PARTICLES)
+    particles: int = setting(DEFAULT_PARTICLES, "[1, 1000]")  # the memory grows with K
     kl_warmup: int = setting(0, "[0, inf)")
     prior: str = setting("conditional", PRIORS)
     guess: bool = True
-    epochs: int = DEFAULT_EPOCHS
-    patience: int = DEFAULT_PATIENCE
+    epochs: int = 200  # a cap that early stopping always comes before
+    patience: int = 5
     lr_patience: int = 2
     lr_decay: float = setting(0.3, "(0, 1]")
     min_improvement: float = setting(1e-3, "[0, 1)")
@@ -242,7 +272,6 @@ class TrainConfig(ComputeSettings):
     interrupted: ClassVar[str] = "run the same command with --resume to continue"
 
     def check(self) -> None:
-        need_quadrants(self)
         other = self.condition != "quadrant"
         self.refuse(other, "quadrants applies to the quadrant condition only", "quadrants")
         self.refuse(other, "the baseline's guess applies to the quadrant condition only", "guess")
@@ -253,31 +282,30 @@ class TrainConfig(ComputeSettings):
             mask_family(self.mask_weights)
         except ValueError as err:  # the family's own check, named as a setting
             raise ConfigError(str(err)) from None
-        if not 1 <= len(self.hidden) <= MAX_LAYERS:
-            raise ConfigError(f"--hidden must be 1 to {MAX_LAYERS} widths, got {self.hidden}")
-        # The largest network: the mask CVAE's prior network takes three images.
+        # The largest network: the mask CVAE's prior network takes three images. At most 50
+        # million weights: about 200 MB in float32, some 3 GB for the four networks with their
+        # gradients and Adam's state (the defaults have about 1.7 million).
         widths = [3 * IMAGE_SIDE**2, *self.hidden, max(IMAGE_SIDE**2, 2 * self.z_dim)]
         weights = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
-        if weights > MAX_NETWORK_WEIGHTS:
+        if weights > 50_000_000:
+            layers = f"{len(self.hidden)} layers, up to {max(self.hidden)} wide"
             raise ConfigError(
-                f"hidden ({len(self.hidden)} layers, up to {max(self.hidden)} wide) with z_dim "
-                f"{self.z_dim} makes networks of up to {weights:,} weights, more than "
-                f"{MAX_NETWORK_WEIGHTS:,} (the memory grows with them): use fewer or narrower layers"
+                f"hidden ({layers}) with z_dim {self.z_dim} makes networks of up to {weights:,} weights, more than 50,000,000 (the memory grows with them): use fewer or narrower layers"
             )
 
     @property
     def run_dir(self) -> Path:
-        """Folder of this task's files (see :func:`~cvae_pyro.cli.choices.run_dir`)."""
-        return choices.run_dir(self.out_dir, self.condition, self.quadrants, self.dataset)
+        """Folder of this task's files (see :func:`run_dir`)."""
+        return run_dir(self.out_dir, self.condition, self.quadrants, self.dataset)
 
     @property
     def model_name(self) -> str:
-        """The CVAE's file stem and row name (see :func:`~cvae_pyro.cli.choices.model_name`)."""
-        return choices.model_name(self.objective, self.elbo, self.particles, self.kl_warmup)
+        """The CVAE's file stem and row name (see :func:`model_name`)."""
+        return model_name(self.objective, self.elbo, self.particles, self.kl_warmup)
 
     def task_keys(self) -> tuple[str, ...]:
-        """Settings beyond :data:`ARCHITECTURE_KEYS` that this task's checkpoints record."""
-        return MASK_KEYS if self.condition == "mask" else ()
+        """Settings beyond those of every task that this task's checkpoints record."""
+        return ("mask_weights",) if self.condition == "mask" else ()
 
     @property
     def family(self) -> MaskFamilyConfig:
@@ -285,14 +313,17 @@ class TrainConfig(ComputeSettings):
         return mask_family(self.mask_weights)
 
     def architecture(self) -> dict:
-        """The settings a checkpoint must share with this run."""
-        return {
-            key: choices.plain(getattr(self, key)) for key in ARCHITECTURE_KEYS + self.task_keys()
-        }
+        """The settings a checkpoint must share with this run: those that fix the networks'
+        shapes and objective."""
+        keys = (
+            "condition quadrants z_dim hidden objective alpha elbo particles kl_warmup prior guess"
+        )
+        keys = [*keys.split(), "dataset", *self.task_keys()]
+        return {key: plain(getattr(self, key)) for key in keys}
 
     def to_dict(self) -> dict:
         """All settings as JSON-friendly values."""
-        return {k: choices.plain(v) for k, v in dataclasses.asdict(self).items()}
+        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -324,14 +355,10 @@ class EvaluateConfig(ComputeSettings):
     interrupted: ClassVar[str] = "nothing was saved; run it again"
 
     def check(self) -> None:
-        need_quadrants(self)
         why = "quadrants applies to the quadrant condition only (and to a mask model, evaluated on that quadrant layout)"
         self.refuse(self.condition == "label", why, "quadrants")
 
-    @property
-    def run_dir(self) -> Path:
-        """The training run's folder (see :func:`~cvae_pyro.cli.choices.run_dir`)."""
-        return choices.run_dir(self.out_dir, self.condition, self.quadrants, self.dataset)
+    run_dir = TrainConfig.run_dir  #: the training run's folder
 
 
 @dataclass(frozen=True)
@@ -363,12 +390,12 @@ class ReproduceConfig(ComputeSettings):
     seeds: tuple[int, ...] = setting((0,), SEEDS)
     objectives: tuple[str, ...] = setting(OBJECTIVES, OBJECTIVES)
     elbo: str = setting("trace", ELBOS)
-    particles: int = setting(DEFAULT_PARTICLES, PARTICLES)
+    particles: int = setting(DEFAULT_PARTICLES, "[1, 1000]")  # the memory grows with K
     kl_warmup: int = setting(0, "[0, inf)")
     mask_model: bool = False
     mask_only: bool = False
-    epochs: int = DEFAULT_EPOCHS
-    patience: int = DEFAULT_PATIENCE
+    epochs: int = 200  # a cap that early stopping always comes before
+    patience: int = 5
     samples: int = setting(DEFAULT_SAMPLES, SAMPLES)
     runs_dir: str = "runs/reproduce"
     results_dir: str = "results"
@@ -379,23 +406,18 @@ class ReproduceConfig(ComputeSettings):
     interrupted: ClassVar[str] = "run the same command again to continue; it resumes by itself"
 
     def check(self) -> None:
-        unused = [f.name for f in dataclasses.fields(self) if f.name not in COMBINE_USES]
-        self.refuse(
-            self.combine is not None, "--combine trains nothing, it pools run.json rows", *unused
-        )
+        uses = ("combine", "results_dir", "dataset", "quiet")  # all that --combine reads
+        unused = [f.name for f in dataclasses.fields(self) if f.name not in uses]
+        pools = "--combine trains nothing, it pools run.json rows"
+        self.refuse(self.combine is not None, pools, *unused)
         for name in ("quadrants", "seeds", "objectives"):
-            values = getattr(self, name)
-            twice = [v for i, v in enumerate(values) if v in values[:i]]
+            twice = [v for v in getattr(self, name) if getattr(self, name).count(v) > 1]
             if twice:  # a second time would train nothing new and count its rows twice
                 raise ConfigError(f"--{name} lists {twice[0]} more than once; give each once")
         mask_only = "--mask-only trains the mask CVAE only (with the cvae objective)"
         self.refuse(self.mask_only, mask_only, "objectives", "elbo", "particles", "kl_warmup")
         object.__setattr__(self, "mask_model", self.mask_model or self.mask_only)
         self.check_estimator(self.objectives)
-
-
-#: The settings ``reproduce --combine`` reads; any other given is refused.
-COMBINE_USES = ("combine", "results_dir", "dataset", "quiet")
 
 
 @dataclass(frozen=True)
@@ -434,26 +456,17 @@ class SampleConfig(Settings):
     checkpoint: str | None = None
     seed: int = setting(0, SEEDS)
     device: str = setting("auto", DEVICES)
-    dataset: str = setting(choices.DEFAULT_DATASET, DATASET_NAMES)
+    dataset: str = setting(DEFAULT_DATASET, DATASET_NAMES)
 
     interrupted: ClassVar[str] = "nothing was written; run it again"
 
     def check(self) -> None:
-        tasks = {
-            "--digit": self.digit,
-            "--style-of": self.style_of,
-            "--interpolate": self.interpolate,
-        }
-        given = [flag for flag, value in tasks.items() if value is not None]
-        if len(given) != 1:
-            both = f"; got {' and '.join(given)}" if given else ""
-            raise ConfigError(f"give exactly one of --digit, --style-of and --interpolate{both}")
+        self.exactly_one("digit", "style_of", "interpolate")
         if self.interpolate is not None and len(self.interpolate) != 2:
             raise ConfigError(f"--interpolate takes two pictures A B, got {len(self.interpolate)}")
-        if self.label is not None and self.digit is not None:
-            raise ConfigError(
-                "--label goes with --style-of or --interpolate; --digit names its own"
-            )
+        self.refuse(
+            self.digit is not None, "--label goes with --style-of or --interpolate", "label"
+        )
         if self.label is None and self.interpolate is not None:
             raise ConfigError("--interpolate needs --label N, the class both pictures are drawn as")
         self.refuse(self.digit is not None, "--digit reads no class", "samples")
@@ -484,7 +497,7 @@ class CompleteConfig(DataSettings):
     image: str | None = None
     index: int | None = setting(None, "[0, inf)")
     split: str = setting("test", ("train", *SPLITS))
-    keep: str | None = setting(None, tuple(choices.KEEP_LAYOUTS))
+    keep: str | None = setting(None, tuple(KEEP_LAYOUTS))
     mask: str | None = None
     hide: tuple[str, ...] | None = None
     n: int = setting(8, "[1, 100]")
@@ -493,8 +506,102 @@ class CompleteConfig(DataSettings):
     seed: int = setting(0, SEEDS)
 
     def check(self) -> None:
-        if (self.image is None) == (self.index is None):
-            raise ConfigError("give exactly one of --image PATH and --index N")
+        self.exactly_one("image", "index")
         self.refuse(self.image is not None, "--image reads no dataset", "split", "data_dir")
-        if sum(region is not None for region in (self.keep, self.mask, self.hide)) != 1:
-            raise ConfigError("give exactly one of --keep, --mask and --hide")
+        self.exactly_one("keep", "mask", "hide")
+
+
+#: The settings of each command; its work is the ``<name>_command`` function of
+#: :mod:`cvae_pyro.cli.commands`.
+COMMANDS = {
+    "train": TrainConfig,
+    "evaluate": EvaluateConfig,
+    "reproduce": ReproduceConfig,
+    "sample": SampleConfig,
+    "complete": CompleteConfig,
+}
+
+
+def description(config: type) -> str:
+    """The command's description: the first paragraph of its settings' docstring."""
+    return " ".join(inspect.cleandoc(config.__doc__ or "").split("\n\n")[0].split())
+
+
+def help_texts(config: type) -> dict[str, str]:
+    """Each field's help text: its entry under "Attributes:" in the docstrings of ``config``
+    and its bases."""
+    texts: dict[str, str] = {}
+    for cls in reversed(config.__mro__):
+        name = ""
+        for line in inspect.cleandoc(cls.__doc__ or "").partition("Attributes:")[2].splitlines():
+            if line.startswith(" " * 8):  # an entry's next line
+                texts[name] += " " + line.strip()
+            elif line.strip():
+                name, _, texts[name] = line.strip().partition(": ")
+    return texts
+
+
+#: Control characters (a newline in a file name, say) as the escapes Python writes for them.
+ESCAPES = {code: repr(chr(code))[1:-1] for code in (*range(32), 127)}
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (exit status 2, and a hint at --help)."""
+
+    def error(self, message: str, status: int = 2, hint: str = " (see --help)") -> NoReturn:
+        self.exit(status, f"{self.prog}: error: {message.translate(ESCAPES)}{hint}\n")
+
+
+def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
+    """One option per field of the dataclass ``config`` (see the module's docstring).
+
+    ``name: bool = False`` becomes ``--name``; ``name: bool = True`` becomes ``--no-name``;
+    ``tuple[T, ...]`` takes one or more values. The parsed arguments hold only the options
+    given (``argparse.SUPPRESS``): the dataclass fills in its defaults, and knows which
+    settings were given (:func:`config_from_args`).
+    """
+    texts = help_texts(config)
+    for f in dataclasses.fields(config):
+        (kind, several), text = value_type(f), texts.get(f.name, "")
+        allowed = f.metadata.get("allowed")
+        options = {"type": kind, "nargs": "+" if several else None}
+        options["choices"] = allowed if isinstance(allowed, tuple) else None
+        if kind is bool:
+            options = {"action": "store_false" if f.default else "store_true"}
+            text = f"do not {text[0].lower()}{text[1:]}" if f.default else text
+        elif f.default is not None:
+            text += f" (default: {' '.join(map(str, f.default)) if several else f.default})"
+        parser.add_argument(flag(f), dest=f.name, default=argparse.SUPPRESS, help=text, **options)
+
+
+def build_parser(name: str | None = None) -> Parser:
+    """The parser of ``python -m cvae_pyro.<name>``, or of ``python -m cvae_pyro`` (None)."""
+    if name:
+        parser = Parser(prog=f"python -m cvae_pyro.{name}", description=description(COMMANDS[name]))
+    else:
+        commands = "; ".join(f"{command}: {description(c)}" for command, c in COMMANDS.items())
+        about = f"The CVAE of Sohn, Lee and Yan (2015) in Pyro. Commands: {commands}"
+        epilog = "python -m cvae_pyro <command> --help shows a command's options."
+        parser = Parser(prog="python -m cvae_pyro", description=about, epilog=epilog)
+    version = f"cvae_pyro {importlib.metadata.version('cvae-pyro')}"
+    parser.add_argument(
+        "--version", action="version", version=version, help="show the version and exit"
+    )
+    if name:
+        add_config_options(parser, COMMANDS[name])
+    else:
+        parser.add_argument("command", choices=tuple(COMMANDS), help="the command to run")
+    return parser
+
+
+def config_from_args(config: type, args: argparse.Namespace) -> Any:
+    """The dataclass ``config`` built (and checked) from the options given.
+
+    While it is built, :data:`GIVEN` names them, so that an option the command would
+    ignore is refused even when its value is the default.
+    """
+    token = GIVEN.set(frozenset(vars(args)))
+    try:
+        return config(**vars(args))
+    finally:
+        GIVEN.reset(token)

@@ -62,10 +62,6 @@ class Terminated(KeyboardInterrupt):
         self.exit_status = 128 + int(signum)
 
 
-#: How the lines of torch's errors on loading weights that name a parameter begin.
-WEIGHT_PROBLEMS = ("size mismatch", "Missing key", "Unexpected key")
-
-
 def one_line(text: object, limit: int = 200) -> str:
     """``text`` as one short line: its first non-empty line, cut to ``limit`` characters.
 
@@ -73,14 +69,6 @@ def one_line(text: object, limit: int = 200) -> str:
     a parameter (``size mismatch for ...``, ``Missing key(s) ...``) is kept instead.
     """
     lines = [line.strip() for line in str(text).splitlines() if line.strip()] or [""]
-    line = next((line for line in lines if line.startswith(WEIGHT_PROBLEMS)), lines[0])
+    named = ("size mismatch", "Missing key", "Unexpected key")
+    line = next((line for line in lines if line.startswith(named)), lines[0])
     return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-#: Control characters (a newline in a file name, say) as the escapes Python writes for them.
-ESCAPES = {code: repr(chr(code))[1:-1] for code in (*range(32), 127)}
-
-
-def printable(text: object) -> str:
-    """``text`` with every control character escaped (``\\n``), so that it stays one line."""
-    return str(text).translate(ESCAPES)

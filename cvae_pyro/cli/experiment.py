@@ -31,8 +31,7 @@ from ..fit import Batches, FusedAdam, Pairs, Redraw, TrainState, elbo_loss, fit
 from ..models import CVAE
 from ..objectives import KLWarmup, ModelGuide, objective_pair, svi_loss
 from .checkpoints import load_checkpoint, save_checkpoint, weights_sha256
-from .choices import BASELINE, TITLE_PREFIXES
-from .config import TrainConfig
+from .config import BASELINE, TITLE_PREFIXES, TrainConfig
 from .device import check_precision, precision_context, resolve_device
 from .errors import Terminated, TrainingDiverged, TrainingInterrupted
 from .files import check_out_dir, folder_lock, read_json, save_figure, save_json

@@ -37,8 +37,7 @@ from ..data import MNIST, Split
 from ..estimators import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
 from ..models import CVAE, BaselineNN
 from .checkpoints import load_checkpoint, weights_sha256
-from .choices import BASELINE, MODEL_FILES, ROW_NAMES, model_name
-from .config import TrainConfig
+from .config import BASELINE, MODEL_FILES, ROW_NAMES, TrainConfig, model_name
 from .device import precision_context
 from .errors import CheckpointError, one_line
 from .files import read_json
@@ -53,7 +52,7 @@ DAMAGED_INSTALL = (
 #: What the in-browser demo (docs/export_demo.py) runs: an MNIST mask CVAE with the
 #: conditional prior network, whose three networks the page evaluates.
 DEMO_SETTINGS = {"condition": "mask", "dataset": "mnist", "prior": "conditional"}
-#: The class of each condition name of :data:`~cvae_pyro.cli.choices.CONDITIONS`.
+#: The class of each condition name of :data:`~cvae_pyro.cli.config.CONDITIONS`.
 CONDITION_TYPES = {c.name: c for c in (QuadrantCondition, LabelCondition, MaskCondition)}
 
 

@@ -28,8 +28,7 @@ from torch import nn
 
 from ..fit import EarlyStopping, TrainState
 from .checkpoints import load_checkpoint, setting_diffs
-from .choices import BASELINE
-from .config import TrainConfig
+from .config import BASELINE, TrainConfig
 from .errors import CheckpointError, ConfigError
 from .model_files import baseline_architecture, condition_type
 
