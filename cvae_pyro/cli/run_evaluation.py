@@ -30,7 +30,7 @@ from .choices import BASELINE, MODEL_FILES, ROW_NAMES
 from .device import precision_context
 from .errors import CheckpointError
 from .model_files import Trained, load_trained
-from .run_folder import recorded_state
+from .experiment import recorded_state
 
 
 def model_pairs(
