@@ -169,29 +169,32 @@ def plan(cfg: TrainConfig) -> tuple[dict | None, dict | None]:
 
 
 def train_model(
-    cfg: TrainConfig, module: nn.Module, data: tuple, ckpt: dict | None, record: dict
+    cfg: TrainConfig, module: nn.Module, train: tuple, val: tuple, ckpt: dict | None, baseline=None
 ) -> TrainState:
-    """Train the baseline NN or the CVAE ``module`` by :func:`~cvae_pyro.fit.fit` on
-    ``data`` (the training pairs and their redraw, the validation pairs), from the seed or
-    from ``ckpt``, its last checkpoint (:func:`plan`; restored with ``--resume``), until
-    the rule stops it. Each epoch saves the best weights and the last checkpoint (with
-    ``record``); Ctrl-C, a signal or divergence names the epoch it stopped in and what is
-    saved. Returns the final state, with the best weights in ``module``."""
-    ((pairs, redraw), val), shuffle, cvae = data, torch.Generator(), isinstance(module, CVAE)
+    """Train the baseline NN or the CVAE ``module`` (on the frozen ``baseline``, if any) by
+    :func:`~cvae_pyro.fit.fit` on ``train`` (the pairs and their redraw) and ``val`` (the
+    validation pairs), from the seed or from ``ckpt``, its last checkpoint (:func:`plan`;
+    restored with ``--resume``), until the rule stops it. Each epoch saves the best weights
+    and the last checkpoint; Ctrl-C, a signal or divergence names the epoch it stopped in
+    and what is saved. Returns the final state, with the best weights in ``module``."""
+    (pairs, redraw), shuffle, cvae = train, torch.Generator(), isinstance(module, CVAE)
     name, kind = (cfg.model_name, "cvae") if cvae else (BASELINE, BASELINE)
-    pair = (
-        objective_pair(module, cfg.objective, cfg.alpha) if cvae else (module.model, module.guide)
-    )
+    # Which frozen baseline a CVAE is trained with, so that evaluate never pairs it with another.
+    record = {} if baseline is None else {"baseline_sha256": weights_sha256(baseline)}
+    if ckpt is not None and ckpt.get("baseline_sha256") != record.get("baseline_sha256"):
+        why = f"was trained on another frozen baseline than the one in {cfg.run_dir}"
+        raise refuse(cfg, name, why)
+    pair = module.model, module.guide  # the baseline's; the CVAE's of its objective:
+    pair = objective_pair(module, cfg.objective, cfg.alpha) if cvae else pair
     steps = math.ceil(len(pairs[1]) / cfg.batch_size)  # SVI steps per epoch
     warmup = KLWarmup(cfg.kl_warmup, steps) if cvae and cfg.kl_warmup else None
     rule = stopping_rule(cfg, cfg.kl_warmup if warmup else 0)
     loss = svi_loss(cfg.elbo, cfg.particles) if cvae else Trace_ELBO()
     pyro.clear_param_store()
-    autocast = precision_context(cfg.precision, pairs[1].device)
-    svi = CheckedSVI(
-        *(warmup.wrap(pair) if warmup else pair), FusedAdam(module, cfg.lr), loss, autocast
-    )
+    optim, autocast = FusedAdam(module, cfg.lr), precision_context(cfg.precision, pairs[1].device)
+    svi = CheckedSVI(*(warmup.wrap(pair) if warmup else pair), optim, loss, autocast)
     batches = ProgressBatches(*pairs, cfg.batch_size, shuffle, redraw)
+    log = (lambda line: None) if cfg.quiet else tqdm.write
     title = TITLE_PREFIXES.get(cfg.condition, "") + name  # e.g. "mask cvae"
     best, last = cfg.run_dir / f"{name}.pt", cfg.run_dir / f"{name}_last.pt"
     if ckpt is None:
@@ -210,7 +213,7 @@ def train_model(
         state.finished = rule.stop_reason(state) is not None  # a new --epochs or --patience
         kept = f"kept the finished {title} of the same settings in {cfg.run_dir}"
         resumed = f"resuming after epoch {state.epoch} from {last}"
-        _log(cfg, f"{title}: {kept if state.finished else resumed}")
+        log(f"{title}: {kept if state.finished else resumed}")
     saved = batches.epoch = state.epoch  # the last epoch on disk; the progress bar's
     batches.title, batches.quiet = title, cfg.quiet
     if warmup is not None:
@@ -227,7 +230,7 @@ def train_model(
         rng = {"torch": torch.get_rng_state(), "cuda": cuda, "shuffle": shuffle.get_state()}
         save_checkpoint(dict(payload, optimizer=svi.optim.get_state(), rng=rng), last, kind)
         saved, svi.steps = state.epoch, 0
-        _log(cfg, epoch_line(title, state, cfg.epochs))
+        log(epoch_line(title, state, cfg.epochs))
 
     # early stopping watches the bound the model climbs: the IWAE bound for --elbo iwae
     particles = cfg.particles if cfg.elbo == "iwae" and cvae else None
@@ -243,7 +246,7 @@ def train_model(
         how = f"terminated ({err.signal_name})" if isinstance(err, Terminated) else "interrupted"
         line = f"{title}: {how} during epoch {saved + 1}; {where}"
         raise TrainingInterrupted(line, exit_status=getattr(err, "exit_status", None)) from None
-    _log(cfg, f"{title}: {rule.stop_reason(state)}")
+    log(f"{title}: {rule.stop_reason(state)}")
     module.load_state_dict(load_checkpoint(best)["state_dict"])  # the best epoch
     return state
 
@@ -265,17 +268,13 @@ def epoch_line(title: str, state: TrainState, epochs: int) -> str:
     )
 
 
-def _log(cfg: TrainConfig, message: str) -> None:
-    if not cfg.quiet:
-        tqdm.write(message)
-
-
-def summary(state: TrainState, **more: object) -> dict:
-    """What ``metrics.json`` records of one model's training, and ``more``."""
+def summary(state: TrainState, loss: str, **more: object) -> dict:
+    """What ``metrics.json`` records of one model's training: the best validation loss as
+    ``loss`` too, and ``more``."""
     seconds = sum(r["seconds"] for r in state.history)
     run = {"history": state.history, "best_epoch": state.best_epoch, "epochs_run": state.epoch}
     best = {"best_val_loss_nats_per_image": state.best_val_loss, "seconds_total": seconds}
-    return {**run, **best, **more}
+    return {**run, **best, loss: state.best_val_loss, **more}
 
 
 def run(cfg: TrainConfig) -> dict:
@@ -299,29 +298,20 @@ def run(cfg: TrainConfig) -> dict:
         if task.has_baseline:
             pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
             baseline = build_baseline(cfg).to(device)
-            train = (
-                task.baseline_batches(cfg, data.train),
-                task.baseline_pairs(cfg, data.validation),
-            )
-            state = train_model(cfg, baseline, train, base_ckpt, {})
+            train = task.baseline_batches(cfg, data.train)
+            val = task.baseline_pairs(cfg, data.validation)
+            state = train_model(cfg, baseline, train, val, base_ckpt)
             # the baseline has no latent: its validation loss is its exact negative CLL
-            metrics[BASELINE] = summary(state, val_nll_nats_per_image=state.best_val_loss)
+            metrics[BASELINE] = summary(state, "val_nll_nats_per_image")
         pyro.set_rng_seed(cfg.seed)
         cvae = build_cvae(cfg, baseline).to(device)  # the baseline, if any, stays frozen
-        train = cvae.condition.training_batches(data.train), cvae.condition.pairs(data.validation)
-        # Which frozen baseline it is trained with, so that evaluate never pairs it with another.
-        record = {} if baseline is None else {"baseline_sha256": weights_sha256(baseline)}
-        if cvae_ckpt is not None and cvae_ckpt.get("baseline_sha256") != record.get(
-            "baseline_sha256"
-        ):
-            why = f"was trained on another frozen baseline than the one in {cfg.run_dir}"
-            raise refuse(cfg, cfg.model_name, why)
-        state = train_model(cfg, cvae, train, cvae_ckpt, record)
+        train = cvae.condition.training_batches(data.train)
+        state = train_model(
+            cfg, cvae, train, cvae.condition.pairs(data.validation), cvae_ckpt, baseline
+        )
         # the number early stopping chose the best epoch by: -ELBO, or -IWAE bound for --elbo iwae
         bound = f"val_negative_{'iwae_bound' if cfg.elbo == 'iwae' else 'elbo'}_nats_per_image"
-        metrics[cfg.model_name] = summary(
-            state, **{bound: state.best_val_loss}, config=cfg.to_dict()
-        )
+        metrics[cfg.model_name] = summary(state, bound, config=cfg.to_dict())
         save_json(metrics, path)
         if cfg.figures:
             suffix = "" if cfg.model_name == "cvae" else f"_{cfg.model_name}"
