@@ -9,7 +9,7 @@ lands in ``cfg.run_dir`` (``OUT_DIR/q{n}``, ``OUT_DIR/label``, ...), which is lo
 the whole run: for each model ``NAME.pt`` (the best weights) and ``NAME_last.pt``
 (everything needed to continue: weights, Adam state, random-number states, the training
 state), ``metrics.json`` and the figures. Each model is trained by
-:func:`~cvae_pyro.fit.fit`, which saves both checkpoints after every epoch.
+:func:`~cvae_pyro.fit.fit`, whose ``on_epoch`` saves both checkpoints after every epoch.
 
 Before any work, :func:`plan` reads each model's last checkpoint
 (:func:`last_checkpoint`):
@@ -229,8 +229,15 @@ def train_model(
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
         rng = {"torch": torch.get_rng_state(), "cuda": cuda, "shuffle": shuffle.get_state()}
         save_checkpoint(dict(payload, optimizer=svi.optim.get_state(), rng=rng), last, kind)
-        saved, svi.steps = state.epoch, 0
-        log(epoch_line(title, state, cfg.epochs))
+        saved, svi.steps, epoch = state.epoch, 0, state.history[-1]
+        # the epoch's line; its last words say whether it counted as improving
+        mark = "improved" if epoch["improved"] else f"no improvement ({state.bad_epochs} in a row)"
+        if not epoch["improved"] and state.best_epoch == state.epoch:
+            mark += " (new best, gain too small)"
+        log(
+            f"{title} epoch {state.epoch:3d}/{cfg.epochs}  train {epoch['train_loss']:8.3f}  "
+            f"val {epoch['val_loss']:8.3f} nats/image  {epoch['seconds']:6.1f} s  {mark}"
+        )
 
     # early stopping watches the bound the model climbs: the IWAE bound for --elbo iwae
     particles = cfg.particles if cfg.elbo == "iwae" and cvae else None
@@ -254,18 +261,6 @@ def train_model(
 def run_settings(cfg: TrainConfig, keys: tuple[str, ...] = RECORDED_KEYS) -> dict:
     """The settings ``keys`` of ``cfg``, as every checkpoint records them."""
     return {key: getattr(cfg, key) for key in keys}
-
-
-def epoch_line(title: str, state: TrainState, epochs: int) -> str:
-    """The line printed after each epoch; its last words say whether it counted as improving."""
-    last = state.history[-1]
-    mark = "improved" if last["improved"] else f"no improvement ({state.bad_epochs} in a row)"
-    if not last["improved"] and state.best_epoch == state.epoch:
-        mark += " (new best, gain too small)"
-    return (
-        f"{title} epoch {state.epoch:3d}/{epochs}  train {last['train_loss']:8.3f}  "
-        f"val {last['val_loss']:8.3f} nats/image  {last['seconds']:6.1f} s  {mark}"
-    )
 
 
 def summary(state: TrainState, loss: str, **more: object) -> dict:

@@ -29,8 +29,8 @@ from .checkpoints import load_checkpoint, weights_sha256
 from .choices import BASELINE, MODEL_FILES, ROW_NAMES
 from .device import precision_context
 from .errors import CheckpointError
-from .model_files import Trained, load_trained
 from .experiment import recorded_state
+from .model_files import Trained, load_trained
 
 
 def model_pairs(
