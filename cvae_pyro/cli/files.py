@@ -42,7 +42,7 @@ def check_target(path: str | os.PathLike) -> Path:
         if not (stat.S_ISREG(mode) and mode & 0o222):
             what = "a symbolic link" if stat.S_ISLNK(mode) else "a folder or a special file"
             what = "write-protected" if stat.S_ISREG(mode) else what
-            raise ConfigError(f"{path} is {what}, not a writable file; choose another path")
+            raise ConfigError(f"{path} is {what}; choose another path")
     return path
 
 
