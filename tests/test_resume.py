@@ -483,7 +483,9 @@ def test_ctrl_c_and_nan_in_epoch_1_name_no_missing_file(tmp_path, data_dir, caps
         monkeypatch.setattr(pyro.infer.SVI, "step", step)
         code, err = call(train.main, args, capsys)
         assert code == status
-        line = one_error_line(err, "baseline", "epoch 1", "no baseline checkpoint was saved")
+        line = one_error_line(
+            err, "baseline", "epoch 1", "no baseline checkpoint to resume from was saved"
+        )
         assert "_last.pt" not in line
 
 
@@ -501,7 +503,7 @@ def test_ctrl_c_between_the_two_checkpoints_names_the_one_written(
     args = ["--quadrants", "1", *QUICK, "--data-dir", data_dir, "--out-dir", tmp_path]
     code, err = call(train.main, args, capsys)
     assert code == EXIT_INTERRUPTED and (tmp_path / "q1/baseline.pt").exists()
-    one_error_line(err, "no baseline checkpoint to resume from was saved", "baseline.pt holds")
+    one_error_line(err, "no baseline checkpoint to resume from was saved")
 
 
 INTERRUPT_DURING_TORCH_IMPORT = """

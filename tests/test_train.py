@@ -270,7 +270,9 @@ def test_a_cvae_diverging_after_its_baseline_was_saved(
     code, err = call(train.main, args, capsys)
     assert code == 1
     model = "cvae" if task == "q2" else "mask cvae"
-    line = one_error_line(err, f"{model} epoch 1", f"no {model} checkpoint was saved")
+    line = one_error_line(
+        err, f"{model} epoch 1", f"no {model} checkpoint to resume from was saved"
+    )
     assert "nothing was saved" not in line
     assert (run / task / "baseline.pt").is_file()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError
+from .errors import CheckpointError, one_line
 from .files import save_bytes
 
 CHECKPOINT_FORMAT = "cvae_pyro-checkpoint"  #: marker stored in every checkpoint
@@ -63,9 +63,8 @@ def load_checkpoint(path: str | Path, expect: dict | None = None, kind: object =
     """
     path = Path(path)
     if not path.is_file():
-        if os.path.lexists(path):
-            raise CheckpointError(f"{path} is not a file (a broken link, a folder or a device)")
-        raise CheckpointError(f"no checkpoint at {path}")
+        what = f"{path} is not a file (a broken link, a folder or a device)"
+        raise CheckpointError(what if os.path.lexists(path) else f"no checkpoint at {path}")
     payload = _read_payload(path)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a cvae_pyro checkpoint")
@@ -87,7 +86,7 @@ def weights_problem(state: object) -> str | None:
     if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in state.values()):
         return "its weights are not tensors"
     bad = [k for k, t in state.items() if t.is_floating_point() and not torch.isfinite(t).all()]
-    return f"its weights {str(bad[0])[:80]} are not finite numbers (NaN or inf)" if bad else None
+    return f"its weights {bad[0]} are not finite numbers (NaN or inf)" if bad else None
 
 
 def _read_payload(path: Path) -> object:
@@ -101,9 +100,9 @@ def _read_payload(path: Path) -> object:
     except OSError as err:
         raise CheckpointError(f"{path} cannot be read ({err.strerror})") from None
     except Exception as err:  # zipfile, torch and pickle raise many kinds of error
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
+        why = one_line(err, 120) or type(err).__name__
         raise CheckpointError(
-            f"{path} is truncated or not a cvae_pyro checkpoint ({reason})"
+            f"{path} is truncated or not a cvae_pyro checkpoint ({why})"
         ) from None
     raise CheckpointError(f"{path} is damaged: its entry {damaged} does not match its checksum")
 

@@ -2,13 +2,12 @@
 
 ``--device auto`` is CUDA when a GPU is there, else the CPU (:func:`resolve_device`).
 ``--precision bf16`` runs the networks under bfloat16 autocast
-(:func:`precision_context`) where the hardware computes bfloat16 products
+(:func:`precision_context`) where the hardware computes bfloat16 products fast
 (:func:`check_precision`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import torch
@@ -24,22 +23,15 @@ def resolve_device(name: str) -> torch.device:
     """``auto`` means cuda when available; asking for cuda without a GPU is an error."""
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda was asked for, but no CUDA GPU is available")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
+    return torch.device(name if name != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
 
 
 def check_precision(precision: str, device: torch.device) -> None:
-    """Refuse ``--precision bf16`` where the hardware has no fast bfloat16 products.
-
-    On CUDA it needs a GPU with bf16 (``torch.cuda.is_bf16_supported``); on a CPU, AMX
-    (``torch.cpu._is_amx_tile_supported``): without it oneDNN's bf16 products run slower
-    than fp32 ones, even with AVX512-BF16 (docs/performance.md). With
-    ``$CVAE_PYRO_BF16_ANYWAY=1`` any CPU runs it, however slow.
-
-    Raises:
-        ConfigError: one line saying why, and to use fp32.
-    """
+    """Refuse ``--precision bf16`` (one line, ConfigError) where the hardware has no fast
+    bfloat16 products: on CUDA a GPU without bf16 (``torch.cuda.is_bf16_supported``); on
+    a CPU, one without AMX (``torch.cpu._is_amx_tile_supported``), where oneDNN's bf16
+    products run slower than fp32 ones, even with AVX512-BF16 (docs/performance.md),
+    unless ``$CVAE_PYRO_BF16_ANYWAY=1``."""
     if precision == "fp32":
         return
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
@@ -52,12 +44,8 @@ def check_precision(precision: str, device: torch.device) -> None:
         )
 
 
-def precision_context(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
-    """Where the networks run: as they are for fp32, under bf16 autocast for bf16.
-
-    Autocast runs the matrix products in bfloat16; the networks hand fp32 parameters of
-    the distributions back, so the log-densities are computed in fp32.
-    """
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+def precision_context(precision: str, device: torch.device) -> torch.autocast:
+    """Where the networks run: under bf16 autocast for bf16 (the matrix products in
+    bfloat16; the networks hand fp32 parameters of the distributions back, so the
+    log-densities are computed in fp32), as they are (autocast off) for fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")

@@ -1,23 +1,39 @@
-"""Run one training experiment: the baseline (quadrant and mask tasks), then one CVAE objective.
+"""Run one training experiment into its run folder: the baseline (quadrant and mask tasks),
+then one CVAE objective.
 
 :func:`run` is what ``python -m cvae_pyro.train`` calls, and what notebooks, the
 scripts in ``experiments/`` and :mod:`cvae_pyro.cli.cll_table` call too. For the
 quadrant and mask tasks the baseline NN is trained first, frozen, and fed to the CVAE's
 prior network; for the label condition only the label CVAE is trained. Everything
-lands in ``cfg.run_dir`` (checkpoints, ``metrics.json``, the figures), which is locked
-for the whole run. Before any work, :func:`~cvae_pyro.cli.run_folder.plan` decides for
-both models whether to train afresh, continue or keep, and refuses models of other
-settings and a CVAE whose frozen baseline this run would change; a kept baseline's hash
-is compared with the one the CVAE recorded before the CVAE is touched. Each model is
-trained by :func:`~cvae_pyro.fit.fit`, with :class:`EpochSaver` as its ``on_epoch``.
+lands in ``cfg.run_dir`` (``OUT_DIR/q{n}``, ``OUT_DIR/label``, ...), which is locked for
+the whole run: for each model ``NAME.pt`` (the best weights) and ``NAME_last.pt``
+(everything needed to continue: weights, Adam state, random-number states, the training
+state), ``metrics.json`` and the figures. Each model is trained by
+:func:`~cvae_pyro.fit.fit`, whose ``on_epoch`` saves both checkpoints after every epoch.
+
+Before any work, :func:`plan` reads each model's last checkpoint
+(:func:`last_checkpoint`):
+
+- none, or an unfinished one without ``--resume``: the model is trained afresh;
+- otherwise it must record this run's settings (the architecture and :data:`RUN_KEYS`;
+  without ``--resume`` also ``epochs`` and ``patience``), or the run is refused with one
+  line naming each setting that differs. With ``--resume`` the model continues until the
+  new ``--epochs`` and ``--patience`` stop it (a finished model continues when they
+  grew); without, the finished model is kept as it is.
+
+A CVAE is continued or kept only with the frozen baseline it was trained with: it is
+refused when this run would train its baseline again or further, and a kept baseline's
+hash must be the one the CVAE recorded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
+from pathlib import Path
 
 import pyro
 import torch
@@ -26,42 +42,33 @@ from torch import nn
 from tqdm import tqdm
 
 from ..beyond.plots import training_figures
-from ..data import MNIST, load_splits
-from ..fit import Batches, FusedAdam, Pairs, Redraw, TrainState, elbo_loss, fit
+from ..data import load_splits
+from ..fit import Batches, EarlyStopping, FusedAdam, TrainState, elbo_loss, fit
 from ..models import CVAE
-from ..objectives import KLWarmup, ModelGuide, objective_pair, svi_loss
-from .checkpoints import load_checkpoint, save_checkpoint, weights_sha256
+from ..objectives import KLWarmup, objective_pair, svi_loss
+from .checkpoints import load_checkpoint, save_checkpoint, setting_diffs, weights_sha256
 from .config import BASELINE, TITLE_PREFIXES, TrainConfig
 from .device import check_precision, precision_context, resolve_device
-from .errors import Terminated, TrainingDiverged, TrainingInterrupted
+from .errors import CheckpointError, ConfigError, Terminated, TrainingDiverged, TrainingInterrupted
 from .files import check_out_dir, folder_lock, read_json, save_figure, save_json
 from .model_files import baseline_architecture, build_baseline, build_cvae, condition_type
-from .run_folder import plan, refuse, restore, rng_state, run_settings, stopping_rule
 
 VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise
 MAX_LOSS_NATS_PER_IMAGE = 1e5  #: a loss above this (nats per image) means divergence
-
-
-@dataclass
-class Job:
-    """One model to train into a run folder, and how."""
-
-    module: nn.Module  # the BaselineNN or CVAE whose weights are saved
-    pair: ModelGuide  # (model, guide) of its objective
-    name: str  # file stem of its checkpoints: "baseline", "cvae", "gsnn", ...
-    architecture: dict  # settings stored in its checkpoints and checked on resume
-    record: dict = field(default_factory=dict)  # more for its checkpoints (baseline hash)
-    loss: object = field(default_factory=Trace_ELBO)  # the SVI loss
-    warmup: KLWarmup | None = None  # a KL warm-up of the training steps
+#: Settings besides the architecture that define a run's numbers (the validation noise is
+#: drawn per evaluation batch, so ``eval_batch_size`` can move the best epoch).
+RUN_KEYS = tuple(
+    "seed limit batch_size lr lr_patience lr_decay min_improvement eval_batch_size precision".split()
+)
+#: What every checkpoint records of its run: :data:`RUN_KEYS` and the stopping settings.
+RECORDED_KEYS = (*RUN_KEYS, "epochs", "patience")
 
 
 class CheckedSVI(SVI):
     """SVI as the commands run it: Pyro's validation off and ``autocast`` on in each step
     (see :func:`~cvae_pyro.cli.device.precision_context`), every loss checked for divergence."""
 
-    def __init__(
-        self, model: Callable, guide: Callable, optim: FusedAdam, loss: object, autocast=None
-    ) -> None:
+    def __init__(self, model: Callable, guide: Callable, optim, loss, autocast=None) -> None:
         super().__init__(model, guide, optim, loss)
         self.autocast = autocast or contextlib.nullcontext()
         self.steps = 0  # steps of the current epoch
@@ -74,15 +81,16 @@ class CheckedSVI(SVI):
 
 
 class ProgressBatches(Batches):
-    """Training batches under a progress bar labelled ``label``, on a terminal only (a log
-    file or a notebook gets the epoch lines alone), and none when ``quiet``."""
+    """Training batches under a progress bar naming ``title`` and the epoch, on a terminal
+    only (a log file or a notebook gets the epoch lines alone), and none when ``quiet``."""
 
-    label, quiet = "", True
+    title, epoch, quiet = "", 0, True
 
     def __iter__(self):
-        steps = math.ceil(len(self) / self.batch_size)
-        disable = True if self.quiet else None  # None: tqdm shows it on a terminal only
-        yield from tqdm(super().__iter__(), self.label, steps, leave=False, disable=disable)
+        self.epoch += 1
+        bar = f"{self.title} epoch {self.epoch}"
+        steps = math.ceil(len(self) / self.batch_size)  # disable None: on a terminal only
+        yield from tqdm(super().__iter__(), bar, steps, leave=False, disable=self.quiet or None)
 
 
 def diverged_check(compute: Callable[..., float], args: tuple, images: int, where: str) -> float:
@@ -103,149 +111,164 @@ def diverged_check(compute: Callable[..., float], args: tuple, images: int, wher
     return loss
 
 
-class EpochSaver:
-    """``fit``'s ``on_epoch``: after every epoch the best weights, the last checkpoint to
-    resume from (weights, Adam state, random-number states, the training state), and the
-    epoch's line."""
+def stopping_rule(cfg: TrainConfig, warmup: int = 0) -> EarlyStopping:
+    """The learning-rate schedule and stopping rule of ``cfg`` (``warmup``: KL warm-up epochs)."""
+    return EarlyStopping(
+        cfg.lr, cfg.epochs, cfg.patience, cfg.lr_patience, cfg.lr_decay, cfg.min_improvement, warmup
+    )
 
-    def __init__(self, job: Job, cfg: TrainConfig, svi: CheckedSVI, batches: Batches) -> None:
-        self.job, self.cfg, self.svi, self.batches = job, cfg, svi, batches
-        self.best, self.last = (cfg.run_dir / f"{job.name}{end}.pt" for end in ("", "_last"))
-        self.kind = BASELINE if job.name == BASELINE else "cvae"  # the checkpoints' kind
-        self.title = TITLE_PREFIXES.get(cfg.condition, "") + job.name  # e.g. "mask cvae"
-        self.saved = 0  # the last epoch on disk
 
-    def __call__(self, state: TrainState) -> None:
-        job, settings = self.job, run_settings(self.cfg)
-        payload = dict(job.record, architecture=job.architecture, run=settings)
-        payload.update(state_dict=job.module.state_dict(), train_state=asdict(state))
-        if state.best_epoch == state.epoch:
-            save_checkpoint(payload, self.best, self.kind)
-        payload.update(optimizer=self.svi.optim.get_state(), rng=rng_state(self.batches.shuffle))
-        save_checkpoint(payload, self.last, self.kind)
-        self.saved, self.svi.steps = state.epoch, 0
-        self.batches.label = f"{self.title} epoch {state.epoch + 1}"
-        _log(self.cfg, epoch_line(self.title, state, self.cfg.epochs))
+def refuse(cfg: TrainConfig, name: str, why: str) -> ConfigError:
+    """The error that keeps model ``name`` (``why``: what differs) and names the ways out."""
+    return ConfigError(
+        f"{cfg.run_dir / name}_last.pt {why}; it is not replaced: use another "
+        f"{cfg.folder_option}, or delete {name}.pt and {name}_last.pt to train it again"
+    )
 
-    def stopped(self, err: BaseException) -> Exception:
-        """The one-line error of a run stopped by Ctrl-C, a signal or divergence: the
-        epoch it stopped in, and what is on disk."""
-        title, epoch = self.title, self.saved + 1
-        where = f"no {title} epoch had finished, so no {title} checkpoint was saved"
-        if self.saved:
-            where = f"epochs up to {self.saved} are saved in {self.last}"
-        elif self.best.exists():  # stopped between the best and the last checkpoint
-            where = f"no {title} checkpoint to resume from was saved ({self.best} holds the "
-            where += "weights of an unfinished training)"
-        if isinstance(err, TrainingDiverged):
-            return TrainingDiverged(f"{title} epoch {epoch}: {err}; {where}")
-        ended = isinstance(err, Terminated)
-        how = f"terminated ({err.signal_name})" if ended else "interrupted"
-        status = err.exit_status if ended else None
-        return TrainingInterrupted(f"{title}: {how} during epoch {epoch}; {where}", ended, status)
+
+def recorded_state(ckpt: dict, path: Path) -> TrainState:
+    """The training state of a last checkpoint; CheckpointError if training did not write it."""
+    with contextlib.suppress(KeyError, TypeError):
+        if "optimizer" in ckpt and "rng" in ckpt:
+            return TrainState(**ckpt["train_state"])
+    raise CheckpointError(f"{path} is not a *_last.pt written by training: delete it")
+
+
+def last_checkpoint(cfg: TrainConfig, name: str, architecture: dict) -> dict | None:
+    """The last checkpoint of model ``name`` that this run continues or keeps (None:
+    train afresh); ConfigError when it records other settings (see the module)."""
+    path = cfg.run_dir / f"{name}_last.pt"
+    if not os.path.lexists(path):
+        return None
+    ckpt = load_checkpoint(path, kind=BASELINE if name == BASELINE else "cvae")
+    if not (recorded_state(ckpt, path).finished or cfg.resume):
+        return None
+    settings = run_settings(cfg, RUN_KEYS if cfg.resume else RECORDED_KEYS)
+    diffs = setting_diffs(ckpt.get("architecture"), architecture)
+    diffs += setting_diffs(ckpt.get("run"), settings)
+    if diffs:
+        raise refuse(cfg, name, f"was trained with other settings: {', '.join(diffs)}")
+    return ckpt
+
+
+def plan(cfg: TrainConfig) -> tuple[dict | None, dict | None]:
+    """The last checkpoints of the baseline and of the CVAE that this run continues or
+    keeps; ConfigError for one of other settings, or for a CVAE whose baseline this run
+    would train again or further."""
+    has_baseline = condition_type(cfg.condition).has_baseline
+    base = has_baseline and last_checkpoint(cfg, BASELINE, baseline_architecture(cfg))
+    cvae = last_checkpoint(cfg, cfg.model_name, cfg.architecture())
+    if has_baseline and cvae is not None:
+        state = base and recorded_state(base, cfg.run_dir / "baseline_last.pt")
+        if not state or stopping_rule(cfg).stop_reason(state) is None:
+            how = "further (a greater --epochs or --patience)" if base else "again"
+            why = f"was trained on the baseline that this run would train {how}"
+            raise refuse(cfg, cfg.model_name, why)
+    return base or None, cvae
 
 
 def train_model(
-    job: Job, train: tuple[Pairs, Redraw | None], val: Pairs, cfg: TrainConfig, ckpt: dict | None
+    cfg: TrainConfig, module: nn.Module, train: tuple, val: tuple, ckpt: dict | None, baseline=None
 ) -> TrainState:
-    """Train ``job`` with :func:`~cvae_pyro.fit.fit`, from the seed or from ``ckpt``, its
-    last checkpoint (:func:`~cvae_pyro.cli.run_folder.plan`; restored with ``--resume``)
-    until the rule stops it; returns the final state, with the best weights in ``job.module``.
-    Ctrl-C names the epoch it stopped in and what is saved."""
-    (pairs, redraw), shuffle = train, torch.Generator()
-    rule = stopping_rule(cfg, cfg.kl_warmup if job.warmup else 0)
+    """Train the baseline NN or the CVAE ``module`` (on the frozen ``baseline``, if any) by
+    :func:`~cvae_pyro.fit.fit` on ``train`` (the pairs and their redraw) and ``val`` (the
+    validation pairs), from the seed or from ``ckpt``, its last checkpoint (:func:`plan`;
+    restored with ``--resume``), until the rule stops it. Each epoch saves the best weights
+    and the last checkpoint; Ctrl-C, a signal or divergence names the epoch it stopped in
+    and what is saved. Returns the final state, with the best weights in ``module``."""
+    (pairs, redraw), shuffle, cvae = train, torch.Generator(), isinstance(module, CVAE)
+    name, kind = (cfg.model_name, "cvae") if cvae else (BASELINE, BASELINE)
+    # Which frozen baseline a CVAE is trained with, so that evaluate never pairs it with another.
+    record = {} if baseline is None else {"baseline_sha256": weights_sha256(baseline)}
+    if ckpt is not None and ckpt.get("baseline_sha256") != record.get("baseline_sha256"):
+        why = f"was trained on another frozen baseline than the one in {cfg.run_dir}"
+        raise refuse(cfg, name, why)
+    pair = module.model, module.guide  # the baseline's; the CVAE's of its objective:
+    pair = objective_pair(module, cfg.objective, cfg.alpha) if cvae else pair
+    steps = math.ceil(len(pairs[1]) / cfg.batch_size)  # SVI steps per epoch
+    warmup = KLWarmup(cfg.kl_warmup, steps) if cvae and cfg.kl_warmup else None
+    rule = stopping_rule(cfg, cfg.kl_warmup if warmup else 0)
+    loss = svi_loss(cfg.elbo, cfg.particles) if cvae else Trace_ELBO()
     pyro.clear_param_store()
-    pair = job.warmup.wrap(job.pair) if job.warmup else job.pair
-    autocast = precision_context(cfg.precision, pairs[1].device)
-    svi = CheckedSVI(*pair, FusedAdam(job.module, cfg.lr), job.loss, autocast)
+    optim, autocast = FusedAdam(module, cfg.lr), precision_context(cfg.precision, pairs[1].device)
+    svi = CheckedSVI(*(warmup.wrap(pair) if warmup else pair), optim, loss, autocast)
     batches = ProgressBatches(*pairs, cfg.batch_size, shuffle, redraw)
-    saver = EpochSaver(job, cfg, svi, batches)
-    title = saver.title
+    log = (lambda line: None) if cfg.quiet else tqdm.write
+    title = TITLE_PREFIXES.get(cfg.condition, "") + name  # e.g. "mask cvae"
+    best, last = cfg.run_dir / f"{name}.pt", cfg.run_dir / f"{name}_last.pt"
     if ckpt is None:
         pyro.set_rng_seed(cfg.seed)
         shuffle.manual_seed(cfg.seed)
         state = TrainState(lr=cfg.lr)
     else:
-        if cfg.resume:
-            restore(ckpt, job.module, svi.optim, shuffle)
+        if cfg.resume:  # the weights, the optimizer and the random-number states
+            module.load_state_dict(ckpt["state_dict"])
+            svi.optim.set_state(ckpt["optimizer"])
+            torch.set_rng_state(ckpt["rng"]["torch"])
+            if ckpt["rng"]["cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+            shuffle.set_state(ckpt["rng"]["shuffle"])
         state = TrainState(**ckpt["train_state"])  # checked by plan
         state.finished = rule.stop_reason(state) is not None  # a new --epochs or --patience
         kept = f"kept the finished {title} of the same settings in {cfg.run_dir}"
-        resumed = f"resuming after epoch {state.epoch} from {saver.last}"
-        _log(cfg, f"{title}: {kept if state.finished else resumed}")
-    saver.saved, batches.quiet = state.epoch, cfg.quiet
-    batches.label = f"{title} epoch {state.epoch + 1}"
-    if job.warmup is not None:
-        job.warmup.start_epoch(state.epoch + 1)
+        resumed = f"resuming after epoch {state.epoch} from {last}"
+        log(f"{title}: {kept if state.finished else resumed}")
+    saved = batches.epoch = state.epoch  # the last epoch on disk; the progress bar's
+    batches.title, batches.quiet = title, cfg.quiet
+    if warmup is not None:
+        warmup.start_epoch(state.epoch + 1)
+    architecture = cfg.architecture() if cvae else baseline_architecture(cfg)
+    record = dict(record, architecture=architecture, run=run_settings(cfg))
+
+    def save(state: TrainState) -> None:  # fit's on_epoch
+        nonlocal saved
+        payload = dict(record, state_dict=module.state_dict(), train_state=asdict(state))
+        if state.best_epoch == state.epoch:
+            save_checkpoint(payload, best, kind)
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+        rng = {"torch": torch.get_rng_state(), "cuda": cuda, "shuffle": shuffle.get_state()}
+        save_checkpoint(dict(payload, optimizer=svi.optim.get_state(), rng=rng), last, kind)
+        saved, svi.steps, epoch = state.epoch, 0, state.history[-1]
+        # the epoch's line; its last words say whether it counted as improving
+        mark = "improved" if epoch["improved"] else f"no improvement ({state.bad_epochs} in a row)"
+        if not epoch["improved"] and state.best_epoch == state.epoch:
+            mark += " (new best, gain too small)"
+        log(
+            f"{title} epoch {state.epoch:3d}/{cfg.epochs}  train {epoch['train_loss']:8.3f}  "
+            f"val {epoch['val_loss']:8.3f} nats/image  {epoch['seconds']:6.1f} s  {mark}"
+        )
+
     # early stopping watches the bound the model climbs: the IWAE bound for --elbo iwae
-    particles = cfg.particles if cfg.elbo == "iwae" and saver.kind == "cvae" else None
-    val_args = (*job.pair, val, cfg.eval_batch_size, cfg.seed + VALIDATION_SEED_OFFSET, particles)
+    particles = cfg.particles if cfg.elbo == "iwae" and cvae else None
+    val_args = (*pair, val, cfg.eval_batch_size, cfg.seed + VALIDATION_SEED_OFFSET, particles)
+    check = "on the validation split"
     try:
-        check = "on the validation split"
-        fit(svi, batches, lambda: diverged_check(elbo_loss, val_args, 1, check), rule, state, saver)
+        fit(svi, batches, lambda: diverged_check(elbo_loss, val_args, 1, check), rule, state, save)
     except (KeyboardInterrupt, TrainingDiverged) as err:
-        raise saver.stopped(err) from None
-    _log(cfg, f"{title}: {rule.stop_reason(state)}")
-    job.module.load_state_dict(load_checkpoint(saver.best)["state_dict"])  # the best epoch
+        where = f"no {title} checkpoint to resume from was saved"
+        where = f"epochs up to {saved} are saved in {last}" if saved else where
+        if isinstance(err, TrainingDiverged):
+            raise TrainingDiverged(f"{title} epoch {saved + 1}: {err}; {where}") from None
+        how = f"terminated ({err.signal_name})" if isinstance(err, Terminated) else "interrupted"
+        line = f"{title}: {how} during epoch {saved + 1}; {where}"
+        raise TrainingInterrupted(line, exit_status=getattr(err, "exit_status", None)) from None
+    log(f"{title}: {rule.stop_reason(state)}")
+    module.load_state_dict(load_checkpoint(best)["state_dict"])  # the best epoch
     return state
 
 
-def train_baseline(
-    cfg: TrainConfig, data: MNIST, ckpt: dict | None
-) -> tuple[nn.Module, TrainState]:
-    """Train the baseline NN (or continue or keep the one of ``ckpt``)."""
-    pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
-    baseline = build_baseline(cfg).to(data.train.images.device)
-    task = condition_type(cfg.condition)
-    job = Job(baseline, (baseline.model, baseline.guide), BASELINE, baseline_architecture(cfg))
-    train = task.baseline_batches(cfg, data.train)
-    return baseline, train_model(job, train, task.baseline_pairs(cfg, data.validation), cfg, ckpt)
+def run_settings(cfg: TrainConfig, keys: tuple[str, ...] = RECORDED_KEYS) -> dict:
+    """The settings ``keys`` of ``cfg``, as every checkpoint records them."""
+    return {key: getattr(cfg, key) for key in keys}
 
 
-def train_cvae(
-    cfg: TrainConfig, data: MNIST, baseline: nn.Module | None, ckpt: dict | None
-) -> tuple[CVAE, TrainState]:
-    """Train the CVAE with ``cfg.objective`` (the baseline, if any, stays frozen)."""
-    pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
-    cvae = build_cvae(cfg, baseline).to(data.train.images.device)
-    train = cvae.condition.training_batches(data.train)
-    val = cvae.condition.pairs(data.validation)  # (N_val, ...), (N_val, y_dim)
-    pair = objective_pair(cvae, cfg.objective, cfg.alpha)
-    # Which frozen baseline it is trained with, so that evaluate never pairs it with another.
-    record = {} if baseline is None else {"baseline_sha256": weights_sha256(baseline)}
-    if ckpt is not None and ckpt.get("baseline_sha256") != record.get("baseline_sha256"):
-        why = f"was trained on another frozen baseline than the one in {cfg.run_dir}"
-        raise refuse(cfg, cfg.model_name, why)
-    loss = Trace_ELBO() if cfg.elbo == "trace" else svi_loss(cfg.elbo, cfg.particles)
-    steps = math.ceil(len(train[0][1]) / cfg.batch_size)  # SVI steps per epoch
-    warmup = KLWarmup(cfg.kl_warmup, steps) if cfg.kl_warmup else None
-    job = Job(cvae, pair, cfg.model_name, cfg.architecture(), record, loss, warmup)
-    return cvae, train_model(job, train, val, cfg, ckpt)
-
-
-def epoch_line(title: str, state: TrainState, epochs: int) -> str:
-    """The line printed after each epoch; its last words say whether it counted as improving."""
-    last = state.history[-1]
-    mark = "improved" if last["improved"] else f"no improvement ({state.bad_epochs} in a row)"
-    if not last["improved"] and state.best_epoch == state.epoch:
-        mark += " (new best, gain too small)"
-    return (
-        f"{title} epoch {state.epoch:3d}/{epochs}  train {last['train_loss']:8.3f}  "
-        f"val {last['val_loss']:8.3f} nats/image  {last['seconds']:6.1f} s  {mark}"
-    )
-
-
-def _log(cfg: TrainConfig, message: str) -> None:
-    if not cfg.quiet:
-        tqdm.write(message)
-
-
-def summary(state: TrainState, **more: object) -> dict:
-    """What ``metrics.json`` records of one model's training, and ``more``."""
+def summary(state: TrainState, loss: str, **more: object) -> dict:
+    """What ``metrics.json`` records of one model's training: the best validation loss as
+    ``loss`` too, and ``more``."""
     seconds = sum(r["seconds"] for r in state.history)
     run = {"history": state.history, "best_epoch": state.best_epoch, "epochs_run": state.epoch}
     best = {"best_val_loss_nats_per_image": state.best_val_loss, "seconds_total": seconds}
-    return {**run, **best, **more}
+    return {**run, **best, loss: state.best_val_loss, **more}
 
 
 def run(cfg: TrainConfig) -> dict:
@@ -254,7 +277,7 @@ def run(cfg: TrainConfig) -> dict:
     Raises:
         FolderBusy: another live command is using ``cfg.run_dir``.
         ConfigError: ``metrics.json`` is corrupt, or the run folder holds models of other
-            settings (:func:`~cvae_pyro.cli.run_folder.plan`); found before any work.
+            settings (:func:`plan`); found before any work.
     """
     device = resolve_device(cfg.device)
     check_precision(cfg.precision, device)  # before any folder is made
@@ -265,17 +288,24 @@ def run(cfg: TrainConfig) -> dict:
         metrics = read_json(path, "metrics.json", advice) if path.exists() else {}
         base_ckpt, cvae_ckpt = plan(cfg)
         data = load_splits(cfg.data_dir, cfg.limit, device, cfg.dataset)
-        baseline = None
-        if condition_type(cfg.condition).has_baseline:
-            baseline, state = train_baseline(cfg, data, base_ckpt)
+        baseline, task = None, condition_type(cfg.condition)
+        if task.has_baseline:
+            pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
+            baseline = build_baseline(cfg).to(device)
+            train = task.baseline_batches(cfg, data.train)
+            val = task.baseline_pairs(cfg, data.validation)
+            state = train_model(cfg, baseline, train, val, base_ckpt)
             # the baseline has no latent: its validation loss is its exact negative CLL
-            metrics[BASELINE] = summary(state, val_nll_nats_per_image=state.best_val_loss)
-        cvae, state = train_cvae(cfg, data, baseline, cvae_ckpt)
+            metrics[BASELINE] = summary(state, "val_nll_nats_per_image")
+        pyro.set_rng_seed(cfg.seed)
+        cvae = build_cvae(cfg, baseline).to(device)  # the baseline, if any, stays frozen
+        train = cvae.condition.training_batches(data.train)
+        state = train_model(
+            cfg, cvae, train, cvae.condition.pairs(data.validation), cvae_ckpt, baseline
+        )
         # the number early stopping chose the best epoch by: -ELBO, or -IWAE bound for --elbo iwae
         bound = f"val_negative_{'iwae_bound' if cfg.elbo == 'iwae' else 'elbo'}_nats_per_image"
-        metrics[cfg.model_name] = summary(
-            state, **{bound: state.best_val_loss}, config=cfg.to_dict()
-        )
+        metrics[cfg.model_name] = summary(state, bound, config=cfg.to_dict())
         save_json(metrics, path)
         if cfg.figures:
             suffix = "" if cfg.model_name == "cvae" else f"_{cfg.model_name}"

@@ -3,9 +3,8 @@
 :func:`write_atomic` writes to a temporary file in the same folder
 (``.<name>.<8 random hex digits>.tmp``, which gets the user's umask), flushes it to
 the disk, renames it over the target and flushes the folder, so neither a crash nor a
-power loss leaves a truncated file where a good one was. A temporary file a killed
-process leaves behind is hidden and never read. A target that exists must be a
-regular file with a write permission bit (:func:`check_target`): a symbolic link, a
+power loss leaves a truncated file where a good one was. A target that exists must be
+a regular file with a write permission bit (:func:`check_target`): a symbolic link, a
 folder, a device, a pipe or a write-protected file is refused, before the work and
 again just before the rename.
 
@@ -34,24 +33,20 @@ LOCK_NAME = ".lock"  #: the lock file inside a run folder
 
 
 def check_target(path: str | os.PathLike) -> Path:
-    """``path`` if a file may be written there: nothing, or a regular file with a write bit.
-
-    Raises:
-        ConfigError: ``path`` is a symbolic link, a folder, a device, a pipe or a socket,
-            or a file without any write permission bit (refused even for root).
-    """
+    """``path`` if a file may be written there: nothing, or a regular file with a write
+    bit; ConfigError for a symbolic link, a folder, a device, a pipe or a socket, or a
+    file without any write permission bit (refused even for root)."""
     path = Path(path)
     with contextlib.suppress(FileNotFoundError):
         mode = os.lstat(path).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a symbolic link" if stat.S_ISLNK(mode) else "a folder or a special file"
-            raise ConfigError(f"{path} is {kind}, not a regular file; choose another path")
-        if not mode & 0o222:
-            raise ConfigError(f"{path} is write-protected; make it writable or choose another path")
+        if not (stat.S_ISREG(mode) and mode & 0o222):
+            what = "a symbolic link" if stat.S_ISLNK(mode) else "a folder or a special file"
+            what = "write-protected" if stat.S_ISREG(mode) else what
+            raise ConfigError(f"{path} is {what}; choose another path")
     return path
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+def write_atomic(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp_path)``, then rename the temporary file to ``path`` (see the module).
 
     Raises:
@@ -69,7 +64,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
             _fsync(path.parent)  # the rename itself
     except BaseException as err:
         tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError) and err.errno and err.filename in (str(tmp), None):
+        if isinstance(err, OSError) and err.errno:
             err.filename, err.filename2 = str(path), None  # the user's file, never ours
         raise
     return path
@@ -84,11 +79,8 @@ def _fsync(path: Path) -> None:
 
 
 def save_bytes(write: Callable[[io.BytesIO], object], path: str | os.PathLike) -> Path:
-    """Write what ``write`` puts in a buffer to ``path``, atomically.
-
-    The writer (``torch.save``, ``savefig``) fills memory; the file is written by Python,
-    so a full disk is an ``OSError`` whatever the writer would have made of it.
-    """
+    """Write what ``write`` puts in a buffer (``torch.save``, ``savefig``) to ``path``,
+    atomically; a full disk is then Python's ``OSError``, whatever the writer makes of it."""
     buffer = io.BytesIO()
     write(buffer)
     return write_atomic(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
@@ -104,68 +96,51 @@ def save_json(data: object, path: str | os.PathLike) -> Path:
     return save_text(json.dumps(data, indent=2) + "\n", path)
 
 
-def read_json(path: str | os.PathLike, what: str, advice: str, error: type = ConfigError) -> object:
-    """The JSON value in the file at ``path``, which cvae_pyro wrote.
-
-    Raises:
-        error: the file cannot be read or is not JSON; one line naming the file, ``what``
-            it should be and ``advice`` (what the user can do).
-    """
+def read_json(path: str | os.PathLike, what: str, advice: str) -> object:
+    """The JSON value in the file at ``path``, which cvae_pyro wrote; ConfigError naming
+    the file, ``what`` it should be and ``advice`` if it cannot be read or is not JSON."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
-        raise error(f"cannot read {path} ({err.strerror}); {advice}") from None
+        raise ConfigError(f"cannot read {path} ({err.strerror}); {advice}") from None
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise error(f"{path} is corrupt: not a {what} cvae_pyro wrote; {advice}") from None
+        raise ConfigError(f"{path} is corrupt: not a {what} cvae_pyro wrote; {advice}") from None
 
 
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
-    """Hold ``folder``'s lock (``fcntl.flock`` on ``folder/.lock``) for the ``with`` block.
-
-    The folder is made if needed and must be writable (:func:`check_out_dir`).
+    """Hold ``folder``'s lock (``fcntl.flock`` on ``folder/.lock``, never a link) for the
+    ``with`` block; the folder is made if needed (:func:`check_out_dir`).
 
     Raises:
         FolderBusy: another process holds the lock.
         ConfigError: the folder cannot be made or written, or ``.lock`` is not a regular file.
     """
     folder = check_out_dir(folder, "the folder")
-    path = check_target(folder / LOCK_NAME)  # never a link, a folder or a pipe
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise FolderBusy(f"{folder} is in use by another process; wait for it to end") from None
-    try:
-        yield folder
-    finally:
-        os.close(fd)  # closing releases the lock
+    flags = os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    with open(os.open(check_target(folder / LOCK_NAME), flags, 0o666)) as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderBusy(f"{folder} is in use by another process; wait for it to end") from None
+        yield folder  # closing the file releases the lock
 
 
 def check_folder(path: str | os.PathLike, flag: str, missing_ok: bool = False) -> Path:
-    """``path`` if it is a folder (or, with ``missing_ok``, nothing is there yet).
-
-    Raises:
-        ConfigError: ``path`` or a folder along it is a file, or nothing is there and not
-            ``missing_ok``; the message names ``flag``.
-    """
+    """``path`` if it is a folder (or, with ``missing_ok``, nothing is there yet);
+    ConfigError naming ``flag`` if it or a folder along it is a file, or it is missing."""
     path = Path(path)
-    if os.path.isdir(path):
-        return path
     for part in (path, *path.parents):
         if os.path.lexists(part) and not os.path.isdir(part):
             raise ConfigError(f"{part} is a file, not a folder; check {flag}")
-    if not missing_ok:
+    if not (missing_ok or path.is_dir()):
         raise ConfigError(f"{path} does not exist: train first, or check {flag}")
     return path
 
 
 def check_out_dir(path: str | os.PathLike, flag: str = "--out-dir") -> Path:
-    """The folder ``path``, made if needed; ConfigError if it cannot be made or written.
-
-    A folder without any write permission bit is refused even for root.
-    """
+    """The folder ``path``, made if needed; ConfigError if it cannot be made or written
+    (a folder without any write permission bit is refused even for root)."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -183,9 +158,9 @@ def check_figure_path(
     """``out`` if a figure can be written there; ConfigError otherwise, before any work.
 
     ``out`` must not be one of the command's ``inputs`` (the pictures it reads; None for
-    one not given), a folder, nor anything :func:`check_target` refuses; its suffix must
-    name a format matplotlib writes; its folder is made if needed and must be writable.
-    ``example`` is the file name the message suggests when ``out`` is a folder.
+    one not given), a folder (``example`` is the file name the message suggests), nor
+    anything :func:`check_target` refuses; its suffix must name a format matplotlib
+    writes; its folder is made if needed and must be writable.
     """
     out = Path(out)
     if any(p is not None and os.path.realpath(p) == os.path.realpath(out) for p in inputs):
@@ -194,9 +169,8 @@ def check_figure_path(
         raise ConfigError(f"{flag} {out} is a folder; give a file name such as {out / example}")
     formats = FigureCanvasBase.get_supported_filetypes()
     if out.suffix[1:].lower() not in formats:
-        raise ConfigError(
-            f"{flag} {out.name}: use a suffix matplotlib writes ({', '.join(formats)})"
-        )
+        known = ", ".join(formats)
+        raise ConfigError(f"{flag} {out.name}: use a suffix matplotlib writes ({known})")
     check_out_dir(check_target(out).parent, f"{flag} folder")
     return out
 
