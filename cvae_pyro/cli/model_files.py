@@ -144,12 +144,10 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> Baseline
 
 def pretrained_models() -> dict:
     """The shipped models' records (:data:`PRETRAINED_MANIFEST`): file, SHA-256, how made;
-    {} when nothing is shipped, CheckpointError when the record cannot be read."""
+    {} when nothing is shipped, ConfigError when the record cannot be read."""
     if not PRETRAINED_MANIFEST.exists():
         return {}
-    return read_json(PRETRAINED_MANIFEST, "record", DAMAGED_INSTALL, CheckpointError).get(
-        "models", {}
-    )
+    return read_json(PRETRAINED_MANIFEST, "record", DAMAGED_INSTALL).get("models", {})
 
 
 def load_pretrained(
