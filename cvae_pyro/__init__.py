@@ -6,7 +6,6 @@ Pyro: the names below are loaded from their modules when first used
 process themselves (:mod:`cvae_pyro.cli`).
 """
 
-import importlib
 import importlib.metadata
 
 #: The public names, by the module that defines them.

@@ -21,7 +21,6 @@ from cvae_pyro.cli.config import (
     TrainConfig,
     add_config_options,
     build_parser,
-    config_from_args,
     flag,
     help_texts,
 )
@@ -45,7 +44,7 @@ def test_every_field_is_an_option_and_the_options_left_out_take_its_default(conf
     argv = [x for k, v in required.items() for x in (f"--{k}", v)]
     args = parser.parse_args(argv)
     assert set(vars(args)) == set(required)  # only the options given
-    cfg = config_from_args(config, args)
+    cfg = config(**vars(args), given=frozenset(vars(args)))
     texts = help_texts(config)
     for field in dataclasses.fields(config):
         if field.name not in required:
@@ -83,11 +82,11 @@ def test_a_value_that_starts_with_a_dash_is_given_with_an_equals_sign(capsys):
     one_error_line(err, "expected at least one argument")
 
 
-def test_evaluate_limit_past_the_split(q2_run, tmp_path, data_dir, capsys):
+def test_evaluate_limit_past_the_largest_split(q2_run, tmp_path, data_dir, capsys):
     args = ["--quadrants", "2", "--out-dir", copy_run(q2_run, tmp_path / "run")]
-    code, err = call(evaluate.main, [*args, "--limit", "20000", "--data-dir", data_dir], capsys)
+    code, err = call(evaluate.main, [*args, "--limit", "100000", "--data-dir", data_dir], capsys)
     assert code == EXIT_USAGE
-    one_error_line(err, "--limit 20000 is more than the 10000 images of the test split")
+    one_error_line(err, "limit 100000 is more than the 50000 images of the largest split")
 
 
 @pytest.mark.parametrize(

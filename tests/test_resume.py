@@ -292,7 +292,7 @@ def test_an_ending_signal_during_training_says_what_was_kept(signum, tmp_path, d
 def test_sigterm_is_described_like_ctrl_c():
     line, code = describe(Terminated(), "run it again")
     assert code == 143 and line.startswith("terminated (SIGTERM); files finished before")
-    line, code = describe(TrainingInterrupted("cvae: terminated", terminated=True), "resume")
+    line, code = describe(TrainingInterrupted("cvae: terminated", exit_status=143), "resume")
     assert code == 143 and line == "cvae: terminated; resume"
     assert describe(KeyboardInterrupt(), "again")[1] == 130
 
@@ -358,7 +358,7 @@ def test_every_ending_signal_is_described_like_ctrl_c():
         line, code = describe(Terminated(signum), "run it again")
         name = signal.Signals(signum).name
         assert code == status and line.startswith(f"terminated ({name}); files finished")
-        interrupted = TrainingInterrupted("cvae: stopped", True, Terminated(signum).exit_status)
+        interrupted = TrainingInterrupted("cvae: stopped", Terminated(signum).exit_status)
         assert describe(interrupted, "resume") == ("cvae: stopped; resume", status)
 
 

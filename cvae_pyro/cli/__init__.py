@@ -101,7 +101,8 @@ def main(name: str | None, argv: list[str] | None = None) -> int:
         signal.signal(number, signal.SIG_IGN if handler == signal.SIG_IGN else _stop)
     try:
         commands = importlib.import_module("cvae_pyro.cli.commands")
-        getattr(commands, f"{name}_command")(config.config_from_args(settings, args), command)
+        cfg = settings(**vars(args), given=frozenset(vars(args)))
+        getattr(commands, f"{name}_command")(cfg, command)
     except BaseException as err:
         line, status = describe(err, settings.interrupted)
         if status is None:

@@ -19,8 +19,7 @@ import importlib.metadata
 import inspect
 import types
 import typing
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
@@ -109,24 +108,22 @@ def flag(f: dataclasses.Field) -> str:
     return ("--no-" if f.default is True else "--") + f.name.replace("_", "-")
 
 
-#: The options given on the command line while :func:`config_from_args` builds a command's
-#: settings (None otherwise): an option the command would ignore is refused when given,
-#: even with its default value.
-GIVEN: ContextVar[frozenset[str] | None] = ContextVar("GIVEN", default=None)
-
-
 @dataclass(frozen=True)
 class Settings:
     """Base of the settings: checks each field's values, then the rules between fields.
 
     A command's settings document each field under "Attributes:": that is its help text.
-    The first paragraph of their docstring is the command's description.
+    The first paragraph of their docstring is the command's description. ``given`` names
+    the options given on the command line (None for settings made in Python): an option
+    the command would ignore is refused when given, even with its default value.
     """
 
+    given: InitVar[frozenset[str] | None] = None
     #: The command's advice after Ctrl-C.
     interrupted: ClassVar[str] = "run the same command again"
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, given: frozenset[str] | None) -> None:
+        object.__setattr__(self, "_given", given)  # read by refuse while the rules are checked
         for f in dataclasses.fields(self):
             kind, several = value_type(f)
             value = getattr(self, f.name)
@@ -146,19 +143,18 @@ class Settings:
         if getattr(self, "condition", None) == "quadrant" and self.quadrants is None:
             raise ConfigError("--quadrants must be 1, 2 or 3 (the number of quadrants given)")
         self.check()
+        object.__delattr__(self, "_given")
 
     def check(self) -> None:
         """Raise :class:`ConfigError` if the settings do not fit together."""
 
     def refuse(self, ignored: bool, why: str, *names: str) -> None:
         """If ``ignored``: :class:`ConfigError` when one of the settings ``names`` was chosen:
-        given on the command line (:data:`GIVEN`), or, for settings made in Python, different
-        from its default."""
-        given = GIVEN.get()
+        given on the command line, or, for settings made in Python, different from its
+        default."""
         for name in names if ignored else ():
             f = self.__dataclass_fields__[name]
-            chosen = name in given if given is not None else getattr(self, name) != f.default
-            if chosen:
+            if name in self._given if self._given is not None else getattr(self, name) != f.default:
                 raise ConfigError(f"{why}: {flag(f)} does not apply (leave it out)")
 
     def exactly_one(self, *names: str) -> None:
@@ -288,9 +284,8 @@ class TrainConfig(ComputeSettings):
         widths = [3 * IMAGE_SIDE**2, *self.hidden, max(IMAGE_SIDE**2, 2 * self.z_dim)]
         weights = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
         if weights > 50_000_000:
-            layers = f"{len(self.hidden)} layers, up to {max(self.hidden)} wide"
             raise ConfigError(
-                f"hidden ({layers}) with z_dim {self.z_dim} makes networks of up to {weights:,} weights, more than 50,000,000 (the memory grows with them): use fewer or narrower layers"
+                f"hidden ({len(self.hidden)} layers, up to {max(self.hidden)} wide) with z_dim {self.z_dim} makes networks of up to {weights:,} weights, more than 50,000,000 (the memory grows with them): use fewer or narrower layers"
             )
 
     @property
@@ -557,8 +552,8 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
 
     ``name: bool = False`` becomes ``--name``; ``name: bool = True`` becomes ``--no-name``;
     ``tuple[T, ...]`` takes one or more values. The parsed arguments hold only the options
-    given (``argparse.SUPPRESS``): the dataclass fills in its defaults, and knows which
-    settings were given (:func:`config_from_args`).
+    given (``argparse.SUPPRESS``): the dataclass fills in its defaults, and is told which
+    settings were given (``given``).
     """
     texts = help_texts(config)
     for f in dataclasses.fields(config):
@@ -592,16 +587,3 @@ def build_parser(name: str | None = None) -> Parser:
     else:
         parser.add_argument("command", choices=tuple(COMMANDS), help="the command to run")
     return parser
-
-
-def config_from_args(config: type, args: argparse.Namespace) -> Any:
-    """The dataclass ``config`` built (and checked) from the options given.
-
-    While it is built, :data:`GIVEN` names them, so that an option the command would
-    ignore is refused even when its value is the default.
-    """
-    token = GIVEN.set(frozenset(vars(args)))
-    try:
-        return config(**vars(args))
-    finally:
-        GIVEN.reset(token)

@@ -36,15 +36,13 @@ class TrainingInterrupted(CvaePyroError):
 
     Args:
         message: what was interrupted and what is kept.
-        terminated: True for SIGTERM, SIGHUP or SIGQUIT (:class:`Terminated`), False for Ctrl-C.
-        exit_status: the status to exit with (None: 143 when terminated, else 130).
+        exit_status: the status to exit with: 128 plus the number of the signal that ended
+            training (:class:`Terminated`), or None for Ctrl-C (130).
     """
 
-    def __init__(
-        self, message: str, terminated: bool = False, exit_status: int | None = None
-    ) -> None:
+    def __init__(self, message: str, exit_status: int | None = None) -> None:
         super().__init__(message)
-        self.exit_status = exit_status or (128 + signal.SIGTERM if terminated else 130)
+        self.exit_status = exit_status or 130
 
 
 class Terminated(KeyboardInterrupt):
