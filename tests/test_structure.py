@@ -103,9 +103,7 @@ def test_the_checker_sees_cycles_and_hidden_imports():
     assert found == [("a", False), ("b", True)]
 
 
-ENTRY_POINTS = {
-    f"cvae_pyro.{m}" for m in ("train", "evaluate", "reproduce", "sample", "complete", "__main__")
-}
+ENTRY_POINTS = {f"cvae_pyro.{m}" for m in ("train", "evaluate", "reproduce", "sample", "complete")}
 
 
 def part(module: str) -> str:
@@ -228,16 +226,3 @@ def test_importing_the_package_changes_nothing_in_the_process():
         [sys.executable, "-c", probe, "-m"], capture_output=True, text=True, env=env, timeout=120
     )
     assert proc.stdout.strip() == "True", proc.stderr
-
-
-def test_python_m_cvae_pyro_lists_the_commands():
-    proc = subprocess.run(
-        [sys.executable, "-m", "cvae_pyro", "--help"], capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0
-    for command in ("train", "evaluate", "reproduce", "sample", "complete"):
-        assert command in proc.stdout
-    proc = subprocess.run(
-        [sys.executable, "-m", "cvae_pyro", "fly"], capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 2 and "invalid choice: 'fly'" in proc.stderr

@@ -1,4 +1,4 @@
-"""The command line: ``python -m cvae_pyro.<command>`` and ``python -m cvae_pyro <command>``.
+"""The command line: ``python -m cvae_pyro.<command>``.
 
 ``python -m cvae_pyro.train`` (and ``evaluate``, ``reproduce``, ``sample``, ``complete``;
 also the ``cvae-pyro-*`` scripts) all run :func:`main`. It sets up the process (the OpenMP
@@ -79,20 +79,14 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
 
 
-def main(name: str | None, argv: list[str] | None = None) -> int:
-    """Run command ``name`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
-
-    With ``name`` None (``python -m cvae_pyro``) the command is the first argument.
-    """
+def main(name: str, argv: list[str] | None = None) -> int:
+    """Run command ``name`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     tune_openmp()
     os.environ["MPLBACKEND"] = "agg"  # the commands only write figure files
     for stream in (sys.stdout, sys.stderr):  # a file name the encoding lacks is escaped
         stream.reconfigure(errors="backslashreplace")
     config = importlib.import_module("cvae_pyro.cli.config")  # torch and Pyro load here
-
-    if name is None:  # --help, --version, a command, or one error line
-        name, argv = config.build_parser().parse_args(argv[:1]).command, argv[1:]
     parser, settings = config.build_parser(name), config.COMMANDS[name]
     args = parser.parse_args(argv)
     command = " ".join([parser.prog, *map(shlex.quote, argv)])
@@ -115,9 +109,8 @@ def main(name: str | None, argv: list[str] | None = None) -> int:
     return 0
 
 
-#: ``python -m cvae_pyro <command> [options]`` and the ``python -m cvae_pyro.<command>``
-#: entry points (also the ``cvae-pyro-<command>`` scripts): each takes ``argv``.
-dispatch = functools.partial(main, None)
+#: The ``python -m cvae_pyro.<command>`` entry points (also the ``cvae-pyro-<command>``
+#: scripts): each takes ``argv``.
 train = functools.partial(main, "train")
 evaluate = functools.partial(main, "evaluate")
 reproduce = functools.partial(main, "reproduce")

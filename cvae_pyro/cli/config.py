@@ -569,21 +569,12 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
         parser.add_argument(flag(f), dest=f.name, default=argparse.SUPPRESS, help=text, **options)
 
 
-def build_parser(name: str | None = None) -> Parser:
-    """The parser of ``python -m cvae_pyro.<name>``, or of ``python -m cvae_pyro`` (None)."""
-    if name:
-        parser = Parser(prog=f"python -m cvae_pyro.{name}", description=description(COMMANDS[name]))
-    else:
-        commands = "; ".join(f"{command}: {description(c)}" for command, c in COMMANDS.items())
-        about = f"The CVAE of Sohn, Lee and Yan (2015) in Pyro. Commands: {commands}"
-        epilog = "python -m cvae_pyro <command> --help shows a command's options."
-        parser = Parser(prog="python -m cvae_pyro", description=about, epilog=epilog)
+def build_parser(name: str) -> Parser:
+    """The parser of ``python -m cvae_pyro.<name>``."""
+    parser = Parser(prog=f"python -m cvae_pyro.{name}", description=description(COMMANDS[name]))
     version = f"cvae_pyro {importlib.metadata.version('cvae-pyro')}"
     parser.add_argument(
         "--version", action="version", version=version, help="show the version and exit"
     )
-    if name:
-        add_config_options(parser, COMMANDS[name])
-    else:
-        parser.add_argument("command", choices=tuple(COMMANDS), help="the command to run")
+    add_config_options(parser, COMMANDS[name])
     return parser
