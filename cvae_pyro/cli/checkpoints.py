@@ -49,13 +49,13 @@ def weights_sha256(module: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def load_checkpoint(path: str | Path, expect: dict | None = None, kind: object = None) -> dict:
+def load_checkpoint(path: str | Path, expect: dict | None = None, kind: str | None = None) -> dict:
     """The payload of a checkpoint written by :func:`save_checkpoint`.
 
     Args:
         path: the file.
         expect: settings (``TrainConfig.architecture()``, or some of them) it must match.
-        kind: the kind (or a tuple of kinds) the caller can use; None accepts any.
+        kind: the kind the caller can use; None accepts any.
 
     Raises:
         CheckpointError: missing, unreadable, damaged, truncated or foreign file, another
@@ -68,9 +68,8 @@ def load_checkpoint(path: str | Path, expect: dict | None = None, kind: object =
     payload = _read_payload(path)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a cvae_pyro checkpoint")
-    found, wanted = payload.get("kind"), (kind,) if isinstance(kind, str) else kind
-    if wanted is not None and found not in wanted:
-        raise CheckpointError(f"{path} holds a {found} model, not {' or '.join(wanted)}")
+    if kind is not None and payload.get("kind") != kind:
+        raise CheckpointError(f"{path} holds a {payload.get('kind')} model, not {kind}")
     diffs = setting_diffs(payload.get("architecture"), expect or {})
     if diffs:
         raise CheckpointError(f"{path} was trained with other settings: " + ", ".join(diffs))

@@ -99,8 +99,6 @@ PLACES = ("device", "data_dir", "runs_dir", "results_dir", "quiet")
 #: under ``arguments``, a pooled one under ``settings``), each with what a file that
 #: records none was made with (None: unknown, not compared): fp32 before ``--precision``.
 POOLED_SETTINGS = {**dict.fromkeys(("epochs", "patience", "samples", "limit")), "precision": "fp32"}
-KEY = ("model", "estimator", "quadrants", "seed")  #: what a row is of: one number per key
-MEASURED = ("nll_mean", "nll_stderr", "samples", "images")  #: what a row measured
 #: What each training run of ``reproduce`` takes from its options (``precision``: training
 #: only, the evaluations are fp32).
 SHARED = ("dataset", "epochs", "patience", "device", "precision", "data_dir", "limit", "quiet")
@@ -151,9 +149,9 @@ def markdown_table(table: pd.DataFrame, quadrants: Sequence[int] | None = None) 
     pooled = table.seeds.max() > 1 or table.first_seed.nunique() > 1
     cells = table.assign(cell=[_cell(row, pooled) for row in table.itertuples()])
     wide = cells.pivot(index=["model", "estimator"], columns="quadrants", values="cell")
-    known = {row[1] for row in TABLE_ROWS}
+    known = [row[1] for row in TABLE_ROWS]
     extra = [(f"CVAE, {estimator_title(m)} (IS)", m, "IS") for m in table.model.unique()]
-    at = [row[1] for row in TABLE_ROWS].index("hybrid") + 1
+    at = known.index("hybrid") + 1
     rows = TABLE_ROWS[:at] + [row for row in extra if row[1] not in known] + TABLE_ROWS[at:]
     shown = [(label, (m, e)) for label, m, e in rows if (m, e) in wide.index]
     body = wide.reindex(index=[key for _, key in shown], columns=quadrants)
@@ -230,20 +228,52 @@ def publish(results_dir: Path, manifest: dict, figures: dict[str, Path]) -> pd.D
 
 def combine(run_files: Sequence, results_dir: Path, command: str, dataset: str) -> pd.DataFrame:
     """Pool the per-seed rows of the ``run.json`` files (or results folders) ``run_files``
-    into one table in ``results_dir``, which must hold none of them; ``command`` is recorded."""
-    results_dir = check_out_dir(results_dir, "--results-dir")
-    paths = [Path(p) / MANIFEST if Path(p).is_dir() else Path(p) for p in run_files]
-    for path in paths:
-        if path.resolve().parent == results_dir.resolve():
+    into one table in ``results_dir``, which must hold none of them; ``command`` is recorded.
+
+    Each row is counted once; the runs must share ``dataset`` and :data:`POOLED_SETTINGS`
+    (recorded as ``settings``). ConfigError for a file that is no run.json, a number that
+    is not finite, a seed with two numbers, or runs made with other settings.
+    """
+    rows, first = {}, {"dataset": ("--dataset", dataset)}
+    for given in run_files:
+        path = Path(given) / MANIFEST if Path(given).is_dir() else Path(given)
+        if path.resolve().parent == Path(results_dir).resolve():
             raise ConfigError(
                 f"--combine: --results-dir {results_dir} holds {path}, one of the runs to "
                 "pool, which the pooled table would replace: choose another --results-dir"
             )
+        pooled = read_json(path, "run.json", "give the run.json of a reproduce run")
+        found = pooled.get("rows") if isinstance(pooled, dict) else None
+        if not found or not isinstance(found, list):
+            raise ConfigError(f"{path}: not a run.json written by reproduce (it has no rows)")
+        recorded = pooled.get("settings") or pooled.get("arguments") or {}
+        made = {k: recorded.get(k, d) for k, d in POOLED_SETTINGS.items() if k in recorded or d}
+        made["dataset"] = recorded_dataset(pooled)
+        for key, value in made.items():  # a setting neither recorded nor known is not compared
+            where, seen = first.setdefault(key, (path, value))
+            if value != seen:
+                raise ConfigError(
+                    f"--combine: {path} was made with {key} {value} and {where} with {seen}; "
+                    "pool only runs made with the same settings"
+                )
+        for i, row in enumerate(found):
+            for k in ("nll_mean", "nll_stderr"):
+                if not isinstance(row[k], float) or not math.isfinite(row[k]):
+                    raise ConfigError(f"{path}: row {i}: {k} is {row[k]!r}, not a finite number")
+            key = row["model"], row["estimator"], row["quadrants"], row["seed"]  # one number each
+            kept = rows.setdefault(key, {**row, "dataset": dataset})
+            if any(kept[k] != row[k] for k in ("nll_mean", "nll_stderr", "samples", "images")):
+                raise ConfigError(
+                    f"{path} and an earlier run both hold seed {row['seed']} of {row['model']} "
+                    f"{row['estimator']} at {row['quadrants']} quadrants, with other numbers; "
+                    "combine each seed once"
+                )
+    rows = list(rows.values())
     manifest = {"command": command, "dataset": dataset, "combined": [str(p) for p in run_files]}
-    with folder_lock(results_dir):
+    manifest["settings"] = {k: first[k][1] for k in POOLED_SETTINGS if k in first}
+    manifest |= {"seeds": sorted({r["seed"] for r in rows}), "rows": rows}
+    with folder_lock(results_dir, "--results-dir") as results_dir:
         check_results(results_dir, manifest)
-        rows, settings = _pooled_rows(paths, dataset)
-        manifest |= {"settings": settings, "seeds": sorted({r["seed"] for r in rows}), "rows": rows}
         return publish(results_dir, manifest, {})
 
 
@@ -253,50 +283,6 @@ def rewrite_tables(results_dir: str | Path) -> pd.DataFrame:
     with folder_lock(results_dir) as folder:
         manifest = read_json(folder / MANIFEST, "run.json", "give a reproduce run's folder")
         return write_tables(folder, manifest["rows"], recorded_dataset(manifest))
-
-
-def _pooled_rows(paths: list[Path], dataset: str) -> tuple[list[dict], dict]:
-    """The rows of every file, each counted once, and the :data:`POOLED_SETTINGS` they share.
-
-    ConfigError for a file that is no run.json, a row that lacks a key or holds a number
-    that is not finite, rows of another dataset, a seed with two numbers, or runs made
-    with other settings.
-    """
-    rows, first = {}, {}
-    for path in paths:
-        manifest = read_json(path, "run.json", "give the run.json of a reproduce run")
-        found = manifest.get("rows") if isinstance(manifest, dict) else None
-        if not found or not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
-            raise ConfigError(f"{path}: not a run.json written by reproduce (it has no rows)")
-        if recorded_dataset(manifest) != dataset:
-            raise ConfigError(
-                f"{path} holds {recorded_dataset(manifest)} rows, and this table is of {dataset}: "
-                f"give --dataset {recorded_dataset(manifest)}, and combine runs of one dataset only"
-            )
-        recorded = manifest.get("settings") or manifest.get("arguments") or {}
-        made = {k: recorded.get(k, d) for k, d in POOLED_SETTINGS.items() if k in recorded or d}
-        for key, value in made.items():  # a setting neither recorded nor known is not compared
-            where, seen = first.setdefault(key, (path, value))
-            if value != seen:
-                raise ConfigError(
-                    f"--combine: {path} was made with {key} {value} and {where} with {seen}; "
-                    "pool only runs made with the same settings"
-                )
-        for i, row in enumerate(found):
-            missing = [k for k in (*KEY, *MEASURED) if k not in row]
-            if missing:
-                raise ConfigError(f"{path}: row {i} lacks {', '.join(missing)}")
-            for k in ("nll_mean", "nll_stderr"):
-                if not isinstance(row[k], float) or not math.isfinite(row[k]):
-                    raise ConfigError(f"{path}: row {i}: {k} is {row[k]!r}, not a finite number")
-            kept = rows.setdefault(tuple(row[k] for k in KEY), {**row, "dataset": dataset})
-            if any(kept[k] != row[k] for k in MEASURED):  # one model, two runs
-                raise ConfigError(
-                    f"{path} and an earlier run both hold seed {row['seed']} of {row['model']} "
-                    f"{row['estimator']} at {row['quadrants']} quadrants, with other numbers; "
-                    "combine each seed once"
-                )
-    return list(rows.values()), {k: first[k][1] for k in POOLED_SETTINGS if k in first}
 
 
 def machine_info(device: torch.device) -> dict:
@@ -322,9 +308,8 @@ class RunConfig(TrainConfig):
 
 def train_config(cfg: ReproduceConfig, seed: int, **task: object) -> TrainConfig:
     """The training run of one seed and task (``quadrants`` and ``objective``, or ``condition``)."""
-    out_dir = str(Path(cfg.runs_dir) / f"seed{seed}")
     shared = {key: getattr(cfg, key) for key in SHARED}
-    return RunConfig(**task, **shared, seed=seed, out_dir=out_dir, resume=True)
+    return RunConfig(**task, **shared, seed=seed, out_dir=f"{cfg.runs_dir}/seed{seed}", resume=True)
 
 
 def reproduce(
@@ -337,11 +322,10 @@ def reproduce(
     """
     device = resolve_device(cfg.device)
     check_precision(cfg.precision, device)  # before any folder is made
-    results_dir = check_out_dir(cfg.results_dir, "--results-dir")
     check_out_dir(cfg.runs_dir, "--runs-dir")
     arguments = {k: plain(v) for k, v in vars(cfg).items()}
     manifest = {"command": command, "dataset": cfg.dataset, "arguments": arguments}
-    with folder_lock(results_dir):
+    with folder_lock(cfg.results_dir, "--results-dir") as results_dir:
         check_results(results_dir, manifest)  # before anything is trained
         record, figures = _train_and_evaluate(cfg, device, progress or (lambda phase: None))
         return publish(results_dir, {**manifest, **record}, figures)

@@ -51,7 +51,7 @@ from .config import BASELINE, TITLE_PREFIXES, TrainConfig
 from .device import check_precision, precision_context, resolve_device
 from .errors import CheckpointError, ConfigError, Terminated, TrainingDiverged, TrainingInterrupted
 from .files import check_out_dir, folder_lock, read_json, save_figure, save_json
-from .model_files import baseline_architecture, build_baseline, build_cvae, condition_type
+from .model_files import CONDITION_TYPES, baseline_architecture, build_baseline, build_cvae
 
 VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise
 MAX_LOSS_NATS_PER_IMAGE = 1e5  #: a loss above this (nats per image) means divergence
@@ -143,7 +143,7 @@ def last_checkpoint(cfg: TrainConfig, name: str, architecture: dict) -> dict | N
     ckpt = load_checkpoint(path, kind=BASELINE if name == BASELINE else "cvae")
     if not (recorded_state(ckpt, path).finished or cfg.resume):
         return None
-    settings = run_settings(cfg, RUN_KEYS if cfg.resume else RECORDED_KEYS)
+    settings = {key: getattr(cfg, key) for key in (RUN_KEYS if cfg.resume else RECORDED_KEYS)}
     diffs = setting_diffs(ckpt.get("architecture"), architecture)
     diffs += setting_diffs(ckpt.get("run"), settings)
     if diffs:
@@ -155,7 +155,7 @@ def plan(cfg: TrainConfig) -> tuple[dict | None, dict | None]:
     """The last checkpoints of the baseline and of the CVAE that this run continues or
     keeps; ConfigError for one of other settings, or for a CVAE whose baseline this run
     would train again or further."""
-    has_baseline = condition_type(cfg.condition).has_baseline
+    has_baseline = CONDITION_TYPES[cfg.condition].has_baseline
     base = has_baseline and last_checkpoint(cfg, BASELINE, baseline_architecture(cfg))
     cvae = last_checkpoint(cfg, cfg.model_name, cfg.architecture())
     if has_baseline and cvae is not None:
@@ -183,8 +183,9 @@ def train_model(
     if ckpt is not None and ckpt.get("baseline_sha256") != record.get("baseline_sha256"):
         why = f"was trained on another frozen baseline than the one in {cfg.run_dir}"
         raise refuse(cfg, name, why)
-    pair = module.model, module.guide  # the baseline's; the CVAE's of its objective:
-    pair = objective_pair(module, cfg.objective, cfg.alpha) if cvae else pair
+    pair = (
+        objective_pair(module, cfg.objective, cfg.alpha) if cvae else (module.model, module.guide)
+    )
     steps = math.ceil(len(pairs[1]) / cfg.batch_size)  # SVI steps per epoch
     warmup = KLWarmup(cfg.kl_warmup, steps) if cvae and cfg.kl_warmup else None
     rule = stopping_rule(cfg, cfg.kl_warmup if warmup else 0)
@@ -217,8 +218,8 @@ def train_model(
     batches.title, batches.quiet = title, cfg.quiet
     if warmup is not None:
         warmup.start_epoch(state.epoch + 1)
-    architecture = cfg.architecture() if cvae else baseline_architecture(cfg)
-    record = dict(record, architecture=architecture, run=run_settings(cfg))
+    record["architecture"] = cfg.architecture() if cvae else baseline_architecture(cfg)
+    record["run"] = {key: getattr(cfg, key) for key in RECORDED_KEYS}
 
     def save(state: TrainState) -> None:  # fit's on_epoch
         nonlocal saved
@@ -257,11 +258,6 @@ def train_model(
     return state
 
 
-def run_settings(cfg: TrainConfig, keys: tuple[str, ...] = RECORDED_KEYS) -> dict:
-    """The settings ``keys`` of ``cfg``, as every checkpoint records them."""
-    return {key: getattr(cfg, key) for key in keys}
-
-
 def summary(state: TrainState, loss: str, **more: object) -> dict:
     """What ``metrics.json`` records of one model's training: the best validation loss as
     ``loss`` too, and ``more``."""
@@ -288,7 +284,7 @@ def run(cfg: TrainConfig) -> dict:
         metrics = read_json(path, "metrics.json", advice) if path.exists() else {}
         base_ckpt, cvae_ckpt = plan(cfg)
         data = load_splits(cfg.data_dir, cfg.limit, device, cfg.dataset)
-        baseline, task = None, condition_type(cfg.condition)
+        baseline, task = None, CONDITION_TYPES[cfg.condition]
         if task.has_baseline:
             pyro.set_rng_seed(cfg.seed)  # initial weights depend on the seed alone
             baseline = build_baseline(cfg).to(device)
@@ -300,9 +296,8 @@ def run(cfg: TrainConfig) -> dict:
         pyro.set_rng_seed(cfg.seed)
         cvae = build_cvae(cfg, baseline).to(device)  # the baseline, if any, stays frozen
         train = cvae.condition.training_batches(data.train)
-        state = train_model(
-            cfg, cvae, train, cvae.condition.pairs(data.validation), cvae_ckpt, baseline
-        )
+        val = cvae.condition.pairs(data.validation)
+        state = train_model(cfg, cvae, train, val, cvae_ckpt, baseline)
         # the number early stopping chose the best epoch by: -ELBO, or -IWAE bound for --elbo iwae
         bound = f"val_negative_{'iwae_bound' if cfg.elbo == 'iwae' else 'elbo'}_nats_per_image"
         metrics[cfg.model_name] = summary(state, bound, config=cfg.to_dict())

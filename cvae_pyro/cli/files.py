@@ -108,15 +108,15 @@ def read_json(path: str | os.PathLike, what: str, advice: str) -> object:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
+def folder_lock(folder: str | os.PathLike, flag: str = "the folder") -> Iterator[Path]:
     """Hold ``folder``'s lock (``fcntl.flock`` on ``folder/.lock``, never a link) for the
-    ``with`` block; the folder is made if needed (:func:`check_out_dir`).
+    ``with`` block; the folder is made if needed (:func:`check_out_dir`; ``flag`` names it).
 
     Raises:
         FolderBusy: another process holds the lock.
         ConfigError: the folder cannot be made or written, or ``.lock`` is not a regular file.
     """
-    folder = check_out_dir(folder, "the folder")
+    folder = check_out_dir(folder, flag)
     flags = os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
     with open(os.open(check_target(folder / LOCK_NAME), flags, 0o666)) as lock:
         try:

@@ -56,11 +56,6 @@ DEMO_SETTINGS = {"condition": "mask", "dataset": "mnist", "prior": "conditional"
 CONDITION_TYPES = {c.name: c for c in (QuadrantCondition, LabelCondition, MaskCondition)}
 
 
-def condition_type(name: str) -> type[Condition]:
-    """The condition class of a condition name ("quadrant", "label" or "mask")."""
-    return CONDITION_TYPES[name]
-
-
 def baseline_architecture(cfg: TrainConfig) -> dict:
     """The settings a baseline checkpoint must match (the CVAE's extra settings do not matter)."""
     keys = ("condition", "quadrants", "hidden", "dataset") + cfg.task_keys()
@@ -69,12 +64,12 @@ def baseline_architecture(cfg: TrainConfig) -> dict:
 
 def build_baseline(cfg: TrainConfig) -> BaselineNN:
     """An untrained baseline NN of ``cfg``'s condition."""
-    return condition_type(cfg.condition).make_baseline(cfg)
+    return CONDITION_TYPES[cfg.condition].make_baseline(cfg)
 
 
 def build_cvae(cfg: TrainConfig, baseline: BaselineNN | None = None) -> CVAE:
     """An untrained CVAE for ``cfg``; the quadrant and mask conditions need the trained ``baseline``."""
-    condition = condition_type(cfg.condition).build(cfg, baseline)
+    condition = CONDITION_TYPES[cfg.condition].build(cfg, baseline)
     return CVAE(condition, cfg.z_dim, cfg.hidden, cfg.prior)
 
 
@@ -96,7 +91,7 @@ class Trained:
     @property
     def condition(self) -> type[Condition]:
         """The class of the condition it was trained on."""
-        return condition_type(self.architecture["condition"])
+        return CONDITION_TYPES[self.architecture["condition"]]
 
     @property
     def objective(self) -> str | None:
@@ -113,10 +108,10 @@ class Trained:
 def load_trained(
     path: str | Path,
     device: str | torch.device = "cpu",
-    kind: str | tuple[str, ...] = (BASELINE, "cvae"),
+    kind: str | None = None,
     expect: dict | None = None,
 ) -> Trained:
-    """Rebuild a trained baseline or CVAE (``kind``) from its best checkpoint at ``path``,
+    """Rebuild a trained baseline or CVAE (``kind``: which one; None: either) from its best checkpoint at ``path``,
     on ``device``; ``expect``: settings it must have been trained with (for example
     ``{"condition": "quadrant", "quadrants": 2}``).
 
@@ -128,7 +123,7 @@ def load_trained(
     arch = ckpt.get("architecture", {})
     try:
         cfg = TrainConfig(**{**arch, "hidden": tuple(arch["hidden"])})
-        baseline = build_baseline(cfg) if condition_type(cfg.condition).has_baseline else None
+        baseline = build_baseline(cfg) if CONDITION_TYPES[cfg.condition].has_baseline else None
         module = baseline if ckpt["kind"] == BASELINE else build_cvae(cfg, baseline)
         module.load_state_dict(ckpt["state_dict"])
     except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as err:
@@ -247,8 +242,6 @@ def load_run_models(
     models = {}
     for name in names or [*(n for n in MODEL_FILES if n in stems), *sorted(stems - {*MODEL_FILES})]:
         best, last = run_dir / f"{name}.pt", run_dir / f"{name}_last.pt"
-        if os.path.lexists(last) and not os.path.lexists(best):
-            raise CheckpointError(f"{best} is missing (only {last.name} is there): train it again")
         state = load_checkpoint(last).get("train_state", {}) if os.path.lexists(last) else {}
         if not state.get("finished", True):
             raise CheckpointError(
@@ -262,13 +255,14 @@ def load_run_models(
         raise CheckpointError(
             f"no CVAE in {run_dir} (cvae.pt is missing): train one with python -m cvae_pyro.train"
         )
+    base = models.get(BASELINE)
     for name, trained in models.items():
         frozen = getattr(getattr(trained.module, "condition", None), "baseline", None)
-        if frozen is not None and BASELINE not in models:
-            raise CheckpointError(f"{run_dir / BASELINE}.pt is missing: the CVAEs' baseline NN")
-        if frozen is not None and weights_sha256(frozen) != weights_sha256(models[BASELINE].module):
+        if frozen is not None and (
+            not base or weights_sha256(frozen) != weights_sha256(base.module)
+        ):
             raise CheckpointError(
-                f"{run_dir / BASELINE}.pt is not the baseline {name}.pt was trained with: the "
-                "folder mixes two runs; evaluate the files of one run, or train again"
+                f"{run_dir / BASELINE}.pt is missing or is not the baseline {name}.pt was trained "
+                "with: evaluate the files of one run, or train again"
             )
     return list(models.values())
