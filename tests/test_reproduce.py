@@ -269,6 +269,18 @@ def test_combine_refuses_numbers_that_are_not_finite(change, named, tmp_path, ca
     assert not (results / "cll_table.md").exists()
 
 
+@pytest.mark.parametrize("missing", ["nll_mean", "seed", "images"])
+def test_combine_refuses_a_row_without_its_fields(missing, tmp_path, capsys):
+    rows = pooled_rows(seeds=(0,))
+    del rows[1][missing]
+    bad = run_file(tmp_path / "bad.json", rows)
+    results = tmp_path / "results"
+    code, err = call(reproduce.main, ["--combine", bad, "--results-dir", results], capsys)
+    assert code == EXIT_USAGE
+    one_error_line(err, "bad.json", "row 1 lacks some of", missing)
+    assert not (results / "cll_table.md").exists()
+
+
 def test_combine_refuses_rows_of_two_datasets(tmp_path, capsys):
     mnist = run_file(tmp_path / "mnist.json", pooled_rows(seeds=(0,)))  # no dataset: MNIST
     fashion = run_file(

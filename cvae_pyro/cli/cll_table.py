@@ -226,6 +226,10 @@ def publish(results_dir: Path, manifest: dict, figures: dict[str, Path]) -> pd.D
     return table
 
 
+#: What every row of a run.json holds.
+ROW_KEYS = "model estimator quadrants seed nll_mean nll_stderr samples images".split()
+
+
 def combine(run_files: Sequence, results_dir: Path, command: str, dataset: str) -> pd.DataFrame:
     """Pool the per-seed rows of the ``run.json`` files (or results folders) ``run_files``
     into one table in ``results_dir``, which must hold none of them; ``command`` is recorded.
@@ -257,6 +261,8 @@ def combine(run_files: Sequence, results_dir: Path, command: str, dataset: str) 
                     "pool only runs made with the same settings"
                 )
         for i, row in enumerate(found):
+            if not isinstance(row, dict) or not set(ROW_KEYS) <= set(row):
+                raise ConfigError(f"{path}: row {i} lacks some of {', '.join(ROW_KEYS)}")
             for k in ("nll_mean", "nll_stderr"):
                 if not isinstance(row[k], float) or not math.isfinite(row[k]):
                     raise ConfigError(f"{path}: row {i}: {k} is {row[k]!r}, not a finite number")
