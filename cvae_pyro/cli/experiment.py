@@ -167,15 +167,64 @@ def plan(cfg: TrainConfig) -> tuple[dict | None, dict | None]:
     return base or None, cvae
 
 
+def restore(ckpt: dict, module: nn.Module, optim: FusedAdam, shuffle: torch.Generator) -> None:
+    """Put a last checkpoint's weights, optimizer state and random-number states back."""
+    module.load_state_dict(ckpt["state_dict"])
+    optim.set_state(ckpt["optimizer"])
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    if ckpt["rng"]["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+    shuffle.set_state(ckpt["rng"]["shuffle"])
+
+
+def epoch_line(title: str, state: TrainState, epochs: int) -> str:
+    """The line printed after each epoch; its last words say whether it counted as improving."""
+    epoch = state.history[-1]
+    mark = "improved" if epoch["improved"] else f"no improvement ({state.bad_epochs} in a row)"
+    if not epoch["improved"] and state.best_epoch == state.epoch:
+        mark += " (new best, gain too small)"
+    return (
+        f"{title} epoch {state.epoch:3d}/{epochs}  train {epoch['train_loss']:8.3f}  "
+        f"val {epoch['val_loss']:8.3f} nats/image  {epoch['seconds']:6.1f} s  {mark}"
+    )
+
+
+def stopped(err: BaseException, title: str, saved: int, last: Path) -> Exception:
+    """The one-line error of a training stopped by Ctrl-C, a signal or divergence after
+    ``saved`` epochs were written (``last``: the checkpoint to resume from)."""
+    where = f"epochs up to {saved} are saved in {last}" if saved else ""
+    where = where or f"no {title} checkpoint to resume from was saved"
+    if isinstance(err, TrainingDiverged):
+        return TrainingDiverged(f"{title} epoch {saved + 1}: {err}; {where}")
+    how = f"terminated ({err.signal_name})" if isinstance(err, Terminated) else "interrupted"
+    line = f"{title}: {how} during epoch {saved + 1}; {where}"
+    return TrainingInterrupted(line, exit_status=getattr(err, "exit_status", None))
+
+
+def training_svi(
+    cfg: TrainConfig, module: nn.Module, y: torch.Tensor
+) -> tuple[CheckedSVI, tuple, KLWarmup | None]:
+    """The SVI that trains ``module`` (a baseline NN or a CVAE) on the training outputs
+    ``y``; the (model, guide) pair of its objective, and its KL warm-up if any."""
+    cvae = isinstance(module, CVAE)
+    pair = (
+        objective_pair(module, cfg.objective, cfg.alpha) if cvae else (module.model, module.guide)
+    )
+    steps = math.ceil(len(y) / cfg.batch_size)  # SVI steps per epoch
+    warmup = KLWarmup(cfg.kl_warmup, steps) if cvae and cfg.kl_warmup else None
+    loss = svi_loss(cfg.elbo, cfg.particles) if cvae else Trace_ELBO()
+    pyro.clear_param_store()
+    optim, autocast = FusedAdam(module, cfg.lr), precision_context(cfg.precision, y.device)
+    svi = CheckedSVI(*(warmup.wrap(pair) if warmup else pair), optim, loss, autocast)
+    return svi, pair, warmup
+
+
 def train_model(
     cfg: TrainConfig, module: nn.Module, train: tuple, val: tuple, ckpt: dict | None, baseline=None
 ) -> TrainState:
-    """Train the baseline NN or the CVAE ``module`` (on the frozen ``baseline``, if any) by
-    :func:`~cvae_pyro.fit.fit` on ``train`` (the pairs and their redraw) and ``val`` (the
-    validation pairs), from the seed or from ``ckpt``, its last checkpoint (:func:`plan`;
-    restored with ``--resume``), until the rule stops it. Each epoch saves the best weights
-    and the last checkpoint; Ctrl-C, a signal or divergence names the epoch it stopped in
-    and what is saved. Returns the final state, with the best weights in ``module``."""
+    """Train ``module`` (the baseline NN, or a CVAE on the frozen ``baseline``) by
+    :func:`~cvae_pyro.fit.fit` from the seed or its last checkpoint ``ckpt`` (:func:`plan`),
+    saving both checkpoints each epoch; the final state, the best weights in ``module``."""
     (pairs, redraw), shuffle, cvae = train, torch.Generator(), isinstance(module, CVAE)
     name, kind = (cfg.model_name, "cvae") if cvae else (BASELINE, BASELINE)
     # Which frozen baseline a CVAE is trained with, so that evaluate never pairs it with another.
@@ -183,16 +232,8 @@ def train_model(
     if ckpt is not None and ckpt.get("baseline_sha256") != record.get("baseline_sha256"):
         why = f"was trained on another frozen baseline than the one in {cfg.run_dir}"
         raise refuse(cfg, name, why)
-    pair = (
-        objective_pair(module, cfg.objective, cfg.alpha) if cvae else (module.model, module.guide)
-    )
-    steps = math.ceil(len(pairs[1]) / cfg.batch_size)  # SVI steps per epoch
-    warmup = KLWarmup(cfg.kl_warmup, steps) if cvae and cfg.kl_warmup else None
+    svi, pair, warmup = training_svi(cfg, module, pairs[1])
     rule = stopping_rule(cfg, cfg.kl_warmup if warmup else 0)
-    loss = svi_loss(cfg.elbo, cfg.particles) if cvae else Trace_ELBO()
-    pyro.clear_param_store()
-    optim, autocast = FusedAdam(module, cfg.lr), precision_context(cfg.precision, pairs[1].device)
-    svi = CheckedSVI(*(warmup.wrap(pair) if warmup else pair), optim, loss, autocast)
     batches = ProgressBatches(*pairs, cfg.batch_size, shuffle, redraw)
     log = (lambda line: None) if cfg.quiet else tqdm.write
     title = TITLE_PREFIXES.get(cfg.condition, "") + name  # e.g. "mask cvae"
@@ -202,13 +243,8 @@ def train_model(
         shuffle.manual_seed(cfg.seed)
         state = TrainState(lr=cfg.lr)
     else:
-        if cfg.resume:  # the weights, the optimizer and the random-number states
-            module.load_state_dict(ckpt["state_dict"])
-            svi.optim.set_state(ckpt["optimizer"])
-            torch.set_rng_state(ckpt["rng"]["torch"])
-            if ckpt["rng"]["cuda"] and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
-            shuffle.set_state(ckpt["rng"]["shuffle"])
+        if cfg.resume:
+            restore(ckpt, module, svi.optim, shuffle)
         state = TrainState(**ckpt["train_state"])  # checked by plan
         state.finished = rule.stop_reason(state) is not None  # a new --epochs or --patience
         kept = f"kept the finished {title} of the same settings in {cfg.run_dir}"
@@ -229,15 +265,8 @@ def train_model(
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
         rng = {"torch": torch.get_rng_state(), "cuda": cuda, "shuffle": shuffle.get_state()}
         save_checkpoint(dict(payload, optimizer=svi.optim.get_state(), rng=rng), last, kind)
-        saved, svi.steps, epoch = state.epoch, 0, state.history[-1]
-        # the epoch's line; its last words say whether it counted as improving
-        mark = "improved" if epoch["improved"] else f"no improvement ({state.bad_epochs} in a row)"
-        if not epoch["improved"] and state.best_epoch == state.epoch:
-            mark += " (new best, gain too small)"
-        log(
-            f"{title} epoch {state.epoch:3d}/{cfg.epochs}  train {epoch['train_loss']:8.3f}  "
-            f"val {epoch['val_loss']:8.3f} nats/image  {epoch['seconds']:6.1f} s  {mark}"
-        )
+        saved, svi.steps = state.epoch, 0
+        log(epoch_line(title, state, cfg.epochs))
 
     # early stopping watches the bound the model climbs: the IWAE bound for --elbo iwae
     particles = cfg.particles if cfg.elbo == "iwae" and cvae else None
@@ -246,13 +275,7 @@ def train_model(
     try:
         fit(svi, batches, lambda: diverged_check(elbo_loss, val_args, 1, check), rule, state, save)
     except (KeyboardInterrupt, TrainingDiverged) as err:
-        where = f"no {title} checkpoint to resume from was saved"
-        where = f"epochs up to {saved} are saved in {last}" if saved else where
-        if isinstance(err, TrainingDiverged):
-            raise TrainingDiverged(f"{title} epoch {saved + 1}: {err}; {where}") from None
-        how = f"terminated ({err.signal_name})" if isinstance(err, Terminated) else "interrupted"
-        line = f"{title}: {how} during epoch {saved + 1}; {where}"
-        raise TrainingInterrupted(line, exit_status=getattr(err, "exit_status", None)) from None
+        raise stopped(err, title, saved, last) from None
     log(f"{title}: {rule.stop_reason(state)}")
     module.load_state_dict(load_checkpoint(best)["state_dict"])  # the best epoch
     return state
