@@ -255,12 +255,10 @@ def load_run_models(
         raise CheckpointError(
             f"no CVAE in {run_dir} (cvae.pt is missing): train one with python -m cvae_pyro.train"
         )
-    base = models.get(BASELINE)
+    base = weights_sha256(models[BASELINE].module) if BASELINE in models else None
     for name, trained in models.items():
         frozen = getattr(getattr(trained.module, "condition", None), "baseline", None)
-        if frozen is not None and (
-            not base or weights_sha256(frozen) != weights_sha256(base.module)
-        ):
+        if frozen is not None and weights_sha256(frozen) != base:
             raise CheckpointError(
                 f"{run_dir / BASELINE}.pt is missing or is not the baseline {name}.pt was trained "
                 "with: evaluate the files of one run, or train again"
