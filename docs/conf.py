@@ -438,7 +438,7 @@ def _write_performance_tables() -> None:
 PARTS = [
     ("The paper: data, quadrants, networks, models, objectives, estimators, the SVI loop", ""),
     (
-        "Beyond the paper: other conditions, any mask, label generation, pictures, figures",
+        "Beyond the paper: other conditions, any mask, label generation and its classifier, pictures, figures",
         "beyond.",
     ),
     ("The machinery of the commands: options, run folders, checkpoints, files, tables", "cli."),

@@ -3,7 +3,7 @@
 Trains (or loads, when a finished run is in ``--out-dir``):
 
 1. an MLP digit classifier on the 50,000 training images
-   (:mod:`experiments.digit_classifier`);
+   (:mod:`cvae_pyro.beyond.classifier`), saved as a checkpoint of its own;
 2. the label CVAE at the default settings (z_dim 200, hidden 500-500,
    conditional prior), at most ``--epochs`` epochs with early stopping;
 3. a z_dim = 2 label CVAE for the latent plots, ``--z2-epochs`` epochs.
@@ -24,6 +24,7 @@ tune_openmp()  # the commands' OpenMP spin, set before torch loads its runtime
 
 # isort: split
 import argparse
+import os
 import shlex
 import shutil
 import sys
@@ -32,24 +33,25 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cvae_pyro.beyond.classifier import (
+    ClassifierConfig,
+    DigitClassifier,
+    accuracy,
+    digit_accuracy,
+    train_classifier,
+)
+from cvae_pyro.cli.checkpoints import load_checkpoint, save_checkpoint
 from cvae_pyro.cli.cll_table import machine_info
 from cvae_pyro.cli.config import DEFAULT_SAMPLES, TrainConfig
 from cvae_pyro.cli.device import resolve_device
-from cvae_pyro.cli.errors import ConfigError
+from cvae_pyro.cli.errors import CheckpointError, ConfigError
 from cvae_pyro.cli.experiment import run
 from cvae_pyro.cli.files import check_out_dir, save_json, save_text, write_atomic
 from cvae_pyro.cli.model_files import load_model
 from cvae_pyro.data import load_splits
 from cvae_pyro.estimators import is_nll, negative_elbo
-from experiments.digit_classifier import (
-    ClassifierConfig,
-    accuracy,
-    digit_accuracy,
-    load_classifier,
-    save_classifier,
-    train_classifier,
-)
 
+CLASSIFIER = "classifier"  #: the kind of classifier checkpoints
 DEFAULT_FIGURES = ("digits.png", "reconstructions.png")  #: copied from the default run
 LATENT_FIGURES = ("latent_scatter.png", "latent_grid.png")  #: copied from the z_dim = 2 run
 
@@ -70,6 +72,31 @@ class BenchmarkConfig:
     limit: int | None = None  # only the first N images of each split (smoke runs)
     device: str = "auto"  # cpu, cuda or auto
     quiet: bool = False  # no per-epoch lines
+
+
+def save_classifier(
+    classifier: DigitClassifier, path: str | os.PathLike, cfg: ClassifierConfig, **info
+) -> None:
+    """Save weights, settings and ``info`` (for example the test accuracy) as a checkpoint."""
+    architecture = {"hidden": list(classifier.hidden)}
+    settings = {**asdict(cfg), "hidden": list(cfg.hidden)}
+    payload = {"state_dict": classifier.state_dict(), "config": settings, "info": info}
+    save_checkpoint({"architecture": architecture, **payload}, path, CLASSIFIER)
+
+
+def load_classifier(path: str | os.PathLike) -> tuple[DigitClassifier, dict]:
+    """The classifier saved at ``path`` and the ``info`` saved with it, plus its ``config``.
+
+    Raises:
+        CheckpointError: missing, truncated or not a classifier checkpoint.
+    """
+    ckpt = load_checkpoint(path, kind=CLASSIFIER)
+    try:
+        classifier = DigitClassifier(tuple(ckpt["architecture"]["hidden"]))
+        classifier.load_state_dict(ckpt["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise CheckpointError(f"{path} does not hold the classifier it claims to: {err}") from None
+    return classifier.eval(), {**ckpt.get("info", {}), "config": ckpt.get("config", {})}
 
 
 def classifier_phase(cfg: BenchmarkConfig, data, device) -> tuple[object, dict]:

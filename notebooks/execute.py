@@ -1,13 +1,15 @@
 """Run the notebooks in full mode and write their outputs back: ``python notebooks/execute.py``.
 
-Each notebook is executed top to bottom with nbclient in a fresh kernel, from the
-``notebooks/`` folder, with ``CI`` unset (so ``smoke_test`` is False) and the data
-folders of ``--data-dir`` / ``--fashion-data-dir``. The executed notebook replaces
-the committed one only if it ran to the end and no output holds a machine path
-(this checkout's folder, the data folders or the system's temporary folder); the
-seconds each took go to ``notebooks/execution.json``. CI runs the notebooks in smoke
-mode and never writes them back (``tests/test_notebooks.py`` fails on a committed
-notebook with smoke-mode outputs).
+Each notebook is executed top to bottom with nbclient in a fresh kernel of this
+python, from the ``notebooks/`` folder (its runs go to ``notebooks/runs/``), with ``CI``
+unset (so ``smoke_test`` is False) and the data folders of ``--data-dir`` /
+``--fashion-data-dir``. The kernel must import this checkout's package and results
+(``pip install -e .``): the runner stops before any notebook if it would not. The
+executed notebook replaces the committed one only if it ran to the end and no output
+holds a machine path (this checkout's folder, the data folders or the system's temporary
+folder); the seconds each took go to ``notebooks/execution.json``. The tests run the
+notebooks in smoke mode and never write them back (``tests/test_notebooks.py`` fails on
+a committed notebook with smoke-mode outputs).
 
     python notebooks/execute.py                 # all of them
     python notebooks/execute.py 01 04           # the notebooks whose names start so
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +50,25 @@ def machine_paths(text: str, data_dirs: list[str]) -> list[str]:
     """The machine paths that ``text`` names (they must not be committed)."""
     paths = [str(REPO), tempfile.gettempdir() + "/", *data_dirs, str(Path.home()) + "/"]
     return [p for p in paths if p and p in text]
+
+
+def check_install(env: dict[str, str]) -> None:
+    """Stop unless a kernel of this python imports this checkout's package and its results."""
+    probe = (
+        "import importlib.resources, cvae_pyro\n"
+        "print(cvae_pyro.__file__)\n"
+        "print(importlib.resources.files('cvae_pyro.results') / 'cll_table.csv')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=NOTEBOOKS, capture_output=True, text=True
+    )
+    expected = [str(REPO / "cvae_pyro" / "__init__.py"), str(REPO / "results" / "cll_table.csv")]
+    if done.stdout.split() != expected:
+        found = done.stdout.strip() or done.stderr.strip().splitlines()[-1]
+        raise SystemExit(
+            f"the kernels would not run this checkout's package and results ({found}): "
+            "install it with `pip install -e .`"
+        )
 
 
 def execute(path: Path, env: dict[str, str], data_dirs: list[str]) -> float:
@@ -103,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     env.update(MPLBACKEND="module://matplotlib_inline.backend_inline", TQDM_DISABLE="1")
     # tqdm.auto (which Pyro imports) warns in a kernel without ipywidgets, naming its path
     env.update(PYTHONWARNINGS="ignore:IProgress not found")
+    check_install(env)
     times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
     for path in paths:
         print(f"{path.name}: running in full mode ...", flush=True)

@@ -10,6 +10,12 @@ import pytest
 import torch
 from pyro import poutine
 
+from cvae_pyro.beyond.classifier import (
+    ClassifierConfig,
+    accuracy,
+    digit_accuracy,
+    train_classifier,
+)
 from cvae_pyro.beyond.label import LabelCondition, prior_latents, sample_digits
 from cvae_pyro.cli.config import TrainConfig
 from cvae_pyro.cli.errors import CheckpointError
@@ -22,14 +28,7 @@ from cvae_pyro.objectives import objective_pair
 from cvae_pyro.sample import main as sample_main
 from cvae_pyro.train import main as train_main
 from experiments import label_quality
-from experiments.digit_classifier import (
-    ClassifierConfig,
-    accuracy,
-    digit_accuracy,
-    load_classifier,
-    save_classifier,
-    train_classifier,
-)
+from experiments.label_quality import load_classifier, save_classifier
 
 B, Z = 5, 4  # batch and latent size of the untrained models
 SHORT = {"limit": 2000, "epochs": 3, "batch_size": 32, "lr": 3e-3, "z_dim": 8}  # ~3 s of training

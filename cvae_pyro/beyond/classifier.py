@@ -1,32 +1,25 @@
-"""A digit classifier that reads the label CVAE's samples: are they the digits asked for?
+"""The classifier that reads generated digits: are the label CVAE's samples the digits asked for?
 
 An MLP from the 784 grey levels of an image to the logits of its digit, trained on the
 50,000 training images by Adam on the cross-entropy (:func:`train_classifier`).
 :func:`digit_accuracy` is the share of a label CVAE's samples it reads as the digit
-they were drawn for. ``experiments/label_quality.py`` and notebook 03 use it; it is not
-part of the package, which never needs a classifier.
+they were drawn for. Notebook 03 and ``experiments/label_quality.py`` score the label
+CVAE with it; the models themselves never need it.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cvae_pyro.beyond.label import sample_digits
-from cvae_pyro.cli.checkpoints import load_checkpoint, save_checkpoint
-from cvae_pyro.cli.config import NUM_CLASSES
-from cvae_pyro.cli.errors import CheckpointError
-from cvae_pyro.data import Split
-from cvae_pyro.masks import NUM_PIXELS
-from cvae_pyro.models import CVAE
-from cvae_pyro.networks import mlp
-
-CLASSIFIER = "classifier"  #: the kind of classifier checkpoints
-
+from ..data import NUM_CLASSES, Split
+from ..masks import NUM_PIXELS
+from ..models import CVAE
+from ..networks import mlp
+from .label import sample_digits
 
 EVAL_BATCH = 2000  #: images per batch when predicting
 
@@ -120,28 +113,3 @@ def digit_accuracy(
         "n_per_digit": n_per_digit,
         "seed": seed,
     }
-
-
-def save_classifier(
-    classifier: DigitClassifier, path: str | os.PathLike, cfg: ClassifierConfig, **info
-) -> None:
-    """Save weights, settings and ``info`` (for example the test accuracy) as a checkpoint."""
-    architecture = {"hidden": list(classifier.hidden)}
-    settings = {**asdict(cfg), "hidden": list(cfg.hidden)}
-    payload = {"state_dict": classifier.state_dict(), "config": settings, "info": info}
-    save_checkpoint({"architecture": architecture, **payload}, path, CLASSIFIER)
-
-
-def load_classifier(path: str | os.PathLike) -> tuple[DigitClassifier, dict]:
-    """The classifier saved at ``path`` and the ``info`` saved with it, plus its ``config``.
-
-    Raises:
-        CheckpointError: missing, truncated or not a classifier checkpoint.
-    """
-    ckpt = load_checkpoint(path, kind=CLASSIFIER)
-    try:
-        classifier = DigitClassifier(tuple(ckpt["architecture"]["hidden"]))
-        classifier.load_state_dict(ckpt["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as err:
-        raise CheckpointError(f"{path} does not hold the classifier it claims to: {err}") from None
-    return classifier.eval(), {**ckpt.get("info", {}), "config": ckpt.get("config", {})}
