@@ -1,6 +1,9 @@
-"""The README's quick start runs as written: the shipped models, the committed example pictures."""
+"""The README as a reader meets it: its commands run as written, its Pyro code is the
+package's, and its notebook links open the repository's notebooks."""
 
+import inspect
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -9,21 +12,62 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from cvae_pyro.cli import config
+from cvae_pyro.models import CVAE
+
 ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
 EXAMPLES = Path("docs") / "_static" / "examples"
 
 
-def quick_start() -> list[str]:
-    """The ``python -m cvae_pyro...`` lines of the README's "Try it in a minute" block."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Try it in a minute") :]
-    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)[1]
-    return [line for line in block.splitlines() if line.startswith("python -m cvae_pyro.")]
+def code_blocks(language: str, section: str = "") -> list[str]:
+    """The ``language`` code blocks of the README, from heading ``section`` on."""
+    text = README[README.index(section) :] if section else README
+    return re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL)
+
+
+def commands() -> list[list[str]]:
+    """Every ``python -m cvae_pyro.<command> ...`` line of the README, as words."""
+    lines = [line for block in code_blocks("bash") for line in block.splitlines()]
+    return [shlex.split(line) for line in lines if line.startswith("python -m cvae_pyro.")]
+
+
+def test_every_command_of_the_readme_is_accepted_by_its_command():
+    """Each line parses into its command's settings (a renamed or removed flag fails)."""
+    seen = set()
+    for words in commands():
+        name = words[2].removeprefix("cvae_pyro.")
+        args = config.build_parser(name).parse_args(words[3:])  # exits 2 on a bad flag
+        config.COMMANDS[name](**vars(args), given=frozenset(vars(args)))
+        seen.add(name)
+    assert seen == {"complete", "sample", "train", "evaluate", "reproduce"}
+
+
+def test_the_model_and_guide_shown_are_the_package_code():
+    """The README's Python block is CVAE.model and CVAE.guide, line for line."""
+    block = code_blocks("python", "## The model in Pyro")[0]
+    shown = [line.strip() for line in block.splitlines() if line.strip()]
+    source = [
+        line.strip()
+        for method in (CVAE.model, CVAE.guide)
+        for line in inspect.getsource(method).splitlines()
+        if line.strip() and not line.strip().startswith(('"""', "#"))
+    ]
+    assert shown == source
+
+
+def test_every_notebook_has_its_colab_link_built_from_the_repository_address():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    repository = re.search(r'^Repository = "https://github.com/(.+)"$', pyproject, re.M)[1]
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        link = f"https://colab.research.google.com/github/{repository}/blob/main/notebooks/{notebook.name}"
+        assert f"]({link})" in README, notebook.name
 
 
 @pytest.mark.slow
 def test_the_quick_start_runs_as_written_in_an_empty_folder(tmp_path):
-    lines = quick_start()
+    section = code_blocks("bash", "## Try it in a minute")[0]
+    lines = [line for line in section.splitlines() if line.startswith("python -m cvae_pyro.")]
     assert [line.split()[2] for line in lines] == [
         "cvae_pyro.complete",
         "cvae_pyro.sample",
