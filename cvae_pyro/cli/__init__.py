@@ -95,7 +95,7 @@ def main(name: str, argv: list[str] | None = None) -> int:
         signal.signal(number, signal.SIG_IGN if handler == signal.SIG_IGN else _stop)
     try:
         commands = importlib.import_module("cvae_pyro.cli.commands")
-        cfg = settings(**vars(args), given=frozenset(vars(args)))
+        cfg = settings(**vars(args))
         getattr(commands, f"{name}_command")(cfg, command)
     except BaseException as err:
         line, status = describe(err, settings.interrupted)

@@ -19,7 +19,7 @@ import importlib.metadata
 import inspect
 import types
 import typing
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
@@ -113,17 +113,14 @@ class Settings:
     """Base of the settings: checks each field's values, then the rules between fields.
 
     A command's settings document each field under "Attributes:": that is its help text.
-    The first paragraph of their docstring is the command's description. ``given`` names
-    the options given on the command line (None for settings made in Python): an option
-    the command would ignore is refused when given, even with its default value.
+    The first paragraph of their docstring is the command's description. An option the
+    command would ignore is refused when its value is not the default.
     """
 
-    given: InitVar[frozenset[str] | None] = None
     #: The command's advice after Ctrl-C.
     interrupted: ClassVar[str] = "run the same command again"
 
-    def __post_init__(self, given: frozenset[str] | None) -> None:
-        object.__setattr__(self, "_given", given)  # read by refuse while the rules are checked
+    def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             kind, several = value_type(f)
             value = getattr(self, f.name)
@@ -143,18 +140,15 @@ class Settings:
         if getattr(self, "condition", None) == "quadrant" and self.quadrants is None:
             raise ConfigError("--quadrants must be 1, 2 or 3 (the number of quadrants given)")
         self.check()
-        object.__delattr__(self, "_given")
 
     def check(self) -> None:
         """Raise :class:`ConfigError` if the settings do not fit together."""
 
     def refuse(self, ignored: bool, why: str, *names: str) -> None:
-        """If ``ignored``: :class:`ConfigError` when one of the settings ``names`` was chosen:
-        given on the command line, or, for settings made in Python, different from its
+        """If ``ignored``: :class:`ConfigError` when one of the settings ``names`` is not its
         default."""
         for name in names if ignored else ():
-            f = self.__dataclass_fields__[name]
-            if name in self._given if self._given is not None else getattr(self, name) != f.default:
+            if getattr(self, name) != (f := self.__dataclass_fields__[name]).default:
                 raise ConfigError(f"{why}: {flag(f)} does not apply (leave it out)")
 
     def exactly_one(self, *names: str) -> None:
@@ -310,11 +304,8 @@ class TrainConfig(ComputeSettings):
     def architecture(self) -> dict:
         """The settings a checkpoint must share with this run: those that fix the networks'
         shapes and objective."""
-        keys = (
-            "condition quadrants z_dim hidden objective alpha elbo particles kl_warmup prior guess"
-        )
-        keys = [*keys.split(), "dataset", *self.task_keys()]
-        return {key: plain(getattr(self, key)) for key in keys}
+        keys = "condition quadrants z_dim hidden objective alpha elbo particles kl_warmup prior guess dataset"
+        return {key: plain(getattr(self, key)) for key in [*keys.split(), *self.task_keys()]}
 
     def to_dict(self) -> dict:
         """All settings as JSON-friendly values."""
@@ -405,10 +396,8 @@ class ReproduceConfig(ComputeSettings):
         unused = [f.name for f in dataclasses.fields(self) if f.name not in uses]
         pools = "--combine trains nothing, it pools run.json rows"
         self.refuse(self.combine is not None, pools, *unused)
-        for name in ("quadrants", "seeds", "objectives"):
-            twice = [v for v in getattr(self, name) if getattr(self, name).count(v) > 1]
-            if twice:  # a second time would train nothing new and count its rows twice
-                raise ConfigError(f"--{name} lists {twice[0]} more than once; give each once")
+        for name in ("quadrants", "seeds", "objectives"):  # each once: rows are counted once
+            object.__setattr__(self, name, tuple(dict.fromkeys(getattr(self, name))))
         mask_only = "--mask-only trains the mask CVAE only (with the cvae objective)"
         self.refuse(self.mask_only, mask_only, "objectives", "elbo", "particles", "kl_warmup")
         object.__setattr__(self, "mask_model", self.mask_model or self.mask_only)
@@ -517,11 +506,6 @@ COMMANDS = {
 }
 
 
-def description(config: type) -> str:
-    """The command's description: the first paragraph of its settings' docstring."""
-    return " ".join(inspect.cleandoc(config.__doc__ or "").split("\n\n")[0].split())
-
-
 def help_texts(config: type) -> dict[str, str]:
     """Each field's help text: its entry under "Attributes:" in the docstrings of ``config``
     and its bases."""
@@ -552,8 +536,7 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
 
     ``name: bool = False`` becomes ``--name``; ``name: bool = True`` becomes ``--no-name``;
     ``tuple[T, ...]`` takes one or more values. The parsed arguments hold only the options
-    given (``argparse.SUPPRESS``): the dataclass fills in its defaults, and is told which
-    settings were given (``given``).
+    given (``argparse.SUPPRESS``): the dataclass fills in its defaults.
     """
     texts = help_texts(config)
     for f in dataclasses.fields(config):
@@ -570,11 +553,11 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
 
 
 def build_parser(name: str) -> Parser:
-    """The parser of ``python -m cvae_pyro.<name>``."""
-    parser = Parser(prog=f"python -m cvae_pyro.{name}", description=description(COMMANDS[name]))
+    """The parser of ``python -m cvae_pyro.<name>``: its description is the first paragraph
+    of the settings' docstring."""
+    about = " ".join(inspect.cleandoc(COMMANDS[name].__doc__).split("\n\n")[0].split())
+    parser = Parser(prog=f"python -m cvae_pyro.{name}", description=about)
     version = f"cvae_pyro {importlib.metadata.version('cvae-pyro')}"
-    parser.add_argument(
-        "--version", action="version", version=version, help="show the version and exit"
-    )
+    parser.add_argument("--version", action="version", version=version)
     add_config_options(parser, COMMANDS[name])
     return parser

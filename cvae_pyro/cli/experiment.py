@@ -49,7 +49,7 @@ from ..objectives import KLWarmup, objective_pair, svi_loss
 from .checkpoints import load_checkpoint, save_checkpoint, setting_diffs, weights_sha256
 from .config import BASELINE, TITLE_PREFIXES, TrainConfig
 from .device import check_precision, precision_context, resolve_device
-from .errors import CheckpointError, ConfigError, Terminated, TrainingDiverged, TrainingInterrupted
+from .errors import ConfigError, Terminated, TrainingDiverged, TrainingInterrupted
 from .files import check_out_dir, folder_lock, read_json, save_figure, save_json
 from .model_files import CONDITION_TYPES, baseline_architecture, build_baseline, build_cvae
 
@@ -126,14 +126,6 @@ def refuse(cfg: TrainConfig, name: str, why: str) -> ConfigError:
     )
 
 
-def recorded_state(ckpt: dict, path: Path) -> TrainState:
-    """The training state of a last checkpoint; CheckpointError if training did not write it."""
-    with contextlib.suppress(KeyError, TypeError):
-        if "optimizer" in ckpt and "rng" in ckpt:
-            return TrainState(**ckpt["train_state"])
-    raise CheckpointError(f"{path} is not a *_last.pt written by training: delete it")
-
-
 def last_checkpoint(cfg: TrainConfig, name: str, architecture: dict) -> dict | None:
     """The last checkpoint of model ``name`` that this run continues or keeps (None:
     train afresh); ConfigError when it records other settings (see the module)."""
@@ -141,7 +133,7 @@ def last_checkpoint(cfg: TrainConfig, name: str, architecture: dict) -> dict | N
     if not os.path.lexists(path):
         return None
     ckpt = load_checkpoint(path, kind=BASELINE if name == BASELINE else "cvae")
-    if not (recorded_state(ckpt, path).finished or cfg.resume):
+    if not (ckpt["train_state"]["finished"] or cfg.resume):
         return None
     settings = {key: getattr(cfg, key) for key in (RUN_KEYS if cfg.resume else RECORDED_KEYS)}
     diffs = setting_diffs(ckpt.get("architecture"), architecture)
@@ -159,7 +151,7 @@ def plan(cfg: TrainConfig) -> tuple[dict | None, dict | None]:
     base = has_baseline and last_checkpoint(cfg, BASELINE, baseline_architecture(cfg))
     cvae = last_checkpoint(cfg, cfg.model_name, cfg.architecture())
     if has_baseline and cvae is not None:
-        state = base and recorded_state(base, cfg.run_dir / "baseline_last.pt")
+        state = base and TrainState(**base["train_state"])
         if not state or stopping_rule(cfg).stop_reason(state) is None:
             how = "further (a greater --epochs or --patience)" if base else "again"
             why = f"was trained on the baseline that this run would train {how}"
