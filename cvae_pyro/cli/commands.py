@@ -41,8 +41,6 @@ from .model_files import evaluate_run_dir, load_pretrained, load_trained, pretra
 
 #: One row of the table ``evaluate`` prints (its header says what each column is).
 ROW = "{model:{width}} {estimator:9} {nll_mean:12.3f} {nll_stderr:7.3f} {samples:4}"
-#: ``--digit``: a digit, or "all" for one row per digit
-DIGITS = {"all": list(range(NUM_CLASSES))} | {str(d): [d] for d in range(NUM_CLASSES)}
 
 
 def train_command(cfg: TrainConfig, command: str) -> None:
@@ -146,10 +144,8 @@ def sample_command(cfg: SampleConfig, command: str) -> None:
     """``python -m cvae_pyro.sample``: ``--digit`` draws digits; ``--style-of`` draws every
     class in a picture's style; ``--interpolate`` walks from one picture's style to another's."""
     default = "styles.png" if cfg.style_of is not None else "interpolation.png"
-    if cfg.digit is not None:
-        digits = DIGITS.get(cfg.digit.strip().lower())
-        if digits is None:
-            raise ConfigError(f"--digit must be a digit 0..9 or 'all', got {cfg.digit!r}")
+    if cfg.digit is not None:  # a digit, or "all" for one row per digit
+        digits = list(range(NUM_CLASSES)) if cfg.digit == "all" else [int(cfg.digit)]
         default = "digits.png" if len(digits) > 1 else f"digit_{digits[0]}.png"
     inputs = [path for path in (cfg.style_of, *(cfg.interpolate or ())) if path is not None]
     out = files.check_figure_path(cfg.out or default, "--out", default, inputs)

@@ -429,7 +429,7 @@ class SampleConfig(Settings):
         dataset: mnist or fashion-mnist
     """
 
-    digit: str | None = None
+    digit: str | None = setting(None, ("all", *map(str, range(NUM_CLASSES))))
     style_of: str | None = None
     interpolate: tuple[str, ...] | None = None
     label: int | None = setting(None, f"[0, {NUM_CLASSES - 1}]")
