@@ -56,8 +56,7 @@ def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
         return str(err), getattr(err, "exit_status", EXIT_USAGE)
     if isinstance(err, OSError):
         what = err.strerror.lower() if err.strerror else one_line(err)
-        if err.filename is not None:
-            what += f" ({os.fsdecode(err.filename)})"
+        what += "" if err.filename is None else f" ({os.fsdecode(err.filename)})"
         if err.errno in PATH_ERRORS:
             return f"{what}; choose another path", EXIT_USAGE
         return f"{what}; {KEPT}: fix it and run the same command again", EXIT_FAILURE

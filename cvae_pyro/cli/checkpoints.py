@@ -7,8 +7,6 @@ read: every zip entry's checksum first (bytes changed on the disk are found), th
 caller expects; and every weight a tensor of finite numbers.
 """
 
-from __future__ import annotations
-
 import hashlib
 import os
 import zipfile

@@ -27,8 +27,6 @@ seed) is counted once. :func:`rewrite_tables` writes a finished set's tables aga
 its rows.
 """
 
-from __future__ import annotations
-
 import importlib.metadata
 import math
 import os
@@ -59,7 +57,7 @@ from .config import (
 from .device import check_precision, resolve_device
 from .errors import ConfigError
 from .experiment import run
-from .files import check_out_dir, check_target, folder_lock, read_json, save_json, write_atomic
+from .files import check_target, folder_lock, read_json, save_json, write_atomic
 from .model_files import evaluate_run_dir
 
 EXACT = "NN"  #: the estimator of the baseline's exact value (S = 0)
@@ -328,7 +326,6 @@ def reproduce(
     """
     device = resolve_device(cfg.device)
     check_precision(cfg.precision, device)  # before any folder is made
-    check_out_dir(cfg.runs_dir, "--runs-dir")
     arguments = {k: plain(v) for k, v in vars(cfg).items()}
     manifest = {"command": command, "dataset": cfg.dataset, "arguments": arguments}
     with folder_lock(cfg.results_dir, "--results-dir") as results_dir:

@@ -148,7 +148,7 @@ def sample_command(cfg: SampleConfig, command: str) -> None:
         digits = list(range(NUM_CLASSES)) if cfg.digit == "all" else [int(cfg.digit)]
         default = "digits.png" if len(digits) > 1 else f"digit_{digits[0]}.png"
     inputs = [path for path in (cfg.style_of, *(cfg.interpolate or ())) if path is not None]
-    out = files.check_figure_path(cfg.out or default, "--out", default, inputs)
+    out = files.check_figure_path(cfg.out or default, "--out", inputs)
     pictures = [picture_to_digit(path) for path in inputs]  # (784,) each
     device = resolve_device(cfg.device)
     if cfg.checkpoint is None:  # the label CVAE trained in --out-dir, else the shipped one
@@ -183,7 +183,7 @@ def sample_command(cfg: SampleConfig, command: str) -> None:
 
 def complete_command(cfg: CompleteConfig, command: str) -> None:
     """``python -m cvae_pyro.complete``: complete the hidden part of a picture into a figure."""
-    out = files.check_figure_path(cfg.out, "--out", "completions.png", (cfg.image, cfg.mask))
+    out = files.check_figure_path(cfg.out, "--out", (cfg.image, cfg.mask))
     if cfg.keep is not None:
         visible = input_mask(KEEP_LAYOUTS[cfg.keep])  # (784,) bool
     else:

@@ -113,8 +113,9 @@ class Settings:
     """Base of the settings: checks each field's values, then the rules between fields.
 
     A command's settings document each field under "Attributes:": that is its help text.
-    The first paragraph of their docstring is the command's description. An option the
-    command would ignore is refused when its value is not the default.
+    The first paragraph of their docstring is the command's description. An option that
+    changes what train or reproduce makes is refused, when not at its default, where the
+    command would ignore it (:meth:`refuse`); the other commands ignore what they do not read.
     """
 
     #: The command's advice after Ctrl-C.
@@ -340,10 +341,6 @@ class EvaluateConfig(ComputeSettings):
 
     interrupted: ClassVar[str] = "nothing was saved; run it again"
 
-    def check(self) -> None:
-        why = "quadrants applies to the quadrant condition only (and to a mask model, evaluated on that quadrant layout)"
-        self.refuse(self.condition == "label", why, "quadrants")
-
     run_dir = TrainConfig.run_dir  #: the training run's folder
 
 
@@ -448,15 +445,8 @@ class SampleConfig(Settings):
         self.exactly_one("digit", "style_of", "interpolate")
         if self.interpolate is not None and len(self.interpolate) != 2:
             raise ConfigError(f"--interpolate takes two pictures A B, got {len(self.interpolate)}")
-        self.refuse(
-            self.digit is not None, "--label goes with --style-of or --interpolate", "label"
-        )
         if self.label is None and self.interpolate is not None:
             raise ConfigError("--interpolate needs --label N, the class both pictures are drawn as")
-        self.refuse(self.digit is not None, "--digit reads no class", "samples")
-        self.refuse(self.digit is None, "--style-of and --interpolate draw each class once", "n")
-        no_class = "with --label no class is read, and each class is drawn without noise"
-        self.refuse(self.label is not None, no_class, "samples", "seed")
 
 
 @dataclass(frozen=True)
@@ -491,7 +481,6 @@ class CompleteConfig(DataSettings):
 
     def check(self) -> None:
         self.exactly_one("image", "index")
-        self.refuse(self.image is not None, "--image reads no dataset", "split", "data_dir")
         self.exactly_one("keep", "mask", "hide")
 
 

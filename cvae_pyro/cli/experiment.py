@@ -26,8 +26,6 @@ refused when this run would train its baseline again or further, and a kept base
 hash must be the one the CVAE recorded.
 """
 
-from __future__ import annotations
-
 import contextlib
 import math
 import os
@@ -50,7 +48,7 @@ from .checkpoints import load_checkpoint, save_checkpoint, setting_diffs, weight
 from .config import BASELINE, TITLE_PREFIXES, TrainConfig
 from .device import check_precision, precision_context, resolve_device
 from .errors import ConfigError, Terminated, TrainingDiverged, TrainingInterrupted
-from .files import check_out_dir, folder_lock, read_json, save_figure, save_json
+from .files import folder_lock, read_json, save_figure, save_json
 from .model_files import CONDITION_TYPES, baseline_architecture, build_baseline, build_cvae
 
 VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise
@@ -292,8 +290,7 @@ def run(cfg: TrainConfig) -> dict:
     """
     device = resolve_device(cfg.device)
     check_precision(cfg.precision, device)  # before any folder is made
-    check_out_dir(cfg.out_dir, cfg.folder_option)
-    with folder_lock(cfg.run_dir):
+    with folder_lock(cfg.run_dir, cfg.folder_option):
         path = cfg.run_dir / "metrics.json"
         advice = "delete it, the checkpoints are enough"
         metrics = read_json(path, "metrics.json", advice) if path.exists() else {}

@@ -18,8 +18,6 @@ against the baseline it was trained with, before any number is computed. A mask-
 specialists of that layout: the likelihood counts the same hidden pixels.
 """
 
-from __future__ import annotations
-
 import hashlib
 import os
 import time
