@@ -109,7 +109,7 @@ def test_options_that_would_be_ignored(main, args, named, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("main", "args"),
     [
-        (train.main, ["--quadrants", "1", "--particles", "1", "--elbo", "trace"]),
+        (train.main, ["--quadrants", "1", "--particles", "5", "--elbo", "trace"]),
         (train.main, ["--quadrants", "1", "--objective", "gsnn", "--elbo", "trace"]),
         (train.main, ["--quadrants", "1", "--alpha", "0.5"]),
         (reproduce.main, ["--combine", "a.json", "--epochs", "200"]),

@@ -98,9 +98,7 @@ def _read_payload(path: Path) -> object:
         raise CheckpointError(f"{path} cannot be read ({err.strerror})") from None
     except Exception as err:  # zipfile, torch and pickle raise many kinds of error
         why = one_line(err, 120) or type(err).__name__
-        raise CheckpointError(
-            f"{path} is truncated or not a cvae_pyro checkpoint ({why})"
-        ) from None
+        raise CheckpointError(f"{path} is truncated or not a checkpoint ({why})") from None
     raise CheckpointError(f"{path} is damaged: its entry {damaged} does not match its checksum")
 
 

@@ -44,10 +44,8 @@ SEEDS = "[0, 4294967295]"  #: numpy's seeds are 32-bit
 WIDTHS = "[1, 8192]"
 BASELINE = "baseline"  #: the baseline NN's name: its checkpoints' file stem and its rows'
 MODEL_FILES = (BASELINE, *OBJECTIVES)  #: the checkpoint file stems of a quadrant run folder
-MASK_MODEL = "mask"  #: the mask CVAE's name in evaluation rows and tables
-MASK_BASELINE = "mask_baseline"  #: the mask task's baseline NN in evaluation rows and tables
 #: Row names in tables where not the file stem: the mask task's, apart from the specialists'.
-ROW_NAMES = {"mask": {BASELINE: MASK_BASELINE, "cvae": MASK_MODEL}}
+ROW_NAMES = {"mask": {BASELINE: "mask_baseline", "cvae": "mask"}}
 TITLE_PREFIXES = {"mask": "mask "}  #: how messages prefix a condition's model names
 #: Conditions whose models are evaluated on any quadrant layout (``evaluate --quadrants``).
 LAYOUT_EVALUATED = ("mask",)
@@ -134,8 +132,7 @@ class Settings:
                 if isinstance(allowed, tuple):
                     what, ok = f"one of {', '.join(map(str, allowed))}", item in allowed
                 else:
-                    what = "a positive integer" if allowed == "[1, inf)" else f"in {allowed}"
-                    ok = type(item) in (int, kind) and inside(item, allowed)
+                    what, ok = f"in {allowed}", type(item) in (int, kind) and inside(item, allowed)
                 if not ok:
                     raise ConfigError(f"{flag(f)} must be {what}, got {item!r}")
         if getattr(self, "condition", None) == "quadrant" and self.quadrants is None:
