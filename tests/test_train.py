@@ -138,7 +138,7 @@ BAD_ARGS = [
     (["--quadrants", "1", "--seed", "-1"], "seed must be in [0, 4294967295]"),
     (["--quadrants", "1", "--seed", "4294967296"], "seed must be in [0, 4294967295]"),
     (["--quadrants", "1", "--z-dim", "0"], "z-dim must be in [1, 8192]"),
-    (["--quadrants", "1", "--limit", "0"], "limit must be a positive integer"),
+    (["--quadrants", "1", "--limit", "0"], "limit must be in [1, inf), got 0"),
     (["--quadrants", "1", "--alpha", "2"], "alpha must be in [0, 1]"),
     (["--quadrants", "1", "--objective", "elbo"], "invalid choice"),
     (["--quadrants", "1", "--condition", "label"], "quadrants applies to the quadrant"),

@@ -93,9 +93,8 @@ def main(name: str, argv: list[str] | None = None) -> int:
     for number, handler in previous.items():  # a signal ignored (nohup: SIGHUP) stays so
         signal.signal(number, signal.SIG_IGN if handler == signal.SIG_IGN else _stop)
     try:
-        commands = importlib.import_module("cvae_pyro.cli.commands")
-        cfg = settings(**vars(args))
-        getattr(commands, f"{name}_command")(cfg, command)
+        work = getattr(importlib.import_module("cvae_pyro.cli.commands"), f"{name}_command")
+        work(settings(**vars(args)), command)
     except BaseException as err:
         line, status = describe(err, settings.interrupted)
         if status is None:

@@ -105,8 +105,5 @@ def _read_payload(path: Path) -> object:
 def setting_diffs(found: object, expect: dict) -> list[str]:
     """``key=found (this run: expected)`` for every setting of ``expect`` that ``found`` differs in."""
     found = found if isinstance(found, dict) else {}
-    return [
-        f"{key}={found.get(key)!r} (this run: {value!r})"
-        for key, value in expect.items()
-        if found.get(key) != value
-    ]
+    differ = {key: value for key, value in expect.items() if found.get(key) != value}
+    return [f"{key}={found.get(key)!r} (this run: {value!r})" for key, value in differ.items()]

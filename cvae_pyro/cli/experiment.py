@@ -171,8 +171,6 @@ def epoch_line(title: str, state: TrainState, epochs: int) -> str:
     """The line printed after each epoch; its last words say whether it counted as improving."""
     epoch = state.history[-1]
     mark = "improved" if epoch["improved"] else f"no improvement ({state.bad_epochs} in a row)"
-    if not epoch["improved"] and state.best_epoch == state.epoch:
-        mark += " (new best, gain too small)"
     return (
         f"{title} epoch {state.epoch:3d}/{epochs}  train {epoch['train_loss']:8.3f}  "
         f"val {epoch['val_loss']:8.3f} nats/image  {epoch['seconds']:6.1f} s  {mark}"
