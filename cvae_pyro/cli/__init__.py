@@ -60,10 +60,7 @@ def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
         if err.errno in PATH_ERRORS:
             return f"{what}; choose another path", EXIT_USAGE
         return f"{what}; {KEPT}: fix it and run the same command again", EXIT_FAILURE
-    if isinstance(err, MemoryError) or (
-        isinstance(err, RuntimeError)
-        and ("can't allocate memory" in str(err) or "out of memory" in str(err).lower())
-    ):
+    if isinstance(err, MemoryError) or "allocate memory" in str(err) or "out of memory" in str(err):
         advice = "use smaller settings (--hidden, --z-dim, --samples, --batch-size)"
         return f"not enough memory ({one_line(err, 120)}); {KEPT}: {advice}", EXIT_FAILURE
     return "", None

@@ -68,11 +68,9 @@ def load_checkpoint(path: str | Path, expect: dict | None = None, kind: str | No
         raise CheckpointError(f"{path} is not a cvae_pyro checkpoint")
     if kind is not None and payload.get("kind") != kind:
         raise CheckpointError(f"{path} holds a {payload.get('kind')} model, not {kind}")
-    diffs = setting_diffs(payload.get("architecture"), expect or {})
-    if diffs:
+    if diffs := setting_diffs(payload.get("architecture"), expect or {}):
         raise CheckpointError(f"{path} was trained with other settings: " + ", ".join(diffs))
-    problem = weights_problem(payload.get("state_dict", {}))
-    if problem:
+    if problem := weights_problem(payload.get("state_dict", {})):
         raise CheckpointError(f"{path} is broken: {problem}; train the model again")
     return payload
 

@@ -193,8 +193,7 @@ def check_results(results_dir: Path, manifest: dict) -> None:
     path = results_dir / MANIFEST
     if os.path.lexists(path):
         found = read_json(path, "run.json", f"delete it to write new results in {results_dir}")
-        diffs = setting_diffs(made_with(found), made_with(manifest))
-        if diffs:
+        if diffs := setting_diffs(made_with(found), made_with(manifest)):
             raise ConfigError(
                 f"{results_dir} holds finished results of other settings ({', '.join(diffs)}): "
                 f"choose another --results-dir, or delete {path} to replace them"

@@ -67,8 +67,7 @@ def evaluate_command(cfg: config.EvaluateConfig, command: str) -> None:
     )
     width = max([13, *(len(r["model"]) for r in rows)])
     print(f"{'model':{width}} {'estimator':9} {'nats/image':>12} {'stderr':>7} {'S':>4}")
-    for r in rows:
-        print(ROW.format(**r, width=width))
+    print("\n".join(ROW.format(**r, width=width) for r in rows))
     print(f"saved {out}")
 
 

@@ -94,11 +94,10 @@ def save_json(data: object, path: str | os.PathLike) -> Path:
 
 def read_json(path: str | os.PathLike, what: str, advice: str) -> object:
     """The JSON value in the file at ``path``, which cvae_pyro wrote; ConfigError naming
-    the file, ``what`` it should be and ``advice`` if it cannot be read or is not JSON."""
+    the file, ``what`` it should be and ``advice`` if it is not JSON (an OSError if it
+    cannot be read)."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read {path} ({err.strerror}); {advice}") from None
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise ConfigError(f"{path} is corrupt: not a {what} cvae_pyro wrote; {advice}") from None
 

@@ -137,8 +137,7 @@ def load_pretrained(
     Raises:
         CheckpointError: none is shipped, or the file is not the one that was shipped.
     """
-    record = pretrained_models().get(f"{dataset}-{condition}")
-    if record is None:
+    if (record := pretrained_models().get(f"{dataset}-{condition}")) is None:
         raise CheckpointError(f"no shipped {condition} model for {dataset}")
     path = PRETRAINED_DIR / record["file"]
     if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != record["sha256"]:
