@@ -141,10 +141,7 @@ def load_pretrained(
         raise CheckpointError(f"no shipped {condition} model for {dataset}")
     path = PRETRAINED_DIR / record["file"]
     if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != record["sha256"]:
-        raise CheckpointError(
-            f"the shipped model {path} is missing or damaged (its SHA-256 differs from "
-            f"the one recorded when it was made); {DAMAGED_INSTALL}"
-        )
+        raise CheckpointError(f"the shipped model {path} is missing or damaged; {DAMAGED_INSTALL}")
     trained = load_trained(path, device, "cvae", {"condition": condition, "dataset": dataset})
     return trained, f"shipped {record['title']} ({path.name}, {record['summary']})"
 
@@ -231,9 +228,7 @@ def load_run_models(
             )
         models[name] = load_trained(best, device, expect=expect)
     if all(t.kind == BASELINE for t in models.values()):
-        raise CheckpointError(
-            f"no CVAE in {run_dir} (cvae.pt is missing): train one with python -m cvae_pyro.train"
-        )
+        raise CheckpointError(f"no CVAE in {run_dir}: train one with python -m cvae_pyro.train")
     base = weights_sha256(models[BASELINE].module) if BASELINE in models else None
     for name, trained in models.items():
         frozen = getattr(getattr(trained.module, "condition", None), "baseline", None)
