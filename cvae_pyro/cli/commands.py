@@ -76,9 +76,7 @@ def reproduce_command(cfg: config.ReproduceConfig, command: str) -> None:
     if cfg.combine:
         table = combine(cfg.combine, Path(cfg.results_dir), command, cfg.dataset)
     else:
-        jobs = 0 if cfg.mask_only else len(cfg.quadrants) * (len(cfg.objectives) + 1)
-        jobs = len(cfg.seeds) * (jobs + (1 + len(cfg.quadrants) if cfg.mask_model else 0))
-        with tqdm(total=jobs, unit="job", position=0) as bar:  # closed, it ends its line
+        with tqdm(unit="phase", position=0) as bar:  # closed, it ends its line
 
             def progress(phase: str) -> None:  # the bar counts the phases begun
                 bar.set_description(phase)
