@@ -205,7 +205,10 @@ def test_a_checkpoint_that_cannot_be_read_says_so(q2_run, tmp_path, monkeypatch)
     monkeypatch.setattr(checkpoints.zipfile, "ZipFile", denied)
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(q2_run / "q2/cvae.pt")
-    assert str(err.value) == f"{q2_run / 'q2/cvae.pt'} cannot be read (Permission denied)"
+    assert (
+        str(err.value)
+        == f"{q2_run / 'q2/cvae.pt'} cannot be read or is not a checkpoint (Permission denied)"
+    )
 
 
 def test_settings_beyond_the_limits_are_refused(q2_run, tmp_path):

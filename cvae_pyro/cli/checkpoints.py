@@ -92,11 +92,9 @@ def _read_payload(path: Path) -> object:
             damaged = archive.testzip()
         if damaged is None:
             return torch.load(path, map_location="cpu", weights_only=True)
-    except OSError as err:
-        raise CheckpointError(f"{path} cannot be read ({err.strerror})") from None
-    except Exception as err:  # zipfile, torch and pickle raise many kinds of error
-        why = one_line(err, 120) or type(err).__name__
-        raise CheckpointError(f"{path} is truncated or not a checkpoint ({why})") from None
+    except Exception as err:  # the OS, zipfile, torch and pickle raise many kinds of error
+        why = getattr(err, "strerror", None) or one_line(err, 120) or type(err).__name__
+        raise CheckpointError(f"{path} cannot be read or is not a checkpoint ({why})") from None
     raise CheckpointError(f"{path} is damaged: its entry {damaged} does not match its checksum")
 
 
