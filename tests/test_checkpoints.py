@@ -272,15 +272,6 @@ def test_evaluate_refuses_checkpoints_of_another_task(q2_run, tmp_path, data_dir
     assert not (tmp_path / "q1/evaluation_test.json").exists()
 
 
-def test_evaluate_refuses_a_file_of_another_kind(q2_run, tmp_path, data_dir, capsys):
-    run = copy_run(q2_run, tmp_path / "run")
-    shutil.copy(run / "q2/cvae.pt", run / "q2/gsnn.pt")  # a CVAE under the GSNN's name
-    args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
-    code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
-    assert code == EXIT_USAGE
-    one_error_line(err, "gsnn.pt holds cvae, not gsnn")
-
-
 def test_size_mismatch_and_random_files_are_one_clean_line(q2_run, tmp_path, data_dir, capsys):
     run = copy_run(q2_run, tmp_path / "run")
     ckpt = torch.load(run / "q2/cvae.pt", weights_only=True)
