@@ -44,7 +44,8 @@ PRETRAINED_DIR = Path(__file__).parents[1] / "pretrained"  #: the shipped models
 PRETRAINED_MANIFEST = PRETRAINED_DIR / "MANIFEST.json"  #: their records, written with them
 #: How to repair an install whose shipped models are damaged (the end of the message).
 DAMAGED_INSTALL = (
-    "the cvae_pyro install is damaged: reinstall it (or `pip install -e .` in a clone)"
+    "the cvae_pyro install is damaged: reinstall it (`pip install --force-reinstall`, or "
+    "`pip install -e .` in a clone)"
 )
 #: What the in-browser demo (docs/export_demo.py) runs: an MNIST mask CVAE with the
 #: conditional prior network, whose three networks the page evaluates.
