@@ -207,7 +207,7 @@ def test_a_checkpoint_that_cannot_be_read_says_so(q2_run, tmp_path, monkeypatch)
         load_checkpoint(q2_run / "q2/cvae.pt")
     assert (
         str(err.value)
-        == f"{q2_run / 'q2/cvae.pt'} cannot be read or is not a checkpoint (Permission denied)"
+        == f"{q2_run / 'q2/cvae.pt'} is unreadable, truncated or foreign (Permission denied)"
     )
 
 

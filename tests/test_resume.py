@@ -166,7 +166,7 @@ def test_truncated_and_foreign_checkpoints(tmp_path):
     assert load_checkpoint(path)["architecture"] == {"z_dim": 8}
     truncated = tmp_path / "t.pt"
     truncated.write_bytes(path.read_bytes()[:50])
-    with pytest.raises(CheckpointError, match="cannot be read or is not a checkpoint"):
+    with pytest.raises(CheckpointError, match="is unreadable, truncated or foreign"):
         load_checkpoint(truncated)
     foreign = tmp_path / "f.pt"
     torch.save({"weights": torch.zeros(2)}, foreign)

@@ -94,7 +94,7 @@ def _read_payload(path: Path) -> object:
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # the OS, zipfile, torch and pickle raise many kinds of error
         why = getattr(err, "strerror", None) or one_line(err, 120) or type(err).__name__
-        raise CheckpointError(f"{path} cannot be read or is not a checkpoint ({why})") from None
+        raise CheckpointError(f"{path} is unreadable, truncated or foreign ({why})") from None
     raise CheckpointError(f"{path} is damaged: its entry {damaged} does not match its checksum")
 
 

@@ -44,7 +44,7 @@ import torch
 
 from ..data import dataset_info, load_splits
 from .checkpoints import setting_diffs
-from .config import BASELINE, ReproduceConfig, TrainConfig, model_name, plain
+from .config import BASELINE, ROW_NAMES, ReproduceConfig, TrainConfig, model_name, plain
 from .device import check_precision, resolve_device
 from .errors import ConfigError
 from .experiment import run
@@ -166,7 +166,7 @@ def write_tables(folder: Path, rows: list[dict], dataset: str) -> pd.DataFrame:
         f"seeds {sorted({r['seed'] for r in rows})}. Likelihood: "
         "Bernoulli over the output pixels, evaluated on grey levels (binary cross-entropy). "
         "NN: exact. MC: z from the prior network. IS: z from the recognition network."
-        + (MASK_NOTE if any(r["model"] == "mask" for r in rows) else "")
+        + (MASK_NOTE if any(r["model"] == ROW_NAMES["mask"]["cvae"] for r in rows) else "")
         + f"\n\n{markdown_table(table)}\n"
     )
     csv = partial(table.to_csv, columns=CSV_COLUMNS, index=False, float_format="%.4f")
