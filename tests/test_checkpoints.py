@@ -54,8 +54,8 @@ def test_condition_and_objective_are_recorded_apart(tmp_path, condition, objecti
     cvae = build_cvae(cfg, baseline)
     path = save_model(tmp_path / "any_name.pt", cvae, "cvae", cfg.architecture())
     trained = load_trained(path, expect={"condition": condition, "objective": objective})
-    assert trained.kind == "cvae" and trained.objective == objective
-    assert trained.condition.name == condition and trained.architecture["z_dim"] == 3
+    assert trained.kind == "cvae" and trained.architecture["objective"] == objective
+    assert trained.architecture["condition"] == condition and trained.architecture["z_dim"] == 3
     for key, value in cvae.state_dict().items():
         assert torch.equal(trained.module.state_dict()[key], value), key
     with pytest.raises(CheckpointError, match=f"objective='{objective}'"):
@@ -205,7 +205,10 @@ def test_a_checkpoint_that_cannot_be_read_says_so(q2_run, tmp_path, monkeypatch)
     monkeypatch.setattr(checkpoints.zipfile, "ZipFile", denied)
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(q2_run / "q2/cvae.pt")
-    assert str(err.value) == f"{q2_run / 'q2/cvae.pt'} cannot be read (Permission denied)"
+    assert (
+        str(err.value)
+        == f"{q2_run / 'q2/cvae.pt'} is unreadable, truncated or foreign (Permission denied)"
+    )
 
 
 def test_settings_beyond_the_limits_are_refused(q2_run, tmp_path):
@@ -267,15 +270,6 @@ def test_evaluate_refuses_checkpoints_of_another_task(q2_run, tmp_path, data_dir
     assert code == EXIT_USAGE
     one_error_line(err, "baseline.pt", "quadrants=2 (this run: 1)")
     assert not (tmp_path / "q1/evaluation_test.json").exists()
-
-
-def test_evaluate_refuses_a_file_of_another_kind(q2_run, tmp_path, data_dir, capsys):
-    run = copy_run(q2_run, tmp_path / "run")
-    shutil.copy(run / "q2/cvae.pt", run / "q2/gsnn.pt")  # a CVAE under the GSNN's name
-    args = ["--quadrants", "2", "--out-dir", run, "--limit", "50", "--samples", "2"]
-    code, err = call(evaluate.main, [*args, "--data-dir", data_dir], capsys)
-    assert code == EXIT_USAGE
-    one_error_line(err, "gsnn.pt holds cvae, not gsnn")
 
 
 def test_size_mismatch_and_random_files_are_one_clean_line(q2_run, tmp_path, data_dir, capsys):

@@ -37,7 +37,9 @@ def test_fashion_runs_go_to_their_own_folder(fashion_runs):
     label = fashion_runs / FASHION / "label"
     assert (label / "digits.png").stat().st_size > 5_000
     trained = load_trained(label / "cvae.pt")
-    assert trained.condition.name == "label" and trained.architecture["dataset"] == FASHION
+    assert (
+        trained.architecture["condition"] == "label" and trained.architecture["dataset"] == FASHION
+    )
     baseline = load_checkpoint(fashion_runs / FASHION / "q2" / "baseline.pt")
     assert baseline["architecture"]["dataset"] == FASHION
 

@@ -95,13 +95,6 @@ def test_missing_run_folder(tmp_path, capsys):
     assert "q3 does not exist: train first" in capsys.readouterr().err
 
 
-def test_label_condition_takes_no_quadrants(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit:
-        main(["--condition", "label", "--quadrants", "2", "--out-dir", str(tmp_path)])
-    assert exit.value.code == 2
-    assert "quadrants applies to the quadrant condition only" in capsys.readouterr().err
-
-
 def test_estimates_do_not_touch_the_global_random_stream(trained):
     cvae = load_trained(trained.run_dir / "cvae.pt").module
     x, y = cvae.condition.pairs(load_dataset("mnist", trained.data_dir).test.head(20))

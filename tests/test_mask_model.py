@@ -167,7 +167,9 @@ def test_smoke_train_and_evaluate(tmp_path, data_dir, capsys):
     assert {"baseline.pt", "cvae.pt", "cvae_last.pt", "metrics.json", "samples.png"} <= files
     assert metrics["cvae"]["epochs_run"] == 1
     trained = load_trained(run_dir / "cvae.pt")
-    assert trained.condition.name == "mask" and trained.architecture["dataset"] == "mnist"
+    assert (
+        trained.architecture["condition"] == "mask" and trained.architecture["dataset"] == "mnist"
+    )
     data = load_splits(str(data_dir), 100, torch.device("cpu"))
     rows = evaluate_run_dir(run_dir, data, "test", 4, 0, {"condition": "mask"}, quadrants=1)
     found = {(r["model"], r["estimator"]) for r in rows}

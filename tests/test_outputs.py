@@ -173,7 +173,7 @@ def test_messages_never_name_a_temporary_file(label_run, tmp_path, capsys, monke
     args = ["--digit", "3", "--n", "1", "--checkpoint", label_run / "label/cvae.pt"]
     code, err = call(sample.main, [*args, "--out", out], capsys)
     assert code == EXIT_USAGE
-    assert ".tmp" not in one_error_line(err, "--out", "is a folder")
+    assert ".tmp" not in one_error_line(err, "is a folder")
     real_replace = files.os.replace
 
     def cross_device(src, dst):

@@ -2,7 +2,6 @@
 resume, finished models kept, atomic and checked checkpoints."""
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -167,7 +166,7 @@ def test_truncated_and_foreign_checkpoints(tmp_path):
     assert load_checkpoint(path)["architecture"] == {"z_dim": 8}
     truncated = tmp_path / "t.pt"
     truncated.write_bytes(path.read_bytes()[:50])
-    with pytest.raises(CheckpointError, match="truncated or not a cvae_pyro checkpoint"):
+    with pytest.raises(CheckpointError, match="is unreadable, truncated or foreign"):
         load_checkpoint(truncated)
     foreign = tmp_path / "f.pt"
     torch.save({"weights": torch.zeros(2)}, foreign)
@@ -391,21 +390,6 @@ def test_epochs_may_grow_on_resume_and_are_recorded(label_run, tmp_path, data_di
     metrics = json.loads((run / "label/metrics.json").read_text())
     assert [h["epoch"] for h in metrics["cvae"]["history"]] == [1, 2]
     assert metrics["cvae"]["config"]["epochs"] == 2
-
-
-@pytest.mark.parametrize("fault", ["best copied over last", "no training state"])
-def test_a_last_checkpoint_that_training_did_not_write(fault, q2_run, tmp_path, data_dir, capsys):
-    run = copy_run(q2_run, tmp_path / "run")
-    if fault == "best copied over last":  # no optimizer nor random-number state in it
-        shutil.copy(run / "q2/cvae.pt", run / "q2/cvae_last.pt")
-    else:
-        ckpt = torch.load(run / "q2/baseline_last.pt", weights_only=True)
-        del ckpt["train_state"]
-        torch.save(ckpt, run / "q2/baseline_last.pt")
-    args = ["--quadrants", "2", *QUICK, "--data-dir", data_dir, "--out-dir", run, "--resume"]
-    code, err = call(train.main, args, capsys)
-    assert code == EXIT_USAGE
-    one_error_line(err, "_last.pt is not a *_last.pt written by training")
 
 
 def test_a_greater_epochs_never_trains_a_cvaes_baseline_further(q2_run, tmp_path, data_dir, capsys):

@@ -56,15 +56,11 @@ def describe(err: BaseException, interrupted: str) -> tuple[str, int | None]:
         return str(err), getattr(err, "exit_status", EXIT_USAGE)
     if isinstance(err, OSError):
         what = err.strerror.lower() if err.strerror else one_line(err)
-        if err.filename is not None:
-            what += f" ({os.fsdecode(err.filename)})"
+        what += "" if err.filename is None else f" ({os.fsdecode(err.filename)})"
         if err.errno in PATH_ERRORS:
             return f"{what}; choose another path", EXIT_USAGE
         return f"{what}; {KEPT}: fix it and run the same command again", EXIT_FAILURE
-    if isinstance(err, MemoryError) or (
-        isinstance(err, RuntimeError)
-        and ("can't allocate memory" in str(err) or "out of memory" in str(err).lower())
-    ):
+    if isinstance(err, MemoryError) or "allocate memory" in str(err) or "out of memory" in str(err):
         advice = "use smaller settings (--hidden, --z-dim, --samples, --batch-size)"
         return f"not enough memory ({one_line(err, 120)}); {KEPT}: {advice}", EXIT_FAILURE
     return "", None
@@ -94,9 +90,8 @@ def main(name: str, argv: list[str] | None = None) -> int:
     for number, handler in previous.items():  # a signal ignored (nohup: SIGHUP) stays so
         signal.signal(number, signal.SIG_IGN if handler == signal.SIG_IGN else _stop)
     try:
-        commands = importlib.import_module("cvae_pyro.cli.commands")
-        cfg = settings(**vars(args), given=frozenset(vars(args)))
-        getattr(commands, f"{name}_command")(cfg, command)
+        work = getattr(importlib.import_module("cvae_pyro.cli.commands"), f"{name}_command")
+        work(settings(**vars(args)), command)
     except BaseException as err:
         line, status = describe(err, settings.interrupted)
         if status is None:

@@ -7,8 +7,6 @@ read: every zip entry's checksum first (bytes changed on the disk are found), th
 caller expects; and every weight a tensor of finite numbers.
 """
 
-from __future__ import annotations
-
 import hashlib
 import os
 import zipfile
@@ -70,11 +68,9 @@ def load_checkpoint(path: str | Path, expect: dict | None = None, kind: str | No
         raise CheckpointError(f"{path} is not a cvae_pyro checkpoint")
     if kind is not None and payload.get("kind") != kind:
         raise CheckpointError(f"{path} holds a {payload.get('kind')} model, not {kind}")
-    diffs = setting_diffs(payload.get("architecture"), expect or {})
-    if diffs:
+    if diffs := setting_diffs(payload.get("architecture"), expect or {}):
         raise CheckpointError(f"{path} was trained with other settings: " + ", ".join(diffs))
-    problem = weights_problem(payload.get("state_dict", {}))
-    if problem:
+    if problem := weights_problem(payload.get("state_dict", {})):
         raise CheckpointError(f"{path} is broken: {problem}; train the model again")
     return payload
 
@@ -96,21 +92,14 @@ def _read_payload(path: Path) -> object:
             damaged = archive.testzip()
         if damaged is None:
             return torch.load(path, map_location="cpu", weights_only=True)
-    except OSError as err:
-        raise CheckpointError(f"{path} cannot be read ({err.strerror})") from None
-    except Exception as err:  # zipfile, torch and pickle raise many kinds of error
-        why = one_line(err, 120) or type(err).__name__
-        raise CheckpointError(
-            f"{path} is truncated or not a cvae_pyro checkpoint ({why})"
-        ) from None
+    except Exception as err:  # the OS, zipfile, torch and pickle raise many kinds of error
+        why = getattr(err, "strerror", None) or one_line(err, 120) or type(err).__name__
+        raise CheckpointError(f"{path} is unreadable, truncated or foreign ({why})") from None
     raise CheckpointError(f"{path} is damaged: its entry {damaged} does not match its checksum")
 
 
 def setting_diffs(found: object, expect: dict) -> list[str]:
     """``key=found (this run: expected)`` for every setting of ``expect`` that ``found`` differs in."""
     found = found if isinstance(found, dict) else {}
-    return [
-        f"{key}={found.get(key)!r} (this run: {value!r})"
-        for key, value in expect.items()
-        if found.get(key) != value
-    ]
+    differ = {key: value for key, value in expect.items() if found.get(key) != value}
+    return [f"{key}={found.get(key)!r} (this run: {value!r})" for key, value in differ.items()]

@@ -27,8 +27,6 @@ seed) is counted once. :func:`rewrite_tables` writes a finished set's tables aga
 its rows.
 """
 
-from __future__ import annotations
-
 import importlib.metadata
 import math
 import os
@@ -46,20 +44,11 @@ import torch
 
 from ..data import dataset_info, load_splits
 from .checkpoints import setting_diffs
-from .config import (
-    BASELINE,
-    DEFAULT_DATASET,
-    MASK_BASELINE,
-    MASK_MODEL,
-    ReproduceConfig,
-    TrainConfig,
-    model_name,
-    plain,
-)
+from .config import BASELINE, ROW_NAMES, ReproduceConfig, TrainConfig, model_name, plain
 from .device import check_precision, resolve_device
 from .errors import ConfigError
 from .experiment import run
-from .files import check_out_dir, check_target, folder_lock, read_json, save_json, write_atomic
+from .files import check_target, folder_lock, read_json, save_json, write_atomic
 from .model_files import evaluate_run_dir
 
 EXACT = "NN"  #: the estimator of the baseline's exact value (S = 0)
@@ -70,9 +59,9 @@ TABLE_ROWS = [
     ("CVAE (MC)", "cvae", "MC"),
     ("CVAE (IS)", "cvae", "IS"),
     ("hybrid (IS)", "hybrid", "IS"),
-    ("mask NN (baseline, any mask)", MASK_BASELINE, EXACT),
-    ("mask CVAE (MC, any mask)", MASK_MODEL, "MC"),
-    ("mask CVAE (IS, any mask)", MASK_MODEL, "IS"),
+    ("mask NN (baseline, any mask)", "mask_baseline", EXACT),
+    ("mask CVAE (MC, any mask)", "mask", "MC"),
+    ("mask CVAE (IS, any mask)", "mask", "IS"),
 ]
 GAP = "Performance gap (NN - CVAE (IS))"  #: the last row: NN minus CVAE (IS)
 MASK_NOTE = (
@@ -177,7 +166,7 @@ def write_tables(folder: Path, rows: list[dict], dataset: str) -> pd.DataFrame:
         f"seeds {sorted({r['seed'] for r in rows})}. Likelihood: "
         "Bernoulli over the output pixels, evaluated on grey levels (binary cross-entropy). "
         "NN: exact. MC: z from the prior network. IS: z from the recognition network."
-        + (MASK_NOTE if any(r["model"] == MASK_MODEL for r in rows) else "")
+        + (MASK_NOTE if any(r["model"] == ROW_NAMES["mask"]["cvae"] for r in rows) else "")
         + f"\n\n{markdown_table(table)}\n"
     )
     csv = partial(table.to_csv, columns=CSV_COLUMNS, index=False, float_format="%.4f")
@@ -187,8 +176,8 @@ def write_tables(folder: Path, rows: list[dict], dataset: str) -> pd.DataFrame:
 
 
 def recorded_dataset(manifest: dict) -> str:
-    """The dataset a ``run.json`` records; MNIST for one that records none."""
-    return manifest.get("dataset") or manifest.get("arguments", {}).get("dataset", DEFAULT_DATASET)
+    """The dataset a ``run.json`` records; MNIST (the default) for one that records none."""
+    return manifest.get("dataset") or manifest.get("arguments", {}).get("dataset", "mnist")
 
 
 def check_results(results_dir: Path, manifest: dict) -> None:
@@ -204,8 +193,7 @@ def check_results(results_dir: Path, manifest: dict) -> None:
     path = results_dir / MANIFEST
     if os.path.lexists(path):
         found = read_json(path, "run.json", f"delete it to write new results in {results_dir}")
-        diffs = setting_diffs(made_with(found), made_with(manifest))
-        if diffs:
+        if diffs := setting_diffs(made_with(found), made_with(manifest)):
             raise ConfigError(
                 f"{results_dir} holds finished results of other settings ({', '.join(diffs)}): "
                 f"choose another --results-dir, or delete {path} to replace them"
@@ -328,7 +316,6 @@ def reproduce(
     """
     device = resolve_device(cfg.device)
     check_precision(cfg.precision, device)  # before any folder is made
-    check_out_dir(cfg.runs_dir, "--runs-dir")
     arguments = {k: plain(v) for k, v in vars(cfg).items()}
     manifest = {"command": command, "dataset": cfg.dataset, "arguments": arguments}
     with folder_lock(cfg.results_dir, "--results-dir") as results_dir:

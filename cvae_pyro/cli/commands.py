@@ -17,23 +17,11 @@ from ..beyond import plots
 from ..beyond.completion import complete
 from ..beyond.label import interpolate_pictures, posterior_table, sample_digits, transfer_style
 from ..beyond.pictures import hide_mask, picture_to_digit, read_mask
-from ..data import dataset_info, load_splits
+from ..data import NUM_CLASSES, dataset_info, load_splits
 from ..masks import input_mask
 from ..models import CVAE
-from . import files
+from . import config, files
 from .cll_table import combine, markdown_table, reproduce
-from .config import (
-    DEFAULT_DATASET,
-    KEEP_LAYOUTS,
-    LAYOUT_EVALUATED,
-    NUM_CLASSES,
-    CompleteConfig,
-    EvaluateConfig,
-    ReproduceConfig,
-    SampleConfig,
-    TrainConfig,
-    run_dir,
-)
 from .device import check_precision, resolve_device
 from .errors import CheckpointError, ConfigError
 from .experiment import run
@@ -41,11 +29,9 @@ from .model_files import evaluate_run_dir, load_pretrained, load_trained, pretra
 
 #: One row of the table ``evaluate`` prints (its header says what each column is).
 ROW = "{model:{width}} {estimator:9} {nll_mean:12.3f} {nll_stderr:7.3f} {samples:4}"
-#: ``--digit``: a digit, or "all" for one row per digit
-DIGITS = {"all": list(range(NUM_CLASSES))} | {str(d): [d] for d in range(NUM_CLASSES)}
 
 
-def train_command(cfg: TrainConfig, command: str) -> None:
+def train_command(cfg: config.TrainConfig, command: str) -> None:
     """``python -m cvae_pyro.train``: train, then say where the files are."""
     start = time.perf_counter()
     metrics = run(cfg)
@@ -56,12 +42,12 @@ def train_command(cfg: TrainConfig, command: str) -> None:
         )
 
 
-def evaluate_command(cfg: EvaluateConfig, command: str) -> None:
+def evaluate_command(cfg: config.EvaluateConfig, command: str) -> None:
     """``python -m cvae_pyro.evaluate``: the estimates of every model in one run folder."""
     files.check_folder(cfg.run_dir, "--out-dir")  # a run folder that is missing, or a file
     device = resolve_device(cfg.device)
     check_precision(cfg.precision, device)
-    on_layout = cfg.condition in LAYOUT_EVALUATED  # the mask task: on a quadrant layout
+    on_layout = cfg.condition in config.LAYOUT_EVALUATED  # the mask task: on a quadrant layout
     task = cfg.quadrants if on_layout else None
     expect = {"condition": cfg.condition, "dataset": cfg.dataset}
     expect |= {} if on_layout else {"quadrants": cfg.quadrants}
@@ -81,19 +67,16 @@ def evaluate_command(cfg: EvaluateConfig, command: str) -> None:
     )
     width = max([13, *(len(r["model"]) for r in rows)])
     print(f"{'model':{width}} {'estimator':9} {'nats/image':>12} {'stderr':>7} {'S':>4}")
-    for r in rows:
-        print(ROW.format(**r, width=width))
+    print("\n".join(ROW.format(**r, width=width) for r in rows))
     print(f"saved {out}")
 
 
-def reproduce_command(cfg: ReproduceConfig, command: str) -> None:
+def reproduce_command(cfg: config.ReproduceConfig, command: str) -> None:
     """``python -m cvae_pyro.reproduce``: train, evaluate and tabulate, or ``--combine``."""
     if cfg.combine:
         table = combine(cfg.combine, Path(cfg.results_dir), command, cfg.dataset)
     else:
-        jobs = 0 if cfg.mask_only else len(cfg.quadrants) * (len(cfg.objectives) + 1)
-        jobs = len(cfg.seeds) * (jobs + (1 + len(cfg.quadrants) if cfg.mask_model else 0))
-        with tqdm(total=jobs, unit="job", position=0) as bar:  # closed, it ends its line
+        with tqdm(unit="phase", position=0) as bar:  # closed, it ends its line
 
             def progress(phase: str) -> None:  # the bar counts the phases begun
                 bar.set_description(phase)
@@ -116,12 +99,12 @@ def find_model(
         CheckpointError: none of them is there (the message gives the training command),
             or the one found is broken or of other settings.
     """
-    quadrants, folder = KEEP_LAYOUTS.get(keep), run_dir(out_dir, condition, None, dataset)
+    quadrants = config.KEEP_LAYOUTS.get(keep)
     tasks = [({"condition": condition}, condition)]
     if quadrants:
         tasks.append(({"condition": "quadrant", "quadrants": quadrants}, f"{quadrants}-quadrant"))
     for expect, name in tasks:
-        path = run_dir(out_dir, expect["condition"], quadrants, dataset) / "cvae.pt"
+        path = config.run_dir(out_dir, expect["condition"], quadrants, dataset) / "cvae.pt"
         files.check_folder(path.parent, "--out-dir", missing_ok=True)  # a file there is no model
         if os.path.lexists(path):  # whatever is there is read, or refused
             found = load_trained(path, device, "cvae", {**expect, "dataset": dataset})
@@ -129,11 +112,11 @@ def find_model(
     if f"{dataset}-{condition}" in pretrained_models():
         found, name = load_pretrained(condition, dataset, device)
         return found.module, name
-    extra = "" if dataset == DEFAULT_DATASET else f" --dataset {dataset}"
     also = f" (or --quadrants {quadrants} in place of --condition {condition}, for --keep {keep})"
     raise CheckpointError(
-        f"no {condition} model in {folder}: train one with `python -m cvae_pyro.train "
-        f"--condition {condition} --out-dir {out_dir}{extra}`{also if quadrants else ''}"
+        f"no {condition} model in {config.run_dir(out_dir, condition, None, dataset)}: train "
+        f"one with `python -m cvae_pyro.train --condition {condition} --out-dir {out_dir} "
+        f"--dataset {dataset}`{also if quadrants else ''}"
     )
 
 
@@ -142,17 +125,15 @@ def class_name(label: int, names: tuple[str, ...]) -> str:
     return f"class {label}" if names[label] == str(label) else f"class {label} ({names[label]})"
 
 
-def sample_command(cfg: SampleConfig, command: str) -> None:
+def sample_command(cfg: config.SampleConfig, command: str) -> None:
     """``python -m cvae_pyro.sample``: ``--digit`` draws digits; ``--style-of`` draws every
     class in a picture's style; ``--interpolate`` walks from one picture's style to another's."""
     default = "styles.png" if cfg.style_of is not None else "interpolation.png"
-    if cfg.digit is not None:
-        digits = DIGITS.get(cfg.digit.strip().lower())
-        if digits is None:
-            raise ConfigError(f"--digit must be a digit 0..9 or 'all', got {cfg.digit!r}")
+    if cfg.digit is not None:  # a digit, or "all" for one row per digit
+        digits = list(range(NUM_CLASSES)) if cfg.digit == "all" else [int(cfg.digit)]
         default = "digits.png" if len(digits) > 1 else f"digit_{digits[0]}.png"
     inputs = [path for path in (cfg.style_of, *(cfg.interpolate or ())) if path is not None]
-    out = files.check_figure_path(cfg.out or default, "--out", default, inputs)
+    out = files.check_figure_path(cfg.out or default, "--out", inputs)
     pictures = [picture_to_digit(path) for path in inputs]  # (784,) each
     device = resolve_device(cfg.device)
     if cfg.checkpoint is None:  # the label CVAE trained in --out-dir, else the shipped one
@@ -185,11 +166,11 @@ def sample_command(cfg: SampleConfig, command: str) -> None:
     print(f"saved {files.save_figure(fig, out)}")
 
 
-def complete_command(cfg: CompleteConfig, command: str) -> None:
+def complete_command(cfg: config.CompleteConfig, command: str) -> None:
     """``python -m cvae_pyro.complete``: complete the hidden part of a picture into a figure."""
-    out = files.check_figure_path(cfg.out, "--out", "completions.png", (cfg.image, cfg.mask))
+    out = files.check_figure_path(cfg.out, "--out", (cfg.image, cfg.mask))
     if cfg.keep is not None:
-        visible = input_mask(KEEP_LAYOUTS[cfg.keep])  # (784,) bool
+        visible = input_mask(config.KEEP_LAYOUTS[cfg.keep])  # (784,) bool
     else:
         visible = hide_mask(cfg.hide) if cfg.mask is None else read_mask(cfg.mask)
     if cfg.image is not None:

@@ -19,7 +19,7 @@ import importlib.metadata
 import inspect
 import types
 import typing
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
@@ -44,10 +44,8 @@ SEEDS = "[0, 4294967295]"  #: numpy's seeds are 32-bit
 WIDTHS = "[1, 8192]"
 BASELINE = "baseline"  #: the baseline NN's name: its checkpoints' file stem and its rows'
 MODEL_FILES = (BASELINE, *OBJECTIVES)  #: the checkpoint file stems of a quadrant run folder
-MASK_MODEL = "mask"  #: the mask CVAE's name in evaluation rows and tables
-MASK_BASELINE = "mask_baseline"  #: the mask task's baseline NN in evaluation rows and tables
 #: Row names in tables where not the file stem: the mask task's, apart from the specialists'.
-ROW_NAMES = {"mask": {BASELINE: MASK_BASELINE, "cvae": MASK_MODEL}}
+ROW_NAMES = {"mask": {BASELINE: "mask_baseline", "cvae": "mask"}}
 TITLE_PREFIXES = {"mask": "mask "}  #: how messages prefix a condition's model names
 #: Conditions whose models are evaluated on any quadrant layout (``evaluate --quadrants``).
 LAYOUT_EVALUATED = ("mask",)
@@ -113,17 +111,15 @@ class Settings:
     """Base of the settings: checks each field's values, then the rules between fields.
 
     A command's settings document each field under "Attributes:": that is its help text.
-    The first paragraph of their docstring is the command's description. ``given`` names
-    the options given on the command line (None for settings made in Python): an option
-    the command would ignore is refused when given, even with its default value.
+    The first paragraph of their docstring is the command's description. An option that
+    changes what train or reproduce makes is refused, when not at its default, where the
+    command would ignore it (:meth:`refuse`); the other commands ignore what they do not read.
     """
 
-    given: InitVar[frozenset[str] | None] = None
     #: The command's advice after Ctrl-C.
     interrupted: ClassVar[str] = "run the same command again"
 
-    def __post_init__(self, given: frozenset[str] | None) -> None:
-        object.__setattr__(self, "_given", given)  # read by refuse while the rules are checked
+    def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             kind, several = value_type(f)
             value = getattr(self, f.name)
@@ -136,25 +132,21 @@ class Settings:
                 if isinstance(allowed, tuple):
                     what, ok = f"one of {', '.join(map(str, allowed))}", item in allowed
                 else:
-                    what = "a positive integer" if allowed == "[1, inf)" else f"in {allowed}"
-                    ok = type(item) in (int, kind) and inside(item, allowed)
+                    what, ok = f"in {allowed}", type(item) in (int, kind) and inside(item, allowed)
                 if not ok:
                     raise ConfigError(f"{flag(f)} must be {what}, got {item!r}")
         if getattr(self, "condition", None) == "quadrant" and self.quadrants is None:
             raise ConfigError("--quadrants must be 1, 2 or 3 (the number of quadrants given)")
         self.check()
-        object.__delattr__(self, "_given")
 
     def check(self) -> None:
         """Raise :class:`ConfigError` if the settings do not fit together."""
 
     def refuse(self, ignored: bool, why: str, *names: str) -> None:
-        """If ``ignored``: :class:`ConfigError` when one of the settings ``names`` was chosen:
-        given on the command line, or, for settings made in Python, different from its
+        """If ``ignored``: :class:`ConfigError` when one of the settings ``names`` is not its
         default."""
         for name in names if ignored else ():
-            f = self.__dataclass_fields__[name]
-            if name in self._given if self._given is not None else getattr(self, name) != f.default:
+            if getattr(self, name) != (f := self.__dataclass_fields__[name]).default:
                 raise ConfigError(f"{why}: {flag(f)} does not apply (leave it out)")
 
     def exactly_one(self, *names: str) -> None:
@@ -310,11 +302,8 @@ class TrainConfig(ComputeSettings):
     def architecture(self) -> dict:
         """The settings a checkpoint must share with this run: those that fix the networks'
         shapes and objective."""
-        keys = (
-            "condition quadrants z_dim hidden objective alpha elbo particles kl_warmup prior guess"
-        )
-        keys = [*keys.split(), "dataset", *self.task_keys()]
-        return {key: plain(getattr(self, key)) for key in keys}
+        keys = "condition quadrants z_dim hidden objective alpha elbo particles kl_warmup prior guess dataset"
+        return {key: plain(getattr(self, key)) for key in [*keys.split(), *self.task_keys()]}
 
     def to_dict(self) -> dict:
         """All settings as JSON-friendly values."""
@@ -348,10 +337,6 @@ class EvaluateConfig(ComputeSettings):
     limit: int | None = None
 
     interrupted: ClassVar[str] = "nothing was saved; run it again"
-
-    def check(self) -> None:
-        why = "quadrants applies to the quadrant condition only (and to a mask model, evaluated on that quadrant layout)"
-        self.refuse(self.condition == "label", why, "quadrants")
 
     run_dir = TrainConfig.run_dir  #: the training run's folder
 
@@ -405,10 +390,8 @@ class ReproduceConfig(ComputeSettings):
         unused = [f.name for f in dataclasses.fields(self) if f.name not in uses]
         pools = "--combine trains nothing, it pools run.json rows"
         self.refuse(self.combine is not None, pools, *unused)
-        for name in ("quadrants", "seeds", "objectives"):
-            twice = [v for v in getattr(self, name) if getattr(self, name).count(v) > 1]
-            if twice:  # a second time would train nothing new and count its rows twice
-                raise ConfigError(f"--{name} lists {twice[0]} more than once; give each once")
+        for name in ("quadrants", "seeds", "objectives"):  # each once: rows are counted once
+            object.__setattr__(self, name, tuple(dict.fromkeys(getattr(self, name))))
         mask_only = "--mask-only trains the mask CVAE only (with the cvae objective)"
         self.refuse(self.mask_only, mask_only, "objectives", "elbo", "particles", "kl_warmup")
         object.__setattr__(self, "mask_model", self.mask_model or self.mask_only)
@@ -440,7 +423,7 @@ class SampleConfig(Settings):
         dataset: mnist or fashion-mnist
     """
 
-    digit: str | None = None
+    digit: str | None = setting(None, ("all", *map(str, range(NUM_CLASSES))))
     style_of: str | None = None
     interpolate: tuple[str, ...] | None = None
     label: int | None = setting(None, f"[0, {NUM_CLASSES - 1}]")
@@ -459,15 +442,8 @@ class SampleConfig(Settings):
         self.exactly_one("digit", "style_of", "interpolate")
         if self.interpolate is not None and len(self.interpolate) != 2:
             raise ConfigError(f"--interpolate takes two pictures A B, got {len(self.interpolate)}")
-        self.refuse(
-            self.digit is not None, "--label goes with --style-of or --interpolate", "label"
-        )
         if self.label is None and self.interpolate is not None:
             raise ConfigError("--interpolate needs --label N, the class both pictures are drawn as")
-        self.refuse(self.digit is not None, "--digit reads no class", "samples")
-        self.refuse(self.digit is None, "--style-of and --interpolate draw each class once", "n")
-        no_class = "with --label no class is read, and each class is drawn without noise"
-        self.refuse(self.label is not None, no_class, "samples", "seed")
 
 
 @dataclass(frozen=True)
@@ -502,7 +478,6 @@ class CompleteConfig(DataSettings):
 
     def check(self) -> None:
         self.exactly_one("image", "index")
-        self.refuse(self.image is not None, "--image reads no dataset", "split", "data_dir")
         self.exactly_one("keep", "mask", "hide")
 
 
@@ -515,11 +490,6 @@ COMMANDS = {
     "sample": SampleConfig,
     "complete": CompleteConfig,
 }
-
-
-def description(config: type) -> str:
-    """The command's description: the first paragraph of its settings' docstring."""
-    return " ".join(inspect.cleandoc(config.__doc__ or "").split("\n\n")[0].split())
 
 
 def help_texts(config: type) -> dict[str, str]:
@@ -552,8 +522,7 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
 
     ``name: bool = False`` becomes ``--name``; ``name: bool = True`` becomes ``--no-name``;
     ``tuple[T, ...]`` takes one or more values. The parsed arguments hold only the options
-    given (``argparse.SUPPRESS``): the dataclass fills in its defaults, and is told which
-    settings were given (``given``).
+    given (``argparse.SUPPRESS``): the dataclass fills in its defaults.
     """
     texts = help_texts(config)
     for f in dataclasses.fields(config):
@@ -570,11 +539,11 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
 
 
 def build_parser(name: str) -> Parser:
-    """The parser of ``python -m cvae_pyro.<name>``."""
-    parser = Parser(prog=f"python -m cvae_pyro.{name}", description=description(COMMANDS[name]))
+    """The parser of ``python -m cvae_pyro.<name>``: its description is the first paragraph
+    of the settings' docstring."""
+    about = " ".join(inspect.cleandoc(COMMANDS[name].__doc__).split("\n\n")[0].split())
+    parser = Parser(prog=f"python -m cvae_pyro.{name}", description=about)
     version = f"cvae_pyro {importlib.metadata.version('cvae-pyro')}"
-    parser.add_argument(
-        "--version", action="version", version=version, help="show the version and exit"
-    )
+    parser.add_argument("--version", action="version", version=version)
     add_config_options(parser, COMMANDS[name])
     return parser

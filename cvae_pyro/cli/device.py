@@ -6,8 +6,6 @@
 (:func:`check_precision`).
 """
 
-from __future__ import annotations
-
 import os
 
 import torch

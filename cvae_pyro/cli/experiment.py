@@ -26,8 +26,6 @@ refused when this run would train its baseline again or further, and a kept base
 hash must be the one the CVAE recorded.
 """
 
-from __future__ import annotations
-
 import contextlib
 import math
 import os
@@ -49,8 +47,8 @@ from ..objectives import KLWarmup, objective_pair, svi_loss
 from .checkpoints import load_checkpoint, save_checkpoint, setting_diffs, weights_sha256
 from .config import BASELINE, TITLE_PREFIXES, TrainConfig
 from .device import check_precision, precision_context, resolve_device
-from .errors import CheckpointError, ConfigError, Terminated, TrainingDiverged, TrainingInterrupted
-from .files import check_out_dir, folder_lock, read_json, save_figure, save_json
+from .errors import ConfigError, Terminated, TrainingDiverged, TrainingInterrupted
+from .files import folder_lock, read_json, save_figure, save_json
 from .model_files import CONDITION_TYPES, baseline_architecture, build_baseline, build_cvae
 
 VALIDATION_SEED_OFFSET = 10_007  #: validation noise is seeded apart from training noise
@@ -126,14 +124,6 @@ def refuse(cfg: TrainConfig, name: str, why: str) -> ConfigError:
     )
 
 
-def recorded_state(ckpt: dict, path: Path) -> TrainState:
-    """The training state of a last checkpoint; CheckpointError if training did not write it."""
-    with contextlib.suppress(KeyError, TypeError):
-        if "optimizer" in ckpt and "rng" in ckpt:
-            return TrainState(**ckpt["train_state"])
-    raise CheckpointError(f"{path} is not a *_last.pt written by training: delete it")
-
-
 def last_checkpoint(cfg: TrainConfig, name: str, architecture: dict) -> dict | None:
     """The last checkpoint of model ``name`` that this run continues or keeps (None:
     train afresh); ConfigError when it records other settings (see the module)."""
@@ -141,7 +131,7 @@ def last_checkpoint(cfg: TrainConfig, name: str, architecture: dict) -> dict | N
     if not os.path.lexists(path):
         return None
     ckpt = load_checkpoint(path, kind=BASELINE if name == BASELINE else "cvae")
-    if not (recorded_state(ckpt, path).finished or cfg.resume):
+    if not (ckpt["train_state"]["finished"] or cfg.resume):
         return None
     settings = {key: getattr(cfg, key) for key in (RUN_KEYS if cfg.resume else RECORDED_KEYS)}
     diffs = setting_diffs(ckpt.get("architecture"), architecture)
@@ -159,7 +149,7 @@ def plan(cfg: TrainConfig) -> tuple[dict | None, dict | None]:
     base = has_baseline and last_checkpoint(cfg, BASELINE, baseline_architecture(cfg))
     cvae = last_checkpoint(cfg, cfg.model_name, cfg.architecture())
     if has_baseline and cvae is not None:
-        state = base and recorded_state(base, cfg.run_dir / "baseline_last.pt")
+        state = base and TrainState(**base["train_state"])
         if not state or stopping_rule(cfg).stop_reason(state) is None:
             how = "further (a greater --epochs or --patience)" if base else "again"
             why = f"was trained on the baseline that this run would train {how}"
@@ -181,8 +171,6 @@ def epoch_line(title: str, state: TrainState, epochs: int) -> str:
     """The line printed after each epoch; its last words say whether it counted as improving."""
     epoch = state.history[-1]
     mark = "improved" if epoch["improved"] else f"no improvement ({state.bad_epochs} in a row)"
-    if not epoch["improved"] and state.best_epoch == state.epoch:
-        mark += " (new best, gain too small)"
     return (
         f"{title} epoch {state.epoch:3d}/{epochs}  train {epoch['train_loss']:8.3f}  "
         f"val {epoch['val_loss']:8.3f} nats/image  {epoch['seconds']:6.1f} s  {mark}"
@@ -300,8 +288,7 @@ def run(cfg: TrainConfig) -> dict:
     """
     device = resolve_device(cfg.device)
     check_precision(cfg.precision, device)  # before any folder is made
-    check_out_dir(cfg.out_dir, cfg.folder_option)
-    with folder_lock(cfg.run_dir):
+    with folder_lock(cfg.run_dir, cfg.folder_option):
         path = cfg.run_dir / "metrics.json"
         advice = "delete it, the checkpoints are enough"
         metrics = read_json(path, "metrics.json", advice) if path.exists() else {}

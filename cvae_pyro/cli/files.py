@@ -12,8 +12,6 @@ A run folder is locked while a command uses it (:func:`folder_lock`, an OS lock)
 that two commands never write the same checkpoints.
 """
 
-from __future__ import annotations
-
 import contextlib
 import fcntl
 import io
@@ -72,10 +70,8 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
 
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    os.fsync(fd)
+    os.close(fd)
 
 
 def save_bytes(write: Callable[[io.BytesIO], object], path: str | os.PathLike) -> Path:
@@ -98,11 +94,10 @@ def save_json(data: object, path: str | os.PathLike) -> Path:
 
 def read_json(path: str | os.PathLike, what: str, advice: str) -> object:
     """The JSON value in the file at ``path``, which cvae_pyro wrote; ConfigError naming
-    the file, ``what`` it should be and ``advice`` if it cannot be read or is not JSON."""
+    the file, ``what`` it should be and ``advice`` if it is not JSON (an OSError if it
+    cannot be read)."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read {path} ({err.strerror}); {advice}") from None
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise ConfigError(f"{path} is corrupt: not a {what} cvae_pyro wrote; {advice}") from None
 
@@ -152,26 +147,21 @@ def check_out_dir(path: str | os.PathLike, flag: str = "--out-dir") -> Path:
     return path
 
 
-def check_figure_path(
-    out: str | os.PathLike, flag: str = "--out", example: str = "x.png", inputs: tuple = ()
-) -> Path:
+def check_figure_path(out: str | os.PathLike, flag: str = "--out", inputs: tuple = ()) -> Path:
     """``out`` if a figure can be written there; ConfigError otherwise, before any work.
 
     ``out`` must not be one of the command's ``inputs`` (the pictures it reads; None for
-    one not given), a folder (``example`` is the file name the message suggests), nor
-    anything :func:`check_target` refuses; its suffix must name a format matplotlib
-    writes; its folder is made if needed and must be writable.
+    one not given), nor anything :func:`check_target` refuses (a folder, say); its suffix
+    must name a format matplotlib writes; its folder is made if needed and must be writable.
     """
-    out = Path(out)
+    out = check_target(out)
     if any(p is not None and os.path.realpath(p) == os.path.realpath(out) for p in inputs):
         raise ConfigError(f"{flag} {out} is also a picture this command reads; choose another name")
-    if os.path.isdir(out) and not out.is_symlink():
-        raise ConfigError(f"{flag} {out} is a folder; give a file name such as {out / example}")
     formats = FigureCanvasBase.get_supported_filetypes()
     if out.suffix[1:].lower() not in formats:
         known = ", ".join(formats)
         raise ConfigError(f"{flag} {out.name}: use a suffix matplotlib writes ({known})")
-    check_out_dir(check_target(out).parent, f"{flag} folder")
+    check_out_dir(out.parent, f"{flag} folder")
     return out
 
 

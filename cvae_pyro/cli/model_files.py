@@ -18,8 +18,6 @@ against the baseline it was trained with, before any number is computed. A mask-
 specialists of that layout: the likelihood counts the same hidden pixels.
 """
 
-from __future__ import annotations
-
 import hashlib
 import os
 import time
@@ -32,12 +30,12 @@ from torch import nn
 
 from ..beyond.any_mask import MaskCondition
 from ..beyond.label import LabelCondition
-from ..conditions import Condition, QuadrantCondition
+from ..conditions import QuadrantCondition
 from ..data import MNIST, Split
 from ..estimators import DEFAULT_SAMPLES, evaluate_cvae, nn_nll
 from ..models import CVAE, BaselineNN
 from .checkpoints import load_checkpoint, weights_sha256
-from .config import BASELINE, MODEL_FILES, ROW_NAMES, TrainConfig, model_name
+from .config import BASELINE, MODEL_FILES, ROW_NAMES, TrainConfig
 from .device import precision_context
 from .errors import CheckpointError, one_line
 from .files import read_json
@@ -46,8 +44,8 @@ PRETRAINED_DIR = Path(__file__).parents[1] / "pretrained"  #: the shipped models
 PRETRAINED_MANIFEST = PRETRAINED_DIR / "MANIFEST.json"  #: their records, written with them
 #: How to repair an install whose shipped models are damaged (the end of the message).
 DAMAGED_INSTALL = (
-    "the cvae_pyro install is damaged: reinstall it (`pip install --force-reinstall` with "
-    "the wheel or source it came from, or `pip install -e .` in a clone)"
+    "the cvae_pyro install is damaged: reinstall it (`pip install --force-reinstall`, or "
+    "`pip install -e .` in a clone)"
 )
 #: What the in-browser demo (docs/export_demo.py) runs: an MNIST mask CVAE with the
 #: conditional prior network, whose three networks the page evaluates.
@@ -87,22 +85,6 @@ class Trained:
     kind: str
     architecture: dict
     module: nn.Module
-
-    @property
-    def condition(self) -> type[Condition]:
-        """The class of the condition it was trained on."""
-        return CONDITION_TYPES[self.architecture["condition"]]
-
-    @property
-    def objective(self) -> str | None:
-        """The CVAE's training objective (None for a baseline)."""
-        return None if self.kind == BASELINE else self.architecture["objective"]
-
-    @property
-    def name(self) -> str:
-        """Its file stem as training names it: ``baseline``, ``cvae``, ``cvae-iwae5``, ..."""
-        estimator = [self.architecture.get(key) for key in ("elbo", "particles", "kl_warmup")]
-        return BASELINE if self.kind == BASELINE else model_name(self.objective, *estimator)
 
 
 def load_trained(
@@ -156,15 +138,11 @@ def load_pretrained(
     Raises:
         CheckpointError: none is shipped, or the file is not the one that was shipped.
     """
-    record = pretrained_models().get(f"{dataset}-{condition}")
-    if record is None:
+    if (record := pretrained_models().get(f"{dataset}-{condition}")) is None:
         raise CheckpointError(f"no shipped {condition} model for {dataset}")
     path = PRETRAINED_DIR / record["file"]
     if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != record["sha256"]:
-        raise CheckpointError(
-            f"the shipped model {path} is missing or damaged (its SHA-256 differs from "
-            f"the one recorded when it was made); {DAMAGED_INSTALL}"
-        )
+        raise CheckpointError(f"the shipped model {path} is missing or damaged; {DAMAGED_INSTALL}")
     trained = load_trained(path, device, "cvae", {"condition": condition, "dataset": dataset})
     return trained, f"shipped {record['title']} ({path.name}, {record['summary']})"
 
@@ -175,7 +153,8 @@ def model_pairs(
     """``(x, y)`` of ``part`` as the trained model reads them (``quadrants``: a mask
     model's layout to evaluate on; None: the fixed family masks)."""
     if trained.kind == BASELINE:
-        return trained.condition.baseline_evaluation_pairs(trained.architecture, part, quadrants)
+        condition = CONDITION_TYPES[trained.architecture["condition"]]
+        return condition.baseline_evaluation_pairs(trained.architecture, part, quadrants)
     return trained.module.condition.evaluation_pairs(part, quadrants)
 
 
@@ -214,28 +193,28 @@ def evaluate_run_dir(
             trained with another baseline than the folder's.
     """
     device, rows = data.train.images.device, []
-    for trained in load_run_models(Path(run_dir), device, expect, names):
+    for name, trained in load_run_models(Path(run_dir), device, expect, names).items():
         start = time.perf_counter()
         x, y = model_pairs(trained, data.split(split), quadrants)
         if trained.kind == BASELINE:
             estimates = [nn_nll(trained.module, x, y)]
         else:
             with precision_context(precision, device):
-                estimates = evaluate_cvae(
-                    trained.module, x, y, num_samples, seed=seed, objective=trained.objective
-                )
+                cvae, objective = trained.module, trained.architecture["objective"]
+                estimates = evaluate_cvae(cvae, x, y, num_samples, seed=seed, objective=objective)
         extra = {"seconds": time.perf_counter() - start}
         extra.update({"precision": precision} if precision != "fp32" else {})
-        name = ROW_NAMES.get(trained.architecture["condition"], {}).get(trained.name, trained.name)
+        name = ROW_NAMES.get(trained.architecture["condition"], {}).get(name, name)
         rows += [{"model": name, **e.as_dict(), **extra} for e in estimates]
     return rows
 
 
 def load_run_models(
     run_dir: Path, device: torch.device, expect: dict | None, names: Sequence[str] | None
-) -> list[Trained]:
-    """The finished models of a run folder (or those of ``names``), checked to be of one run:
-    a CVAE and, where it has a frozen baseline, the very baseline it was trained with.
+) -> dict[str, Trained]:
+    """The finished models of a run folder (or those of ``names``) by file stem, checked to
+    be of one run: a CVAE and, where it has a frozen baseline, the very baseline it was
+    trained with.
     CheckpointError for a model whose training is unfinished or whose best weights
     (``name.pt``) are missing beside its last checkpoint."""
     stems = {p.name.removesuffix(".pt").removesuffix("_last") for p in run_dir.glob("*.pt")}
@@ -249,12 +228,8 @@ def load_run_models(
                 "finish it with the train command that made it and --resume"
             )
         models[name] = load_trained(best, device, expect=expect)
-        if models[name].name != name:  # the rows name each model by what it is
-            raise CheckpointError(f"{best} holds {models[name].name}, not {name}: rename it")
     if all(t.kind == BASELINE for t in models.values()):
-        raise CheckpointError(
-            f"no CVAE in {run_dir} (cvae.pt is missing): train one with python -m cvae_pyro.train"
-        )
+        raise CheckpointError(f"no CVAE in {run_dir}: train one with python -m cvae_pyro.train")
     base = weights_sha256(models[BASELINE].module) if BASELINE in models else None
     for name, trained in models.items():
         frozen = getattr(getattr(trained.module, "condition", None), "baseline", None)
@@ -263,4 +238,4 @@ def load_run_models(
                 f"{run_dir / BASELINE}.pt is missing or is not the baseline {name}.pt was trained "
                 "with: evaluate the files of one run, or train again"
             )
-    return list(models.values())
+    return models
