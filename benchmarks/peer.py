@@ -71,7 +71,6 @@ from speed import PEAK_SIZE, cvae_train_flops, linear_macs, matmul_peak_gflops, 
 from torch.utils.data import DataLoader, Subset
 
 from cvae_pyro.cli.config import PRECISIONS, TrainConfig
-from cvae_pyro.cli.device import check_precision
 from cvae_pyro.cli.files import save_json
 from cvae_pyro.cli.model_files import build_baseline, build_cvae
 from cvae_pyro.data import OFFICIAL_MD5, Split, find_idx_file, load_dataset, resolve_data_dir
@@ -272,7 +271,6 @@ def main(argv: list[str] | None = None) -> dict:
         hidden=(PEER_HIDDEN,) * 2,
         precision=args.precision,
     )
-    check_precision(cfg.precision, torch.device("cpu"))
     data_dir = resolve_data_dir(args.data_dir)
     train = load_dataset("mnist", data_dir).train.head(args.limit)
     peer = load_peer(peer_dir)

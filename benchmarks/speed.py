@@ -40,7 +40,7 @@ from pyro.infer import Trace_ELBO
 from torch import nn
 
 from cvae_pyro.cli.config import PRECISIONS, TrainConfig
-from cvae_pyro.cli.device import check_precision, precision_context
+from cvae_pyro.cli.device import precision_context
 from cvae_pyro.cli.experiment import CheckedSVI
 from cvae_pyro.cli.files import save_json
 from cvae_pyro.cli.model_files import build_baseline, build_cvae
@@ -216,8 +216,6 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     pyro.set_rng_seed(0)
     cfg = TrainConfig(quadrants=args.quadrants, precision=args.precision)
-    for precision in (args.precision, args.eval_precision):
-        check_precision(precision, torch.device("cpu"))
     data = load_dataset("mnist", args.data_dir)
     train, test = data.train.head(args.limit), data.test.head(args.limit)
 

@@ -20,8 +20,7 @@ backward passes alone (no optimizer). Each batch runs all four, in a rotating or
 so that the machine's drift touches them alike; each round's figures are medians over
 its batches, the result the median over rounds.
 
-Run it with nothing else on the machine. ``--precision bf16`` is refused where the
-commands refuse it; ``--measure-anyway`` times it there too.
+Run it with nothing else on the machine.
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ from torch.distributions import Normal
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from cvae_pyro.cli.config import PRECISIONS, TrainConfig
-from cvae_pyro.cli.device import check_precision, precision_context
+from cvae_pyro.cli.device import precision_context
 from cvae_pyro.cli.experiment import CheckedSVI
 from cvae_pyro.cli.files import save_json
 from cvae_pyro.cli.model_files import build_baseline, build_cvae
@@ -128,11 +127,6 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--precision", default="fp32", choices=PRECISIONS)
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds of each")
     p.add_argument("--steps", type=int, default=60, help="steps (or product passes) a round")
-    p.add_argument(
-        "--measure-anyway",
-        action="store_true",
-        help="time bf16 even where the commands refuse it (to show how much slower it is)",
-    )
     p.add_argument("--data-dir")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
@@ -144,8 +138,6 @@ def main(argv: list[str] | None = None) -> dict:
     batches = [
         (x[i : i + cfg.batch_size], y[i : i + cfg.batch_size]) for i in range(0, len(y), 128)
     ]
-    if not args.measure_anyway:
-        check_precision(cfg.precision, x.device)
     pyro.clear_param_store()
     optim = FusedAdam(cvae, cfg.lr)
     autocast = precision_context(cfg.precision, x.device)

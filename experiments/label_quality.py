@@ -47,7 +47,7 @@ from cvae_pyro.cli.device import resolve_device
 from cvae_pyro.cli.errors import CheckpointError, ConfigError
 from cvae_pyro.cli.experiment import run
 from cvae_pyro.cli.files import check_out_dir, save_json, save_text, write_atomic
-from cvae_pyro.cli.model_files import load_model
+from cvae_pyro.cli.model_files import load_trained
 from cvae_pyro.data import load_splits
 from cvae_pyro.estimators import is_nll, negative_elbo
 
@@ -142,7 +142,7 @@ def train_label_cvae(cfg: BenchmarkConfig, sub: str, epochs: int, z_dim: int) ->
         seconds_this_call=time.perf_counter() - start,
         run_dir=str(tcfg.run_dir),
     )
-    return load_model(tcfg.run_dir / "cvae.pt", resolve_device(cfg.device)), summary
+    return load_trained(tcfg.run_dir / "cvae.pt", resolve_device(cfg.device)).module, summary
 
 
 def estimate_on_test(cvae, test, cfg: BenchmarkConfig) -> dict:

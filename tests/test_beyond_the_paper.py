@@ -184,7 +184,7 @@ def test_each_training_gets_its_own_files_rows_and_numbers(tmp_path, data_dir, c
     capsys.readouterr()
     args = ["--quadrants", "1", "--out-dir", out, "--data-dir", data_dir, "--limit", "200"]
     assert evaluate_main([str(a) for a in [*args, "--samples", "5"]]) == 0
-    assert "cvae-iwae3-warmup1 IS" in capsys.readouterr().out
+    assert re.search(r"\n *cvae-iwae3-warmup1 +IS +\d+\.\d{3} ", capsys.readouterr().out)
 
 
 def test_the_choice_is_the_candidate_with_the_lowest_validation_is(data_dir, tmp_path):

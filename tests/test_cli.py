@@ -223,18 +223,6 @@ def test_reproduce_counts_a_value_given_twice_once(option, values):
     assert getattr(cfg, option[2:]) == tuple(dict.fromkeys(values))
 
 
-def test_a_newline_in_a_path_is_escaped_and_the_line_kept_whole(tmp_path, capsys):
-    blocker = tmp_path / "runs\nold"
-    blocker.write_text("the user's own notes\n")
-    code, err = call(train.main, ["--quadrants", "1", "--out-dir", blocker], capsys)
-    assert code == EXIT_USAGE
-    one_error_line(err, "runs\\nold", "is a file, not a folder")
-    code, err = call(train.main, ["--quadrants", "1", "x\ny"], capsys)
-    assert code == EXIT_USAGE
-    one_error_line(err, "unrecognized arguments: x\\ny")
-
-
-@pytest.mark.slow
 def test_ctrl_c_pressed_again_and_again_still_gives_one_line_and_130(tmp_path, data_dir):
     out = tmp_path / "out"
     args = ["--quadrants", "1", *SMALL, "--epochs", "50", "--limit", "2000", "--quiet"]

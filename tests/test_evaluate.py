@@ -108,7 +108,6 @@ def test_estimates_do_not_touch_the_global_random_stream(trained):
 
 def test_bf16_evaluation_is_its_own_file_and_close_to_fp32(trained, monkeypatch):
     """--precision bf16: rows marked bf16 in evaluation_test_bf16.json; fp32's file kept."""
-    monkeypatch.setenv("CVAE_PYRO_BF16_ANYWAY", "1")  # the CPU's speed is not the question
     assert evaluate(trained) == 0
     fp32 = json.loads((trained.run_dir / "evaluation_test.json").read_text())["rows"]
     assert evaluate(trained, "--precision", "bf16") == 0

@@ -20,7 +20,7 @@ from cvae_pyro.beyond.label import LabelCondition, prior_latents, sample_digits
 from cvae_pyro.cli.config import TrainConfig
 from cvae_pyro.cli.errors import CheckpointError
 from cvae_pyro.cli.experiment import run
-from cvae_pyro.cli.model_files import load_model
+from cvae_pyro.cli.model_files import load_trained
 from cvae_pyro.conditions import QuadrantCondition
 from cvae_pyro.data import load_dataset
 from cvae_pyro.models import CVAE, BaselineNN
@@ -65,7 +65,7 @@ def trained(data, label_data_dir, tmp_path_factory):
     )
     run(cfg)
     classifier = train_classifier(data.train.head(2000), ClassifierConfig(epochs=3))
-    return cfg, load_model(cfg.run_dir / "cvae.pt"), classifier
+    return cfg, load_trained(cfg.run_dir / "cvae.pt").module, classifier
 
 
 def small_cvae(prior: str = "conditional") -> CVAE:
@@ -171,7 +171,7 @@ def test_train_cli_label_variants(extra, figures, label_data_dir, tmp_path):
     assert {p.stem for p in run_dir.glob("*.png")} == figures
     config = json.loads((run_dir / "metrics.json").read_text())["cvae"]["config"]
     assert config["condition"] == "label"
-    assert load_model(run_dir / "cvae.pt").z_dim == config["z_dim"]
+    assert load_trained(run_dir / "cvae.pt").module.z_dim == config["z_dim"]
 
 
 @pytest.mark.parametrize(("digit", "n"), [("2", 16), ("all", 3)])

@@ -1,22 +1,17 @@
-"""The speed work's guarantees: the same maths, bf16 only where the CPU has AMX, validation kept."""
+"""The speed work's guarantees: the same maths, bf16 close to fp32, validation kept."""
 
 import pyro
 import pytest
 import torch
 from pyro.infer import Trace_ELBO
 
-from cvae_pyro.cli import device as device_module
 from cvae_pyro.cli.config import TrainConfig
-from cvae_pyro.cli.device import check_precision, precision_context
-from cvae_pyro.cli.errors import ConfigError
+from cvae_pyro.cli.device import precision_context
 from cvae_pyro.cli.experiment import CheckedSVI
 from cvae_pyro.cli.model_files import build_baseline, build_cvae
 from cvae_pyro.estimators import evaluate_cvae, log_likelihood
 from cvae_pyro.fit import Batches, FusedAdam
 from cvae_pyro.models import grey_bernoulli
-from cvae_pyro.train import main
-
-from .helpers import SMALL, call, one_error_line
 
 CPU = torch.device("cpu")
 
@@ -39,50 +34,6 @@ def _tiny(precision="fp32"):
     cfg = TrainConfig(quadrants=1, hidden=(64,), z_dim=8, precision=precision)
     pyro.set_rng_seed(0)
     return cfg, build_cvae(cfg, build_baseline(cfg))
-
-
-def no_amx(monkeypatch) -> None:
-    """A CPU without AMX (whatever this one has), and no $CVAE_PYRO_BF16_ANYWAY."""
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    monkeypatch.delenv(device_module.BF16_ANYWAY_ENV_VAR, raising=False)
-
-
-def test_bf16_is_refused_with_one_line_on_a_cpu_without_amx(
-    data_dir, tmp_path, capsys, monkeypatch
-):
-    no_amx(monkeypatch)
-    args = ["--quadrants", "1", "--limit", "64", "--epochs", "1", *SMALL, "--quiet"]
-    out = tmp_path / "runs"
-    args += ["--out-dir", out, "--data-dir", data_dir, "--precision", "bf16", "--device", "cpu"]
-    code, err = call(main, args, capsys)
-    assert code == 2
-    one_error_line(err, "--precision bf16 would be slower", "no AMX", "use fp32")
-    assert not out.exists()  # refused before any folder was made
-
-
-def test_reproduce_refuses_bf16_before_making_folders(data_dir, tmp_path, capsys, monkeypatch):
-    from cvae_pyro.reproduce import main as reproduce
-
-    no_amx(monkeypatch)
-    runs, results = tmp_path / "runs", tmp_path / "results"
-    args = ["--quadrants", "1", "--limit", "64", "--epochs", "1", "--quiet", "--device", "cpu"]
-    args += ["--runs-dir", runs, "--results-dir", results, "--data-dir", data_dir]
-    code, err = call(reproduce, [*args, "--precision", "bf16"], capsys)
-    assert code == 2
-    one_error_line(err, "--precision bf16 would be slower")
-    assert not runs.exists() and not results.exists()
-
-
-def test_bf16_runs_on_a_cpu_with_amx_or_when_asked_to_anyway(monkeypatch):
-    no_amx(monkeypatch)
-    with pytest.raises(ConfigError, match="CVAE_PYRO_BF16_ANYWAY=1 to run it anyway"):
-        check_precision("bf16", CPU)
-    check_precision("fp32", CPU)  # fp32 is never refused
-    monkeypatch.setenv(device_module.BF16_ANYWAY_ENV_VAR, "1")
-    check_precision("bf16", CPU)
-    monkeypatch.delenv(device_module.BF16_ANYWAY_ENV_VAR)
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
-    check_precision("bf16", CPU)
 
 
 def test_bf16_training_runs_in_bf16_and_close_to_fp32(small_mnist):

@@ -22,7 +22,7 @@ from cvae_pyro.beyond.pictures import picture_to_digit
 from cvae_pyro.cli.config import SampleConfig, TrainConfig
 from cvae_pyro.cli.errors import ConfigError
 from cvae_pyro.cli.experiment import run
-from cvae_pyro.cli.model_files import load_model, pretrained_models
+from cvae_pyro.cli.model_files import load_trained, pretrained_models
 from cvae_pyro.data import DataError, load_splits
 from cvae_pyro.masks import IMAGE_SIDE, NUM_PIXELS
 from cvae_pyro.models import CVAE
@@ -53,7 +53,7 @@ def trained(data_dir, tmp_path_factory) -> tuple[Path, CVAE]:
     common = {"data_dir": str(data_dir), "out_dir": str(out), "quiet": True, "figures": False}
     cfg = TrainConfig(condition="label", **common, **SMALL)
     run(cfg)
-    return out, load_model(cfg.run_dir / "cvae.pt")
+    return out, load_trained(cfg.run_dir / "cvae.pt").module
 
 
 @pytest.fixture(scope="module")

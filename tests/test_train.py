@@ -12,7 +12,7 @@ from cvae_pyro import reproduce, train
 from cvae_pyro.cli import EXIT_FAILURE, EXIT_USAGE, experiment
 from cvae_pyro.cli.config import TrainConfig
 from cvae_pyro.cli.experiment import run
-from cvae_pyro.cli.model_files import build_baseline, build_cvae, load_model
+from cvae_pyro.cli.model_files import build_baseline, build_cvae, load_trained
 from cvae_pyro.data import load_dataset
 from cvae_pyro.fit import elbo_loss
 from cvae_pyro.train import main
@@ -66,7 +66,7 @@ def test_end_to_end_cli_run(tmp_path, data_dir, capsys):
     val = data.validation.head(300)
     torch.manual_seed(3)
     untrained = build_cvae(cfg, build_baseline(TrainConfig(quadrants=1, hidden=cfg.hidden)))
-    trained = load_model(run_dir / "cvae.pt")
+    trained = load_trained(run_dir / "cvae.pt").module
     before = elbo_loss(untrained.model, untrained.guide, untrained.condition.pairs(val), 1000, 0)
     after = elbo_loss(trained.model, trained.guide, trained.condition.pairs(val), 1000, 0)
     assert after < before - 20, (before, after)
@@ -249,7 +249,7 @@ def test_small_networks_run(tmp_path, data_dir):
         )
         == 0
     )
-    model = load_model(tmp_path / "q2/cvae.pt")
+    model = load_trained(tmp_path / "q2/cvae.pt").module
     assert model.z_dim == 8
 
 

@@ -45,7 +45,7 @@ import torch
 from ..data import dataset_info, load_splits
 from .checkpoints import setting_diffs
 from .config import BASELINE, ROW_NAMES, ReproduceConfig, TrainConfig, model_name, plain
-from .device import check_precision, resolve_device
+from .device import resolve_device
 from .errors import ConfigError
 from .experiment import run
 from .files import check_target, folder_lock, read_json, save_json, write_atomic
@@ -280,14 +280,18 @@ def rewrite_tables(results_dir: str | Path) -> pd.DataFrame:
 
 
 def machine_info(device: torch.device) -> dict:
-    """What the run ran on."""
+    """What the run ran on: versions, the CPU (its model name where Linux gives it, and the
+    instruction set torch's kernels use) and the device."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "pyro": pyro.__version__,
         "cvae_pyro": importlib.metadata.version("cvae-pyro"),
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "cpu": ", ".join(sorted(set(re.findall(r"model name\s*: (.*)", cpuinfo)))),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # AVX512, AVX2, ...
+        "amx": torch.cpu._is_amx_tile_supported(),
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
@@ -315,7 +319,6 @@ def reproduce(
     of each phase as it starts.
     """
     device = resolve_device(cfg.device)
-    check_precision(cfg.precision, device)  # before any folder is made
     arguments = {k: plain(v) for k, v in vars(cfg).items()}
     manifest = {"command": command, "dataset": cfg.dataset, "arguments": arguments}
     with folder_lock(cfg.results_dir, "--results-dir") as results_dir:

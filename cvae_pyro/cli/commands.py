@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 from tqdm import tqdm
 
@@ -22,13 +23,10 @@ from ..masks import input_mask
 from ..models import CVAE
 from . import config, files
 from .cll_table import combine, markdown_table, reproduce
-from .device import check_precision, resolve_device
+from .device import resolve_device
 from .errors import CheckpointError, ConfigError
 from .experiment import run
 from .model_files import evaluate_run_dir, load_pretrained, load_trained, pretrained_models
-
-#: One row of the table ``evaluate`` prints (its header says what each column is).
-ROW = "{model:{width}} {estimator:9} {nll_mean:12.3f} {nll_stderr:7.3f} {samples:4}"
 
 
 def train_command(cfg: config.TrainConfig, command: str) -> None:
@@ -46,7 +44,6 @@ def evaluate_command(cfg: config.EvaluateConfig, command: str) -> None:
     """``python -m cvae_pyro.evaluate``: the estimates of every model in one run folder."""
     files.check_folder(cfg.run_dir, "--out-dir")  # a run folder that is missing, or a file
     device = resolve_device(cfg.device)
-    check_precision(cfg.precision, device)
     on_layout = cfg.condition in config.LAYOUT_EVALUATED  # the mask task: on a quadrant layout
     task = cfg.quadrants if on_layout else None
     expect = {"condition": cfg.condition, "dataset": cfg.dataset}
@@ -65,9 +62,8 @@ def evaluate_command(cfg: config.EvaluateConfig, command: str) -> None:
         f"{cfg.run_dir}{where}, {cfg.split} split, {rows[0]['images']} images, grey-level "
         "Bernoulli likelihood; negative CLL in nats per image (lower is better)"
     )
-    width = max([13, *(len(r["model"]) for r in rows)])
-    print(f"{'model':{width}} {'estimator':9} {'nats/image':>12} {'stderr':>7} {'S':>4}")
-    print("\n".join(ROW.format(**r, width=width) for r in rows))
+    columns = ["model", "estimator", "nll_mean", "nll_stderr", "samples"]
+    print(pd.DataFrame(rows)[columns].to_string(index=False, float_format="%.3f"))
     print(f"saved {out}")
 
 

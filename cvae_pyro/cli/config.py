@@ -185,7 +185,7 @@ class ComputeSettings(DataSettings):
     """The data settings and the precision of the networks' matrix products.
 
     Attributes:
-        precision: bf16: matrix products in bfloat16 (autocast), where the CPU has AMX, or on CUDA;
+        precision: bf16: matrix products in bfloat16 (autocast), faster than fp32 on CUDA or a CPU with AMX;
             training only for train and reproduce, the estimates for evaluate
     """
 
@@ -506,15 +506,11 @@ def help_texts(config: type) -> dict[str, str]:
     return texts
 
 
-#: Control characters (a newline in a file name, say) as the escapes Python writes for them.
-ESCAPES = {code: repr(chr(code))[1:-1] for code in (*range(32), 127)}
-
-
 class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (exit status 2, and a hint at --help)."""
 
     def error(self, message: str, status: int = 2, hint: str = " (see --help)") -> NoReturn:
-        self.exit(status, f"{self.prog}: error: {message.translate(ESCAPES)}{hint}\n")
+        self.exit(status, f"{self.prog}: error: {message}{hint}\n")
 
 
 def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:

@@ -21,12 +21,6 @@ class CheckpointError(CvaePyroError):
     exit_status = 2
 
 
-class FolderBusy(CvaePyroError):
-    """Another live command holds the run folder's lock."""
-
-    exit_status = 2
-
-
 class TrainingDiverged(CvaePyroError):
     """The loss became NaN, infinite or implausibly large; the last good checkpoint is kept."""
 

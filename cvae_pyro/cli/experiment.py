@@ -46,7 +46,7 @@ from ..models import CVAE
 from ..objectives import KLWarmup, objective_pair, svi_loss
 from .checkpoints import load_checkpoint, save_checkpoint, setting_diffs, weights_sha256
 from .config import BASELINE, TITLE_PREFIXES, TrainConfig
-from .device import check_precision, precision_context, resolve_device
+from .device import precision_context, resolve_device
 from .errors import ConfigError, Terminated, TrainingDiverged, TrainingInterrupted
 from .files import folder_lock, read_json, save_figure, save_json
 from .model_files import CONDITION_TYPES, baseline_architecture, build_baseline, build_cvae
@@ -282,12 +282,11 @@ def run(cfg: TrainConfig) -> dict:
     """Train everything ``cfg`` asks for; returns the metrics written to ``metrics.json``.
 
     Raises:
-        FolderBusy: another live command is using ``cfg.run_dir``.
-        ConfigError: ``metrics.json`` is corrupt, or the run folder holds models of other
-            settings (:func:`plan`); found before any work.
+        ConfigError: another live command is using ``cfg.run_dir``, ``metrics.json`` is
+            corrupt, or the run folder holds models of other settings (:func:`plan`); found
+            before any work.
     """
     device = resolve_device(cfg.device)
-    check_precision(cfg.precision, device)  # before any folder is made
     with folder_lock(cfg.run_dir, cfg.folder_option):
         path = cfg.run_dir / "metrics.json"
         advice = "delete it, the checkpoints are enough"

@@ -25,7 +25,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.backend_bases import FigureCanvasBase
 
-from .errors import ConfigError, FolderBusy
+from .errors import ConfigError
 
 LOCK_NAME = ".lock"  #: the lock file inside a run folder
 
@@ -108,8 +108,8 @@ def folder_lock(folder: str | os.PathLike, flag: str = "the folder") -> Iterator
     ``with`` block; the folder is made if needed (:func:`check_out_dir`; ``flag`` names it).
 
     Raises:
-        FolderBusy: another process holds the lock.
-        ConfigError: the folder cannot be made or written, or ``.lock`` is not a regular file.
+        ConfigError: another process holds the lock, the folder cannot be made or written,
+            or ``.lock`` is not a regular file.
     """
     folder = check_out_dir(folder, flag)
     flags = os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
@@ -117,7 +117,9 @@ def folder_lock(folder: str | os.PathLike, flag: str = "the folder") -> Iterator
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise FolderBusy(f"{folder} is in use by another process; wait for it to end") from None
+            raise ConfigError(
+                f"{folder} is in use by another process; wait for it to end"
+            ) from None
         yield folder  # closing the file releases the lock
 
 

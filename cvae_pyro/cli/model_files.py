@@ -114,11 +114,6 @@ def load_trained(
     return Trained(ckpt["kind"], arch, module.to(device).eval())
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> BaselineNN | CVAE:
-    """The trained baseline or CVAE at ``path`` (see :func:`load_trained`)."""
-    return load_trained(path, device).module
-
-
 def pretrained_models() -> dict:
     """The shipped models' records (:data:`PRETRAINED_MANIFEST`): file, SHA-256, how made;
     {} when nothing is shipped, ConfigError when the record cannot be read."""
