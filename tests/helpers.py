@@ -6,6 +6,7 @@ import io
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import zipfile
@@ -58,13 +59,15 @@ def run_module(
 
 
 def popen_module(module: str, args: list[str], data_dir: Path) -> subprocess.Popen:
-    """Start ``python -m module args`` in the background."""
+    """Start ``python -m module args`` in the background, with the ending signals at their
+    default (a test run started under ``nohup`` would otherwise hand SIGHUP down ignored)."""
     return subprocess.Popen(
         [sys.executable, "-m", module, *args],
         env=cli_env(data_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
 
 
