@@ -26,9 +26,11 @@ tune_openmp()  # the commands' OpenMP spin, set before torch loads its runtime
 
 # isort: split
 import argparse
+import functools
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -37,23 +39,25 @@ from cvae_pyro.cli.cll_table import machine_info
 from cvae_pyro.cli.device import resolve_device
 from cvae_pyro.cli.files import check_out_dir, save_figure, save_json
 from cvae_pyro.cli.model_files import load_trained
-from cvae_pyro.data import load_splits
-from cvae_pyro.estimators import MAX_ESTIMATE_SAMPLES, evaluate_cvae
+from cvae_pyro.data import MNIST, load_splits
+from cvae_pyro.estimators import check_samples, evaluate_cvae
 
 ESTIMATORS = ("MC", "IS", "-ELBO")  #: in the order evaluate_cvae returns them
 
 
-def curve(path: Path, images: int, samples: list[int], seed: int, device, data_dir) -> list:
-    """Every estimate of the CVAE at ``path`` on the first ``images`` test images, per S."""
+def curve(
+    path: Path, splits: Callable[[str], MNIST], samples: list[int], seed: int, device
+) -> list:
+    """Every estimate of the CVAE at ``path`` on the test split of ``splits(dataset)``, per S."""
     trained = load_trained(path, device, "cvae")
-    data = load_splits(data_dir, images, device, trained.architecture.get("dataset", "mnist"))
-    x, y = trained.module.condition.evaluation_pairs(data.test)
+    test = splits(trained.architecture.get("dataset", "mnist")).test
+    x, y = trained.module.condition.evaluation_pairs(test)
     rows = []
     for s in samples:
         start = time.perf_counter()
         estimates = evaluate_cvae(trained.module, x, y, s, seed=seed)
         seconds = time.perf_counter() - start
-        rows += [{"samples": s, **e.as_dict(), "seconds": seconds} for e in estimates]
+        rows += [{**e.as_dict(), "seconds": seconds} for e in estimates]
         print(f"{path}: S = {s}: " + ", ".join(f"{e.estimator} {e.mean:.3f}" for e in estimates))
     return rows
 
@@ -92,17 +96,23 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--data-dir", help="MNIST folder (else $CVAE_PYRO_DATA)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = p.parse_args(argv)
-    if any(not 1 <= s <= MAX_ESTIMATE_SAMPLES for s in args.samples):
-        p.error(f"--samples must lie in [1, {MAX_ESTIMATE_SAMPLES}]")
+    try:  # before any model is estimated
+        for s in args.samples:
+            check_samples(s)
+    except ValueError as err:
+        p.error(f"--samples: {err}")
     if any("=" not in m for m in args.models):
         p.error("give each model as NAME=PATH, e.g. q1=runs/reproduce/seed0/q1/cvae.pt")
     paths = dict(m.split("=", 1) for m in args.models)
     out = check_out_dir(args.results_dir, "--results-dir")
     device = resolve_device(args.device)
     samples = sorted(set(args.samples))
+    # each dataset's splits are read once, cut to the first --images images
+    splits = functools.cache(
+        lambda dataset: load_splits(args.data_dir, args.images, device, dataset)
+    )
     models = {
-        name: curve(Path(path), args.images, samples, args.seed, device, args.data_dir)
-        for name, path in paths.items()
+        name: curve(Path(path), splits, samples, args.seed, device) for name, path in paths.items()
     }
     record = {
         "command": " ".join(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pyro
@@ -10,6 +13,10 @@ import pytest
 import torch
 
 from cvae_pyro.data import DATA_ENV_VAR, FASHION_DATA_ENV_VAR, MNIST, find_idx_file, load_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+#: What the wheel is built from: the package, its results and the files pyproject.toml names.
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "cvae_pyro", "results")
 
 pyro.enable_validation(True)
 torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -104,3 +111,27 @@ def seven(tmp_path_factory) -> Path:
     ImageDraw.Draw(image).line([(15, 25), (85, 25), (45, 145)], fill=0, width=10)
     image.save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel built from a copy of this checkout (so that the build's own folders land
+    in the copy, not in the repository)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    source = tmp / "source"
+    source.mkdir()
+    for name in WHEEL_SOURCES:
+        if (REPO / name).is_dir():
+            shutil.copytree(
+                REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy2(REPO / name, source / name)
+    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", str(source), "-w", str(tmp)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = tmp.glob("cvae_pyro-*.whl")
+    return built

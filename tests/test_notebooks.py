@@ -1,6 +1,6 @@
 """The notebooks: each runs alone in an empty folder against the installed wheel, and its file.
 
-:func:`installed` builds the wheel from this checkout and installs it into a fresh virtual
+:func:`installed` installs the wheel built from this checkout (the ``wheel`` fixture) into a fresh virtual
 environment whose other packages are this interpreter's (a ``.pth`` file names its
 site-packages: nothing is downloaded). Each notebook is then copied alone into an empty
 folder and run there in its smoke mode (``CI`` set), by a kernel of that environment,
@@ -25,8 +25,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-#: What the wheel is built from: the package, its results and the files pyproject.toml names.
-WHEEL_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "cvae_pyro", "results")
 HIDDEN_CODE = {"remove-cell", "remove-input", "hide-input"}  # tags that keep code off a page
 MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.DOTALL)  # display or inline math
 CELL_TIMEOUT_S = 600  #: longest a cell of a smoke run may take
@@ -67,26 +65,10 @@ def colab_link(path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def installed(tmp_path_factory) -> tuple[Path, Path]:
+def installed(wheel, tmp_path_factory) -> tuple[Path, Path]:
     """A fresh virtual environment with the wheel built from this checkout: its python and
     its site-packages."""
-    tmp = tmp_path_factory.mktemp("wheel")
-    source = tmp / "source"  # a copy, so that the build's own folders land in it
-    source.mkdir()
-    for name in WHEEL_SOURCES:
-        if (REPO / name).is_dir():
-            shutil.copytree(
-                REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy2(REPO / name, source / name)
-    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
-    subprocess.run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", str(source), "-w", str(tmp)],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = tmp.glob("cvae_pyro-*.whl")
+    tmp = tmp_path_factory.mktemp("venv")
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"

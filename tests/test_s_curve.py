@@ -34,8 +34,13 @@ def test_each_s_gives_the_estimators_numbers_and_is_stays_under_the_bound(
         assert figure.format == "PNG" and figure.width > 300
 
 
-def test_a_model_without_a_name_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "args, needle",
+    [(["runs/q1/cvae.pt"], "NAME=PATH"), (["q1=runs/q1/cvae.pt", "--samples", "0"], "at most")],
+)
+def test_a_bad_model_or_sample_count_is_refused_before_any_work(args, needle, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
-        s_curve.main(["runs/q1/cvae.pt", "--results-dir", str(tmp_path)])
+        s_curve.main([*args, "--results-dir", str(tmp_path / "out")])
     assert exit_.value.code == 2
-    assert "NAME=PATH" in capsys.readouterr().err
+    assert needle in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
